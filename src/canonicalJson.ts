@@ -1,0 +1,94 @@
+/**
+ * Canonical JSON of a flat object: keys sorted, no whitespace. What the site's server signed.
+ *
+ * The seed's four server snippets agree on the shape but not on the bytes: Node and Ruby's json
+ * gem write non-ASCII as is, Python's `json.dumps` and PHP's `json_encode` escape it as `\uXXXX`,
+ * PHP without `JSON_UNESCAPED_SLASHES` escapes `/`, and Rails escapes `<`, `>`, `&`, U+2028 and
+ * U+2029. All of them decode to the same object, so a signature over any one of those spellings
+ * proves the same thing; `canonicalForms` yields each distinct spelling, most common first.
+ */
+
+/** The values a signed payload may hold: flat only. */
+export type FlatValue = string | number | boolean | null;
+export type FlatObject = Record<string, FlatValue>;
+
+/** The JSON every snippet agrees on for a pure-ASCII payload: code-unit key order, JSON.stringify escapes. */
+export function canonicalJson(object: FlatObject): string {
+  return serialise(object, Object.keys(object).sort());
+}
+
+/**
+ * Every distinct string a seed snippet could have signed for `object`, most likely first.
+ * A generator, so a match on the first spelling costs nothing for the others.
+ */
+export function* canonicalForms(object: FlatObject): Generator<string, void, undefined> {
+  const seen = new Set<string>();
+  for (const json of keyOrders(object)) {
+    for (const form of spellings(json)) {
+      if (seen.has(form)) continue;
+      seen.add(form);
+      yield form;
+    }
+  }
+}
+
+function serialise(object: FlatObject, keys: readonly string[]): string {
+  let json = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (i > 0) json += ',';
+    json += JSON.stringify(key) + ':' + JSON.stringify(object[key]);
+  }
+  return json + '}';
+}
+
+/**
+ * Sorting by UTF-16 code unit (JS `sort()`) is what Python, Ruby and PHP do for ordinary keys.
+ * Two other orders occur: the seed's Node snippet sorts with `localeCompare` and then builds an
+ * object, which puts integer-like keys first; Python, Ruby and PHP sort by code point, which
+ * differs from code-unit order only for keys with characters beyond U+FFFF.
+ */
+function* keyOrders(object: FlatObject): Generator<string, void, undefined> {
+  const keys = Object.keys(object);
+  const primary = serialise(object, keys.slice().sort());
+  yield primary;
+  if (keys.length < 2) return;
+  const nodeSnippet = JSON.stringify(Object.fromEntries(keys.slice().sort((a, b) => a.localeCompare(b)).map((k) => [k, object[k]])));
+  if (nodeSnippet !== primary) yield nodeSnippet;
+  const codePoint = serialise(object, keys.slice().sort(byCodePoint));
+  if (codePoint !== primary) yield codePoint;
+}
+
+function byCodePoint(a: string, b: string): number {
+  const x = Array.from(a, (c) => c.codePointAt(0)!);
+  const y = Array.from(b, (c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}
+
+/** Characters some snippet writes differently from JSON.stringify. */
+const NEEDS_VARIANTS = /[^\x20-\x7e]|[/<>&]/;
+/** Everything outside printable ASCII (Python's ensure_ascii also escapes DEL). */
+const NON_ASCII_AND_DEL = /[^\x00-\x7e]/g;
+const NON_ASCII = /[^\x00-\x7f]/g;
+const RAILS_UNSAFE = /[<>&\u2028\u2029]/g;
+
+function unicodeEscape(char: string): string {
+  return '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0');
+}
+
+/**
+ * The spellings of one serialisation. JSON.stringify has already escaped quotes, backslashes and
+ * control characters the way every snippet does; `/` never appears escaped in its output, and
+ * only inside strings, so replacing it is safe.
+ */
+function* spellings(json: string): Generator<string, void, undefined> {
+  yield json; // Node, Ruby's json gem
+  if (!NEEDS_VARIANTS.test(json)) return;
+  const python = json.replace(NON_ASCII_AND_DEL, unicodeEscape); // json.dumps(ensure_ascii=True)
+  yield python;
+  const php = json.replace(NON_ASCII, unicodeEscape); // json_encode(..., JSON_UNESCAPED_SLASHES)
+  yield php;
+  yield php.replaceAll('/', '\\/'); // json_encode with default flags
+  yield json.replace(RAILS_UNSAFE, unicodeEscape); // ActiveSupport's to_json
+}

@@ -1,0 +1,99 @@
+/**
+ * Contact normalisation: typed, bounded fields, extra metadata as `attributes`, and
+ * `verifiedFields` naming exactly what the signature covers.
+ */
+import { reject } from './rejection.js';
+import type { Contact } from './types.js';
+
+/** Identifiers and names longer than this are refused (`MALFORMED_IDENTITY`). */
+export const MAX_IDENTIFIER_LENGTH = 255;
+/** A longer attribute string is refused. */
+export const MAX_ATTRIBUTE_LENGTH = 1024;
+/** More attributes than this are refused. */
+export const MAX_ATTRIBUTES = 50;
+
+/** Keys that would reach an object's prototype if copied naively; dropped from attributes. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type ContactField = 'externalId' | 'email' | 'name' | 'phone' | 'anonymousId';
+const CONTACT_FIELDS: readonly ContactField[] = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
+
+/** A plain object (what JSON.parse makes for `{...}`), not an array, not a class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Reads an optional string field; `null`, `undefined` and `''` are absent. */
+export function optionalString(value: unknown, field: string, maxLength = MAX_IDENTIFIER_LENGTH): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') reject('MALFORMED_IDENTITY', `${field} must be a string, not ${describe(value)}.`);
+  if (value.length > maxLength) reject('MALFORMED_IDENTITY', `${field} is longer than ${maxLength} characters.`);
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function isFlat(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/**
+ * Copies the extra metadata keys into a fresh object. Values are flat (string, number, boolean,
+ * null) or arrays of flat values; prototype keys are dropped so no store merging them is polluted.
+ */
+export function readAttributes(source: unknown, field: string, skip: ReadonlySet<string> = new Set()): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  if (source === undefined || source === null) return attributes;
+  if (!isPlainObject(source)) reject('MALFORMED_IDENTITY', `${field} must be an object, not ${describe(source)}.`);
+  let count = 0;
+  for (const key of Object.keys(source)) {
+    if (skip.has(key) || UNSAFE_KEYS.has(key)) continue;
+    const value = source[key];
+    if (value === undefined) continue;
+    if (++count > MAX_ATTRIBUTES) reject('MALFORMED_IDENTITY', `${field} has more than ${MAX_ATTRIBUTES} keys.`);
+    if (Array.isArray(value) ? !value.every(isFlat) : !isFlat(value)) {
+      reject('MALFORMED_IDENTITY', `${field}.${key} must be a string, number, boolean or null (or a list of them), not ${describe(value)}.`);
+    }
+    if (JSON.stringify(value).length > MAX_ATTRIBUTE_LENGTH) {
+      reject('MALFORMED_IDENTITY', `${field}.${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+    }
+    attributes[key] = Array.isArray(value) ? value.slice() : value;
+  }
+  return attributes;
+}
+
+export interface ContactParts {
+  externalId?: string | undefined;
+  email?: string | undefined;
+  name?: string | undefined;
+  phone?: string | undefined;
+  anonymousId?: string | undefined;
+  attributes: Record<string, unknown>;
+  identityKey: Contact['identityKey'];
+  /** The contact fields the signature covers; present ones only are reported. */
+  signedFields: readonly ContactField[];
+  /** Whether the attributes are covered by the signature too. */
+  signedAttributes: boolean;
+}
+
+/** Builds the Contact, listing in `verifiedFields` only what is both present and signed. */
+export function buildContact(parts: ContactParts): Contact {
+  const fields: Partial<Record<ContactField, string>> = {};
+  const verifiedFields: string[] = [];
+  for (const field of CONTACT_FIELDS) {
+    const value = parts[field];
+    if (value === undefined) continue;
+    fields[field] = value;
+    if (parts.signedFields.includes(field)) verifiedFields.push(field);
+  }
+  if (parts.signedAttributes) {
+    for (const key of Object.keys(parts.attributes)) verifiedFields.push(`attributes.${key}`);
+  }
+  return { ...fields, attributes: parts.attributes, verifiedFields, identityKey: parts.identityKey };
+}

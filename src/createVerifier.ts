@@ -1,0 +1,122 @@
+/**
+ * `createVerifier(options)`: picks the scheme a request uses, checks its shape, fetches the keys,
+ * verifies the signature and the clock, and returns a result. Bad input is a result, never an
+ * exception.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_SECRET!] });
+ * const result = await verifier.verify({ headers: req.headers, body: req.body, ip: req.ip });
+ * if (result.verified) upsertContact(result.contact);
+ * ```
+ */
+import { failure } from './errors.js';
+import { createKeyRing } from './keyRing.js';
+import { Rejection } from './rejection.js';
+import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
+import type { ParsedProof, Scheme, SchemeSettings } from './schemes/scheme.js';
+import type { Credentials, IdentityResult, JwtAlgorithm, SchemeName, Verifier, VerifierOptions, VerifyRequest } from './types.js';
+
+const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const schemes = readSchemes(options);
+  const settings = readSettings(options);
+  const keyRing = createKeyRing(options);
+  const now = options.now ?? Date.now;
+  const required = options.required ?? false;
+  const { getCredentials, onVerified, diagnostics = false } = options;
+
+  /** The first scheme, in the configured order, that finds the most of its proof in the request. */
+  function pick(request: VerifyRequest): { scheme: Scheme; credentials: Credentials } | undefined {
+    let best: { scheme: Scheme; credentials: Credentials } | undefined;
+    let bestScore = 0;
+    for (const scheme of schemes) {
+      const credentials = getCredentials ? getCredentials(request) : scheme.credentials(request);
+      if (credentials === undefined || credentials === null || typeof credentials !== 'object') continue;
+      const score = scheme.presence(credentials);
+      if (score > bestScore) [best, bestScore] = [{ scheme, credentials }, score];
+      if (score === 2) break;
+    }
+    return best;
+  }
+
+  async function check(request: VerifyRequest): Promise<IdentityResult> {
+    let scheme: Scheme | undefined;
+    let declaredTestMode = false;
+    try {
+      const picked = pick(request);
+      if (!picked) {
+        if (!required) return { verified: false };
+        return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
+      }
+      scheme = picked.scheme;
+      declaredTestMode = picked.credentials.testMode === true;
+      const proof: ParsedProof = scheme.parse(picked.credentials, settings);
+      const at = now();
+      const keys = await keyRing.keysFor(request, at);
+      return scheme.verify(proof, { keys, now: at, settings });
+    } catch (error) {
+      const rejection = error instanceof Rejection ? error : new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
+      // Specific hints only where the contract allows them: test mode, a test key, or diagnostics on.
+      const hintsAllowed = diagnostics || declaredTestMode || rejection.testKey;
+      const result: IdentityResult = { verified: false, error: failure(rejection.code, hintsAllowed ? rejection.hint : undefined) };
+      if (scheme) result.scheme = scheme.name;
+      return result;
+    }
+  }
+
+  return {
+    required,
+    schemes: schemes.map((s) => s.name),
+    async verify(request) {
+      const result = await check(request ?? {});
+      // Outside the try on purpose: a failing contact store is the app's error, not bad input.
+      if (result.verified && onVerified) await onVerified(result, request);
+      return result;
+    },
+  };
+}
+
+function readSchemes(options: VerifierOptions): Scheme[] {
+  if (options === null || typeof options !== 'object') throw new TypeError('chat-identity: createVerifier needs an options object.');
+  const names: readonly unknown[] = Array.isArray(options.scheme) ? options.scheme : [options.scheme];
+  if (names.length === 0 || names.some((name) => !SCHEME_NAMES.includes(name as SchemeName))) {
+    throw new TypeError(`chat-identity: options.scheme must be one of ${SCHEME_NAMES.join(', ')} (or an array of them); got ${JSON.stringify(options.scheme)}.`);
+  }
+  if (options.keys === undefined || options.keys === null) {
+    throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request) => keys lookup.');
+  }
+  return [...new Set(names as SchemeName[])].map((name) => SCHEMES[name]);
+}
+
+function readSettings(options: VerifierOptions): SchemeSettings {
+  const seconds = (name: 'maxAge' | 'testMaxAge' | 'clockTolerance', fallback?: number) => {
+    const value = options[name] ?? fallback;
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+      throw new TypeError(`chat-identity: options.${name} must be a number of seconds, 0 or more.`);
+    }
+    return value;
+  };
+  const algorithms = options.algorithms ?? ['HS256'];
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !JWT_ALGORITHMS.includes(a))) {
+    throw new TypeError(`chat-identity: options.algorithms must list some of ${JWT_ALGORITHMS.join(', ')}; "none" and asymmetric algorithms are not accepted.`);
+  }
+  return {
+    maxAge: seconds('maxAge'),
+    testMaxAge: seconds('testMaxAge', 3600)!,
+    clockTolerance: seconds('clockTolerance', 60)!,
+    algorithms,
+    issuer: stringList(options.issuer, 'issuer'),
+    audience: stringList(options.audience, 'audience'),
+  };
+}
+
+function stringList(value: string | readonly string[] | undefined, name: string): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string')) {
+    throw new TypeError(`chat-identity: options.${name} must be a string or an array of strings.`);
+  }
+  return list;
+}

@@ -1,0 +1,28 @@
+/**
+ * chat-identity: verify the signed identity a chat widget forwards, framework-agnostic.
+ * Adapters live at `chat-identity/express`, `chat-identity/koa` and `chat-identity/passport`.
+ */
+export { createVerifier } from './createVerifier.js';
+export { IdentityError, IdentityErrorCode, httpStatus, rejectionBody, type RejectionBody } from './errors.js';
+export { signPayload, type SignedPayload } from './schemes/signedPayload.js';
+export { signUserHash } from './schemes/userHash.js';
+export { signContactHash, type ContactHashFields } from './schemes/contactHash.js';
+export { signJwt } from './schemes/jwt.js';
+export { signVisitorHash } from './schemes/visitorHash.js';
+export { canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.js';
+export type {
+  Contact,
+  Credentials,
+  IdentityFailure,
+  IdentityResult,
+  JwtAlgorithm,
+  KeyInput,
+  KeyLookup,
+  SchemeName,
+  SigningKeyInput,
+  UnverifiedIdentity,
+  VerifiedIdentity,
+  Verifier,
+  VerifierOptions,
+  VerifyRequest,
+} from './types.js';

@@ -1,0 +1,178 @@
+/**
+ * `jwt` (seed 003): a compact JWS signed with HS256 (HS384 / HS512 only when listed in
+ * `algorithms`), claims `externalId` (or `external_id`, `sub`) and/or `email`, and `iat` within
+ * 15 minutes. Sent as `Authorization: Bearer <jwt>` or as the body field `token`. When both
+ * email and externalId are present, email is the identity key, as the seed says.
+ *
+ * Verified with node:crypto and a strict parser instead of a JWT library: the HMAC is the whole
+ * cost (a few µs), where jose's jwtVerify costs 40–75 µs and jsonwebtoken ~425 µs per token.
+ *
+ * @example
+ * ```ts
+ * const token = signJwt({ externalId: String(user.id), email: user.email }, secret);
+ * ```
+ */
+import { createHmac } from 'node:crypto';
+import { buildContact, describe, isPlainObject, optionalString, readAttributes } from '../contact.js';
+import { reject } from '../rejection.js';
+import { decodeBase64url, type HmacHash } from '../signature.js';
+import type { JwtAlgorithm } from '../types.js';
+import { bodyFields, checkSigningTime, findSigningKey, requireDigestSize, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+
+/** Longer tokens are refused unread. */
+export const MAX_TOKEN_LENGTH = 8192;
+const DEFAULT_MAX_AGE = 900;
+
+const HASHES: Record<JwtAlgorithm, HmacHash> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+
+/** Registered claims (RFC 7519) and the identity claims: none of them is an attribute. */
+const NOT_ATTRIBUTES = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'externalId', 'external_id', 'email', 'name', 'phone']);
+
+interface JwtProof extends ParsedProof {
+  signingInput: string;
+  signature: Buffer;
+  hash: HmacHash;
+  claims: Record<string, unknown>;
+  iat: number;
+  externalId?: string | undefined;
+  email?: string | undefined;
+  name?: string | undefined;
+  phone?: string | undefined;
+  attributes: Record<string, unknown>;
+}
+
+const BEARER = /^bearer /i;
+
+export const jwt: Scheme<JwtProof> = {
+  name: 'jwt',
+
+  /** The Bearer token and the body's `token`; sending both is refused in `parse` (RFC 6750 §2). */
+  credentials(request) {
+    const header = request.headers?.authorization;
+    const bodyToken = bodyFields(request)?.token;
+    // Another auth scheme (Basic, ...) is not ours; a header that is not a string is kept for parse to refuse.
+    const bearer = typeof header !== 'string' ? header : BEARER.test(header) ? header.slice(7).trim() : undefined;
+    if (bearer === undefined) return bodyToken === undefined ? undefined : { token: bodyToken };
+    return bodyToken === undefined ? { token: bearer } : { token: bearer, bodyToken };
+  },
+
+  presence(fields) {
+    return fields.token === undefined ? 0 : 2;
+  },
+
+  parse(fields, settings) {
+    const { token } = fields;
+    if (fields.bodyToken !== undefined) reject('MALFORMED_IDENTITY', 'The token was sent both in the Authorization header and in the body; send it once.');
+    if (typeof token !== 'string') reject('MALFORMED_IDENTITY', `The token must be a string, not ${describe(token)}.`);
+    if (token.length > MAX_TOKEN_LENGTH) reject('MALFORMED_IDENTITY', `The token is longer than ${MAX_TOKEN_LENGTH} characters.`);
+    const parts = token.split('.');
+    if (parts.length !== 3) reject('MALFORMED_IDENTITY', 'A JWT has three base64url parts separated by dots (header.payload.signature).');
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+
+    const header = decodeJsonPart(headerPart, 'header');
+    const alg = header.alg;
+    if (typeof alg !== 'string') reject('MALFORMED_IDENTITY', 'The JWT header has no alg.');
+    if (alg.toLowerCase() === 'none') reject('INVALID_SIGNATURE', 'Unsigned tokens (alg "none") are never accepted.');
+    if (!(settings.algorithms as readonly string[]).includes(alg)) {
+      reject('INVALID_SIGNATURE', `The token is signed with ${JSON.stringify(alg)}; this verifier accepts ${settings.algorithms.join(', ')}.`);
+    }
+    if (header.crit !== undefined) reject('MALFORMED_IDENTITY', 'The JWT header lists critical extensions (crit); none are supported.');
+    const hash = HASHES[alg as JwtAlgorithm];
+
+    const signature = decodeBase64url(signaturePart);
+    if (signature === undefined) reject('MALFORMED_IDENTITY', 'The JWT signature is not base64url.');
+    requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
+
+    const claims = decodeJsonPart(payloadPart, 'payload');
+    if (claims.iat === undefined) reject('MISSING_REQUIRED_FIELD', 'The token has no iat claim; jsonwebtoken adds it unless noTimestamp is set.');
+    for (const claim of ['iat', 'exp', 'nbf']) {
+      const value = claims[claim];
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+        reject('MALFORMED_IDENTITY', `The ${claim} claim must be a number of seconds (NumericDate), not ${describe(value)}.`);
+      }
+    }
+    const idClaim = ['externalId', 'external_id', 'sub'].find((claim) => claims[claim] !== undefined) ?? 'externalId';
+    if (typeof claims[idClaim] === 'number') reject('MALFORMED_IDENTITY', `${idClaim} must be a string: sign String(user.id).`);
+    const externalId = optionalString(claims[idClaim], idClaim);
+    const email = optionalString(claims.email, 'email');
+    if (externalId === undefined && email === undefined) reject('MISSING_REQUIRED_FIELD', 'The token needs an externalId (or external_id, sub) or an email claim.');
+    return {
+      claimedIdentity: email ?? externalId!,
+      signingInput: `${headerPart}.${payloadPart}`,
+      signature,
+      hash,
+      claims,
+      iat: claims.iat as number,
+      externalId,
+      email,
+      name: optionalString(claims.name, 'name'),
+      phone: optionalString(claims.phone, 'phone'),
+      attributes: readAttributes(claims, 'claims', NOT_ATTRIBUTES),
+    };
+  },
+
+  verify(proof, context) {
+    const match = findSigningKey(context.keys, [proof.signingInput], proof.signature, proof.hash);
+    if (!match) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
+    const { key } = match;
+    const { settings } = context;
+    const now = context.now / 1000;
+    checkSigningTime(proof.iat, 'iat', key, context, DEFAULT_MAX_AGE);
+    const { exp, nbf, iss, aud } = proof.claims;
+    if (typeof exp === 'number' && now - settings.clockTolerance >= exp) {
+      reject('SIGNATURE_EXPIRED', `The token expired ${Math.floor(now - exp)} seconds ago (exp).`, key.test);
+    }
+    if (typeof nbf === 'number' && now + settings.clockTolerance < nbf) {
+      reject('SIGNATURE_EXPIRED', `The token is not valid for another ${Math.ceil(nbf - now)} seconds (nbf).`, key.test);
+    }
+    if (settings.issuer && !(typeof iss === 'string' && settings.issuer.includes(iss))) {
+      reject('INVALID_SIGNATURE', 'The token iss claim is not an accepted issuer.', key.test);
+    }
+    if (settings.audience) {
+      const audiences = Array.isArray(aud) ? aud : [aud];
+      if (!audiences.some((a) => typeof a === 'string' && settings.audience!.includes(a))) {
+        reject('INVALID_SIGNATURE', 'The token aud claim names no accepted audience.', key.test);
+      }
+    }
+    const contact = buildContact({
+      externalId: proof.externalId,
+      email: proof.email,
+      name: proof.name,
+      phone: proof.phone,
+      attributes: proof.attributes,
+      identityKey: proof.email !== undefined ? 'email' : 'externalId',
+      signedFields: ['externalId', 'email', 'name', 'phone'],
+      signedAttributes: true,
+    });
+    return verifiedIdentity('jwt', contact, key, new Date(proof.iat * 1000));
+  },
+};
+
+function decodeJsonPart(part: string, what: 'header' | 'payload'): Record<string, unknown> {
+  const bytes = decodeBase64url(part);
+  if (bytes === undefined) reject('MALFORMED_IDENTITY', `The JWT ${what} is not base64url.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    reject('MALFORMED_IDENTITY', `The JWT ${what} is not JSON.`);
+  }
+  if (!isPlainObject(value)) reject('MALFORMED_IDENTITY', `The JWT ${what} must be a JSON object, not ${describe(value)}.`);
+  return value;
+}
+
+/**
+ * The site's side: a compact JWS with header `{"alg":"HS256","typ":"JWT"}`, adding `iat`
+ * (seconds) unless the claims carry one, like jsonwebtoken's `sign`.
+ */
+export function signJwt(
+  claims: Record<string, unknown>,
+  secret: string,
+  options: { algorithm?: JwtAlgorithm; now?: () => number } = {},
+): string {
+  const alg = options.algorithm ?? 'HS256';
+  const payload = { ...claims, iat: claims.iat ?? Math.floor((options.now ?? Date.now)() / 1000) };
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const signingInput = `${encode({ alg, typ: 'JWT' })}.${encode(payload)}`;
+  return `${signingInput}.${createHmac(HASHES[alg], secret).update(signingInput).digest('base64url')}`;
+}

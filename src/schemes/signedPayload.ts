@@ -1,0 +1,120 @@
+/**
+ * `signed-payload` (seed 000): `signature = HMAC-SHA256` hex over the canonical JSON of the flat
+ * `customer` object (keys sorted, no whitespace), which carries `timestamp` in seconds. The widget
+ * sends `customer`, `signature` and, during development, `testMode: true`. Every field of
+ * `customer` is signed, so every one is verified; extra keys (plan, company, ...) become attributes.
+ *
+ * @example
+ * ```ts
+ * const { customer, signature } = signPayload({ externalId: String(user.id), email: user.email }, secret);
+ * ```
+ */
+import { createHmac } from 'node:crypto';
+import { canonicalForms, canonicalJson, type FlatObject, type FlatValue } from '../canonicalJson.js';
+import { buildContact, describe, isPlainObject, optionalString, readAttributes } from '../contact.js';
+import { reject } from '../rejection.js';
+import { readIdentifierSignature } from './identifierHash.js';
+import { bodyFields, checkSigningTime, findSigningKey, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+
+/** The canonical JSON of a customer may not exceed this many characters. */
+export const MAX_PAYLOAD_LENGTH = 8192;
+const DEFAULT_MAX_AGE = 300;
+
+interface SignedPayloadProof extends ParsedProof {
+  customer: FlatObject;
+  signature: Buffer;
+  timestamp: number;
+  externalId?: string | undefined;
+  email?: string | undefined;
+  name?: string | undefined;
+  phone?: string | undefined;
+  attributes: Record<string, unknown>;
+}
+
+/** Customer keys that fill contact fields (or the clock); every other key becomes an attribute. */
+const KNOWN_FIELDS = new Set(['externalId', 'email', 'name', 'phone', 'timestamp']);
+
+export const signedPayload: Scheme<SignedPayloadProof> = {
+  name: 'signed-payload',
+  credentials: bodyFields,
+
+  presence(fields) {
+    const customer = fields.customer !== undefined;
+    const signature = fields.signature !== undefined;
+    return customer && signature ? 2 : customer || signature ? 1 : 0;
+  },
+
+  parse(fields) {
+    const { customer } = fields;
+    if (fields.signature === undefined) reject('MISSING_IDENTITY', 'customer arrived without signature; sign it on your server and pass both to the widget.');
+    if (customer === undefined) reject('MISSING_REQUIRED_FIELD', 'signature arrived without customer.');
+    if (!isPlainObject(customer)) reject('MALFORMED_IDENTITY', `customer must be an object, not ${describe(customer)}.`);
+    for (const key of Object.keys(customer)) {
+      const value = customer[key];
+      if (value !== null && typeof value === 'object') {
+        reject('MALFORMED_IDENTITY', `customer.${key} is ${describe(value)}; only flat values (string, number, boolean, null) are signed.`);
+      }
+    }
+    const flat = customer as FlatObject;
+    if (canonicalJson(flat).length > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', `customer is longer than ${MAX_PAYLOAD_LENGTH} characters as JSON.`);
+    const externalId = optionalString(flat.externalId, 'customer.externalId');
+    const email = optionalString(flat.email, 'customer.email');
+    if (externalId === undefined && email === undefined) reject('MISSING_REQUIRED_FIELD', 'customer needs an externalId or an email.');
+    const timestamp = flat.timestamp;
+    if (timestamp === undefined || timestamp === null) reject('MISSING_REQUIRED_FIELD', 'customer needs a timestamp (seconds since the epoch).');
+    if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+      reject('MALFORMED_IDENTITY', `customer.timestamp must be a number of seconds, not ${describe(timestamp)}.`);
+    }
+    return {
+      claimedIdentity: externalId ?? email!,
+      customer: flat,
+      signature: readIdentifierSignature(fields.signature, 'signature'),
+      timestamp,
+      externalId,
+      email,
+      name: optionalString(flat.name, 'customer.name'),
+      phone: optionalString(flat.phone, 'customer.phone'),
+      attributes: readAttributes(flat, 'customer', KNOWN_FIELDS),
+    };
+  },
+
+  verify(proof, context) {
+    const match = findSigningKey(context.keys, canonicalForms(proof.customer), proof.signature);
+    if (!match) reject('INVALID_SIGNATURE', 'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.');
+    checkSigningTime(proof.timestamp, 'customer.timestamp', match.key, context, DEFAULT_MAX_AGE);
+    const contact = buildContact({
+      externalId: proof.externalId,
+      email: proof.email,
+      name: proof.name,
+      phone: proof.phone,
+      attributes: proof.attributes,
+      identityKey: proof.externalId !== undefined ? 'externalId' : 'email',
+      signedFields: ['externalId', 'email', 'name', 'phone'],
+      signedAttributes: true,
+    });
+    return verifiedIdentity('signed-payload', contact, match.key, new Date(proof.timestamp * 1000));
+  },
+};
+
+export interface SignedPayload {
+  customer: FlatObject;
+  signature: string;
+}
+
+/**
+ * The site's side, as the seed's snippets do it: drop `undefined` and `null` fields, add
+ * `timestamp` (seconds) unless given, sort the keys, and sign the JSON with no whitespace.
+ */
+export function signPayload(
+  customer: Record<string, FlatValue | undefined>,
+  secret: string,
+  options: { now?: () => number } = {},
+): SignedPayload {
+  const fields: FlatObject = {};
+  for (const [key, value] of Object.entries(customer)) if (value !== undefined && value !== null) fields[key] = value;
+  fields.timestamp ??= Math.floor((options.now ?? Date.now)() / 1000);
+  const sorted: FlatObject = {};
+  for (const key of Object.keys(fields).sort()) sorted[key] = fields[key]!;
+  const signature = createHmac('sha256', secret).update(canonicalJson(sorted), 'utf8').digest('hex');
+  return { customer: sorted, signature };
+}

@@ -1,0 +1,139 @@
+/**
+ * The public types of chat-identity: what `createVerifier` takes and what `verify()` returns.
+ * DESIGN.md is the contract these follow.
+ */
+import type { IdentityErrorCode } from './errors.js';
+
+/** The wire formats this package verifies, one per vendor document in the seeds. */
+export type SchemeName = 'signed-payload' | 'user-hash' | 'contact-hash' | 'jwt' | 'visitor-hash';
+
+/** HMAC algorithms a JWT may be signed with. Only the ones listed in `algorithms` are accepted. */
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+/**
+ * The plain request the core reads. Adapters build it from their framework's request;
+ * header names are lower-case, as Node gives them.
+ */
+export interface VerifyRequest {
+  headers?: Record<string, string | string[] | undefined>;
+  body?: unknown;
+  query?: Record<string, unknown>;
+  params?: Record<string, string>;
+  ip?: string;
+}
+
+/** One signing secret with what the key ring needs to know about it. */
+export interface SigningKeyInput {
+  /** The shared secret, exactly as the site's server uses it. */
+  secret: string;
+  /** A label reported as `keyId` when this key matched (never the secret). */
+  id?: string;
+  /** A test key: relaxed `testMaxAge`, results marked `test: true`. Defaults to `secret.startsWith('sk_test_')`. */
+  test?: boolean;
+  /** After this moment the key is never used: the end of a rotation grace period. */
+  expiresAt?: Date | number;
+}
+
+export type KeyInput = string | SigningKeyInput;
+
+/** Keys for one tenant, or a lookup that returns them. */
+export type KeyLookup = (
+  tenant: string | undefined,
+  request: VerifyRequest,
+) => KeyInput | readonly KeyInput[] | undefined | Promise<KeyInput | readonly KeyInput[] | undefined>;
+
+/** The proof's wire fields, as the widget sends them (for `jwt`, the compact token is `token`). */
+export type Credentials = Record<string, unknown>;
+
+export interface VerifierOptions {
+  /** One scheme, or several: the first whose fields the request carries is used. */
+  scheme: SchemeName | readonly SchemeName[];
+  /** The signing secrets, in the order to try them (newest first), or a per-tenant lookup. */
+  keys: KeyInput | readonly KeyInput[] | KeyLookup;
+  /** Which tenant (team, agent, workspace) a request belongs to; passed to a `keys` lookup. */
+  tenant?: (request: VerifyRequest) => string | undefined;
+  /** Record `MISSING_IDENTITY` when no proof was presented, and let adapters reject unverified requests. Default `false`. */
+  required?: boolean;
+  /** Seconds a timestamp / `iat` stays valid with a live key. Default 300 for `signed-payload`, 900 for `jwt`. */
+  maxAge?: number;
+  /** Seconds a timestamp / `iat` stays valid when the signature matched a test key. Default 3600. */
+  testMaxAge?: number;
+  /** Seconds a timestamp / `iat` / `nbf` may lie in the future, and `exp` in the past. Default 60. */
+  clockTolerance?: number;
+  /** The clock, in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Reads the proof from somewhere other than the scheme's default place. */
+  getCredentials?: (request: VerifyRequest) => Credentials | undefined;
+  /** Called after every successful verification, e.g. to upsert the contact. Its errors reject `verify()`. */
+  onVerified?: (result: VerifiedIdentity, request: VerifyRequest) => void | Promise<void>;
+  /** JWT algorithms accepted. Default `['HS256']`. */
+  algorithms?: readonly JwtAlgorithm[];
+  /** JWT `iss` that must match, when set. */
+  issuer?: string | readonly string[];
+  /** JWT `aud` that must contain one of these, when set. */
+  audience?: string | readonly string[];
+  /** Accept signatures made with test keys. Default `true`; set `false` in production to refuse them. */
+  allowTestKeys?: boolean;
+  /** Give a specific `hint` on every failure, not only in test mode. Default `false`. */
+  diagnostics?: boolean;
+  /** Cache for a `keys` lookup, per tenant. Default `{ max: 1000, ttl: 60_000 }`; `false` looks up every time. */
+  keyCache?: { max?: number; ttl?: number } | false;
+  /** Milliseconds a `keys` lookup may take before it fails closed with `KEY_UNAVAILABLE`. Default 5000. */
+  keyLookupTimeout?: number;
+}
+
+/** The person behind a verified proof. */
+export interface Contact {
+  externalId?: string;
+  email?: string;
+  name?: string;
+  phone?: string;
+  /** The widget's anonymous visitor id (`visitor-hash`). */
+  anonymousId?: string;
+  /** Every extra metadata key (plan, company, ...). */
+  attributes: Record<string, unknown>;
+  /**
+   * Which fields the signature actually covers: contact field names, and `attributes.<key>` for
+   * signed attributes. Anything not listed arrived beside the proof and is not verified.
+   */
+  verifiedFields: string[];
+  /** The field that identifies the contact. */
+  identityKey: 'externalId' | 'email' | 'phone' | 'anonymousId';
+}
+
+export interface VerifiedIdentity {
+  verified: true;
+  scheme: SchemeName;
+  contact: Contact;
+  /** The `id` of the key that matched, when it has one. */
+  keyId?: string;
+  /** The signature matched a test key. */
+  test: boolean;
+  /** When the proof was signed, for the schemes that carry a time. */
+  issuedAt?: Date;
+}
+
+export interface IdentityFailure {
+  code: IdentityErrorCode;
+  message: string;
+  /** What exactly is wrong and how to fix it: only in test mode or with `diagnostics`. */
+  hint?: string;
+}
+
+export interface UnverifiedIdentity {
+  verified: false;
+  scheme?: SchemeName;
+  /** Absent when nothing was presented and nothing was required: an anonymous visitor. */
+  error?: IdentityFailure;
+}
+
+export type IdentityResult = VerifiedIdentity | UnverifiedIdentity;
+
+export interface Verifier {
+  /** Checks the proof a request carries. Never throws for bad input: bad input is a result. */
+  verify(request: VerifyRequest): Promise<IdentityResult>;
+  /** Whether unverified requests are to be rejected (the `required` option). */
+  readonly required: boolean;
+  /** The schemes tried, in order. */
+  readonly schemes: readonly SchemeName[];
+}
