@@ -110,11 +110,10 @@ export function signPayload(
   secret: string,
   options: { now?: () => number } = {},
 ): SignedPayload {
-  const fields: FlatObject = {};
-  for (const [key, value] of Object.entries(customer)) if (value !== undefined && value !== null) fields[key] = value;
-  fields.timestamp ??= Math.floor((options.now ?? Date.now)() / 1000);
-  const sorted: FlatObject = {};
-  for (const key of Object.keys(fields).sort()) sorted[key] = fields[key]!;
+  // Entries, not assignment: a "__proto__" field must stay a field, as JSON.parse makes it.
+  const entries = Object.entries(customer).filter((entry): entry is [string, FlatValue] => entry[1] !== undefined && entry[1] !== null);
+  if (!entries.some(([key]) => key === 'timestamp')) entries.push(['timestamp', Math.floor((options.now ?? Date.now)() / 1000)]);
+  const sorted: FlatObject = Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const signature = createHmac('sha256', secret).update(canonicalJson(sorted), 'utf8').digest('hex');
   return { customer: sorted, signature };
 }

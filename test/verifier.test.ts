@@ -1,0 +1,208 @@
+import { describe, expect, it, vi } from 'vitest';
+import {
+  IdentityError,
+  IdentityErrorCode,
+  createVerifier,
+  httpStatus,
+  rejectionBody,
+  signContactHash,
+  signJwt,
+  signPayload,
+  signUserHash,
+  signVisitorHash,
+  type SchemeName,
+  type VerifierOptions,
+} from '../src/index.js';
+import { LIVE_KEY, NOW_SECONDS, TEST_KEY, clockAt, frozenClock, verifierFor } from './helpers.js';
+
+const ALL: SchemeName[] = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
+
+describe('createVerifier: choosing the scheme', () => {
+  const verifier = verifierFor({ scheme: ALL });
+  const proofs: Record<SchemeName, { body?: unknown; headers?: Record<string, string> }> = {
+    'signed-payload': { body: signPayload({ externalId: '1' }, LIVE_KEY, { now: frozenClock }) },
+    'user-hash': { body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } },
+    'contact-hash': { body: { ext_user_id: '1', user_hash: signContactHash({ ext_user_id: '1' }, LIVE_KEY) } },
+    jwt: { headers: { authorization: `Bearer ${signJwt({ externalId: '1' }, LIVE_KEY, { now: frozenClock })}` } },
+    'visitor-hash': { body: { anonymousUserId: '1', hmac: signVisitorHash('1', LIVE_KEY) } },
+  };
+
+  it.each(ALL)('uses %s when its fields are present', async (scheme) => {
+    expect(await verifier.verify(proofs[scheme])).toMatchObject({ verified: true, scheme });
+  });
+
+  it('prefers the scheme that finds a signature and an identifier over one that finds only part', async () => {
+    // user_hash alone is shared by user-hash and contact-hash; the identifier decides.
+    const result = await verifierFor({ scheme: ['user-hash', 'contact-hash'] }).verify(proofs['contact-hash']);
+    expect(result).toMatchObject({ verified: true, scheme: 'contact-hash' });
+  });
+
+  it('reads the proof from getCredentials when given', async () => {
+    const v = verifierFor({ scheme: 'user-hash', getCredentials: (request) => request.query as Record<string, unknown> });
+    expect(await v.verify({ query: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } })).toMatchObject({ verified: true });
+  });
+
+  it('refuses an unknown scheme at start-up', () => {
+    expect(() => createVerifier({ scheme: 'hmac' as SchemeName, keys: [LIVE_KEY] })).toThrow(/options.scheme/);
+    expect(() => createVerifier({ scheme: [], keys: [LIVE_KEY] })).toThrow(TypeError);
+  });
+});
+
+describe('createVerifier: required and anonymous', () => {
+  it('returns an anonymous result with no error when nothing is presented and nothing required', async () => {
+    expect(await verifierFor({ scheme: ALL }).verify({ body: { message: 'hi' } })).toEqual({ verified: false });
+    expect(await verifierFor({ scheme: ALL }).verify({})).toEqual({ verified: false });
+  });
+
+  it('records MISSING_IDENTITY when verification is required', async () => {
+    const result = await verifierFor({ scheme: ALL, required: true }).verify({ body: { message: 'hi' } });
+    expect(result).toEqual({ verified: false, error: { code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' } });
+  });
+
+  it('records the failure of an invalid proof without attaching the claimed identity', async () => {
+    const result = await verifierFor({ scheme: 'user-hash' }).verify({ body: { user_id: 'admin', user_hash: '0'.repeat(64), user_metadata: { email: 'ceo@example.com' } } });
+    expect(result).toEqual({ verified: false, scheme: 'user-hash', error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' } });
+  });
+
+  it('exposes required and the schemes', () => {
+    const v = verifierFor({ scheme: ['jwt', 'user-hash'], required: true });
+    expect(v.required).toBe(true);
+    expect(v.schemes).toEqual(['jwt', 'user-hash']);
+  });
+});
+
+describe('createVerifier: hints only where allowed', () => {
+  const expired = signPayload({ externalId: '1' }, LIVE_KEY, { now: frozenClock });
+  const testExpired = signPayload({ externalId: '1' }, TEST_KEY, { now: frozenClock });
+  const later = clockAt(2 * 3600);
+
+  it('gives live traffic the generic message only', async () => {
+    const result = await verifierFor({ scheme: 'signed-payload', now: later }).verify({ body: expired });
+    expect(result).toEqual({ verified: false, scheme: 'signed-payload', error: { code: 'SIGNATURE_EXPIRED', message: 'The identity signature has expired.' } });
+  });
+
+  it('gives a hint when the signature matched a test key', async () => {
+    const result = await verifierFor({ scheme: 'signed-payload', keys: [LIVE_KEY, TEST_KEY], now: later }).verify({ body: testExpired });
+    expect(result).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringMatching(/3600 seconds past .* for test keys/) } });
+  });
+
+  it('gives a hint when the client declared test mode, or with diagnostics on', async () => {
+    const declared = await verifierFor({ scheme: 'signed-payload', now: later }).verify({ body: { ...expired, testMode: true } });
+    expect(declared).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringContaining('seconds past') } });
+    const diagnostics = await verifierFor({ scheme: 'signed-payload', now: later, diagnostics: true }).verify({ body: expired });
+    expect(diagnostics).toMatchObject({ error: { hint: expect.stringContaining('seconds past') } });
+  });
+
+  it('gives no hint for an invalid signature from a live client', async () => {
+    const result = await verifierFor({ scheme: 'user-hash' }).verify({ body: { user_id: '1', user_hash: 'AAAA' } });
+    expect(result).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(result.verified === false && result.error).not.toHaveProperty('hint');
+  });
+});
+
+describe('createVerifier: onVerified', () => {
+  it('is called with the result and the request after a successful verification only', async () => {
+    const onVerified = vi.fn();
+    const v = verifierFor({ scheme: 'user-hash', onVerified });
+    const request = { body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } };
+    const result = await v.verify(request);
+    await v.verify({ body: { user_id: '1', user_hash: signUserHash('2', LIVE_KEY) } });
+    expect(onVerified).toHaveBeenCalledTimes(1);
+    expect(onVerified).toHaveBeenCalledWith(result, request);
+  });
+
+  it('rejects verify() with its own error: a failing contact store is not bad input', async () => {
+    const v = verifierFor({ scheme: 'user-hash', onVerified: () => Promise.reject(new Error('store down')) });
+    await expect(v.verify({ body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } })).rejects.toThrow('store down');
+  });
+});
+
+describe('createVerifier: never throws for bad input', () => {
+  const weird: unknown[] = [
+    undefined, null, 0, '', 'text', [], [1, 2], true,
+    { customer: null, signature: null }, { customer: 'x', signature: [] }, { customer: { timestamp: NaN, externalId: '1' }, signature: '00' },
+    { customer: { externalId: '1', timestamp: Infinity }, signature: '0'.repeat(64) },
+    { user_id: null, user_hash: null }, { user_id: ['1'], user_hash: '0'.repeat(64) }, { user_id: '1', user_hash: { length: 64 } },
+    { user_id: '1', user_hash: '0'.repeat(64), user_metadata: [1] }, { token: 42 }, { token: '...' }, { token: 'a.b.c' }, { token: '\u0000.\u0000.\u0000' },
+    { anonymousUserId: {}, hmac: '' }, { ext_user_id: 1, email: 2, phone: 3, user_hash: 4 },
+    JSON.parse('{"__proto__":{"polluted":true},"user_id":"1","user_hash":"00"}'),
+    Object.create(null), { toString: 'x', valueOf: 'y', hasOwnProperty: 'z' },
+  ];
+  const headerCases: unknown[] = [{ authorization: ['a', 'b'] }, { authorization: 'Bearer' }, { authorization: 'Bearer ' }, { authorization: 7 }, 'not headers', null];
+
+  it.each(weird.map((body, i) => [i, body]))('body case %i gives a result', async (_, body) => {
+    const v = verifierFor({ scheme: ALL, required: true });
+    const result = await v.verify({ body });
+    expect(result.verified).toBe(false);
+    expect(result.verified === false && result.error?.code).toMatch(/^[A-Z_]+$/);
+  });
+
+  it.each(headerCases.map((headers, i) => [i, headers]))('header case %i gives a result', async (_, headers) => {
+    const result = await verifierFor({ scheme: ALL, required: true }).verify({ headers } as never);
+    expect(result.verified).toBe(false);
+  });
+
+  it('survives a getCredentials or tenant function that throws, failing closed', async () => {
+    const body = { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) };
+    const broken = verifierFor({ scheme: 'user-hash', getCredentials: () => { throw new Error('bug'); } });
+    expect(await broken.verify({ body })).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    const badTenant = verifierFor({ scheme: 'user-hash', tenant: () => { throw new Error('bug'); }, keys: () => [LIVE_KEY] });
+    expect(await badTenant.verify({ body })).toMatchObject({ verified: false });
+  });
+
+  it('does not let __proto__, constructor or prototype reach any object', async () => {
+    const metadata = JSON.parse('{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"x":1}},"prototype":"p","plan":"pro"}');
+    const result = await verifierFor({ scheme: 'user-hash' }).verify({ body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY), user_metadata: metadata } });
+    expect(result).toMatchObject({ verified: true, contact: { attributes: { plan: 'pro' } } });
+    expect(result.verified && Object.keys(result.contact.attributes)).toEqual(['plan']);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(Object.getPrototypeOf(result.verified && result.contact.attributes)).toBe(Object.prototype);
+  });
+
+  it('drops prototype keys from a signed payload after verifying it as signed', async () => {
+    const customer = JSON.parse(`{"__proto__":"x","constructor":"y","externalId":"1","timestamp":${NOW_SECONDS}}`);
+    const { signature } = signPayload(customer, LIVE_KEY);
+    const result = await verifierFor({ scheme: 'signed-payload' }).verify({ body: { customer, signature } });
+    expect(result).toMatchObject({ verified: true, contact: { externalId: '1', attributes: {} } });
+  });
+});
+
+describe('createVerifier: option checks at start-up', () => {
+  it.each([
+    ['a negative maxAge', { maxAge: -1 }],
+    ['a string clockTolerance', { clockTolerance: '60' }],
+    ['alg none', { algorithms: ['none'] }],
+    ['an asymmetric algorithm', { algorithms: ['RS256'] }],
+    ['an empty algorithms list', { algorithms: [] }],
+    ['a numeric issuer', { issuer: 5 }],
+  ])('%s throws', (_, options) => {
+    expect(() => createVerifier({ scheme: 'jwt', keys: [LIVE_KEY], ...(options as Partial<VerifierOptions>) })).toThrow(TypeError);
+  });
+});
+
+describe('errors: codes, HTTP and bodies', () => {
+  it('maps every code to its status', () => {
+    const statuses = Object.fromEntries(Object.values(IdentityErrorCode).map((c) => [c, httpStatus(c)]));
+    expect(statuses).toEqual({
+      MISSING_IDENTITY: 401, MISSING_REQUIRED_FIELD: 401, MALFORMED_IDENTITY: 401, INVALID_SIGNATURE: 401,
+      SIGNATURE_EXPIRED: 401, RATE_LIMITED: 429, KEY_UNAVAILABLE: 503,
+    });
+  });
+
+  it('renders the rejection body of DESIGN.md', () => {
+    expect(rejectionBody({ code: 'INVALID_SIGNATURE', message: 'm' })).toEqual({ error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'm' });
+    expect(rejectionBody({ code: 'RATE_LIMITED', message: 'm' })).toEqual({ error: 'rate_limited', code: 'RATE_LIMITED', message: 'm' });
+  });
+
+  it('IdentityError carries status, code, expose and the body', () => {
+    const error = new IdentityError({ code: 'KEY_UNAVAILABLE', message: 'Identity keys are unavailable; try again later.' });
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ status: 503, statusCode: 503, code: 'KEY_UNAVAILABLE', expose: true });
+    expect(error.body).toEqual({ error: 'identity_unverified', code: 'KEY_UNAVAILABLE', message: 'Identity keys are unavailable; try again later.' });
+  });
+});
+
+// Every code a verifier returns, reached at least once above or in the scheme suites:
+// MISSING_IDENTITY, MISSING_REQUIRED_FIELD, MALFORMED_IDENTITY, INVALID_SIGNATURE,
+// SIGNATURE_EXPIRED, KEY_UNAVAILABLE here and in keyRing.test.ts; RATE_LIMITED with the limiter.
+export type { VerifierOptions };
