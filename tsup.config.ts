@@ -1,10 +1,15 @@
 import { defineConfig } from 'tsup';
 
 // One bundle per public entry point, as ESM (.js) and CommonJS (.cjs), each with its own
-// declarations (.d.ts / .d.cts) so both resolution modes get types that match.
+// declarations (.d.ts / .d.cts) so both resolution modes get types that match. The adapters
+// import the core by the package's own name and keep that import: one copy of the core (one
+// IdentityError class, one record of issued results) whichever entry points an app loads.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    express: 'adapters/express.ts',
+    koa: 'adapters/koa.ts',
+    passport: 'adapters/passport.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -13,4 +18,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: false,
+  external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
 });

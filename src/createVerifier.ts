@@ -19,6 +19,14 @@ import type { Credentials, IdentityResult, JwtAlgorithm, SchemeName, Verifier, V
 
 const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 
+/** Every result a verifier returned. A guard trusts only these, never an object shaped like one. */
+const issued = new WeakSet<object>();
+
+/** Whether `value` is a result a verifier of this package returned (not a look-alike). */
+export function isIssuedResult(value: unknown): value is IdentityResult {
+  return typeof value === 'object' && value !== null && issued.has(value);
+}
+
 export function createVerifier(options: VerifierOptions): Verifier {
   const schemes = readSchemes(options);
   const settings = readSettings(options);
@@ -71,6 +79,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     schemes: schemes.map((s) => s.name),
     async verify(request) {
       const result = await check(request ?? {});
+      issued.add(result);
       // Outside the try on purpose: a failing contact store is the app's error, not bad input.
       if (result.verified && onVerified) await onVerified(result, request);
       return result;

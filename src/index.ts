@@ -2,7 +2,9 @@
  * chat-identity: verify the signed identity a chat widget forwards, framework-agnostic.
  * Adapters live at `chat-identity/express`, `chat-identity/koa` and `chat-identity/passport`.
  */
-export { createVerifier } from './createVerifier.js';
+export { createVerifier, isIssuedResult } from './createVerifier.js';
+// For adapters (the bundled ones, or your own for another framework).
+export { createGuard, createRequestCheck, onceLogger, rejectionFor, writeRejection, type AdapterOptions, type GuardOptions, type MiddlewareOptions } from './middleware.js';
 export { IdentityError, IdentityErrorCode, httpStatus, rejectionBody, type RejectionBody } from './errors.js';
 export { signPayload, type SignedPayload } from './schemes/signedPayload.js';
 export { signUserHash } from './schemes/userHash.js';
@@ -18,6 +20,7 @@ export type {
   JwtAlgorithm,
   KeyInput,
   KeyLookup,
+  Logger,
   SchemeName,
   SigningKeyInput,
   UnverifiedIdentity,

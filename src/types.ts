@@ -18,7 +18,7 @@ export interface VerifyRequest {
   headers?: Record<string, string | string[] | undefined>;
   body?: unknown;
   query?: Record<string, unknown>;
-  params?: Record<string, string>;
+  params?: Record<string, unknown>;
   ip?: string;
 }
 
@@ -80,6 +80,13 @@ export interface VerifierOptions {
   keyCache?: { max?: number; ttl?: number } | false;
   /** Milliseconds a `keys` lookup may take before it fails closed with `KEY_UNAVAILABLE`. Default 5000. */
   keyLookupTimeout?: number;
+  /** Where misconfiguration and outages are reported, each once. Default `console`. */
+  logger?: Logger;
+}
+
+export interface Logger {
+  warn(message: string): void;
+  error(message: string): void;
 }
 
 /** The person behind a verified proof. */

@@ -36,6 +36,24 @@ describe('signed-payload: signatures made by the seed snippets themselves', () =
     expect(result.issuedAt).toEqual(new Date(NOW_SECONDS * 1000));
   });
 
+  it.each(fixtures.filter((f) => f.source !== 'node' || f.case !== 'no-name').map((f) => [`${f.source} / ${f.case}`, f] as const))(
+    'signPayload signs %s to a signature that verifies beside it',
+    async (_, fixture) => {
+      const signed = signPayload(fixture.customer as Record<string, string | number>, fixture.secret);
+      expect(signed.customer).toEqual(fixture.customer);
+      // Byte for byte with the snippets whose JSON matches JSON.stringify (Node, Ruby, and the ASCII cases).
+      if (fixture.payload === canonicalJson(signed.customer)) expect(signed.signature).toBe(fixture.signature);
+      const result = await verifyBody({ scheme: 'signed-payload', keys: [fixture.secret] }, signed);
+      expect(result.verified).toBe(true);
+    },
+  );
+
+  it('signPayload matches the Node snippet byte for byte on every Node fixture without nulls', () => {
+    const node = fixtures.filter((f) => f.source === 'node' && f.case !== 'no-name');
+    expect(node.length).toBe(12);
+    for (const f of node) expect(signPayload(f.customer as Record<string, string | number>, f.secret).signature).toBe(f.signature);
+  });
+
   it.each(fixtures.map((f) => [`${f.source} / ${f.case}`, f] as const))('%s fails once its name is changed', async (_, fixture) => {
     const customer = { ...fixture.customer, name: `${String(fixture.customer.name ?? '')}x` };
     const result = await verifyBody({ scheme: 'signed-payload', keys: [fixture.secret] }, { customer, signature: fixture.signature });

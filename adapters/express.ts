@@ -1,0 +1,60 @@
+/**
+ * chat-identity for Express 4 and 5: `identityVerification(options)` puts the result on
+ * `req.identity`; `requireVerified()` guards one route. Glue only: the core decides.
+ *
+ * @example
+ * ```ts
+ * app.use(express.json());
+ * app.use(identityVerification({ scheme: 'user-hash', keys: [process.env.CHAT_SECRET!] }));
+ * app.post('/chat', requireVerified(), (req, res) => res.json({ hello: req.identity.contact.name }));
+ * ```
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createGuard, createRequestCheck, writeRejection, type GuardOptions, type IdentityError, type IdentityResult, type MiddlewareOptions, type VerifyRequest } from 'chat-identity';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `identityVerification()` on every request: verified, or anonymous with the reason. */
+      identity?: IdentityResult;
+    }
+  }
+}
+
+export type { GuardOptions, MiddlewareOptions };
+
+const BODY_PARSER_HINT = 'Add app.use(express.json()) before identityVerification().';
+const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the routes it guards.';
+
+export const toVerifyRequest = (req: Request): VerifyRequest => ({ headers: req.headers, body: req.body, query: req.query, params: req.params, ip: req.ip });
+
+function deliver(error: IdentityError, rejectWith: 'response' | 'error', res: Response, next: NextFunction): void {
+  if (rejectWith === 'error') next(error);
+  else writeRejection(res, error);
+}
+
+/** Verifies the proof on every request and sets `req.identity`; with `required: true` rejects what is not verified. */
+export function identityVerification(options: MiddlewareOptions): RequestHandler {
+  const identity = createRequestCheck(options);
+  return (req, res, next) => {
+    identity
+      .check(toVerifyRequest(req), BODY_PARSER_HINT)
+      .then(({ result, rejection }) => {
+        req.identity = result;
+        if (rejection) deliver(rejection, identity.rejectWith, res, next);
+        else next();
+      })
+      .catch(next); // Express 4 does not catch a rejected promise itself
+  };
+}
+
+/** Lets only verified requests reach the route; the others get the code recorded for them. */
+export function requireVerified(options?: GuardOptions): RequestHandler {
+  const guard = createGuard(options);
+  return (req, res, next) => {
+    const rejection = guard.check(req.identity, MIDDLEWARE_HINT);
+    if (rejection) deliver(rejection, guard.rejectWith, res, next);
+    else next();
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * chat-identity as a Passport strategy, built on passport-custom. Authenticating a route means
+ * requiring identity, so `required` defaults to `true`. The contact is `req.user`, the whole
+ * result `req.authInfo`. Glue only: the core decides.
+ *
+ * @example
+ * ```ts
+ * passport.use(new IdentityStrategy({ scheme: 'jwt', keys: [process.env.CHAT_SECRET!] }));
+ * app.post('/chat', passport.authenticate('chat-identity', { session: false }), handler);
+ * ```
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';
+import { Strategy as CustomStrategy } from 'passport-custom';
+import { createRequestCheck, writeRejection, type Contact, type IdentityResult, type MiddlewareOptions } from 'chat-identity';
+import { toVerifyRequest } from './express.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface AuthInfo extends Partial<Omit<Exclude<IdentityResult, { verified: false }>, 'verified'>> {}
+  }
+}
+
+export interface IdentityStrategyOptions extends Omit<MiddlewareOptions, 'rejectWith'> {
+  /** Strategy name for `passport.authenticate(name)`. Default `chat-identity`. */
+  name?: string;
+  /**
+   * How a rejection is delivered: `'response'` (default) answers with the same status and JSON
+   * body as the other adapters; `'error'` passes an `IdentityError` to `next(err)`; `'fail'`
+   * hands it to Passport as a failure, for strategy chains, `failureRedirect` or `failWithError`.
+   */
+  rejectWith?: 'response' | 'error' | 'fail';
+}
+
+/** The actions Passport gives a strategy for one request (passport-custom calls verify with them as `this`). */
+interface StrategyActions {
+  success(user: Contact, info: IdentityResult): void;
+  fail(challenge: unknown, status: number): void;
+  error(err: unknown): void;
+  pass(): void;
+}
+
+export class IdentityStrategy extends CustomStrategy {
+  constructor(options: IdentityStrategyOptions) {
+    const identity = createRequestCheck({ ...options, required: options.required ?? true, rejectWith: 'response' });
+    const rejectWith = options.rejectWith ?? 'response';
+    // passport-custom catches only synchronous throws: every outcome of the promise, including
+    // a rejection, is routed to an action here, so nothing is left as an unhandled rejection.
+    super(function verify(this: StrategyActions, req: Request) {
+      identity
+        .check(toVerifyRequest(req), 'Add app.use(express.json()) before passport.authenticate().')
+        .then(({ result, rejection }) => {
+          if (result.verified) return this.success(result.contact, result);
+          (req as { authInfo?: unknown }).authInfo = result;
+          if (!rejection) return this.pass();
+          if (rejectWith === 'error') return this.error(rejection);
+          const res = (req as IncomingMessage & { res?: ServerResponse }).res;
+          // Without Express there is no req.res to answer on: hand the failure to Passport instead.
+          if (rejectWith === 'fail' || !res) return this.fail(rejection.body, rejection.status);
+          writeRejection(res, rejection);
+        })
+        .catch((error: unknown) => this.error(error));
+    });
+    // passport-custom types its name as the literal 'custom'; Passport itself reads any string.
+    (this as { name: string }).name = options.name ?? 'chat-identity';
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { LIVE_KEY, frozenClock } from './helpers.js';
+import { CASES } from './conformance/cases.js';
+import { PATHS } from './conformance/paths.js';
+
+describe('conformance: one table through the core and every adapter', () => {
+  it('has at least 40 cases, reaching every error code but RATE_LIMITED', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(40);
+    const codes = new Set(CASES.map((c) => c.expect.code).filter(Boolean));
+    for (const code of ['MISSING_IDENTITY', 'MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED', 'KEY_UNAVAILABLE']) expect(codes).toContain(code);
+  });
+
+  describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_, testCase) => {
+    const options = { keys: [LIVE_KEY], now: frozenClock, logger: { warn() {}, error() {} }, ...testCase.options };
+    const outcomes: Record<string, unknown> = {};
+
+    it.each(Object.keys(PATHS))('%s', async (path) => {
+      const outcome = await PATHS[path]!(options, testCase.guard ?? false, testCase.request);
+      outcomes[path] = outcome;
+      const { status, code, identity, hint } = testCase.expect;
+      expect(outcome.status).toBe(status);
+      if (code) {
+        expect(outcome.body).toMatchObject({ error: status === 429 ? 'rate_limited' : 'identity_unverified', code, message: expect.any(String) });
+        expect('hint' in (outcome.body as object)).toBe(hint ?? false);
+      } else {
+        expect(outcome.body).toMatchObject({ identity });
+      }
+      // Same status, body and attached result as the core, byte for byte.
+      if (path !== 'core' && outcomes.core) expect(outcome).toEqual(outcomes.core);
+    });
+  });
+});
