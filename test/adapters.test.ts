@@ -1,0 +1,253 @@
+/**
+ * What the conformance table does not cover: delivering rejections as errors, misconfiguration
+ * said once, Passport specifics, and every way tried to reach a guarded route unverified.
+ */
+import bodyParser from '@koa/bodyparser';
+import Router from '@koa/router';
+import express, { type ErrorRequestHandler } from 'express';
+import Koa from 'koa';
+import passport from 'passport';
+import request from 'supertest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as forExpress from '../adapters/express.js';
+import * as forKoa from '../adapters/koa.js';
+import { IdentityStrategy } from '../adapters/passport.js';
+import { IdentityError, signUserHash, type MiddlewareOptions } from '../src/index.js';
+import { LIVE_KEY, frozenClock } from './helpers.js';
+
+const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
+const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({ scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock, logger: quiet(), ...extra });
+const valid = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
+const forged = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
+
+/** Renders any error as JSON so tests can see what reached the handler. */
+const renderErrors: ErrorRequestHandler = (err, _req, res, _next) => {
+  res.status(err.status ?? 500).json({ handledBy: 'app', name: err.name, code: err.code, isIdentityError: err instanceof IdentityError });
+};
+
+describe("rejectWith: 'error' hands the rejection to the framework", () => {
+  it('Express: next(IdentityError) reaches the app error handler', async () => {
+    const app = express().use(express.json()).use(forExpress.identityVerification(options({ required: true, rejectWith: 'error' })));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    app.use(renderErrors);
+    const res = await request(app).post('/chat').send(forged);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ handledBy: 'app', name: 'IdentityError', code: 'INVALID_SIGNATURE', isIdentityError: true });
+  });
+
+  it('Express: requireVerified({ rejectWith: "error" }) too', async () => {
+    const app = express().use(express.json()).use(forExpress.identityVerification(options()));
+    app.post('/chat', forExpress.requireVerified({ rejectWith: 'error' }), (_req, res) => res.json({ reached: true }));
+    app.use(renderErrors);
+    expect((await request(app).post('/chat').send({})).body).toMatchObject({ handledBy: 'app', code: 'MISSING_IDENTITY' });
+  });
+
+  it("Koa: the IdentityError is thrown, and Koa's own handler uses its status and exposed message", async () => {
+    const app = new Koa().use(bodyParser()).use(forKoa.identityVerification(options({ required: true, rejectWith: 'error' })));
+    app.on('error', () => {});
+    const res = await request(app.callback()).post('/chat').send(forged);
+    expect(res.status).toBe(401);
+    expect(res.text).toBe('The identity signature is not valid.');
+  });
+
+  it('Koa: an app error middleware sees the IdentityError', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (err) {
+        ctx.status = (err as IdentityError).status;
+        ctx.body = { handledBy: 'app', code: (err as IdentityError).code, isIdentityError: err instanceof IdentityError };
+      }
+    });
+    app.use(bodyParser()).use(forKoa.identityVerification(options()));
+    const router = new Router().post('/chat', forKoa.requireVerified({ rejectWith: 'error' }), (ctx) => {
+      ctx.body = 'reached';
+    });
+    app.use(router.routes());
+    expect((await request(app.callback()).post('/chat').send(forged)).body).toEqual({ handledBy: 'app', code: 'INVALID_SIGNATURE', isIdentityError: true });
+  });
+});
+
+describe('misconfiguration is said once, and fails closed', () => {
+  it('Express without a JSON body parser', async () => {
+    const logger = quiet();
+    const app = express().use(forExpress.identityVerification(options({ required: true, logger })));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    for (let i = 0; i < 3; i++) {
+      const res = await request(app).post('/chat').send(valid);
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('MISSING_IDENTITY');
+    }
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/express\.json\(\)/);
+  });
+
+  it('Koa without a body parser', async () => {
+    const logger = quiet();
+    const app = new Koa().use(forKoa.identityVerification(options({ required: true, logger })));
+    for (let i = 0; i < 3; i++) expect((await request(app.callback()).post('/chat').send(valid)).status).toBe(401);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/bodyParser\(\)/);
+  });
+
+  it('no warning when the body is not JSON or a parser ran', async () => {
+    const logger = quiet();
+    const app = express().use(express.json()).use(forExpress.identityVerification(options({ logger })));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    await request(app).post('/chat').send(valid);
+    await request(app).post('/chat').set('Content-Type', 'text/plain').send('hello');
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  it('requireVerified() with no identityVerification() before it (Express and Koa)', async () => {
+    const logger = quiet();
+    const app = express().use(express.json());
+    app.post('/chat', forExpress.requireVerified({ logger }), (_req, res) => res.json({ reached: true }));
+    for (let i = 0; i < 3; i++) expect((await request(app).post('/chat').send(valid)).body).toMatchObject({ code: 'MISSING_IDENTITY' });
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/identityVerification/);
+
+    const koaLogger = quiet();
+    const koa = new Koa().use(bodyParser()).use(forKoa.requireVerified({ logger: koaLogger }));
+    for (let i = 0; i < 2; i++) expect((await request(koa.callback()).post('/chat').send(valid)).status).toBe(401);
+    expect(koaLogger.error).toHaveBeenCalledTimes(1);
+  });
+
+  it('no keys configured: refused when the middleware is built, in every adapter', () => {
+    const noKeys = { scheme: 'user-hash', keys: [] } as MiddlewareOptions;
+    expect(() => forExpress.identityVerification(noKeys)).toThrow(/keys/);
+    expect(() => forKoa.identityVerification(noKeys)).toThrow(/keys/);
+    expect(() => new IdentityStrategy(noKeys)).toThrow(/keys/);
+  });
+});
+
+describe('Passport strategy', () => {
+  function passportApp(strategy: IdentityStrategy, authenticateOptions: passport.AuthenticateOptions = { session: false }, name = 'chat-identity') {
+    const authenticator = new passport.Passport();
+    authenticator.use(strategy);
+    const app = express().use(express.json()).use(authenticator.initialize());
+    app.post('/chat', authenticator.authenticate(name, authenticateOptions), (req, res) => {
+      res.json({ user: req.user ?? null, authInfo: req.authInfo ?? null });
+    });
+    app.use(renderErrors);
+    return app;
+  }
+
+  it('is named chat-identity, requires by default, and puts the contact at req.user and the result at req.authInfo', async () => {
+    const strategy = new IdentityStrategy(options());
+    expect(strategy.name).toBe('chat-identity');
+    const app = passportApp(strategy);
+    const ok = await request(app).post('/chat').send(valid);
+    expect(ok.body).toMatchObject({ user: { externalId: 'u1' }, authInfo: { verified: true, scheme: 'user-hash', contact: { externalId: 'u1' } } });
+    const none = await request(app).post('/chat').send({});
+    expect(none.status).toBe(401);
+    expect(none.body).toEqual({ error: 'identity_unverified', code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
+  });
+
+  it('with required: false, passes an invalid request on with no req.user', async () => {
+    const res = await request(passportApp(new IdentityStrategy(options({ required: false })))).post('/chat').send(forged);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ user: null, authInfo: { verified: false, scheme: 'user-hash', error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' } } });
+  });
+
+  it('takes another name', async () => {
+    const res = await request(passportApp(new IdentityStrategy({ ...options(), name: 'widget' }), { session: false }, 'widget')).post('/chat').send(valid);
+    expect(res.body.user).toMatchObject({ externalId: 'u1' });
+  });
+
+  it("rejectWith: 'error' passes the IdentityError to next(err)", async () => {
+    const res = await request(passportApp(new IdentityStrategy({ ...options(), rejectWith: 'error' }))).post('/chat').send(forged);
+    expect(res.body).toEqual({ handledBy: 'app', name: 'IdentityError', code: 'INVALID_SIGNATURE', isIdentityError: true });
+  });
+
+  it("rejectWith: 'fail' hands Passport a failure with the status (failWithError, chains)", async () => {
+    const res = await request(passportApp(new IdentityStrategy({ ...options(), rejectWith: 'fail' }), { session: false, failWithError: true })).post('/chat').send(forged);
+    expect(res.body).toMatchObject({ handledBy: 'app', name: 'AuthenticationError' });
+    expect(res.status).toBe(401);
+  });
+
+  describe('an asynchronous failure reaches Passport as an error, never an unhandled rejection', () => {
+    const unhandled = vi.fn();
+    afterEach(() => process.off('unhandledRejection', unhandled));
+
+    it('onVerified rejecting', async () => {
+      process.on('unhandledRejection', unhandled);
+      const strategy = new IdentityStrategy(options({ onVerified: () => Promise.reject(new Error('contact store down')) }));
+      const res = await request(passportApp(strategy)).post('/chat').send(valid);
+      expect(res.status).toBe(500);
+      expect(res.body).toMatchObject({ handledBy: 'app', name: 'Error' });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).not.toHaveBeenCalled();
+    });
+  });
+});
+
+describe('a guarded route is never reached unverified', () => {
+  type Attempt = { name: string; body?: unknown; headers?: Record<string, string>; query?: string; options?: Partial<MiddlewareOptions>; setup?: 'mass-assign' | 'forge' | 'no-middleware' | 'guard-first' };
+  const fakeResult = { verified: true, scheme: 'user-hash', test: false, contact: { externalId: 'admin', attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' } };
+  const attempts: Attempt[] = [
+    { name: 'nothing at all' },
+    { name: 'a claimed user id with no hash', body: { user_id: 'admin' } },
+    { name: "another user's hash", body: forged },
+    { name: 'a hash in another case', body: { user_id: 'U1', user_hash: valid.user_hash } },
+    { name: 'the right hash, base64', body: { user_id: 'u1', user_hash: Buffer.from(valid.user_hash, 'hex').toString('base64') } },
+    { name: 'a result object in the body', body: { identity: fakeResult, verified: true } },
+    { name: 'a mass-assigning app copying the body onto req / ctx.state', body: { identity: fakeResult }, setup: 'mass-assign' },
+    { name: 'app code attaching a look-alike result', setup: 'forge' },
+    { name: 'headers claiming verification', headers: { 'x-identity-verified': 'true', 'x-user-id': 'admin', authorization: 'Bearer admin' } },
+    { name: 'query parameters', query: '?user_id=u1&user_hash=' + valid.user_hash + '&verified=true' },
+    { name: 'verification switched off in the middleware (required: false)', body: forged, options: { required: false } },
+    { name: 'a keys lookup that fails', body: valid, options: { keys: () => Promise.reject(new Error('down')) } },
+    { name: 'every key expired', body: valid, options: { keys: [{ secret: LIVE_KEY, expiresAt: 0 }] } },
+    { name: 'a test key while test keys are off', body: { user_id: 'u1', user_hash: signUserHash('u1', 'sk_test_x') }, options: { keys: [LIVE_KEY, 'sk_test_x'], allowTestKeys: false } },
+    { name: 'no identityVerification() at all', body: valid, setup: 'no-middleware' },
+    { name: 'requireVerified() placed before identityVerification()', body: valid, setup: 'guard-first' },
+  ];
+
+  function expressApp(attempt: Attempt) {
+    const app = express().use(express.json());
+    if (attempt.setup === 'mass-assign') app.use((req, _res, next) => (Object.assign(req, req.body), next()));
+    const guard = forExpress.requireVerified({ logger: quiet() });
+    if (attempt.setup === 'guard-first') app.use(guard);
+    if (attempt.setup !== 'no-middleware') app.use(forExpress.identityVerification(options(attempt.options)));
+    if (attempt.setup === 'forge') app.use((req, _res, next) => ((req.identity = fakeResult as never), next()));
+    if (attempt.setup === 'mass-assign') app.use((req, _res, next) => (Object.assign(req, req.body), next()));
+    app.post('/chat', guard, (_req, res) => res.json({ reached: true }));
+    return app;
+  }
+
+  function koaApp(attempt: Attempt) {
+    const app = new Koa().use(bodyParser());
+    const guard = forKoa.requireVerified({ logger: quiet() });
+    if (attempt.setup === 'guard-first') app.use(guard);
+    if (attempt.setup !== 'no-middleware') app.use(forKoa.identityVerification(options(attempt.options)));
+    if (attempt.setup === 'forge') app.use((ctx, next) => ((ctx.state.identity = fakeResult as never), next()));
+    if (attempt.setup === 'mass-assign') app.use((ctx, next) => (Object.assign(ctx.state, ctx.request.body), next()));
+    const router = new Router().post('/chat', guard, (ctx) => {
+      ctx.body = { reached: true };
+    });
+    return app.use(router.routes()).callback();
+  }
+
+  const send = (server: Parameters<typeof request>[0], attempt: Attempt) => {
+    let call = request(server).post(`/chat${attempt.query ?? ''}`);
+    for (const [k, v] of Object.entries(attempt.headers ?? {})) call = call.set(k, v);
+    return attempt.body === undefined ? call : call.send(attempt.body as object);
+  };
+
+  it.each(attempts.map((a) => [a.name, a] as const))('%s', async (_, attempt) => {
+    for (const server of [expressApp(attempt), koaApp(attempt)]) {
+      const res = await send(server, attempt);
+      expect(res.body).not.toHaveProperty('reached');
+      expect([401, 503]).toContain(res.status);
+      expect(res.body).toMatchObject({ error: 'identity_unverified' });
+    }
+  });
+
+  it('and the same apps do let a verified request through (the attempts above fail for their own reason)', async () => {
+    for (const server of [expressApp({ name: 'valid' }), koaApp({ name: 'valid' })]) {
+      expect((await send(server, { name: 'valid', body: valid })).body).toEqual({ reached: true });
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Compile-only type tests: `npm run typecheck` (tsc) must accept this file, and every
+ * `@ts-expect-error` line must really be an error (tsc fails on an unused one).
+ */
+import express from 'express';
+import Koa from 'koa';
+import Router from '@koa/router';
+import passport from 'passport';
+import * as forExpress from '../../adapters/express.js';
+import * as forKoa from '../../adapters/koa.js';
+import { IdentityStrategy } from '../../adapters/passport.js';
+import { IdentityError, createVerifier, type Contact, type IdentityResult } from '../../src/index.js';
+
+// Express: req.identity is typed by augmenting Express's Request.
+const app = express();
+app.use(forExpress.identityVerification({ scheme: 'user-hash', keys: ['sk_live_x'], required: true, rejectWith: 'error' }));
+app.post('/chat', forExpress.requireVerified(), (req, res) => {
+  const result: IdentityResult | undefined = req.identity;
+  if (req.identity?.verified) {
+    const contact: Contact = req.identity.contact;
+    const fields: string[] = contact.verifiedFields;
+    res.json({ contact, fields });
+  } else if (req.identity?.error) {
+    const code: 'MISSING_IDENTITY' | 'MISSING_REQUIRED_FIELD' | 'MALFORMED_IDENTITY' | 'INVALID_SIGNATURE' | 'SIGNATURE_EXPIRED' | 'RATE_LIMITED' | 'KEY_UNAVAILABLE' = req.identity.error.code;
+    res.json({ code, result });
+  }
+  // @ts-expect-error identity is a result object, not a string
+  const wrong: string = req.identity;
+  // @ts-expect-error an unverified result has no contact
+  if (req.identity && !req.identity.verified) void req.identity.contact;
+  void wrong;
+});
+
+// @ts-expect-error an unknown scheme name
+forExpress.identityVerification({ scheme: 'hmac', keys: ['k'] });
+// @ts-expect-error keys are required
+forExpress.identityVerification({ scheme: 'jwt' });
+// @ts-expect-error only HMAC algorithms exist here
+forExpress.identityVerification({ scheme: 'jwt', keys: ['k'], algorithms: ['RS256'] });
+// @ts-expect-error rejectWith is 'response' or 'error'
+forExpress.requireVerified({ rejectWith: 'throw' });
+
+// Koa: ctx.state.identity is typed.
+const koa = new Koa();
+koa.use(forKoa.identityVerification({ scheme: 'jwt', keys: ['k'] }));
+koa.use(async (ctx, next) => {
+  const state: IdentityResult | undefined = ctx.state.identity;
+  if (ctx.state.identity?.verified) {
+    const email: string | undefined = ctx.state.identity.contact.email;
+    void email;
+  }
+  void state;
+  await next();
+});
+const router = new Router();
+router.post('/chat', forKoa.requireVerified(), (ctx) => {
+  ctx.body = ctx.state.identity;
+});
+const typedState: forKoa.IdentityState = { identity: { verified: false } };
+// @ts-expect-error identity in IdentityState is a result
+const badState: forKoa.IdentityState = { identity: 'yes' };
+void typedState;
+void badState;
+
+// Passport.
+passport.use(new IdentityStrategy({ scheme: 'signed-payload', keys: ['k'] }));
+passport.use(new IdentityStrategy({ scheme: 'jwt', keys: ['k'], name: 'widget', rejectWith: 'fail' }));
+// @ts-expect-error rejectWith has no such value
+new IdentityStrategy({ scheme: 'jwt', keys: ['k'], rejectWith: 'redirect' });
+
+// The core.
+const verifier = createVerifier({ scheme: ['jwt', 'user-hash'], keys: async (tenant) => (tenant ? ['k'] : []), tenant: (r) => r.headers?.['x-team'] as string | undefined });
+void verifier.verify({ body: {} }).then((r) => (r.verified ? r.contact.identityKey : r.error?.message));
+const error = new IdentityError({ code: 'INVALID_SIGNATURE', message: 'm' });
+const status: number = error.status;
+// @ts-expect-error codes are a closed set
+new IdentityError({ code: 'NOPE', message: 'm' });
+void status;

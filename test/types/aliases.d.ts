@@ -1,0 +1,10 @@
+// The conformance table runs Express 4 and Koa 2 installed under aliases; they share the types of
+// the current majors for the calls the tests make.
+declare module 'express4' {
+  import express = require('express');
+  export = express;
+}
+declare module 'koa2' {
+  import Koa = require('koa');
+  export = Koa;
+}
