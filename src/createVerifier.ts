@@ -10,14 +10,18 @@
  * if (result.verified) upsertContact(result.contact);
  * ```
  */
-import { failure } from './errors.js';
-import { createKeyRing } from './keyRing.js';
+import { diagnose } from './diagnosis.js';
+import { failure, type IdentityErrorCode } from './errors.js';
+import { createKeyRing, type SigningKey } from './keyRing.js';
 import { Rejection } from './rejection.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
 import type { ParsedProof, Scheme, SchemeSettings } from './schemes/scheme.js';
 import type { Credentials, IdentityResult, JwtAlgorithm, SchemeName, Verifier, VerifierOptions, VerifyRequest } from './types.js';
 
 const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+
+/** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
+const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
 
 /** Every result a verifier returned. A guard trusts only these, never an object shaped like one. */
 const issued = new WeakSet<object>();
@@ -33,7 +37,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const keyRing = createKeyRing(options);
   const now = options.now ?? Date.now;
   const required = options.required ?? false;
-  const { getCredentials, onVerified, diagnostics = false } = options;
+  const { getCredentials, onVerified, diagnostics = false, allowTestKeys = true } = options;
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
   function pick(request: VerifyRequest): { scheme: Scheme; credentials: Credentials } | undefined {
@@ -50,28 +54,40 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function check(request: VerifyRequest): Promise<IdentityResult> {
-    let scheme: Scheme | undefined;
-    let declaredTestMode = false;
+    let picked: { scheme: Scheme; credentials: Credentials } | undefined;
+    let keys: readonly SigningKey[] | undefined;
     try {
-      const picked = pick(request);
+      picked = pick(request);
       if (!picked) {
         if (!required) return { verified: false };
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
-      scheme = picked.scheme;
-      declaredTestMode = picked.credentials.testMode === true;
-      const proof: ParsedProof = scheme.parse(picked.credentials, settings);
+      const { scheme, credentials } = picked;
+      const proof: ParsedProof = scheme.parse(credentials, settings);
       const at = now();
-      const keys = await keyRing.keysFor(request, at);
-      return scheme.verify(proof, { keys, now: at, settings });
+      keys = await keyRing.configured(request);
+      return scheme.verify(proof, { keys: keyRing.usable(keys, at), now: at, settings });
     } catch (error) {
       const rejection = error instanceof Rejection ? error : new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
       // Specific hints only where the contract allows them: test mode, a test key, or diagnostics on.
-      const hintsAllowed = diagnostics || declaredTestMode || rejection.testKey;
-      const result: IdentityResult = { verified: false, error: failure(rejection.code, hintsAllowed ? rejection.hint : undefined) };
-      if (scheme) result.scheme = scheme.name;
+      const hintsAllowed = diagnostics || picked?.credentials.testMode === true || rejection.testKey;
+      const hint = hintsAllowed ? await explain(rejection, picked, keys, request) : undefined;
+      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint) };
+      if (picked) result.scheme = picked.scheme.name;
       return result;
     }
+  }
+
+  /** The diagnosed mistake, or else the rejection's own hint. */
+  async function explain(rejection: Rejection, picked: { scheme: Scheme; credentials: Credentials } | undefined, keys: readonly SigningKey[] | undefined, request: VerifyRequest): Promise<string | undefined> {
+    if (!picked || !DIAGNOSABLE.has(rejection.code)) return rejection.hint;
+    try {
+      keys ??= await keyRing.configured(request);
+    } catch {
+      keys = [];
+    }
+    const diagnosis = diagnose({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys, now: now(), settings, allowTestKeys });
+    return diagnosis ?? rejection.hint;
   }
 
   return {

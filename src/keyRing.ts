@@ -51,8 +51,10 @@ export function toSigningKeys(input: KeyInput | readonly KeyInput[] | undefined,
 }
 
 export interface KeyRing {
-  /** The keys usable now for this request, in the order to try. Throws `KEY_UNAVAILABLE` when there are none. */
-  keysFor(request: VerifyRequest, now: number): Promise<readonly SigningKey[]> | readonly SigningKey[];
+  /** Every key configured for the request's tenant, expired and test keys included. Throws `KEY_UNAVAILABLE` when the lookup fails. */
+  configured(request: VerifyRequest): Promise<readonly SigningKey[]> | readonly SigningKey[];
+  /** Those usable now, in the order to try. Throws `KEY_UNAVAILABLE` when there are none. */
+  usable(keys: readonly SigningKey[], now: number): readonly SigningKey[];
 }
 
 export function createKeyRing(options: VerifierOptions): KeyRing {
@@ -73,7 +75,7 @@ export function createKeyRing(options: VerifierOptions): KeyRing {
   if (typeof options.keys !== 'function') {
     const keys = toSigningKeys(options.keys as KeyInput | readonly KeyInput[], 'options.keys');
     if (keys.length === 0) throw new TypeError('chat-identity: options.keys is empty; configure at least one signing secret.');
-    return { keysFor: (_request, now) => usable(keys, now) };
+    return { configured: () => keys, usable };
   }
 
   const lookup = withTimeout(options.keys, options.keyLookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT);
@@ -99,7 +101,8 @@ export function createKeyRing(options: VerifierOptions): KeyRing {
     });
 
   return {
-    async keysFor(request, now) {
+    usable,
+    async configured(request) {
       const tenant = tenantOf(request);
       if (tenant !== undefined && typeof tenant !== 'string') reject('KEY_UNAVAILABLE', 'The tenant option must return a string.');
       let keys: readonly SigningKey[] | undefined;
@@ -109,7 +112,7 @@ export function createKeyRing(options: VerifierOptions): KeyRing {
       } catch (error) {
         reject('KEY_UNAVAILABLE', error instanceof KeyLookupTimeout ? error.message : 'The keys lookup failed.');
       }
-      return usable(keys ?? [], now);
+      return keys ?? [];
     },
   };
 }
