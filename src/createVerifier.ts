@@ -13,6 +13,7 @@
 import { diagnose } from './diagnosis.js';
 import { failure, type IdentityErrorCode } from './errors.js';
 import { createKeyRing, type SigningKey } from './keyRing.js';
+import { createFailureLimits, type Attempt } from './rateLimit.js';
 import { Rejection } from './rejection.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
 import type { ParsedProof, Scheme, SchemeSettings } from './schemes/scheme.js';
@@ -38,6 +39,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   const required = options.required ?? false;
   const { getCredentials, onVerified, diagnostics = false, allowTestKeys = true } = options;
+  const limits = createFailureLimits(options.rateLimit, options.logger);
+  const tenantOf = options.tenant ?? (() => undefined);
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
   function pick(request: VerifyRequest): { scheme: Scheme; credentials: Credentials } | undefined {
@@ -56,6 +59,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function check(request: VerifyRequest): Promise<IdentityResult> {
     let picked: { scheme: Scheme; credentials: Credentials } | undefined;
     let keys: readonly SigningKey[] | undefined;
+    let attempt: Attempt | undefined;
     try {
       picked = pick(request);
       if (!picked) {
@@ -63,16 +67,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
       const { scheme, credentials } = picked;
+      if (limits) attempt = { tenant: tenantOf(request), address: typeof request.ip === 'string' ? request.ip : undefined };
       const proof: ParsedProof = scheme.parse(credentials, settings);
+      if (limits && attempt) {
+        attempt.identity = `${scheme.name}:${proof.claimedIdentity}`;
+        await limits.check(attempt);
+      }
       const at = now();
       keys = await keyRing.configured(request);
       return scheme.verify(proof, { keys: keyRing.usable(keys, at), now: at, settings });
     } catch (error) {
       const rejection = error instanceof Rejection ? error : new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
+      if (limits && attempt) await limits.record(attempt, rejection.code);
       // Specific hints only where the contract allows them: test mode, a test key, or diagnostics on.
       const hintsAllowed = diagnostics || picked?.credentials.testMode === true || rejection.testKey;
       const hint = hintsAllowed ? await explain(rejection, picked, keys, request) : undefined;
-      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint) };
+      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter) };
       if (picked) result.scheme = picked.scheme.name;
       return result;
     }

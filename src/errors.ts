@@ -48,8 +48,11 @@ export function errorMessage(code: IdentityErrorCode): string {
 }
 
 /** A failure with the generic message and, kept aside until hints are allowed, the specific one. */
-export function failure(code: IdentityErrorCode, hint?: string): IdentityFailure {
-  return hint === undefined ? { code, message: CODES[code].message } : { code, message: CODES[code].message, hint };
+export function failure(code: IdentityErrorCode, hint?: string, retryAfter?: number): IdentityFailure {
+  const result: IdentityFailure = { code, message: CODES[code].message };
+  if (hint !== undefined) result.hint = hint;
+  if (retryAfter !== undefined) result.retryAfter = retryAfter;
+  return result;
 }
 
 export interface RejectionBody {
@@ -70,6 +73,10 @@ export function rejectionBody(failure: IdentityFailure): RejectionBody {
   return body;
 }
 
+function retryAfterHeader(failure: IdentityFailure): Record<string, string> {
+  return failure.retryAfter === undefined ? {} : { 'Retry-After': String(failure.retryAfter) };
+}
+
 /**
  * A rejection as an Error, for apps that render all errors their own way (`next(err)` / `throw`).
  * Carries the HTTP `status`, the `code`, `expose: true` (its message is safe to show the client,
@@ -84,7 +91,7 @@ export class IdentityError extends Error {
   readonly hint?: string;
   readonly headers: Record<string, string>;
 
-  constructor(failure: IdentityFailure, headers: Record<string, string> = {}) {
+  constructor(failure: IdentityFailure, headers: Record<string, string> = retryAfterHeader(failure)) {
     super(failure.message);
     this.code = failure.code;
     this.status = httpStatus(failure.code);

@@ -13,9 +13,11 @@ export class Rejection {
     readonly hint?: string,
     /** The signature matched a test key before the refusal (so hints are allowed). */
     readonly testKey = false,
+    /** Seconds until a `RATE_LIMITED` client may try again. */
+    readonly retryAfter?: number,
   ) {}
 }
 
-export function reject(code: IdentityErrorCode, hint?: string, testKey = false): never {
-  throw new Rejection(code, hint, testKey);
+export function reject(code: IdentityErrorCode, hint?: string, testKey = false, retryAfter?: number): never {
+  throw new Rejection(code, hint, testKey, retryAfter);
 }

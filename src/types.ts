@@ -3,6 +3,7 @@
  * DESIGN.md is the contract these follow.
  */
 import type { IdentityErrorCode } from './errors.js';
+import type { RateLimitOptions } from './rateLimit.js';
 
 /** The wire formats this package verifies, one per vendor document in the seeds. */
 export type SchemeName = 'signed-payload' | 'user-hash' | 'contact-hash' | 'jwt' | 'visitor-hash';
@@ -82,6 +83,11 @@ export interface VerifierOptions {
   keyLookupTimeout?: number;
   /** Where misconfiguration and outages are reported, each once. Default `console`. */
   logger?: Logger;
+  /**
+   * Failed-attempt limits: per tenant and address, and per tenant and claimed identity.
+   * Default 30 and 10 failures a minute, in memory; pass `{ redis }` to share them; `false` turns them off.
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 export interface Logger {
@@ -125,6 +131,8 @@ export interface IdentityFailure {
   message: string;
   /** What exactly is wrong and how to fix it: only in test mode or with `diagnostics`. */
   hint?: string;
+  /** Seconds until a `RATE_LIMITED` client may try again (sent as `Retry-After`). */
+  retryAfter?: number;
 }
 
 export interface UnverifiedIdentity {

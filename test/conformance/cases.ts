@@ -13,7 +13,9 @@ export interface ConformanceCase {
   options: Partial<VerifierOptions> & Pick<VerifierOptions, 'scheme'>;
   /** The route is guarded by requireVerified() (for Passport: authenticate with required: true). */
   guard?: boolean;
-  request: { headers?: Record<string, string>; body?: unknown; rawBody?: { type: string; text: string } };
+  request: CaseRequest;
+  /** Requests sent first, through the same app (to build up failed attempts). */
+  before?: CaseRequest[];
   expect: {
     status: number;
     /** The rejection's code, when rejected. */
@@ -22,7 +24,15 @@ export interface ConformanceCase {
     identity?: Record<string, unknown>;
     /** A hint is present in the rejection body. */
     hint?: boolean;
+    /** The Retry-After header. */
+    retryAfter?: string;
   };
+}
+
+export interface CaseRequest {
+  headers?: Record<string, string>;
+  body?: unknown;
+  rawBody?: { type: string; text: string };
 }
 
 const userHashBody = (id: string, key = LIVE_KEY) => ({ user_id: id, user_hash: signUserHash(id, key) });
@@ -104,5 +114,11 @@ export const CASES: ConformanceCase[] = [
   { name: 'a body field of the wrong type', options: { scheme: 'jwt', required: true }, request: { body: { token: { alg: 'none' } } }, expect: rejected(401, 'MALFORMED_IDENTITY') },
   // (A "__proto__" key is refused by Koa's body parser itself with a 400, before any middleware: see verifier.test.ts.)
   { name: 'prototype keys in metadata are dropped', options: { scheme: 'user-hash', required: true }, request: { rawBody: { type: 'application/json', text: `{"user_id":"u1","user_hash":"${signUserHash('u1', LIVE_KEY)}","user_metadata":{"constructor":"c","prototype":"p","plan":"pro"}}` } }, expect: verified('user-hash', { attributes: { plan: 'pro' } }) },
+  // Failed-attempt limits.
+  { name: 'identity over its failure limit: 429 with Retry-After, even with the right signature', options: { scheme: 'user-hash', required: true, rateLimit: { identity: { points: 3, duration: 60 } } }, before: [1, 2, 3].map((i) => ({ headers: { 'x-n': String(i) }, body: { user_id: 'victim', user_hash: signUserHash(`guess-${i}`, LIVE_KEY) } })), request: { body: userHashBody('victim') }, expect: { ...rejected(429, 'RATE_LIMITED'), retryAfter: '60' } },
+  { name: 'address over its failure limit: 429 for a new identity', options: { scheme: 'user-hash', required: true, rateLimit: { address: { points: 3, duration: 30 } } }, before: [1, 2, 3].map((i) => ({ body: { user_id: `user-${i}`, user_hash: signUserHash('x', LIVE_KEY) } })), request: { body: userHashBody('someone') }, expect: { ...rejected(429, 'RATE_LIMITED'), retryAfter: '30' } },
+  { name: 'rate limited while optional: anonymous with the code recorded', options: { scheme: 'user-hash', rateLimit: { identity: { points: 1, duration: 60 } } }, before: [{ body: { user_id: 'victim', user_hash: signUserHash('x', LIVE_KEY) } }], request: { body: userHashBody('victim') }, expect: anonymous('RATE_LIMITED') },
+  { name: 'rate limited while optional, guarded: 429', options: { scheme: 'user-hash', rateLimit: { identity: { points: 1, duration: 60 } } }, guard: true, before: [{ body: { user_id: 'victim', user_hash: signUserHash('x', LIVE_KEY) } }], request: { body: userHashBody('victim') }, expect: { ...rejected(429, 'RATE_LIMITED'), retryAfter: '60' } },
+  { name: 'successes are never counted', options: { scheme: 'user-hash', required: true, rateLimit: { identity: { points: 1, duration: 60 } } }, before: [1, 2, 3].map(() => ({ body: userHashBody('alice') })), request: { body: userHashBody('alice') }, expect: verified('user-hash', { externalId: 'alice' }) },
   { name: 'a signature made over unsorted keys', options: { scheme: 'signed-payload', required: true }, request: { body: { customer: { timestamp: NOW_SECONDS, externalId: '1' }, signature: createHmac('sha256', LIVE_KEY).update(`{"timestamp":${NOW_SECONDS},"externalId":"1"}`).digest('hex') } }, expect: rejected(401, 'INVALID_SIGNATURE') },
 ];

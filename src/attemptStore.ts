@@ -1,0 +1,115 @@
+/**
+ * Failed-attempt counters behind one small interface: rate-limiter-flexible's memory limiter
+ * (embedded default, capped) or its Redis limiter (shared by every instance, with the capped
+ * memory limiter as insurance while Redis is down).
+ */
+import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { Logger } from './types.js';
+
+export interface AttemptLimit {
+  /** Failures allowed in one window. */
+  points: number;
+  /** The window, in seconds. */
+  duration: number;
+}
+
+export interface AttemptCounter {
+  /** Milliseconds until `key` may try again; 0 while it is under the limit. */
+  retryAfterMs(key: string): Promise<number>;
+  /** Counts one failed attempt for `key`. Successes are never counted. */
+  countFailure(key: string): Promise<void>;
+}
+
+/** Where counters live. Implement it to keep them elsewhere. */
+export interface AttemptStore {
+  /** A counter for `limit`, its keys kept apart from other counters' by `name`. */
+  counter(name: string, limit: AttemptLimit): AttemptCounter;
+}
+
+/** Keys kept per counter in memory by default: about 20 MB at most, measured in bench/. */
+export const DEFAULT_MAX_KEYS = 100_000;
+
+/**
+ * rate-limiter-flexible's memory limiter holds every key until its window ends, so a flood of
+ * new identities would grow it without bound. This one forgets the least recently failed key
+ * beyond `maxKeys`: memory stays bounded, and an attacker must churn `maxKeys` other keys to
+ * make it forget one (each churned key is itself counted).
+ */
+class CappedMemoryLimiter extends RateLimiterMemory {
+  private readonly recent: LRUCache<string, true>;
+
+  constructor(limit: AttemptLimit & { keyPrefix: string }, maxKeys: number) {
+    super(limit);
+    this.recent = new LRUCache<string, true>({ max: maxKeys, dispose: (_value, key) => void this.delete(key) });
+  }
+
+  override penalty(key: string | number, points?: number, options?: { [key: string]: unknown }): Promise<RateLimiterRes> {
+    this.recent.set(String(key), true);
+    return super.penalty(key, points, options);
+  }
+
+  override consume(key: string | number, points?: number, options?: { [key: string]: unknown }): Promise<RateLimiterRes> {
+    this.recent.set(String(key), true);
+    return super.consume(key, points, options);
+  }
+}
+
+function counterOver(limiter: RateLimiterAbstract, limit: AttemptLimit): AttemptCounter {
+  return {
+    async retryAfterMs(key) {
+      const state = await limiter.get(key);
+      return state && state.consumedPoints >= limit.points ? Math.max(state.msBeforeNext, 1) : 0;
+    },
+    async countFailure(key) {
+      await limiter.penalty(key, 1);
+    },
+  };
+}
+
+export function memoryStore(options: { maxKeys?: number; keyPrefix?: string } = {}): AttemptStore {
+  const { maxKeys = DEFAULT_MAX_KEYS, keyPrefix = 'chat-identity' } = options;
+  return {
+    counter: (name, limit) => counterOver(new CappedMemoryLimiter({ ...limit, keyPrefix: `${keyPrefix}:${name}` }, maxKeys), limit),
+  };
+}
+
+/** What the Redis store needs of a client: ioredis, or node-redis v4 and later. */
+export interface RedisClientLike {
+  on(event: 'error' | 'ready', listener: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * Counters in Redis, shared by every instance. While Redis is unreachable the capped memory
+ * limiter answers instead (per instance), and the outage is logged once, not per request; the
+ * shared counters are used again as soon as Redis is ready.
+ */
+export function redisStore(client: RedisClientLike, options: { maxKeys?: number; keyPrefix?: string; logger?: Logger } = {}): AttemptStore {
+  const { maxKeys = DEFAULT_MAX_KEYS, keyPrefix = 'chat-identity', logger = console } = options;
+  let down = false;
+  client.on('error', () => {
+    if (down) return;
+    down = true;
+    logger.error('chat-identity: Redis is unreachable; failed-attempt limits are counted per instance until it is back.');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.warn('chat-identity: Redis is back; failed-attempt limits are shared again.');
+  });
+  // ioredis has `status`; node-redis (v4+) does not and needs its own command style.
+  const useRedisPackage = !('status' in (client as object));
+  return {
+    counter(name, limit) {
+      const keys = { ...limit, keyPrefix: `${keyPrefix}:${name}` };
+      const limiter = new RateLimiterRedis({
+        ...keys,
+        storeClient: client,
+        useRedisPackage,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new CappedMemoryLimiter(keys, maxKeys),
+      });
+      return counterOver(limiter, limit);
+    },
+  };
+}
