@@ -86,19 +86,21 @@ export interface RedisClientLike {
  */
 export function redisStore(client: RedisClientLike, options: { maxKeys?: number; keyPrefix?: string; logger?: Logger } = {}): AttemptStore {
   const { maxKeys = DEFAULT_MAX_KEYS, keyPrefix = 'chat-identity', logger = console } = options;
+  // ioredis has `status`; node-redis (v4+) has `isReady` and needs its own command style.
+  const useRedisPackage = !('status' in (client as object));
+  const isReady = () => (useRedisPackage ? (client as { isReady?: boolean }).isReady === true : (client as { status?: string }).status === 'ready');
   let down = false;
-  client.on('error', () => {
+  const markDown = () => {
     if (down) return;
     down = true;
     logger.error('chat-identity: Redis is unreachable; failed-attempt limits are counted per instance until it is back.');
-  });
+  };
+  client.on('error', markDown);
   client.on('ready', () => {
     if (!down) return;
     down = false;
     logger.warn('chat-identity: Redis is back; failed-attempt limits are shared again.');
   });
-  // ioredis has `status`; node-redis (v4+) does not and needs its own command style.
-  const useRedisPackage = !('status' in (client as object));
   return {
     counter(name, limit) {
       const keys = { ...limit, keyPrefix: `${keyPrefix}:${name}` };
@@ -109,7 +111,15 @@ export function redisStore(client: RedisClientLike, options: { maxKeys?: number;
         rejectIfRedisNotReady: true,
         insuranceLimiter: new CappedMemoryLimiter(keys, maxKeys),
       });
-      return counterOver(limiter, limit);
+      const counter = counterOver(limiter, limit);
+      // While the client is not ready the insurance limiter answers: that is the outage, said once.
+      return {
+        retryAfterMs(key) {
+          if (!isReady()) markDown();
+          return counter.retryAfterMs(key);
+        },
+        countFailure: (key) => counter.countFailure(key),
+      };
     },
   };
 }
