@@ -2,7 +2,7 @@
  * A second instance, in its own process: bundled with esbuild by test/redis.test.ts and run with
  * node. It verifies the attempts given on argv with a Redis-backed verifier and prints the codes.
  */
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { createVerifier, type VerifyRequest } from '../../src/index.js';
 
 async function main(): Promise<void> {
