@@ -17,7 +17,7 @@ export interface RateLimitOptions {
   redis?: RedisClientLike;
   /** Another place to keep the counters. */
   store?: AttemptStore;
-  /** Keys kept in memory per limit (the embedded store, and Redis' insurance). Default 100,000. */
+  /** Keys kept in memory per limit (the embedded store, and Redis' insurance). Default 50,000. */
   maxKeys?: number;
   /** Prefix of every counter key. Default `chat-identity`. */
   keyPrefix?: string;
