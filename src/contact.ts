@@ -97,3 +97,8 @@ export function buildContact(parts: ContactParts): Contact {
   }
   return { ...fields, attributes: parts.attributes, verifiedFields, identityKey: parts.identityKey };
 }
+
+/** The contact of a proof that signs every field it carries (`signed-payload`, `jwt`). */
+export function fullySignedContact(parts: Omit<ContactParts, 'signedFields' | 'signedAttributes'>): Contact {
+  return buildContact({ ...parts, signedFields: ['externalId', 'email', 'name', 'phone'], signedAttributes: true });
+}

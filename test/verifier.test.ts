@@ -83,7 +83,7 @@ describe('createVerifier: hints only where allowed', () => {
 
   it('gives a hint when the signature matched a test key', async () => {
     const result = await verifierFor({ scheme: 'signed-payload', keys: [LIVE_KEY, TEST_KEY], now: later }).verify({ body: testExpired });
-    expect(result).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringMatching(/3600 seconds past .* for test keys/) } });
+    expect(result).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringMatching(/3600 seconds.* past .*test keys/) } });
   });
 
   it('gives a hint when the client declared test mode, or with diagnostics on', async () => {

@@ -13,7 +13,7 @@ import { buildContact, optionalString } from '../contact.js';
 import { reject } from '../rejection.js';
 import type { Contact } from '../types.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface ContactHashProof extends IdentifierProof {
   identityKey: Contact['identityKey'];
@@ -34,10 +34,11 @@ export const contactHash: Scheme<ContactHashProof> = {
   name: 'contact-hash',
   credentials: bodyFields,
 
+  // email and phone alone are common in chat bodies, so only the external id or the hash claim this scheme.
   presence(fields) {
     const hash = fields.user_hash !== undefined;
-    const id = fields.ext_user_id !== undefined || fields.external_user_id !== undefined || fields.email !== undefined || fields.phone !== undefined;
-    return hash && id ? 2 : hash || fields.ext_user_id !== undefined || fields.external_user_id !== undefined ? 1 : 0;
+    const externalId = fields.ext_user_id !== undefined || fields.external_user_id !== undefined;
+    return presenceOf(hash, externalId || (hash && (fields.email !== undefined || fields.phone !== undefined)));
   },
 
   parse(fields) {

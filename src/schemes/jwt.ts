@@ -13,7 +13,7 @@
  * ```
  */
 import { createHmac } from 'node:crypto';
-import { buildContact, describe, isPlainObject, optionalString, readAttributes } from '../contact.js';
+import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { decodeBase64url, type HmacHash } from '../signature.js';
 import type { JwtAlgorithm } from '../types.js';
@@ -134,16 +134,8 @@ export const jwt: Scheme<JwtProof> = {
         reject('INVALID_SIGNATURE', 'The token aud claim names no accepted audience.', key.test);
       }
     }
-    const contact = buildContact({
-      externalId: proof.externalId,
-      email: proof.email,
-      name: proof.name,
-      phone: proof.phone,
-      attributes: proof.attributes,
-      identityKey: proof.email !== undefined ? 'email' : 'externalId',
-      signedFields: ['externalId', 'email', 'name', 'phone'],
-      signedAttributes: true,
-    });
+    const { externalId, email, name, phone, attributes } = proof;
+    const contact = fullySignedContact({ externalId, email, name, phone, attributes, identityKey: proof.email !== undefined ? 'email' : 'externalId' });
     return verifiedIdentity('jwt', contact, key, new Date(proof.iat * 1000));
   },
 };

@@ -46,6 +46,11 @@ export interface Scheme<P extends ParsedProof = ParsedProof> {
   verify(proof: P, context: VerifyContext): VerifiedIdentity;
 }
 
+/** Presence from the two halves of a proof: 2 both, 1 either, 0 neither. */
+export function presenceOf(signature: boolean, identifier: boolean): 0 | 1 | 2 {
+  return signature && identifier ? 2 : signature || identifier ? 1 : 0;
+}
+
 /** The body as the widget's fields, when it is a JSON object. */
 export function bodyFields(request: VerifyRequest): Credentials | undefined {
   const body = request.body;

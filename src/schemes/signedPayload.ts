@@ -11,10 +11,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { canonicalForms, canonicalJson, type FlatObject, type FlatValue } from '../canonicalJson.js';
-import { buildContact, describe, isPlainObject, optionalString, readAttributes } from '../contact.js';
+import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature } from './identifierHash.js';
-import { bodyFields, checkSigningTime, findSigningKey, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+import { bodyFields, checkSigningTime, findSigningKey, presenceOf, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
 
 /** The canonical JSON of a customer may not exceed this many characters. */
 export const MAX_PAYLOAD_LENGTH = 8192;
@@ -38,11 +38,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
   name: 'signed-payload',
   credentials: bodyFields,
 
-  presence(fields) {
-    const customer = fields.customer !== undefined;
-    const signature = fields.signature !== undefined;
-    return customer && signature ? 2 : customer || signature ? 1 : 0;
-  },
+  presence: (fields) => presenceOf(fields.signature !== undefined, fields.customer !== undefined),
 
   parse(fields) {
     const { customer } = fields;
@@ -82,16 +78,8 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     const match = findSigningKey(context.keys, canonicalForms(proof.customer), proof.signature);
     if (!match) reject('INVALID_SIGNATURE', 'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.');
     checkSigningTime(proof.timestamp, 'customer.timestamp', match.key, context, DEFAULT_MAX_AGE);
-    const contact = buildContact({
-      externalId: proof.externalId,
-      email: proof.email,
-      name: proof.name,
-      phone: proof.phone,
-      attributes: proof.attributes,
-      identityKey: proof.externalId !== undefined ? 'externalId' : 'email',
-      signedFields: ['externalId', 'email', 'name', 'phone'],
-      signedAttributes: true,
-    });
+    const { externalId, email, name, phone, attributes } = proof;
+    const contact = fullySignedContact({ externalId, email, name, phone, attributes, identityKey: proof.externalId !== undefined ? 'externalId' : 'email' });
     return verifiedIdentity('signed-payload', contact, match.key, new Date(proof.timestamp * 1000));
   },
 };

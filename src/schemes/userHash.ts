@@ -11,7 +11,7 @@
 import { buildContact, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface UserHashProof extends IdentifierProof {
   name?: string | undefined;
@@ -27,11 +27,7 @@ export const userHash: Scheme<UserHashProof> = {
   name: 'user-hash',
   credentials: bodyFields,
 
-  presence(fields) {
-    const id = fields.user_id !== undefined;
-    const hash = fields.user_hash !== undefined;
-    return id && hash ? 2 : id || hash ? 1 : 0;
-  },
+  presence: (fields) => presenceOf(fields.user_hash !== undefined, fields.user_id !== undefined),
 
   parse(fields) {
     if (fields.user_hash === undefined) reject('MISSING_IDENTITY', 'user_id arrived without user_hash; compute it on your server and pass it to identify().');

@@ -11,7 +11,7 @@
 import { buildContact, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface VisitorHashProof extends IdentifierProof {
   name?: string | undefined;
@@ -24,11 +24,7 @@ export const visitorHash: Scheme<VisitorHashProof> = {
   name: 'visitor-hash',
   credentials: bodyFields,
 
-  presence(fields) {
-    const id = fields.anonymousUserId !== undefined;
-    const hash = fields.hmac !== undefined;
-    return id && hash ? 2 : id || hash ? 1 : 0;
-  },
+  presence: (fields) => presenceOf(fields.hmac !== undefined, fields.anonymousUserId !== undefined),
 
   parse(fields) {
     if (fields.hmac === undefined) reject('MISSING_IDENTITY', 'The visitor arrived without hmac; compute it on your server from the visitor id.');
