@@ -4,19 +4,30 @@ import { defineConfig } from 'tsup';
 // declarations (.d.ts / .d.cts) so both resolution modes get types that match. The adapters
 // import the core by the package's own name and keep that import: one copy of the core (one
 // IdentityError class, one record of issued results) whichever entry points an app loads.
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    express: 'adapters/express.ts',
-    koa: 'adapters/koa.ts',
-    passport: 'adapters/passport.ts',
+export default defineConfig([
+  {
+    entry: {
+      index: 'src/index.ts',
+      express: 'adapters/express.ts',
+      koa: 'adapters/koa.ts',
+      passport: 'adapters/passport.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    splitting: false,
+    external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  target: 'node20',
-  platform: 'node',
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-  external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
-});
+  {
+    // The `chat-identity` bin (package.json "bin": dist/cli.js): a program, not an entry point,
+    // so ESM only and no declarations. It bundles the core it uses, diagnosis table included.
+    entry: { cli: 'cli/bin.ts' },
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    splitting: false,
+  },
+]);

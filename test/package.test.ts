@@ -29,7 +29,9 @@ beforeAll(() => {
   const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'))!;
   mkdirSync(join(scratch, 'node_modules', 'chat-identity'), { recursive: true });
   execFileSync('tar', ['xzf', join(scratch, tarball), '-C', join(scratch, 'node_modules', 'chat-identity'), '--strip-components=1']);
-  link('lru-cache'); // the one runtime dependency; no express, koa, passport or passport-custom
+  // The runtime dependencies of the library entry points; no express, koa, passport or passport-custom.
+  link('lru-cache');
+  link('rate-limiter-flexible');
 }, 120_000);
 
 afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));

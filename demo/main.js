@@ -1,0 +1,29 @@
+/**
+ * `npm start`: the demo on PORT (default 3000) and HOST (default 127.0.0.1, this machine only;
+ * HOST=0.0.0.0 to reach it from elsewhere, e.g. a container).
+ */
+import { startDemo } from './server.js';
+
+const port = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : Number(process.env.PORT);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be a port number, not ${JSON.stringify(process.env.PORT)}.`);
+  process.exit(2);
+}
+
+try {
+  const demo = await startDemo({ port, host: process.env.HOST || '127.0.0.1' });
+  console.log(`chat-identity demo: ${demo.url}`);
+  console.log(`  example site and chat widget  ${demo.url}/`);
+  console.log(`  signature tester              ${demo.url}/tester.html`);
+  console.log(
+    demo.keys.generated
+      ? '  keys: a test key generated for this run (set CHAT_IDENTITY_SECRET and/or CHAT_IDENTITY_TEST_SECRET to use yours)'
+      : `  keys: ${demo.keys.keys.map((k) => k.id).join(' and ')} from the environment`,
+  );
+  const stop = () => demo.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (error) {
+  console.error(`chat-identity demo could not start: ${error.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,182 @@
+/**
+ * The chat-identity demo, in one process:
+ *
+ * - an example site (`/site/...`): sign in as a sample user; its own endpoint signs the user's
+ *   identity on the server, the seed's flow (`GET /site/identity` -> `{ customer, signature }`);
+ * - an example chat backend (`POST /chat`): the Express adapter with `required: true`, so only a
+ *   verified contact gets a reply and everything else gets `401 identity_unverified`;
+ * - a signature tester (`POST /api/tester`, page `/tester.html`): paste a proof and a key, get the
+ *   verdict and the diagnosis of the signing mistake.
+ *
+ * Plain JavaScript and static pages: nothing to build but the package itself (`npm start` does).
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { createVerifier, signPayload } from 'chat-identity';
+import { identityVerification } from 'chat-identity/express';
+
+export const SCHEMES = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
+
+/** The people who can sign in to the example site. */
+export const SAMPLE_USERS = [
+  { id: '1', name: 'Ada Lovelace', email: 'ada@example.com', plan: 'pro' },
+  { id: '2', name: 'Grace Hopper', email: 'grace@example.com', plan: 'team' },
+  { id: '3', name: 'Alan Turing', email: 'alan@example.com', plan: 'free' },
+];
+
+const SESSION_COOKIE = 'demo_session';
+const MAX_SESSIONS = 1000;
+const MAX_TESTER_KEYS = 10;
+const silent = { warn() {}, error() {} };
+
+/**
+ * The keys: `CHAT_IDENTITY_SECRET` (live) and `CHAT_IDENTITY_TEST_SECRET` (test) from the
+ * environment, or a test key generated now when neither is set. The site signs with the live
+ * key when there is one, else with the test key (and then the widget declares test mode).
+ */
+export function demoKeys(env = process.env) {
+  const live = env.CHAT_IDENTITY_SECRET || undefined;
+  let test = env.CHAT_IDENTITY_TEST_SECRET || undefined;
+  const generated = !live && !test;
+  if (generated) test = `sk_test_${randomBytes(32).toString('hex')}`;
+  const keys = [];
+  if (live) keys.push({ secret: live, id: 'live', test: false });
+  if (test) keys.push({ secret: test, id: 'test', test: true });
+  return { keys, signingKey: keys[0], generated };
+}
+
+function readCookie(req, name) {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
+/** Keys pasted into the tester: secrets, or `{ secret, id?, test?, expiresAt? }` with expiresAt as ms or a date. */
+function testerKeys(pasted) {
+  if (!Array.isArray(pasted) || pasted.length > MAX_TESTER_KEYS) throw new TypeError(`keys must be a list of at most ${MAX_TESTER_KEYS} secrets.`);
+  return pasted.map((key) => {
+    if (key && typeof key === 'object' && typeof key.expiresAt === 'string') {
+      const at = Date.parse(key.expiresAt);
+      if (Number.isNaN(at)) throw new TypeError('a key\'s expiresAt is not a date.');
+      return { ...key, expiresAt: at };
+    }
+    return key;
+  });
+}
+
+const MISTAKE_ID = /\(troubleshooting: ([a-z0-9-]+)\)$/;
+
+/**
+ * The demo's Express app.
+ * @param {{ env?: Record<string, string | undefined>, keys?: ReturnType<typeof demoKeys>, now?: () => number }} [options]
+ */
+export function createDemoApp(options = {}) {
+  const { keys, signingKey } = options.keys ?? demoKeys(options.env);
+  const now = options.now ?? Date.now;
+  const sessions = new Map();
+  const app = express();
+  app.disable('x-powered-by');
+
+  // ---- The example site: its own sign-in, and the endpoint that signs the identity (seed 000).
+  const currentUser = (req) => SAMPLE_USERS.find((u) => u.id === sessions.get(readCookie(req, SESSION_COOKIE)));
+
+  app.get('/site/users', (_req, res) => res.json(SAMPLE_USERS.map(({ id, name }) => ({ id, name }))));
+
+  app.get('/site/me', (req, res) => {
+    const user = currentUser(req);
+    res.json({ user: user ?? null, testMode: signingKey.test });
+  });
+
+  app.post('/site/login', express.json({ limit: '1kb' }), (req, res) => {
+    const user = SAMPLE_USERS.find((u) => u.id === req.body?.userId);
+    if (!user) return res.status(400).json({ error: 'No such user.' });
+    if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value);
+    const session = randomBytes(16).toString('hex');
+    sessions.set(session, user.id);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`);
+    res.json({ user });
+  });
+
+  app.post('/site/logout', (req, res) => {
+    sessions.delete(readCookie(req, SESSION_COOKIE));
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    res.json({ user: null });
+  });
+
+  app.get('/site/identity', (req, res) => {
+    const user = currentUser(req);
+    if (!user) return res.status(401).json({ error: 'Not logged in' });
+    // Only these fields are signed (flat, no nested objects), with the time in seconds; a fresh
+    // signature for each page load, never cached.
+    const { customer, signature } = signPayload({ email: user.email, externalId: user.id, name: user.name, plan: user.plan }, signingKey.secret, { now });
+    res.json({ customer, signature, testMode: signingKey.test });
+  });
+
+  // ---- The example chat backend: only verified contacts get a reply.
+  const chat = express.Router();
+  chat.use(express.json({ limit: '16kb' }));
+  chat.use(identityVerification({ scheme: 'signed-payload', keys, required: true, now, logger: silent }));
+  chat.post('/', (req, res) => {
+    const { contact, test } = req.identity;
+    const message = typeof req.body.message === 'string' ? req.body.message.slice(0, 500) : '';
+    res.json({ reply: `Hello ${contact.name ?? contact.externalId}, you said: ${message}`, contact, test });
+  });
+  app.use('/chat', chat);
+
+  // ---- The signature tester: a proof and keys in, the verdict and the diagnosis out.
+  app.post('/api/tester', express.json({ limit: '64kb' }), async (req, res) => {
+    const { scheme, proof, keys: pasted, testMode, allowTestKeys } = req.body ?? {};
+    if (!SCHEMES.includes(scheme)) return res.status(400).json({ error: `scheme must be one of ${SCHEMES.join(', ')}.` });
+    if (proof === null || typeof proof !== 'object' || Array.isArray(proof)) return res.status(400).json({ error: 'proof must be an object: the fields the widget sends (for jwt, { token }).' });
+    const usingDemoKeys = pasted === undefined || (Array.isArray(pasted) && pasted.length === 0);
+    let verifier;
+    try {
+      verifier = createVerifier({
+        scheme,
+        keys: usingDemoKeys ? keys : testerKeys(pasted),
+        diagnostics: true,
+        allowTestKeys: allowTestKeys !== false,
+        now,
+        keyCache: false,
+        logger: silent,
+      });
+    } catch (error) {
+      return res.status(400).json({ error: error.message.replace(/^chat-identity: /, '').replace('options.keys', 'keys') });
+    }
+    const body = testMode === true ? { ...proof, testMode: true } : { ...proof };
+    const result = await verifier.verify({ headers: {}, body });
+    const mistake = result.verified ? null : (MISTAKE_ID.exec(result.error?.hint ?? '')?.[1] ?? null);
+    res.json({ ...result, mistake, keys: usingDemoKeys ? 'demo' : 'pasted' });
+  });
+
+  app.use(express.static(fileURLToPath(new URL('./public', import.meta.url))));
+  return app;
+}
+
+/**
+ * Starts the demo. `port: 0` picks a free port (the tests do).
+ * @param {{ port?: number, host?: string, env?: Record<string, string | undefined>, now?: () => number }} [options]
+ */
+export function startDemo(options = {}) {
+  const keys = demoKeys(options.env);
+  const app = createDemoApp({ keys, now: options.now });
+  const host = options.host ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    const server = app.listen(options.port ?? 3000, host, (error) => {
+      if (error) return reject(error);
+      const { port } = server.address();
+      const shown = host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+      resolve({
+        url: `http://${shown}:${port}`,
+        port,
+        keys,
+        server,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+    server.on('error', reject);
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Diagnosis: each signing mistake, made on purpose, is named by the verifier's hint; the hint
+ * never carries a secret or a digest; diagnosis runs only where hints are allowed, and its work
+ * is bounded whatever the proof.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { findMistake, MAX_ATTEMPTS, MISTAKES, mistakeInHint, type DiagnosisInput } from '../src/diagnosis.js';
+import { createVerifier, signPayload, signUserHash, type IdentityResult, type VerifierOptions } from '../src/index.js';
+import { toSigningKeys } from '../src/keyRing.js';
+import { README_END, README_START, troubleshootingMarkdown } from '../cli/troubleshooting.js';
+import { LIVE_KEY, NOW, TEST_KEY, frozenClock } from './helpers.js';
+import { MISTAKE_CASES, secretsOf, type MistakeCase } from './mistakeCases.js';
+
+/** Counts every MAC and hash computed, so the bound can be checked. */
+const macs = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const crypto = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...crypto,
+    createHmac: (...args: Parameters<typeof crypto.createHmac>) => (macs.count++, crypto.createHmac(...args)),
+    createHash: (...args: Parameters<typeof crypto.createHash>) => (macs.count++, crypto.createHash(...args)),
+  };
+});
+
+function optionsFor(testCase: MistakeCase, extra: Partial<VerifierOptions> = {}): VerifierOptions {
+  const options: VerifierOptions = { scheme: testCase.scheme, keys: testCase.keys, now: () => NOW + (testCase.at ?? 0) * 1000, ...extra };
+  if (testCase.allowTestKeys !== undefined) options.allowTestKeys = testCase.allowTestKeys;
+  return options;
+}
+
+async function verifyCase(testCase: MistakeCase, extra: Partial<VerifierOptions> = { diagnostics: true }): Promise<IdentityResult> {
+  return createVerifier(optionsFor(testCase, extra)).verify({ body: testCase.body });
+}
+
+const SETTINGS: DiagnosisInput['settings'] = { maxAge: undefined, testMaxAge: 3600, clockTolerance: 60, algorithms: ['HS256'], issuer: undefined, audience: undefined };
+
+function inputFor(partial: Partial<DiagnosisInput> & Pick<DiagnosisInput, 'scheme' | 'credentials'>): DiagnosisInput {
+  return { code: 'INVALID_SIGNATURE', keys: toSigningKeys([LIVE_KEY], 'keys'), now: NOW, settings: SETTINGS, allowTestKeys: true, ...partial };
+}
+
+describe('diagnosis: every mistake, made on purpose, is named by the hint', () => {
+  it.each(MISTAKE_CASES.map((c) => [c.name, c] as const))('%s', async (_, testCase) => {
+    const result = await verifyCase(testCase);
+    expect(result).toMatchObject({ verified: false, error: { code: testCase.code } });
+    const hint = result.verified ? undefined : result.error?.hint;
+    expect(hint).toMatch(new RegExp(`\\(troubleshooting: ${testCase.mistake}\\)$`));
+    expect(mistakeInHint(hint)?.id).toBe(testCase.mistake);
+    expect(hint).toContain(mistakeInHint(hint)!.fix);
+    if (testCase.detail) expect(hint).toMatch(testCase.detail);
+  });
+
+  it('has a case for every mistake in the table, and no case for a mistake not in it', () => {
+    const ids = MISTAKES.map((m) => m.id);
+    expect(new Set(MISTAKE_CASES.map((c) => c.mistake))).toEqual(new Set(ids));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('every case is a proof that verifies once the mistake is undone: the cases are the mistakes, not noise', async () => {
+    // The control: the same person signed correctly verifies under each case's configuration.
+    const good = signPayload({ externalId: '42' }, LIVE_KEY, { now: frozenClock });
+    for (const testCase of MISTAKE_CASES.filter((c) => c.scheme === 'signed-payload' && c.at === undefined)) {
+      const result = await createVerifier(optionsFor(testCase)).verify({ body: good });
+      expect(result.verified, testCase.name).toBe(true);
+    }
+  });
+});
+
+describe('diagnosis: what a hint may say', () => {
+  it.each(MISTAKE_CASES.map((c) => [c.name, c] as const))('%s: no secret, no digest', async (_, testCase) => {
+    const result = await verifyCase(testCase);
+    const hint = result.verified ? '' : (result.error?.hint ?? '');
+    for (const secret of secretsOf(testCase.keys)) {
+      expect(hint).not.toContain(secret);
+      expect(hint).not.toContain(secret.slice(8, 24)); // not even the random part of it
+    }
+    expect(hint).not.toMatch(/[0-9a-fA-F]{32,}/); // no hex digest, expected or given
+    expect(hint).not.toMatch(/[A-Za-z0-9+/_-]{40,}/); // no base64 digest or key
+  });
+
+  it('is never given to live traffic: no diagnostics, no testMode, no test key', async () => {
+    for (const testCase of MISTAKE_CASES.filter((c) => !c.keys.includes(TEST_KEY) && c.body.testMode === undefined)) {
+      const result = await verifyCase(testCase, {});
+      expect(result.verified === false && result.error, testCase.name).not.toHaveProperty('hint');
+    }
+  });
+
+  it('does not even run for live traffic: no MAC beyond the verification itself', async () => {
+    const testCase = MISTAKE_CASES.find((c) => c.mistake === 'json-whitespace')!;
+    macs.count = 0;
+    await verifyCase(testCase, {});
+    const verification = macs.count;
+    expect(verification).toBeLessThanOrEqual(2); // one canonical spelling, one key
+    macs.count = 0;
+    await verifyCase(testCase, { diagnostics: true });
+    expect(macs.count).toBeGreaterThan(verification + 5);
+  });
+
+  it('is given to a client that declares testMode: true, as the contract allows', async () => {
+    const testCase = MISTAKE_CASES.find((c) => c.mistake === 'json-whitespace')!;
+    const result = await createVerifier(optionsFor(testCase)).verify({ body: { ...testCase.body, testMode: true } });
+    expect(mistakeInHint(result.verified ? undefined : result.error?.hint)?.id).toBe('json-whitespace');
+  });
+
+  it('names nothing when no known mistake explains the failure, leaving the rejection its own hint', async () => {
+    const result = await createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], diagnostics: true }).verify({ body: { user_id: '42', user_hash: signUserHash('42', 'sk_live_some_other_key') } });
+    expect(result).toMatchObject({ error: { code: 'INVALID_SIGNATURE', hint: expect.stringMatching(/No configured key produces user_hash/) } });
+    expect(mistakeInHint(result.verified ? undefined : result.error?.hint)).toBeUndefined();
+  });
+
+  it('keeps the rejection hint for a JWT whose signature is right but whose issuer is not accepted', async () => {
+    const testCase = MISTAKE_CASES.find((c) => c.name === 'JWT 1000 seconds old')!;
+    const result = await createVerifier({ scheme: 'jwt', keys: [LIVE_KEY], now: () => NOW - 1000 * 1000, issuer: 'https://site.example', diagnostics: true }).verify({ body: testCase.body });
+    expect(result).toMatchObject({ error: { code: 'INVALID_SIGNATURE', hint: 'The token iss claim is not an accepted issuer.' } });
+  });
+});
+
+describe('diagnosis: bounded work on any input', () => {
+  it(`computes at most ${MAX_ATTEMPTS} MACs with many keys and a customer of 50 unsigned fields`, () => {
+    const customer = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`field${i}`, 'x'.repeat(100)]));
+    const keys = toSigningKeys(Array.from({ length: 40 }, (_, i) => `sk_live_${i}_${'k'.repeat(20)}`), 'keys');
+    const credentials = { customer: { externalId: 'é/<>&', ...customer, timestamp: 1 }, signature: 'a'.repeat(64), timestamp: 5, testMode: true };
+    macs.count = 0;
+    expect(findMistake(inputFor({ scheme: 'signed-payload', credentials, keys }))).toBeUndefined();
+    expect(macs.count).toBeLessThanOrEqual(MAX_ATTEMPTS);
+    expect(macs.count).toBeGreaterThan(MAX_ATTEMPTS / 2); // the budget, not the lack of candidates, stopped it
+  });
+
+  it('the bound holds for every scheme and any credentials, and diagnosis never throws', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.constant(null))));
+    const credentials = fc.record({
+      customer: value, signature: fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }), fc.base64String(), fc.string()),
+      user_id: value, user_hash: fc.string(), email: value, ext_user_id: value, anonymousUserId: value, hmac: fc.string(), token: fc.string(), testMode: fc.boolean(),
+    }, { requiredKeys: [] });
+    const scheme = fc.constantFrom('signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash' as const);
+    fc.assert(
+      fc.property(scheme, credentials, (name, creds) => {
+        macs.count = 0;
+        const found = findMistake(inputFor({ scheme: name, credentials: creds as Record<string, unknown>, keys: toSigningKeys([LIVE_KEY, TEST_KEY, { secret: 'sk_live_old', expiresAt: 1 }], 'keys') }));
+        expect(found === undefined || typeof found.hint === 'string').toBe(true);
+        expect(macs.count).toBeLessThanOrEqual(MAX_ATTEMPTS);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads nothing beyond the scheme limits: an oversized customer is not tried at all', () => {
+    const customer = { externalId: '1', timestamp: 1, big: 'x'.repeat(9000) };
+    macs.count = 0;
+    findMistake(inputFor({ scheme: 'signed-payload', credentials: { customer, signature: 'a'.repeat(64) }, code: 'MALFORMED_IDENTITY' }));
+    expect(macs.count).toBe(0);
+  });
+});
+
+describe('README troubleshooting section', () => {
+  it('is exactly the list generated from the table (npm run docs:troubleshooting)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf(README_START);
+    const end = readme.indexOf(README_END);
+    expect(start, 'README.md has the troubleshooting markers').toBeGreaterThan(0);
+    expect(readme.slice(start + README_START.length, end).trim()).toBe(troubleshootingMarkdown().trim());
+  });
+
+  it('lists every mistake with its id and fix', () => {
+    const markdown = troubleshootingMarkdown();
+    for (const mistake of MISTAKES) expect(markdown).toContain(`**\`${mistake.id}\`: ${mistake.title}**`);
+    for (const mistake of MISTAKES) expect(markdown).toContain(mistake.fix);
+  });
+});
