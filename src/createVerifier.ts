@@ -122,6 +122,13 @@ function readSchemes(options: VerifierOptions): Scheme[] {
   if (options.keys === undefined || options.keys === null) {
     throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request) => keys lookup.');
   }
+  // The seed's visitor-hash endpoint signs whatever visitor id the browser asks for: its key is an
+  // HMAC oracle, so no other scheme may trust it. One verifier shares one set of keys.
+  if (names.includes('visitor-hash') && new Set(names).size > 1) {
+    throw new TypeError(
+      'chat-identity: visitor-hash cannot share a verifier (and so its keys) with other schemes: the site signs any visitor id it is asked for, which would let anyone mint user hashes, payloads or tokens. Use a second verifier with a key of its own.',
+    );
+  }
   return [...new Set(names as SchemeName[])].map((name) => SCHEMES[name]);
 }
 

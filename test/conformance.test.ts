@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LIVE_KEY, frozenClock } from './helpers.js';
+import { ATTACK_CASES } from './conformance/attacks.js';
 import { CASES } from './conformance/cases.js';
 import { PATHS } from './conformance/paths.js';
 
@@ -10,7 +11,7 @@ describe('conformance: one table through the core and every adapter', () => {
     for (const code of ['MISSING_IDENTITY', 'MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED', 'RATE_LIMITED', 'KEY_UNAVAILABLE']) expect(codes).toContain(code);
   });
 
-  describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_, testCase) => {
+  describe.each([...CASES, ...ATTACK_CASES].map((c) => [c.name, c] as const))('%s', (_, testCase) => {
     const options = { keys: [LIVE_KEY], now: frozenClock, logger: { warn() {}, error() {} }, ...testCase.options };
     const outcomes: Record<string, unknown> = {};
 

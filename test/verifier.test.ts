@@ -16,9 +16,12 @@ import {
 import { LIVE_KEY, NOW_SECONDS, TEST_KEY, clockAt, frozenClock, verifierFor } from './helpers.js';
 
 const ALL: SchemeName[] = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
+/** visitor-hash needs a verifier of its own (its key signs any id asked for). */
+const COMBINED = ALL.filter((s) => s !== 'visitor-hash');
 
 describe('createVerifier: choosing the scheme', () => {
-  const verifier = verifierFor({ scheme: ALL });
+  const combined = verifierFor({ scheme: COMBINED });
+  const visitors = verifierFor({ scheme: 'visitor-hash' });
   const proofs: Record<SchemeName, { body?: unknown; headers?: Record<string, string> }> = {
     'signed-payload': { body: signPayload({ externalId: '1' }, LIVE_KEY, { now: frozenClock }) },
     'user-hash': { body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } },
@@ -28,7 +31,13 @@ describe('createVerifier: choosing the scheme', () => {
   };
 
   it.each(ALL)('uses %s when its fields are present', async (scheme) => {
+    const verifier = scheme === 'visitor-hash' ? visitors : combined;
     expect(await verifier.verify(proofs[scheme])).toMatchObject({ verified: true, scheme });
+  });
+
+  it('refuses visitor-hash beside another scheme in one verifier', () => {
+    expect(() => createVerifier({ scheme: ['visitor-hash', 'jwt'], keys: [LIVE_KEY] })).toThrow(/visitor-hash cannot share/);
+    expect(() => createVerifier({ scheme: ['visitor-hash', 'visitor-hash'], keys: [LIVE_KEY] })).not.toThrow();
   });
 
   it('prefers the scheme that finds a signature and an identifier over one that finds only part', async () => {
@@ -50,12 +59,12 @@ describe('createVerifier: choosing the scheme', () => {
 
 describe('createVerifier: required and anonymous', () => {
   it('returns an anonymous result with no error when nothing is presented and nothing required', async () => {
-    expect(await verifierFor({ scheme: ALL }).verify({ body: { message: 'hi' } })).toEqual({ verified: false });
-    expect(await verifierFor({ scheme: ALL }).verify({})).toEqual({ verified: false });
+    expect(await verifierFor({ scheme: COMBINED }).verify({ body: { message: 'hi' } })).toEqual({ verified: false });
+    expect(await verifierFor({ scheme: COMBINED }).verify({})).toEqual({ verified: false });
   });
 
   it('records MISSING_IDENTITY when verification is required', async () => {
-    const result = await verifierFor({ scheme: ALL, required: true }).verify({ body: { message: 'hi' } });
+    const result = await verifierFor({ scheme: COMBINED, required: true }).verify({ body: { message: 'hi' } });
     expect(result).toEqual({ verified: false, error: { code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' } });
   });
 
@@ -131,14 +140,14 @@ describe('createVerifier: never throws for bad input', () => {
   const headerCases: unknown[] = [{ authorization: ['a', 'b'] }, { authorization: 'Bearer' }, { authorization: 'Bearer ' }, { authorization: 7 }, 'not headers', null];
 
   it.each(weird.map((body, i) => [i, body]))('body case %i gives a result', async (_, body) => {
-    const v = verifierFor({ scheme: ALL, required: true });
+    const v = verifierFor({ scheme: COMBINED, required: true });
     const result = await v.verify({ body });
     expect(result.verified).toBe(false);
     expect(result.verified === false && result.error?.code).toMatch(/^[A-Z_]+$/);
   });
 
   it.each(headerCases.map((headers, i) => [i, headers]))('header case %i gives a result', async (_, headers) => {
-    const result = await verifierFor({ scheme: ALL, required: true }).verify({ headers } as never);
+    const result = await verifierFor({ scheme: COMBINED, required: true }).verify({ headers } as never);
     expect(result.verified).toBe(false);
   });
 

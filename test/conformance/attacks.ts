@@ -1,0 +1,272 @@
+/**
+ * The attack table: every row is an attempt to get an identity verified that should not be,
+ * with the exact code it must be refused with (or, for an attack that must be shrugged off, the
+ * result a genuine proof gets). Same format as CASES, so each row runs through the core and
+ * every adapter.
+ *
+ * Sources: RFC 8725 (JWT BCP) §2.1 / §3.1 algorithm confusion and `none`, §2.6 / §3.10 untrusted
+ * `kid` / `jku` / `x5u` / `jwk`, §3.12 cross-JWT confusion; the CVEs of jsonwebtoken
+ * (CVE-2015-9235 algorithm confusion, CVE-2022-23540 `none` with a falsy key), express-jwt
+ * (CVE-2020-15084 no algorithm allow-list) and passport-jwt (inherits jsonwebtoken's); the seeds'
+ * own notes (replay window, test mode, 24-hour rotation, case-sensitive ids); and chat-product
+ * incidents (contacts merged on an unverified email, user hashes that never expire).
+ *
+ * Rows that cannot go through HTTP identically (a 1 MB id, a 10 MB body, `__proto__` in a JSON
+ * body, which Koa's parser refuses with 400) live in test/security/attacks.test.ts instead.
+ */
+import { createHmac } from 'node:crypto';
+import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
+import type { ConformanceCase } from './cases.js';
+
+/** A key the attacker holds: never configured anywhere. */
+export const ATTACKER_KEY = 'attacker-chosen-secret';
+
+const HASH = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const;
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+const json = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+
+/**
+ * A compact JWS with any header and claims (objects, or raw JSON text for duplicate keys),
+ * signed with `key` under `hash`: what an attacker can build with any key they hold.
+ */
+export function forgeJwt(header: object | string, claims: object | string, key: string, hash: keyof typeof HASH = 'HS256'): string {
+  const signingInput = `${b64(json(header))}.${b64(json(claims))}`;
+  return `${signingInput}.${createHmac(HASH[hash], key).update(signingInput).digest('base64url')}`;
+}
+
+const HS256 = { alg: 'HS256', typ: 'JWT' };
+const claimsAt = (claims: Record<string, unknown> = {}) => ({ externalId: 'admin', iat: NOW_SECONDS, ...claims });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const jwtFor = (claims: Record<string, unknown>, key = LIVE_KEY) => signJwt(claims, key, { now: frozenClock });
+const userHashBody = (id: string, key = LIVE_KEY) => ({ user_id: id, user_hash: signUserHash(id, key) });
+const visitorBody = (id: string, key = LIVE_KEY) => ({ anonymousUserId: id, hmac: signVisitorHash(id, key) });
+const payloadFor = (customer: Record<string, string | number | boolean>, key = LIVE_KEY, at = NOW_SECONDS) => signPayload({ ...customer, timestamp: at }, key);
+const rawJson = (text: string) => ({ rawBody: { type: 'application/json', text } });
+const [validToken] = [jwtFor({ externalId: 'j1' })];
+const [validHeader, validPayload, validSignature] = validToken.split('.') as [string, string, string];
+const liveHash = signUserHash('u1', LIVE_KEY);
+
+/** The same tenant setup as CASES: the team comes from a header, each team has its own key. */
+const team = (name: string) => ({ 'x-team': name });
+const tenantOptions = {
+  tenant: (request: { headers?: Record<string, unknown> }) => request.headers?.['x-team'] as string | undefined,
+  // A plain object lookup, written the naive way on purpose: `constructor` or `__proto__` as a
+  // team name reaches Object.prototype, and the verifier must still fail closed.
+  keys: (tenant: string | undefined) => ({ acme: [LIVE_KEY], globex: [OTHER_TENANT_KEY] } as Record<string, string[]>)[tenant as string],
+} satisfies Partial<VerifierOptions>;
+
+const NFC = 'Jos\u00e9';
+const NFD = 'Jose\u0301';
+
+const verified = (scheme: string, contact: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({ status: 200, identity: { verified: true, scheme, contact, ...extra } });
+const rejected = (code: string, hint = false) => ({ status: code === 'KEY_UNAVAILABLE' ? 503 : 401, code, hint });
+// No failed-attempt limits in these rows (one request each; the limiter has its own rows and
+// suite): building the limiter's memory store costs milliseconds per app, times six paths a row.
+const required = (scheme: VerifierOptions['scheme'], extra: Partial<VerifierOptions> = {}): ConformanceCase['options'] => ({ scheme, required: true, rateLimit: false, ...extra });
+
+export const ATTACK_CASES: ConformanceCase[] = [
+  // --- JWT: `alg: none` in any casing (CVE-2015-9235 family, RFC 8725 §3.1). Refused before any key is tried.
+  ...['none', 'None', 'NONE', 'nOnE'].map((alg): ConformanceCase => ({ name: `attack: jwt alg "${alg}" with an empty signature`, options: required('jwt'), request: { headers: bearer(`${b64(json({ alg, typ: 'JWT' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') })),
+  { name: 'attack: jwt alg "none" carrying a genuine HS256 signature', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'none' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt alg "none" while every HMAC algorithm is allowed', options: required('jwt', { algorithms: ['HS256', 'HS384', 'HS512'] }), request: { headers: bearer(`${b64(json({ alg: 'none' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt with no alg', options: required('jwt'), request: { headers: bearer(forgeJwt({ typ: 'JWT' }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt alg as an array', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: ['HS256'] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt alg smuggled in a "__proto__" header member is not read', options: required('jwt'), request: { headers: bearer(forgeJwt('{"__proto__":{"alg":"HS256"},"typ":"JWT"}', claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt duplicate alg, "none" last (the parsed value is the one checked)', options: required('jwt'), request: { headers: bearer(forgeJwt('{"alg":"HS256","alg":"none"}', claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+
+  // --- JWT: an algorithm not allowed (express-jwt CVE-2020-15084: no allow-list; RFC 8725 §3.2).
+  { name: 'attack: jwt HS384, correctly signed, not in algorithms', options: required('jwt'), request: { headers: bearer(signJwt({ externalId: 'a' }, LIVE_KEY, { algorithm: 'HS384', now: frozenClock })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt RS256 header over an HMAC made with the key (algorithm confusion)', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'RS256', typ: 'JWT' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt ES256 header', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'ES256' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt alg "hs256" in lower case (names are case-sensitive)', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'hs256' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt alg "HS256 " with a trailing space', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'HS256 ' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt HS256 header with an HS512-sized signature (both allowed)', options: required('jwt', { algorithms: ['HS256', 'HS512'] }), request: { headers: bearer(`${validHeader}.${validPayload}.${createHmac('sha512', LIVE_KEY).update(`${validHeader}.${validPayload}`).digest('base64url')}`) }, expect: rejected('INVALID_SIGNATURE') },
+
+  // --- Empty, truncated and over-long signatures.
+  { name: 'attack: jwt with an empty signature', options: required('jwt'), request: { headers: bearer(`${validHeader}.${validPayload}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt with a truncated signature (30 bytes)', options: required('jwt'), request: { headers: bearer(`${validHeader}.${validPayload}.${validSignature.slice(0, 40)}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt with an over-long signature (35 bytes)', options: required('jwt'), request: { headers: bearer(`${validHeader}.${validPayload}.${validSignature}AAAA`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt signature with base64 padding (non-canonical)', options: required('jwt'), request: { headers: bearer(`${validToken}=`) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt with two parts', options: required('jwt'), request: { headers: bearer(`${validHeader}.${validPayload}`) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt with five parts (a JWE shape)', options: required('jwt'), request: { headers: bearer(`${validToken}.${validSignature}.${validSignature}`) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_hash empty', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: '' } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash truncated to 31 bytes', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: liveHash.slice(0, 62) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash truncated to an odd number of hex digits', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: liveHash.slice(0, 63) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_hash over-long (33 bytes)', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: `${liveHash}00` } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash far too long (2048 hex digits), refused unread', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: liveHash.repeat(32) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_hash all zeros', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: '0'.repeat(64) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash with a 0x prefix', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: `0x${liveHash}` } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: signed-payload signature empty', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }), signature: '' } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: signed-payload signature truncated', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }), signature: payloadFor({ externalId: '1' }).signature.slice(0, 32) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: signed-payload signature doubled (64 bytes)', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }), signature: payloadFor({ externalId: '1' }).signature.repeat(2) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: visitor hmac empty', options: required('visitor-hash'), request: { body: { anonymousUserId: 'v1', hmac: '' } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash user_hash truncated', options: required('contact-hash'), request: { body: { ext_user_id: 'c1', user_hash: signContactHash({ ext_user_id: 'c1' }, LIVE_KEY).slice(0, 60) } }, expect: rejected('INVALID_SIGNATURE') },
+
+  // --- crit (RFC 7515 §4.1.11: an unknown critical extension must be refused).
+  { name: 'attack: jwt crit ["exp"] with a genuine signature', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, crit: ['exp'] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt crit [] with a genuine signature', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, crit: [] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt b64:false (RFC 7797) with crit', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, b64: false, crit: ['b64'] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- kid: a label only, never a path, a query or a key selector (RFC 8725 §3.10).
+  { name: 'attack: jwt kid path traversal to /dev/null, signed with an empty key', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: '../../../../../../dev/null' }, claimsAt(), '')) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt kid SQL injection selecting the attacker key', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: `' UNION SELECT '${ATTACKER_KEY}' --` }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt kid path traversal with a genuine signature: kid ignored, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: '../../etc/passwd' }, claimsAt({ externalId: 'k1' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k1' }) },
+  { name: 'attack: jwt kid naming the previous key does not select it', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'old' }, claimsAt({ externalId: 'k2' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k2' }, { keyId: 'new' }) },
+
+  // --- jku, x5u, jwk: keys come only from the configuration.
+  { name: 'attack: jwt embedding its own key (jwk) and signed with it', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jwk: { kty: 'oct', k: b64(ATTACKER_KEY) } }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt pointing at the attacker key set (jku)', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jku: 'https://attacker.example/jwks.json' }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt pointing at the attacker certificate (x5u)', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, x5u: 'https://attacker.example/cert.pem' }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt with jku, x5u and jwk and a genuine signature: all ignored, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jku: 'https://attacker.example/jwks.json', x5u: 'https://attacker.example/c.pem', jwk: { kty: 'oct', k: b64(ATTACKER_KEY) } }, claimsAt({ externalId: 'k3' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k3' }) },
+
+  // --- Nested objects and arrays where strings are expected.
+  { name: 'attack: user_id as an object', options: required('user-hash'), request: { body: { user_id: { $ne: null }, user_hash: liveHash } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_id as an array', options: required('user-hash'), request: { body: { user_id: ['u1'], user_hash: liveHash } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_hash as an array', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: [liveHash] } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_metadata as a string', options: required('user-hash'), request: { body: { ...userHashBody('u1'), user_metadata: 'email=ceo@example.com' } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_metadata value nested', options: required('user-hash'), request: { body: { ...userHashBody('u1'), user_metadata: { plan: { tier: 'enterprise' } } } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: user_metadata.email as an array', options: required('user-hash'), request: { body: { ...userHashBody('u1'), user_metadata: { email: ['a@example.com', 'ceo@example.com'] } } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer as an array', options: required('signed-payload'), request: { body: { customer: [{ externalId: '1', timestamp: NOW_SECONDS }], signature: payloadFor({ externalId: '1' }).signature } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer.externalId as an object', options: required('signed-payload'), request: { body: { customer: { externalId: { toString: 'admin' }, timestamp: NOW_SECONDS }, signature: '0'.repeat(64) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer.email as an array', options: required('signed-payload'), request: { body: { customer: { email: ['a@example.com'], timestamp: NOW_SECONDS }, signature: '0'.repeat(64) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: signed-payload signature as an object', options: required('signed-payload'), request: { body: { customer: { externalId: '1', timestamp: NOW_SECONDS }, signature: { hex: '00' } } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt externalId claim as an object', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: { id: 'admin' } })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt email claim as an array', options: required('jwt'), request: { headers: bearer(jwtFor({ email: ['a@example.com', 'ceo@example.com'] })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt custom claim nested', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', roles: { admin: true } })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt payload an array', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, [claimsAt()], LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt token in the body as an array', options: required('jwt'), request: { body: { token: [validToken] } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: contact-hash ext_user_id as an object', options: required('contact-hash'), request: { body: { ext_user_id: { id: 'c1' }, user_hash: signContactHash({ ext_user_id: 'c1' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: contact-hash email as an array', options: required('contact-hash'), request: { body: { email: ['c@example.com'], user_hash: signContactHash({ email: 'c@example.com' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: visitor anonymousUserId as an array', options: required('visitor-hash'), request: { body: { anonymousUserId: ['v1'], hmac: signVisitorHash('v1', LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: visitor metadata value nested', options: required('visitor-hash'), request: { body: { ...visitorBody('v1'), metadata: { company: { name: 'x' } } } }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- Numbers for ids (a number is not the string the site signed).
+  { name: 'attack: jwt externalId as a number', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 42 })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt sub as a number', options: required('jwt'), request: { headers: bearer(jwtFor({ sub: 42 })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer.externalId as a number, correctly signed', options: required('signed-payload'), request: { body: payloadFor({ externalId: 42 }) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer.timestamp as a string', options: required('signed-payload'), request: { body: { customer: { externalId: '1', timestamp: String(NOW_SECONDS) }, signature: signPayload({ externalId: '1', timestamp: String(NOW_SECONDS) }, LIVE_KEY).signature } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt iat as a string', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: String(NOW_SECONDS) })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: jwt iat 1e400 (parses to Infinity)', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, '{"externalId":"a","iat":1e400}', LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: contact-hash ext_user_id as a number', options: required('contact-hash'), request: { body: { ext_user_id: 42, user_hash: signContactHash({ ext_user_id: '42' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: contact-hash phone as a number', options: required('contact-hash'), request: { body: { phone: 15551234567, user_hash: signContactHash({ phone: '15551234567' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: visitor anonymousUserId as a number', options: required('visitor-hash'), request: { body: { anonymousUserId: 7, hmac: signVisitorHash('7', LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- Prototype keys (`__proto__` in a JSON body is refused by Koa's parser: see attacks.test.ts).
+  { name: 'attack: constructor and prototype in visitor metadata are dropped', options: required('visitor-hash'), request: rawJson(`{"anonymousUserId":"v1","hmac":"${signVisitorHash('v1', LIVE_KEY)}","metadata":{"constructor":"c","prototype":"p","plan":"pro"}}`), expect: verified('visitor-hash', { attributes: { plan: 'pro' } }) },
+  { name: 'attack: constructor and prototype signed in a customer: verified, dropped from attributes', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1', constructor: 'c', prototype: 'p', plan: 'pro' }) }, expect: verified('signed-payload', { attributes: { plan: 'pro' }, verifiedFields: ['externalId', 'attributes.plan'] }) },
+  { name: 'attack: customer.constructor nested', options: required('signed-payload'), request: rawJson(`{"customer":{"externalId":"1","timestamp":${NOW_SECONDS},"constructor":{"prototype":{"admin":true}}},"signature":"${'0'.repeat(64)}"}`), expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: __proto__, constructor and prototype claims in a jwt: verified, dropped', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, `{"externalId":"p1","iat":${NOW_SECONDS},"__proto__":{"admin":true},"constructor":"c","prototype":"p","plan":"pro"}`, LIVE_KEY)) }, expect: verified('jwt', { externalId: 'p1', attributes: { plan: 'pro' }, verifiedFields: ['externalId', 'attributes.plan'] }) },
+  { name: 'attack: jwt identity only inside "__proto__" is not read', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, `{"__proto__":{"externalId":"admin"},"iat":${NOW_SECONDS}}`, LIVE_KEY)) }, expect: rejected('MISSING_REQUIRED_FIELD') },
+  { name: 'attack: jwt iat only inside "__proto__" is not read', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, `{"externalId":"a","__proto__":{"iat":${NOW_SECONDS}}}`, LIVE_KEY)) }, expect: rejected('MISSING_REQUIRED_FIELD') },
+
+  // --- Sizes that still fit a default body parser (the 1 MB id and the 10 MB body are in attacks.test.ts).
+  { name: 'attack: a 50 kB user_id', options: required('user-hash'), request: { body: { user_id: 'a'.repeat(50_000), user_hash: signUserHash('a'.repeat(50_000), LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: a 256-character user_id, correctly signed', options: required('user-hash'), request: { body: userHashBody('a'.repeat(256)) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: a 9 kB customer, correctly signed', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1', bio: 'x'.repeat(9000) }) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: 51 attributes, correctly signed', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1', ...Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`a${i}`, i])) }) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: an 8193-character jwt in the Authorization header', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', pad: 'x'.repeat(6100) })) }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- Unicode: NFC and NFD of one name are different signed strings; nothing is normalised.
+  { name: 'attack: user_id in NFD with the hash of its NFC form', options: required('user-hash'), request: { body: { user_id: NFD, user_hash: signUserHash(NFC, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_id in NFD with its own hash: verified as sent, not normalised', options: required('user-hash'), request: { body: userHashBody(NFD) }, expect: verified('user-hash', { externalId: NFD }) },
+  { name: 'attack: customer name in NFD under a signature of the NFC form', options: required('signed-payload'), request: { body: { customer: { ...payloadFor({ externalId: '1', name: NFC }).customer, name: NFD }, signature: payloadFor({ externalId: '1', name: NFC }).signature } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash email in NFD under the hash of the NFC form', options: required('contact-hash'), request: { body: { email: `${NFD}@example.com`, user_hash: signContactHash({ email: `${NFC}@example.com` }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+
+  { name: 'attack: user_id with a lone surrogate where the site signed U+FFFD (same UTF-8 bytes)', options: required('user-hash'), request: { body: { user_id: 'user\ud80042', user_hash: signUserHash('user\ufffd42', LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: visitor id with a lone low surrogate where the site signed U+FFFD', options: required('visitor-hash'), request: { body: { anonymousUserId: '\udfffv', hmac: signVisitorHash('\ufffdv', LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- Case: ids are case-sensitive (seed 000: "External IDs are case-sensitive").
+  { name: 'attack: user_id in another case', options: required('user-hash'), request: { body: { user_id: 'user-42', user_hash: signUserHash('User-42', LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash email in another case', options: required('contact-hash'), request: { body: { email: 'jane@example.com', user_hash: signContactHash({ email: 'Jane@Example.com' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: customer.externalId in another case', options: required('signed-payload'), request: { body: { customer: { externalId: 'abc', timestamp: NOW_SECONDS }, signature: payloadFor({ externalId: 'ABC' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt externalId re-cased by editing the payload', options: required('jwt'), request: { headers: bearer(`${validHeader}.${b64(json({ externalId: 'J1', iat: NOW_SECONDS }))}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash in upper-case hex is the same signature: verified', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: liveHash.toUpperCase() } }, expect: verified('user-hash', { externalId: 'u1' }) },
+
+  // --- Leading and trailing whitespace: never trimmed from a signed value.
+  { name: 'attack: user_id with a leading space', options: required('user-hash'), request: { body: { user_id: ' u1', user_hash: liveHash } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_id with a trailing newline', options: required('user-hash'), request: { body: { user_id: 'u1\n', user_hash: liveHash } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_id with a NUL and more after it', options: required('user-hash'), request: { body: { user_id: 'u1\u0000admin', user_hash: liveHash } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: user_hash with a trailing space', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: `${liveHash} ` } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: customer.externalId with a trailing space', options: required('signed-payload'), request: { body: { customer: { externalId: '1 ', timestamp: NOW_SECONDS }, signature: payloadFor({ externalId: '1' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash ext_user_id with a leading tab', options: required('contact-hash'), request: { body: { ext_user_id: '\tc1', user_hash: signContactHash({ ext_user_id: 'c1' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt in the body with a trailing space', options: required('jwt'), request: { body: { token: `${validToken} ` } }, expect: rejected('MALFORMED_IDENTITY') },
+
+  // --- Test mode declared by the client relaxes nothing (seed 000's testMode is a request flag).
+  { name: 'attack: testMode true, live signature 30 minutes old, no test key configured', options: required('signed-payload', { now: clockAt(1800) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
+  { name: 'attack: testMode true, live signature 6 minutes old', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], now: clockAt(360) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
+  { name: 'attack: testMode "true" as a string, live signature 30 minutes old: no hint either', options: required('signed-payload', { now: clockAt(1800) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: 'true' } }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: testMode true does not verify a wrong user hash', options: required('user-hash'), request: { body: { user_id: 'admin', user_hash: liveHash, testMode: true } }, expect: rejected('INVALID_SIGNATURE', true) },
+  { name: 'attack: an sk_test_ secret marked test: false gets the live window', options: required('signed-payload', { keys: [{ secret: TEST_KEY, test: false }], now: clockAt(1800) }), request: { body: payloadFor({ externalId: '1' }, TEST_KEY) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: test key signature older than testMaxAge', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], now: clockAt(3601) }), request: { body: payloadFor({ externalId: '1' }, TEST_KEY) }, expect: rejected('SIGNATURE_EXPIRED', true) },
+
+  // --- Test keys turned off.
+  { name: 'attack: signed-payload by a test key while test keys are off', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], allowTestKeys: false }), request: { body: payloadFor({ externalId: '1' }, TEST_KEY) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt by a test key while test keys are off', options: required('jwt', { keys: [LIVE_KEY, TEST_KEY], allowTestKeys: false }), request: { headers: bearer(jwtFor({ externalId: 'a' }, TEST_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: only test keys configured while test keys are off: fail closed', options: required('user-hash', { keys: [TEST_KEY], allowTestKeys: false }), request: { body: userHashBody('u1', TEST_KEY) }, expect: rejected('KEY_UNAVAILABLE') },
+
+  // --- The previous key after its grace period (seed 000: 24 hours).
+  { name: 'attack: signed-payload by the previous key after its grace period', options: required('signed-payload', { keys: [LIVE_KEY, { secret: PREVIOUS_KEY, expiresAt: NOW_SECONDS * 1000 - 86_400_000 }] }), request: { body: payloadFor({ externalId: '1' }, PREVIOUS_KEY) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt by the previous key after its grace period', options: required('jwt', { keys: [LIVE_KEY, { secret: PREVIOUS_KEY, expiresAt: new Date(NOW_SECONDS * 1000) }] }), request: { headers: bearer(jwtFor({ externalId: 'a' }, PREVIOUS_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash by the previous key after its grace period', options: required('contact-hash', { keys: [LIVE_KEY, { secret: PREVIOUS_KEY, expiresAt: NOW_SECONDS * 1000 }] }), request: { body: { ext_user_id: 'c1', user_hash: signContactHash({ ext_user_id: 'c1' }, PREVIOUS_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a year-old user hash made with a key that has since expired', options: required('user-hash', { keys: [LIVE_KEY, { secret: PREVIOUS_KEY, expiresAt: NOW_SECONDS * 1000 }], now: clockAt(365 * 86_400) }), request: { body: userHashBody('u1', PREVIOUS_KEY) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: only the previous key configured, expired: fail closed', options: required('user-hash', { keys: [{ secret: PREVIOUS_KEY, expiresAt: NOW_SECONDS * 1000 }] }), request: { body: userHashBody('u1', PREVIOUS_KEY) }, expect: rejected('KEY_UNAVAILABLE') },
+
+  // --- Replay: timestamps bound it; inside the window a copy is accepted (there is no nonce).
+  { name: 'attack: a signed payload replayed 6 minutes later', options: required('signed-payload', { now: clockAt(360) }), request: { body: payloadFor({ externalId: '1' }) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a signed payload replayed at exactly 300 seconds is still accepted', options: required('signed-payload', { now: clockAt(300) }), request: { body: payloadFor({ externalId: '1' }) }, expect: verified('signed-payload', { externalId: '1' }) },
+  { name: 'attack: a jwt replayed 16 minutes later', options: required('jwt', { now: clockAt(960) }), request: { headers: bearer(jwtFor({ externalId: 'a' })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a jwt with a far exp does not outlive its iat window', options: required('jwt', { now: clockAt(3600) }), request: { headers: bearer(jwtFor({ externalId: 'a', exp: NOW_SECONDS + 86_400 * 365 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a jwt past its exp', options: required('jwt', { now: clockAt(200) }), request: { headers: bearer(jwtFor({ externalId: 'a', exp: NOW_SECONDS + 100 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a user hash replayed a year later is accepted (it never expires)', options: required('user-hash', { now: clockAt(365 * 86_400) }), request: { body: userHashBody('u1') }, expect: verified('user-hash', { externalId: 'u1' }) },
+  { name: 'attack: a visitor hmac replayed a year later is accepted (it never expires)', options: required('visitor-hash', { now: clockAt(365 * 86_400) }), request: { body: visitorBody('v1') }, expect: verified('visitor-hash', { anonymousId: 'v1' }) },
+
+  // --- Future, millisecond, negative and zero timestamps.
+  { name: 'attack: a signed payload 61 seconds in the future', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS + 61) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a signed payload 60 seconds in the future is within clockTolerance', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS + 60) }, expect: verified('signed-payload', { externalId: '1' }) },
+  { name: 'attack: a jwt issued 61 seconds in the future', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: NOW_SECONDS + 61 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a jwt not valid before 2 minutes from now (nbf)', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', nbf: NOW_SECONDS + 120 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a signed payload timestamp in milliseconds', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS * 1000) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a signed payload timestamp in milliseconds, test mode: with a hint', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS * 1000), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
+  { name: 'attack: a jwt iat in milliseconds', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: NOW_SECONDS * 1000 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a negative timestamp', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, -1) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: a zero iat', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: 0 })) }, expect: rejected('SIGNATURE_EXPIRED') },
+
+  // --- Tenant A's signature presented for tenant B.
+  { name: "attack: jwt of tenant A presented for tenant B", options: required('jwt', tenantOptions), request: { headers: { ...team('globex'), ...bearer(jwtFor({ externalId: 'a' }, LIVE_KEY)) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: signed payload of tenant A presented for tenant B", options: required('signed-payload', tenantOptions), request: { headers: team('globex'), body: payloadFor({ externalId: '1' }, LIVE_KEY) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: contact hash of tenant B presented for tenant A", options: required('contact-hash', tenantOptions), request: { headers: team('acme'), body: { ext_user_id: 'c1', user_hash: signContactHash({ ext_user_id: 'c1' }, OTHER_TENANT_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: visitor hmac of tenant A presented for tenant B", options: required('visitor-hash', tenantOptions), request: { headers: team('globex'), body: visitorBody('v1', LIVE_KEY) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: no tenant named: no keys, fail closed', options: required('user-hash', tenantOptions), request: { body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') },
+  ...['__proto__', 'constructor', 'toString'].map((name): ConformanceCase => ({ name: `attack: tenant named "${name}" against a plain-object key lookup: fail closed`, options: required('user-hash', tenantOptions), request: { headers: team(name), body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') })),
+
+  // --- A proof for user A with user B's identity.
+  { name: "attack: contact hash of user A with user B's ext_user_id", options: required('contact-hash'), request: { body: { ext_user_id: 'victim', user_hash: signContactHash({ ext_user_id: 'attacker' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: contact hash of the attacker's email with the victim's ext_user_id (priority)", options: required('contact-hash'), request: { body: { ext_user_id: 'victim', email: 'attacker@example.com', user_hash: signContactHash({ email: 'attacker@example.com' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: contact hash of the attacker's phone with the victim's email (priority)", options: required('contact-hash'), request: { body: { email: 'victim@example.com', phone: '+15550000001', user_hash: signContactHash({ phone: '+15550000001' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: contact-hash ext_user_id and external_user_id disagree', options: required('contact-hash'), request: { body: { ext_user_id: 'attacker', external_user_id: 'victim', user_hash: signContactHash({ ext_user_id: 'attacker' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: "attack: visitor hmac of visitor A with visitor B's id", options: required('visitor-hash'), request: { body: { anonymousUserId: 'victim-visitor', hmac: signVisitorHash('attacker-visitor', LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: signed payload of user A with user B's externalId", options: required('signed-payload'), request: { body: { customer: { ...payloadFor({ externalId: 'attacker' }).customer, externalId: 'victim' }, signature: payloadFor({ externalId: 'attacker' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: jwt splicing user B's payload under user A's signature", options: required('jwt'), request: { headers: bearer(`${validHeader}.${b64(json({ externalId: 'victim', iat: NOW_SECONDS }))}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a signed field added to a customer after signing', options: required('signed-payload'), request: { body: { customer: { ...payloadFor({ externalId: '1' }).customer, email: 'ceo@example.com' }, signature: payloadFor({ externalId: '1' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a verified user id with an unverified email: the email is carried, not verified', options: required('user-hash'), request: { body: { ...userHashBody('attacker'), user_metadata: { email: 'ceo@victim.example', name: 'The CEO' } } }, expect: verified('user-hash', { externalId: 'attacker', email: 'ceo@victim.example', verifiedFields: ['externalId'], identityKey: 'externalId' }) },
+  { name: 'attack: visitor hmac with a claimed externalId and email: only the visitor id is verified', options: required('visitor-hash'), request: { body: { ...visitorBody('v1'), externalId: 'admin', email: 'ceo@victim.example' } }, expect: verified('visitor-hash', { anonymousId: 'v1', externalId: 'admin', verifiedFields: ['anonymousId'], identityKey: 'anonymousId' }) },
+
+  // --- Several schemes: a failing proof is not retried with a weaker one.
+  { name: 'attack: a forged jwt beside a valid user hash, jwt first: the jwt decides', options: required(['jwt', 'user-hash']), request: { headers: bearer(forgeJwt(HS256, claimsAt(), ATTACKER_KEY)), body: userHashBody('u1') }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a claimed user_id beside a valid visitor hmac: verified as the visitor only', options: required('visitor-hash'), request: { body: { user_id: 'admin', ...visitorBody('v1') } }, expect: verified('visitor-hash', { anonymousId: 'v1', verifiedFields: ['anonymousId'] }) },
+
+  // --- Duplicate JSON keys in the body: the parsers keep the last value, and so does the signature check.
+  { name: 'attack: duplicate user_id, victim first, attacker last with the attacker hash: verified as the attacker', options: required('user-hash'), request: rawJson(`{"user_id":"victim","user_id":"attacker","user_hash":"${signUserHash('attacker', LIVE_KEY)}"}`), expect: verified('user-hash', { externalId: 'attacker' }) },
+  { name: 'attack: duplicate user_id, attacker first with the attacker hash, victim last', options: required('user-hash'), request: rawJson(`{"user_id":"attacker","user_id":"victim","user_hash":"${signUserHash('attacker', LIVE_KEY)}"}`), expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: duplicate user_hash, right one first, wrong one last', options: required('user-hash'), request: rawJson(`{"user_id":"u1","user_hash":"${liveHash}","user_hash":"${'0'.repeat(64)}"}`), expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: duplicate customer.externalId, signed one first, victim last', options: required('signed-payload'), request: rawJson(`{"customer":{"externalId":"attacker","externalId":"victim","timestamp":${NOW_SECONDS}},"signature":"${payloadFor({ externalId: 'attacker' }).signature}"}`), expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: duplicate customer, signed one first, forged one last', options: required('signed-payload'), request: rawJson(`{"customer":${JSON.stringify(payloadFor({ externalId: 'attacker' }).customer)},"customer":{"externalId":"victim","timestamp":${NOW_SECONDS}},"signature":"${payloadFor({ externalId: 'attacker' }).signature}"}`), expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: duplicate claims inside a signed jwt: the last is used (RFC 7519 §4)', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, `{"externalId":"first","externalId":"last","iat":${NOW_SECONDS}}`, LIVE_KEY)) }, expect: verified('jwt', { externalId: 'last' }) },
+
+  // --- Key material that is not a key: fail closed (jsonwebtoken CVE-2022-23540: a falsy key).
+  { name: 'attack: a keys lookup that returns an empty secret: fail closed', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(`${b64(json({ alg: 'none' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a keys lookup that returns an empty secret, HS256 token signed with it', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: a keys lookup that returns nothing', options: required('jwt', { keys: () => undefined }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: a keys lookup that throws a message naming the secret', options: required('user-hash', { keys: () => { throw new Error(`cannot decrypt ${LIVE_KEY}`); } }), request: { body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') },
+];
