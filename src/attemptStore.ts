@@ -19,6 +19,11 @@ export interface AttemptCounter {
   retryAfterMs(key: string): Promise<number>;
   /** Counts one failed attempt for `key`. Successes are never counted. */
   countFailure(key: string): Promise<void>;
+  /**
+   * Optional: true when the counter knows, synchronously, that `key` has no failure on record
+   * (`retryAfterMs` would answer 0). Lets the common case skip the promise round trip.
+   */
+  knownClear?(key: string): boolean;
 }
 
 /** Where counters live. Implement it to keep them elsewhere. */
@@ -46,6 +51,11 @@ class CappedMemoryLimiter extends RateLimiterMemory {
     this.recent = new LRUCache<string, true>({ maxSize: maxKeys, sizeCalculation: () => 1, dispose: (_value, key) => void this.delete(key) });
   }
 
+  /** No failure is on record for `key` (none was counted, or it was forgotten). */
+  knownClear(key: string): boolean {
+    return !this.recent.has(key);
+  }
+
   override penalty(key: string | number, points?: number, options?: { [key: string]: unknown }): Promise<RateLimiterRes> {
     this.recent.set(String(key), true);
     return super.penalty(key, points, options);
@@ -58,7 +68,7 @@ class CappedMemoryLimiter extends RateLimiterMemory {
 }
 
 function counterOver(limiter: RateLimiterAbstract, limit: AttemptLimit): AttemptCounter {
-  return {
+  const counter: AttemptCounter = {
     async retryAfterMs(key) {
       const state = await limiter.get(key);
       return state && state.consumedPoints >= limit.points ? Math.max(state.msBeforeNext, 1) : 0;
@@ -67,6 +77,8 @@ function counterOver(limiter: RateLimiterAbstract, limit: AttemptLimit): Attempt
       await limiter.penalty(key, 1);
     },
   };
+  if (limiter instanceof CappedMemoryLimiter) counter.knownClear = (key) => limiter.knownClear(key);
+  return counter;
 }
 
 export function memoryStore(options: { maxKeys?: number; keyPrefix?: string } = {}): AttemptStore {

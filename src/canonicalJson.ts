@@ -22,8 +22,18 @@ export function canonicalJson(object: FlatObject): string {
  * A generator, so a match on the first spelling costs nothing for the others.
  */
 export function* canonicalForms(object: FlatObject): Generator<string, void, undefined> {
-  const seen = new Set<string>();
-  for (const json of keyOrders(object)) {
+  const primary = canonicalJson(object);
+  yield primary;
+  yield* otherCanonicalForms(object, primary);
+}
+
+/**
+ * The spellings other than `primary` (`canonicalJson(object)`): what a verifier tries after the
+ * common spelling failed, without serialising that one again.
+ */
+export function* otherCanonicalForms(object: FlatObject, primary: string): Generator<string, void, undefined> {
+  const seen = new Set<string>([primary]);
+  for (const json of keyOrders(object, primary)) {
     for (const form of spellings(json)) {
       if (seen.has(form)) continue;
       seen.add(form);
@@ -48,15 +58,40 @@ function serialise(object: FlatObject, keys: readonly string[]): string {
  * object, which puts integer-like keys first; Python, Ruby and PHP sort by code point, which
  * differs from code-unit order only for keys with characters beyond U+FFFF.
  */
-function* keyOrders(object: FlatObject): Generator<string, void, undefined> {
-  const keys = Object.keys(object);
-  const primary = serialise(object, keys.slice().sort());
+function* keyOrders(object: FlatObject, primary: string): Generator<string, void, undefined> {
   yield primary;
+  const keys = Object.keys(object);
   if (keys.length < 2) return;
-  const nodeSnippet = JSON.stringify(Object.fromEntries(keys.slice().sort((a, b) => a.localeCompare(b)).map((k) => [k, object[k]])));
-  if (nodeSnippet !== primary) yield nodeSnippet;
-  const codePoint = serialise(object, keys.slice().sort(byCodePoint));
-  if (codePoint !== primary) yield codePoint;
+  const sorted = keys.slice().sort();
+  // Each other order is computed only when it can differ: otherwise a failed signature would
+  // pay a locale-aware sort and a code-point sort (with arrays per comparison) every time.
+  if (nodeOrderMayDiffer(sorted)) {
+    const nodeSnippet = JSON.stringify(Object.fromEntries(keys.slice().sort((a, b) => a.localeCompare(b)).map((k) => [k, object[k]])));
+    if (nodeSnippet !== primary) yield nodeSnippet;
+  }
+  if (sorted.some((key) => SURROGATE.test(key))) {
+    const codePoint = serialise(object, keys.slice().sort(byCodePoint));
+    if (codePoint !== primary) yield codePoint;
+  }
+}
+
+/** Code-point order differs from code-unit order only for characters beyond U+FFFF. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+/** Integer-like keys, which an object puts first whatever the insertion order. */
+const INTEGER_LIKE = /^\d+$/;
+
+/**
+ * Whether the seed's Node snippet (localeCompare sort, then an object) can order these keys
+ * differently from `sorted` (code-unit order): only with an integer-like key, or when
+ * localeCompare does not agree that `sorted` is strictly ascending (a total order that agrees
+ * on every adjacent pair sorts the keys the same way).
+ */
+function nodeOrderMayDiffer(sorted: readonly string[]): boolean {
+  for (let i = 0; i < sorted.length; i++) {
+    if (INTEGER_LIKE.test(sorted[i]!)) return true;
+    if (i > 0 && sorted[i - 1]!.localeCompare(sorted[i]!) >= 0) return true;
+  }
+  return false;
 }
 
 function byCodePoint(a: string, b: string): number {

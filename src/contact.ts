@@ -16,7 +16,6 @@ export const MAX_ATTRIBUTES = 50;
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type ContactField = 'externalId' | 'email' | 'name' | 'phone' | 'anonymousId';
-const CONTACT_FIELDS: readonly ContactField[] = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
 
 /** A plain object (what JSON.parse makes for `{...}`), not an array, not a class instance. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -67,7 +66,10 @@ export function readAttributes(source: unknown, field: string, skip: ReadonlySet
     if (Array.isArray(value) ? !value.every(isFlat) : !isFlat(value)) {
       reject('MALFORMED_IDENTITY', `${field}.${key} must be a string, number, boolean or null (or a list of them), not ${describe(value)}.`);
     }
-    if (JSON.stringify(value).length > MAX_ATTRIBUTE_LENGTH) {
+    // JSON of a string is at most 6 characters per character plus quotes: only a value that
+    // could be over the limit (or a list) is serialised to measure it.
+    const couldBeLong = typeof value === 'string' ? value.length * 6 + 2 > MAX_ATTRIBUTE_LENGTH : Array.isArray(value);
+    if (couldBeLong && JSON.stringify(value).length > MAX_ATTRIBUTE_LENGTH) {
       reject('MALFORMED_IDENTITY', `${field}.${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
     }
     attributes[key] = Array.isArray(value) ? value.slice() : value;
@@ -91,21 +93,46 @@ export interface ContactParts {
 
 /** Builds the Contact, listing in `verifiedFields` only what is both present and signed. */
 export function buildContact(parts: ContactParts): Contact {
-  const fields: Partial<Record<ContactField, string>> = {};
+  // Named stores in a fixed order, not `fields[field] = value` and a spread: every contact gets
+  // the same hidden class and no dictionary-mode copy (this function was the costliest line of
+  // a verify, and costs more still in a server, where its megamorphic stores miss every cache).
+  const signed = parts.signedFields;
   const verifiedFields: string[] = [];
-  for (const field of CONTACT_FIELDS) {
-    const value = parts[field];
-    if (value === undefined) continue;
-    fields[field] = value;
-    if (parts.signedFields.includes(field)) verifiedFields.push(field);
+  const contact = {} as Contact;
+  if (parts.externalId !== undefined) {
+    contact.externalId = parts.externalId;
+    if (signed.includes('externalId')) verifiedFields.push('externalId');
+  }
+  if (parts.email !== undefined) {
+    contact.email = parts.email;
+    if (signed.includes('email')) verifiedFields.push('email');
+  }
+  if (parts.name !== undefined) {
+    contact.name = parts.name;
+    if (signed.includes('name')) verifiedFields.push('name');
+  }
+  if (parts.phone !== undefined) {
+    contact.phone = parts.phone;
+    if (signed.includes('phone')) verifiedFields.push('phone');
+  }
+  if (parts.anonymousId !== undefined) {
+    contact.anonymousId = parts.anonymousId;
+    if (signed.includes('anonymousId')) verifiedFields.push('anonymousId');
   }
   if (parts.signedAttributes) {
     for (const key of Object.keys(parts.attributes)) verifiedFields.push(`attributes.${key}`);
   }
-  return { ...fields, attributes: parts.attributes, verifiedFields, identityKey: parts.identityKey };
+  contact.attributes = parts.attributes;
+  contact.verifiedFields = verifiedFields;
+  contact.identityKey = parts.identityKey;
+  return contact;
 }
 
 /** The contact of a proof that signs every field it carries (`signed-payload`, `jwt`). */
 export function fullySignedContact(parts: Omit<ContactParts, 'signedFields' | 'signedAttributes'>): Contact {
-  return buildContact({ ...parts, signedFields: ['externalId', 'email', 'name', 'phone'], signedAttributes: true });
+  // Named properties, not `{ ...parts, ... }`: that clone cost a third of a jwt verify.
+  const { externalId, email, name, phone, anonymousId, attributes, identityKey } = parts;
+  return buildContact({ externalId, email, name, phone, anonymousId, attributes, identityKey, signedFields: FULLY_SIGNED, signedAttributes: true });
 }
+
+const FULLY_SIGNED: readonly ContactField[] = ['externalId', 'email', 'name', 'phone'];

@@ -71,10 +71,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const proof: ParsedProof = scheme.parse(credentials, settings);
       if (limits && attempt) {
         attempt.identity = `${scheme.name}:${proof.claimedIdentity}`;
-        await limits.check(attempt);
+        const limited = limits.check(attempt); // undefined when no counter holds a failure for it
+        if (limited) await limited;
       }
       const at = now();
-      keys = await keyRing.configured(request);
+      // Static keys come back as they are: awaiting them would only cost a turn of the queue.
+      const configured = keyRing.configured(request);
+      keys = configured instanceof Promise ? await configured : configured;
       return scheme.verify(proof, { keys: keyRing.usable(keys, at), now: at, settings });
     } catch (error) {
       const rejection = error instanceof Rejection ? error : new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');

@@ -37,8 +37,11 @@ export interface Attempt {
 }
 
 export interface FailureLimits {
-  /** Rejects with `RATE_LIMITED` (and the seconds to wait) when the attempt's address or identity is over its limit. */
-  check(attempt: Attempt): Promise<void>;
+  /**
+   * Rejects with `RATE_LIMITED` (and the seconds to wait) when the attempt's address or identity
+   * is over its limit; undefined, without a promise, when no counter holds a failure for either.
+   */
+  check(attempt: Attempt): Promise<void> | undefined;
   /** Counts a failure against the attempt's address and identity, if the code is one that counts. */
   record(attempt: Attempt, code: IdentityErrorCode): Promise<void>;
 }
@@ -73,10 +76,15 @@ export function createFailureLimits(options: RateLimitOptions | false | undefine
   };
 
   return {
-    async check(attempt) {
-      const waits = await Promise.all(keysOf(attempt).map(([counter, key]) => counter.retryAfterMs(key))).catch(() => (storeFailure(), [0]));
-      const wait = Math.max(0, ...waits);
-      if (wait > 0) reject('RATE_LIMITED', `Too many failed attempts; retry in ${Math.ceil(wait / 1000)} seconds.`, false, Math.ceil(wait / 1000));
+    check(attempt) {
+      const keys = keysOf(attempt);
+      // The common case, a client with no failure on record, answered without a promise.
+      if (keys.every(([counter, key]) => counter.knownClear?.(key) === true)) return undefined;
+      return (async () => {
+        const waits = await Promise.all(keys.map(([counter, key]) => counter.retryAfterMs(key))).catch(() => (storeFailure(), [0]));
+        const wait = Math.max(0, ...waits);
+        if (wait > 0) reject('RATE_LIMITED', `Too many failed attempts; retry in ${Math.ceil(wait / 1000)} seconds.`, false, Math.ceil(wait / 1000));
+      })();
     },
     async record(attempt, code) {
       if (!COUNTED.has(code)) return;

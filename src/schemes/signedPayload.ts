@@ -10,7 +10,7 @@
  * ```
  */
 import { createHmac } from 'node:crypto';
-import { canonicalForms, canonicalJson, type FlatObject, type FlatValue } from '../canonicalJson.js';
+import { canonicalJson, otherCanonicalForms, type FlatObject, type FlatValue } from '../canonicalJson.js';
 import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature } from './identifierHash.js';
@@ -22,6 +22,8 @@ const DEFAULT_MAX_AGE = 300;
 
 interface SignedPayloadProof extends ParsedProof {
   customer: FlatObject;
+  /** `canonicalJson(customer)`: the spelling nearly every site signs, serialised once. */
+  canonical: string;
   signature: Buffer;
   timestamp: number;
   externalId?: string | undefined;
@@ -52,7 +54,8 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
       }
     }
     const flat = customer as FlatObject;
-    if (canonicalJson(flat).length > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', `customer is longer than ${MAX_PAYLOAD_LENGTH} characters as JSON.`);
+    const canonical = canonicalJson(flat);
+    if (canonical.length > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', `customer is longer than ${MAX_PAYLOAD_LENGTH} characters as JSON.`);
     const externalId = optionalString(flat.externalId, 'customer.externalId');
     const email = optionalString(flat.email, 'customer.email');
     if (externalId === undefined && email === undefined) reject('MISSING_REQUIRED_FIELD', 'customer needs an externalId or an email.');
@@ -64,6 +67,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     return {
       claimedIdentity: externalId ?? email!,
       customer: flat,
+      canonical,
       signature: readIdentifierSignature(fields.signature, 'signature'),
       timestamp,
       externalId,
@@ -75,7 +79,9 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
   },
 
   verify(proof, context) {
-    const match = findSigningKey(context.keys, canonicalForms(proof.customer), proof.signature);
+    const match =
+      findSigningKey(context.keys, [proof.canonical], proof.signature) ??
+      findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical), proof.signature);
     if (!match) reject('INVALID_SIGNATURE', 'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.');
     checkSigningTime(proof.timestamp, 'customer.timestamp', match.key, context, DEFAULT_MAX_AGE);
     const { externalId, email, name, phone, attributes } = proof;

@@ -20,9 +20,6 @@ interface UserHashProof extends IdentifierProof {
   attributes: Record<string, unknown>;
 }
 
-/** `user_metadata` keys that fill contact fields; every other key becomes an attribute. */
-const PROFILE_FIELDS = new Set(['name', 'email', 'phone']);
-
 export const userHash: Scheme<UserHashProof> = {
   name: 'user-hash',
   credentials: bodyFields,
@@ -34,15 +31,16 @@ export const userHash: Scheme<UserHashProof> = {
     if (typeof fields.user_id === 'number') reject('MALFORMED_IDENTITY', 'user_id must be a string: sign and send String(user.id).');
     const userId = optionalString(fields.user_id, 'user_id');
     if (userId === undefined) reject('MISSING_REQUIRED_FIELD', 'user_hash arrived without a user_id.');
-    const metadata = readAttributes(fields.user_metadata, 'user_metadata');
+    // One pass over the metadata: the profile fields out, every other key an attribute.
+    const { name, email, phone, ...attributes } = readAttributes(fields.user_metadata, 'user_metadata');
     return {
       claimedIdentity: userId,
       signedValue: userId,
       signature: readIdentifierSignature(fields.user_hash, 'user_hash'),
-      name: optionalString(metadata.name, 'user_metadata.name'),
-      email: optionalString(metadata.email, 'user_metadata.email'),
-      phone: optionalString(metadata.phone, 'user_metadata.phone'),
-      attributes: readAttributes(metadata, 'user_metadata', PROFILE_FIELDS),
+      name: optionalString(name, 'user_metadata.name'),
+      email: optionalString(email, 'user_metadata.email'),
+      phone: optionalString(phone, 'user_metadata.phone'),
+      attributes,
     };
   },
 
