@@ -1,0 +1,265 @@
+/**
+ * Core benches, in process: verifications per second for each scheme through `verifier.verify`,
+ * next to the minimal node:crypto check of the same proof (the floor), and for `jwt` next to
+ * jose and jsonwebtoken. Warm-up, then several rounds in which every candidate of a scheme is
+ * sampled once (order rotated each round); medians are reported, and each ratio is the median of
+ * the per-round ratios, so a slow moment on a shared machine hits both sides of a ratio.
+ *
+ *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]
+ *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
+ *
+ * Expects the package built by bench/lib/package.mjs (bench/run.mjs builds it first); with
+ * --compare, also the other tree's build (`npm run bench -- --compare <tree>` makes it), whose
+ * verify() runs beside ours in the same rounds.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as jose from 'jose';
+import jsonwebtoken from 'jsonwebtoken';
+import { badProof, goodProof, SECRET, toVerifyRequest } from './lib/fixtures.mjs';
+import { floors, secretKey } from './lib/floors.mjs';
+import { comparePackageDir, importPackage } from './lib/package.mjs';
+import { median, round } from './lib/stats.mjs';
+
+const { createVerifier } = await importPackage();
+
+const SCHEMES = ['user-hash', 'signed-payload', 'jwt'];
+// Pools of the same size, so valid and failing proofs meet the same memory traffic: 65,536
+// distinct signed users, cycled; 65,536 distinct attackers, each tried a few times at most
+// (under any failure limit).
+const GOOD_POOL = 65536;
+const BAD_POOL = 65536;
+
+// ---------------------------------------------------------------------------------------------
+// Requests: only the scheme's own fields, as the widget sends them.
+
+function schemeRequest(scheme, proof) {
+  const request = toVerifyRequest(proof);
+  const { body } = proof;
+  if (scheme === 'user-hash') request.body = { message: body.message, user_id: body.user_id, user_hash: body.user_hash, user_metadata: body.user_metadata };
+  else if (scheme === 'signed-payload') request.body = { message: body.message, customer: body.customer, signature: body.signature };
+  else request.body = { message: body.message };
+  if (scheme !== 'jwt') delete request.headers.authorization;
+  return request;
+}
+
+/** Valid proofs of distinct users, or failing proofs of distinct attackers (generated once, on first use). */
+function pools(scheme) {
+  const now = Math.floor(Date.now() / 1000);
+  let good, bad;
+  return {
+    get good() {
+      return (good ??= Array.from({ length: GOOD_POOL }, (_, i) => schemeRequest(scheme, goodProof(i, now))));
+    },
+    get bad() {
+      return (bad ??= Array.from({ length: BAD_POOL }, (_, n) => schemeRequest(scheme, badProof(n, now))));
+    },
+  };
+}
+
+// The floors (bench/lib/floors.mjs): the least a correct check of the same proof can do.
+
+const secretBytes = new TextEncoder().encode(SECRET);
+const floorKey = floors(secretKey);
+const floorString = floors(SECRET);
+
+// ---------------------------------------------------------------------------------------------
+// Candidates: each returns true for the outcome it is meant to produce (verified, or refused).
+
+/**
+ * Two phases: valid proofs, then failing ones. Each phase has verifiers of its own, so the
+ * failure counters the bad phase fills never weigh on the valid phase (nor the reverse).
+ * With `compare` (the core of another build, `--compare`), its verifiers run beside ours.
+ */
+function candidates(scheme, pool, phase, compare) {
+  const builds = [['', createVerifier]];
+  if (compare) builds.push(['@compare', compare.createVerifier]);
+  const ours = (make, suffix, rows) =>
+    rows.map(([id, label, extra, outcome]) => {
+      const verifier = make({ scheme, keys: [SECRET], ...extra });
+      return { id: id + suffix, label: label + (suffix ? ' [compare]' : ''), pool: pool[phase], fn: async (r) => outcome(await verifier.verify(r)) };
+    });
+  if (phase === 'bad') {
+    const floor = floorKey[scheme];
+    const refused = (result) => result.error?.code === 'INVALID_SIGNATURE';
+    return [
+      { id: 'floor-bad', label: 'node:crypto floor, bad signature', sync: true, pool: pool.bad, fn: (r) => floor(r) === undefined },
+      ...builds.flatMap(([suffix, make]) =>
+        ours(make, suffix, [
+          ['ours-bad', 'chat-identity verify(), bad signature, distinct attackers', {}, refused],
+          ['ours-bad-no-limits', 'chat-identity verify(), bad signature, rateLimit: false', { rateLimit: false }, refused],
+        ]),
+      ),
+    ];
+  }
+  const [byKey, byString] = [floorKey[scheme], floorString[scheme]];
+  const verified = (result) => result.verified;
+  const list = [
+    { id: 'floor', label: 'node:crypto floor (KeyObject)', sync: true, pool: pool.good, fn: (r) => byKey(r) !== undefined },
+    { id: 'floor-string', label: 'node:crypto floor (string secret)', sync: true, pool: pool.good, fn: (r) => byString(r) !== undefined },
+    ...builds.flatMap(([suffix, make]) =>
+      ours(make, suffix, [
+        ['ours', 'chat-identity verify()', {}, verified],
+        ['ours-no-limits', 'chat-identity verify(), rateLimit: false', { rateLimit: false }, verified],
+      ]),
+    ),
+  ];
+  if (scheme === 'jwt') {
+    const token = (r) => r.headers.authorization.slice(7);
+    const joseOptions = { algorithms: ['HS256'], maxTokenAge: 900 };
+    const jwtOptions = { algorithms: ['HS256'], maxAge: 900 };
+    const verifies = (f) => (r) => {
+      try {
+        return f(r) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+    list.push(
+      { id: 'jose', label: 'jose.jwtVerify (Uint8Array secret, as documented)', pool: pool.good, fn: async (r) => (await jose.jwtVerify(token(r), secretBytes, joseOptions)).payload !== undefined },
+      { id: 'jose-key', label: 'jose.jwtVerify (KeyObject)', pool: pool.good, fn: async (r) => (await jose.jwtVerify(token(r), secretKey, joseOptions)).payload !== undefined },
+      { id: 'jsonwebtoken', label: 'jsonwebtoken.verify (string secret, as documented)', sync: true, pool: pool.good, fn: verifies((r) => jsonwebtoken.verify(token(r), SECRET, jwtOptions)) },
+      { id: 'jsonwebtoken-key', label: 'jsonwebtoken.verify (KeyObject)', sync: true, pool: pool.good, fn: verifies((r) => jsonwebtoken.verify(token(r), secretKey, jwtOptions)) },
+    );
+  }
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling. Each candidate gets its own copy of the loop (its own type feedback), so one
+// candidate's call site never slows another's.
+
+const LOOP_BODY = (call) => `
+  const mask = pool.length - 1;
+  let n = 0, ok = 0, elapsed;
+  const t0 = hrtime();
+  do {
+    for (let j = 0; j < 16; j++) if (${call}(pool[(start + n + j) & mask])) ok++;
+    n += 16;
+    elapsed = Number(hrtime() - t0);
+  } while (elapsed < targetNs);
+  return { n, ok, elapsed };`;
+
+function makeLoop(sync) {
+  const source = sync ? `return function loop(fn, pool, start, targetNs) {${LOOP_BODY('fn')}}` : `return async function loop(fn, pool, start, targetNs) {${LOOP_BODY('await fn')}}`;
+  return new Function('hrtime', source)(process.hrtime.bigint);
+}
+
+async function sample(candidate, targetMs) {
+  const { n, ok, elapsed } = await candidate.loop(candidate.fn, candidate.pool, candidate.cursor, targetMs * 1e6);
+  candidate.cursor += n;
+  if (ok !== n) throw new Error(`${candidate.label}: ${n - ok} of ${n} calls did not give the expected outcome`);
+  return (n / elapsed) * 1e9;
+}
+
+async function check(candidate) {
+  for (let i = 0; i < 64; i++) {
+    if (!(await candidate.fn(candidate.pool[i]))) throw new Error(`${candidate.label} does not give the expected outcome on request ${i}`);
+  }
+  candidate.cursor = 64;
+}
+
+/** Samples every candidate of a list, round-robin with the order rotated each round. */
+async function measure(list, { rounds, sampleMs, warmupMs }) {
+  for (const c of list) {
+    c.loop = makeLoop(c.sync === true);
+    await check(c);
+  }
+  for (const c of list) await sample(c, warmupMs);
+  const samples = Object.fromEntries(list.map((c) => [c.id, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < list.length; k++) {
+      const c = list[(k + r) % list.length];
+      samples[c.id].push(await sample(c, sampleMs));
+    }
+  }
+  return samples;
+}
+
+export async function benchScheme(scheme, settings, compare) {
+  const pool = pools(scheme);
+  const good = candidates(scheme, pool, 'good', compare);
+  const samples = await measure(good, settings);
+  const bad = candidates(scheme, pool, 'bad', compare);
+  Object.assign(samples, await measure(bad, settings));
+  // The floor is the faster of the two minimal checks, round by round; a bad proof's floor is
+  // the same check failing (the same HMAC, then a mismatch).
+  const floorOf = (r) => Math.max(samples.floor[r], samples['floor-string'][r]);
+  const result = { scheme, floorOpsPerSec: round(median(samples.floor.map((_, r) => floorOf(r)))), candidates: {} };
+  for (const [phase, list] of [['good', good], ['bad', bad]]) {
+    const floor = phase === 'bad' ? (r) => samples['floor-bad'][r] : floorOf;
+    for (const c of list) {
+      const ops = samples[c.id];
+      const entry = {
+        label: c.label,
+        phase,
+        opsPerSec: round(median(ops)),
+        nsPerOp: round(1e9 / median(ops)),
+        // Time per verify relative to the floor's, median of the per-round ratios.
+        vsFloor: round(median(ops.map((o, r) => floor(r) / o)), 3),
+        samples: ops.map((o) => round(o, 3)),
+      };
+      if (scheme === 'jwt' && phase === 'good' && c.id.startsWith('ours')) {
+        // Throughput relative to the libraries (> 1: ours is faster), same round.
+        for (const lib of ['jose', 'jose-key', 'jsonwebtoken', 'jsonwebtoken-key']) {
+          entry[`speedupVs_${lib}`] = round(median(ops.map((o, r) => o / samples[lib][r])), 3);
+        }
+      }
+      result.candidates[c.id] = entry;
+    }
+  }
+  return result;
+}
+
+export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {
+  const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 150 : 400, compare };
+  const compareModule = compare ? await importPackage('', comparePackageDir) : undefined;
+  const results = { settings, schemes: {} };
+  for (const scheme of schemes) {
+    log(`core: ${scheme}`);
+    results.schemes[scheme] = await benchScheme(scheme, settings, compareModule);
+  }
+  return results;
+}
+
+/** Runs one candidate flat out for `seconds`, for `node --cpu-prof`. */
+async function profile(scheme, candidateId, seconds) {
+  const pool = pools(scheme);
+  const c = candidates(scheme, pool, candidateId.includes('bad') ? 'bad' : 'good').find((x) => x.id === candidateId);
+  if (!c) throw new Error(`no candidate ${candidateId} for ${scheme}`);
+  c.loop = makeLoop(c.sync === true);
+  await check(c);
+  const opsPerSec = await sample(c, seconds * 1000);
+  return { scheme, candidate: c.label, opsPerSec: round(opsPerSec), nsPerOp: round(1e9 / opsPerSec) };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'sample-ms': { type: 'string' },
+      scheme: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      profile: { type: 'string' },
+      candidate: { type: 'string', default: 'ours' },
+      seconds: { type: 'string', default: '5' },
+      compare: { type: 'boolean', default: false },
+    },
+  });
+  if (values.profile) {
+    console.log(JSON.stringify(await profile(values.profile, values.candidate, Number(values.seconds))));
+  } else {
+    const results = await runCore({
+      quick: values.quick,
+      rounds: values.rounds && Number(values.rounds),
+      sampleMs: values['sample-ms'] && Number(values['sample-ms']),
+      schemes: values.scheme ?? SCHEMES,
+      compare: values.compare,
+      log: (m) => console.error(m),
+    });
+    const json = JSON.stringify(results, null, 2);
+    if (values.out) writeFileSync(values.out, json + '\n');
+    else console.log(json);
+  }
+}

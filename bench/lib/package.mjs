@@ -1,0 +1,82 @@
+/**
+ * The package under test, built privately for the benches.
+ *
+ * `npm test` packs the package (which cleans and rebuilds dist/), and other work in the same
+ * tree may do so at any moment; a bench that imports dist/ could see it vanish between two
+ * server start-ups. So the benches build their own copy with the project's tsup settings
+ * (ESM only, no declarations) into bench/.build/node_modules/chat-identity/, with a package.json
+ * that maps the public entry points. The adapters import the core as `chat-identity`; from
+ * there that resolves to this copy (self-reference), and express, koa, lru-cache, ... resolve
+ * up the tree to the project's node_modules, as in an installed app.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const rootDir = join(benchDir, '..');
+export const packageDir = join(benchDir, '.build', 'node_modules', 'chat-identity');
+
+const ENTRIES = { index: 'src/index.ts', express: 'adapters/express.ts', koa: 'adapters/koa.ts', passport: 'adapters/passport.ts' };
+
+/**
+ * A second copy for A/B runs (`--compare <tree>`): another checkout or a patched copy of src/
+ * and adapters/, built the same way. Its node_modules lookups still end in this project's.
+ */
+export const comparePackageDir = join(benchDir, '.build', 'compare', 'node_modules', 'chat-identity');
+
+/**
+ * Builds `sourceRoot`'s src/ and adapters/ into `outDir` (the private copy by default).
+ * Throws (with tsup's message) when the code does not build.
+ */
+export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir = packageDir } = {}) {
+  const { build } = await import('tsup');
+  const rootPackage = JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8'));
+  mkdirSync(outDir, { recursive: true });
+  const log = console.log;
+  if (quiet) console.log = () => {};
+  try {
+    await build({
+      config: false,
+      entry: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, join(sourceRoot, file)])),
+      outDir: join(outDir, 'dist'),
+      format: ['esm'],
+      dts: false,
+      target: 'node20',
+      platform: 'node',
+      sourcemap: true, // so --cpu-prof names src/ lines
+      clean: true,
+      splitting: false,
+      silent: quiet,
+      tsconfig: join(existsSync(join(sourceRoot, 'tsconfig.json')) ? sourceRoot : rootDir, 'tsconfig.json'),
+      external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
+    });
+  } finally {
+    console.log = log;
+  }
+  const entry = (name) => ({ import: `./dist/${name}.js`, default: `./dist/${name}.js` });
+  writeFileSync(
+    join(outDir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'chat-identity',
+        version: rootPackage.version,
+        private: true,
+        type: 'module',
+        exports: { '.': entry('index'), './express': entry('express'), './koa': entry('koa'), './passport': entry('passport') },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+}
+
+/**
+ * Imports one entry point of a built copy: '' for the core, 'express', 'koa' or 'passport'.
+ * The copy is CHAT_IDENTITY_BENCH_PACKAGE when set (how the HTTP servers of `--compare` runs
+ * load the other tree), else the private copy.
+ */
+export function importPackage(entry = '', dir = process.env.CHAT_IDENTITY_BENCH_PACKAGE || packageDir) {
+  const file = join(dir, 'dist', `${entry || 'index'}.js`);
+  return import(pathToFileURL(file).href);
+}

@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: builds the package privately, then runs the core, HTTP and memory benches,
+ * each in processes of its own, prints the tables and the targets, and writes bench/results.json
+ * and bench/RESULTS.md. About 9 minutes; `--quick` takes about 2. A quick, partial (--only) or
+ * A/B (--compare) run writes bench/results-check.json and leaves the published results alone.
+ *
+ *   npm run bench [-- --quick] [--only core,http,memory] [--duration 2.5] [--rounds 5]
+ *                 [--connections 10] [--memory-count 1000000] [--out file.json] [--md file.md] [--no-build]
+ *   (--duration, --rounds and --connections set the HTTP runs; each section's own options are in
+ *   the header of bench/core.mjs, bench/http.mjs and bench/memory.mjs)
+ *   npm run bench -- --compare /path/to/other/tree [--only core,http]
+ *       builds the other tree's src/ and adapters/ too and runs its verify() and middleware
+ *       beside this tree's, in the same rounds: the way to measure a patch on a noisy machine.
+ *
+ * Not part of `npm test`. CHAT_IDENTITY_BENCH_OPTIONS (JSON) is merged into the package's
+ * options in the HTTP servers, e.g. '{"rateLimit":false}'.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchDir, buildPackage, comparePackageDir, rootDir } from './lib/package.mjs';
+import { evaluateTargets, renderConsole, renderMarkdown } from './report.mjs';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', default: 'core,http,memory' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    connections: { type: 'string', default: '10' },
+    'memory-count': { type: 'string' },
+    out: { type: 'string' },
+    md: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    compare: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const only = new Set(values.only.split(',').map((s) => s.trim()));
+const compare = values.compare !== undefined;
+// A quick, partial or A/B run is for checking: it never replaces the published results.
+const partial = quick || only.size < 3 || compare;
+const outFile = values.out ?? join(benchDir, partial ? 'results-check.json' : 'results.json');
+const mdFile = values.md ?? (partial ? undefined : join(benchDir, 'RESULTS.md'));
+const log = (message) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+const load = () => os.loadavg().map((l) => Number(l.toFixed(2)));
+
+/** Runs a bench script in a child process and reads the JSON it writes. */
+function child(script, args, execArgv = []) {
+  const tmp = join(os.tmpdir(), `chat-identity-bench-${process.pid}-${Date.now()}.json`);
+  return new Promise((resolve, reject) => {
+    const proc = fork(join(benchDir, script), [...args, '--out', tmp], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    proc.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      try {
+        resolve(JSON.parse(readFileSync(tmp, 'utf8')));
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+    });
+  });
+}
+
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: rootDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const started = Date.now();
+const meta = {
+  date: new Date().toISOString(),
+  command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  quick,
+  node: process.versions.node,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+  cores: os.cpus().length,
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+  commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+  dirty: git(['status', '--porcelain', '--', 'src', 'adapters']) !== '',
+  loadBefore: load(),
+};
+
+if (!values['no-build']) {
+  log('building src/ and adapters/ into bench/.build (ESM, as published)');
+  await buildPackage();
+}
+if (compare) {
+  log(`building ${values.compare} (src/ and adapters/) into bench/.build/compare for the A/B rows`);
+  await buildPackage({ sourceRoot: resolve(values.compare), outDir: comparePackageDir });
+  meta.compare = resolve(values.compare);
+}
+
+const results = { meta };
+if (only.has('core')) {
+  log('core: verify() against the node:crypto floor, jose and jsonwebtoken');
+  const args = quick ? ['--quick'] : [];
+  if (compare) args.push('--compare');
+  results.core = await child('core.mjs', args);
+}
+if (only.has('http')) {
+  log('http: Express 5 and Koa 3, bare and with each middleware (autocannon in its own process)');
+  const args = ['--connections', values.connections];
+  if (quick) args.push('--quick');
+  if (values.duration) args.push('--duration', values.duration);
+  if (values.rounds) args.push('--rounds', values.rounds);
+  if (compare) args.push('--compare');
+  results.http = await child('http.mjs', args);
+}
+if (only.has('memory')) {
+  // The failure counters are the same whatever the scheme, so the full count runs on user-hash
+  // (with and without them) and a quarter of it on the others, which is past the counters' cap.
+  const count = Number(values['memory-count'] ?? (quick ? 100_000 : 1_000_000));
+  const floods = [
+    ['user-hash', 'on', count],
+    ['user-hash', 'off', count],
+    ['signed-payload', 'on', Math.ceil(count / 4)],
+    ['jwt', 'on', Math.ceil(count / 4)],
+  ];
+  results.memory = { runs: [] };
+  for (const [scheme, limits, n] of floods) {
+    log(`memory: ${n.toLocaleString('en-US')} failing ${scheme} verifications, failure limits ${limits}`);
+    results.memory.runs.push(await child('memory.mjs', ['--count', String(n), '--scheme', scheme, '--limits', limits], ['--expose-gc']));
+  }
+}
+
+meta.loadAfter = load();
+meta.seconds = (Date.now() - started) / 1000;
+results.targets = evaluateTargets(results);
+writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+console.log(renderConsole(results));
+console.log(`\nwrote ${relative(process.cwd(), outFile)}`);
+if (mdFile) {
+  writeFileSync(mdFile, renderMarkdown(results));
+  console.log(`wrote ${relative(process.cwd(), mdFile)}`);
+}
