@@ -41,6 +41,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const { getCredentials, onVerified, diagnostics = false, allowTestKeys = true } = options;
   const limits = createFailureLimits(options.rateLimit, options.logger);
   const tenantOf = options.tenant ?? (() => undefined);
+  // The tenant matters to a keys lookup and to the limits; with neither it is never asked for.
+  const needsTenant = typeof options.keys === 'function' || limits !== undefined;
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
   function pick(request: VerifyRequest): { scheme: Scheme; credentials: Credentials } | undefined {
@@ -60,6 +62,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let picked: { scheme: Scheme; credentials: Credentials } | undefined;
     let keys: readonly SigningKey[] | undefined;
     let attempt: Attempt | undefined;
+    let tenant: string | undefined;
     try {
       picked = pick(request);
       if (!picked) {
@@ -67,7 +70,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
       const { scheme, credentials } = picked;
-      if (limits) attempt = { tenant: tenantOf(request), address: typeof request.ip === 'string' ? request.ip : undefined };
+      if (needsTenant) tenant = tenantOf(request);
+      if (limits) attempt = { tenant, address: typeof request.ip === 'string' ? request.ip : undefined };
       const proof: ParsedProof = scheme.parse(credentials, settings);
       if (limits && attempt) {
         attempt.identity = `${scheme.name}:${proof.claimedIdentity}`;
@@ -76,7 +80,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       const at = now();
       // Static keys come back as they are: awaiting them would only cost a turn of the queue.
-      const configured = keyRing.configured(request);
+      const configured = keyRing.configured(request, tenant);
       keys = configured instanceof Promise ? await configured : configured;
       return scheme.verify(proof, { keys: keyRing.usable(keys, at), now: at, settings });
     } catch (error) {
@@ -84,7 +88,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (limits && attempt) await limits.record(attempt, rejection.code);
       // Specific hints only where the contract allows them: test mode, a test key, or diagnostics on.
       const hintsAllowed = diagnostics || picked?.credentials.testMode === true || rejection.testKey;
-      const hint = hintsAllowed ? await explain(rejection, picked, keys, request) : undefined;
+      const hint = hintsAllowed ? await explain(rejection, picked, keys, request, tenant) : undefined;
       const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter) };
       if (picked) result.scheme = picked.scheme.name;
       return result;
@@ -92,10 +96,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** The diagnosed mistake, or else the rejection's own hint. */
-  async function explain(rejection: Rejection, picked: { scheme: Scheme; credentials: Credentials } | undefined, keys: readonly SigningKey[] | undefined, request: VerifyRequest): Promise<string | undefined> {
+  async function explain(rejection: Rejection, picked: { scheme: Scheme; credentials: Credentials } | undefined, keys: readonly SigningKey[] | undefined, request: VerifyRequest, tenant: string | undefined): Promise<string | undefined> {
     if (!picked || !DIAGNOSABLE.has(rejection.code)) return rejection.hint;
     try {
-      keys ??= await keyRing.configured(request);
+      keys ??= await keyRing.configured(request, tenant);
     } catch {
       keys = [];
     }

@@ -51,8 +51,8 @@ export function toSigningKeys(input: KeyInput | readonly KeyInput[] | undefined,
 }
 
 export interface KeyRing {
-  /** Every key configured for the request's tenant, expired and test keys included. Throws `KEY_UNAVAILABLE` when the lookup fails. */
-  configured(request: VerifyRequest): Promise<readonly SigningKey[]> | readonly SigningKey[];
+  /** Every key configured for the tenant, expired and test keys included. Throws `KEY_UNAVAILABLE` when the lookup fails. */
+  configured(request: VerifyRequest, tenant: string | undefined): Promise<readonly SigningKey[]> | readonly SigningKey[];
   /** Those usable now, in the order to try. Throws `KEY_UNAVAILABLE` when there are none. */
   usable(keys: readonly SigningKey[], now: number): readonly SigningKey[];
 }
@@ -79,7 +79,6 @@ export function createKeyRing(options: VerifierOptions): KeyRing {
   }
 
   const lookup = withTimeout(options.keys, options.keyLookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT);
-  const tenantOf = options.tenant ?? (() => undefined);
   const load = async (tenant: string | undefined, request: VerifyRequest) =>
     toSigningKeys(await lookup(tenant, request), `the keys returned for tenant ${JSON.stringify(tenant ?? null)}`);
 
@@ -102,8 +101,7 @@ export function createKeyRing(options: VerifierOptions): KeyRing {
 
   return {
     usable,
-    async configured(request) {
-      const tenant = tenantOf(request);
+    async configured(request, tenant) {
       if (tenant !== undefined && typeof tenant !== 'string') reject('KEY_UNAVAILABLE', 'The tenant option must return a string.');
       let keys: readonly SigningKey[] | undefined;
       try {
