@@ -51,7 +51,14 @@ export class IdentityStrategy extends CustomStrategy {
       identity
         .check(toVerifyRequest(req), 'Add app.use(express.json()) before passport.authenticate().')
         .then(({ result, rejection }) => {
-          if (result.verified) return this.success(result.contact, result);
+          if (result.verified) {
+            // Without session support Passport's success() needs { session: false } or answers 500;
+            // a proof is checked on every request anyway, so attach the user as that option would.
+            if ((req as { session?: unknown }).session !== undefined) return this.success(result.contact, result);
+            (req as { authInfo?: unknown }).authInfo = result;
+            (req as unknown as Record<string, unknown>)[(req as { _userProperty?: string })._userProperty ?? 'user'] = result.contact;
+            return this.pass();
+          }
           (req as { authInfo?: unknown }).authInfo = result;
           if (!rejection) return this.pass();
           if (rejectWith === 'error') return this.error(rejection);

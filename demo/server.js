@@ -118,7 +118,8 @@ export function createDemoApp(options = {}) {
   // ---- The example chat backend: only verified contacts get a reply.
   const chat = express.Router();
   chat.use(express.json({ limit: '16kb' }));
-  chat.use(identityVerification({ scheme: 'signed-payload', keys, required: true, now, logger: silent }));
+  // Hints are the server's decision: on while the demo runs on a test key (development), off with a live key.
+  chat.use(identityVerification({ scheme: 'signed-payload', keys, required: true, diagnostics: signingKey.test, now, logger: silent }));
   chat.post('/', (req, res) => {
     const { contact, test } = req.identity;
     const message = typeof req.body.message === 'string' ? req.body.message.slice(0, 500) : '';

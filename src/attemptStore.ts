@@ -1,32 +1,65 @@
 /**
- * Failed-attempt counters behind one small interface: rate-limiter-flexible's memory limiter
- * (embedded default, capped) or its Redis limiter (shared by every instance, with the capped
- * memory limiter as insurance while Redis is down).
+ * Attempt counters behind one small interface: rate-limiter-flexible's memory limiter (embedded
+ * default, capped) or its Redis limiter (shared by every instance). A shared store is used through
+ * `insuredStore`: every operation has a deadline, past which the capped memory limiter decides.
  */
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from './types.js';
 
 export interface AttemptLimit {
-  /** Failures allowed in one window. */
+  /** Attempts allowed in one window: recorded failures plus attempts in flight. */
   points: number;
-  /** The window, in seconds. */
+  /** The window, in whole seconds. */
   duration: number;
 }
 
-export interface AttemptCounter {
-  /** Milliseconds until `key` may try again; 0 while it is under the limit. */
-  retryAfterMs(key: string): Promise<number>;
-  /** Counts one failed attempt for `key`. Successes are never counted. */
-  countFailure(key: string): Promise<void>;
-  /**
-   * Optional: true when the counter knows, synchronously, that `key` has no failure on record
-   * (`retryAfterMs` would answer 0). Lets the common case skip the promise round trip.
-   */
-  knownClear?(key: string): boolean;
+/** What a counter holds for one key, just after a reservation. */
+export interface AttemptCount {
+  /** Attempts in the key's current window, the new one included: recorded failures and attempts in flight. */
+  held: number;
+  /** Milliseconds until that window ends and everything in it is forgotten. */
+  msLeft: number;
 }
 
-/** Where counters live. Implement it to keep them elsewhere. */
+/**
+ * One limit's counters, by key. Keys arrive hashed (22 characters, whatever the client sent), so a
+ * store never holds client data and every key costs the same. A key's window is fixed: it begins
+ * with its first attempt and lasts `limit.duration` seconds, after which the store forgets the key
+ * (a TTL), so that it stays bounded.
+ *
+ * An attempt is reserved before it is verified, so attempts in flight count and a burst cannot
+ * outrun the limit; when it ends, it is refunded, or recorded as a failure.
+ */
+export interface AttemptCounter {
+  /**
+   * Adds one attempt to `key` and answers what the window then holds. Must be atomic (a shared
+   * store: one INCRBY or the like): the limit is only as exact as this is.
+   */
+  reserve(key: string): AttemptCount | PromiseLike<AttemptCount>;
+  /**
+   * Takes back one attempt that `reserve` added (it was no failure); `reserved` is what that reserve
+   * answered. A store whose reservations live in its windows takes back none after the window ended:
+   * that would credit the next one.
+   */
+  refund(key: string, reserved: AttemptCount): void | PromiseLike<void>;
+  /**
+   * Optional: the reserved attempt failed. A store that counts a reservation as an attempt already
+   * (Redis) needs nothing here; the memory store moves it from in flight to its window of failures.
+   */
+  record?(key: string, reserved: AttemptCount): void | PromiseLike<void>;
+}
+
+/**
+ * Where counters live. Implement it to keep them elsewhere: `createFailureLimits` gives every
+ * operation of a store passed as `store` the same deadline and in-memory insurance as Redis.
+ *
+ * @example
+ * ```ts
+ * const store: AttemptStore = { counter: (name, limit) => myCounter(`my-app:${name}`, limit) };
+ * createVerifier({ ..., rateLimit: { store } });
+ * ```
+ */
 export interface AttemptStore {
   /** A counter for `limit`, its keys kept apart from other counters' by `name`. */
   counter(name: string, limit: AttemptLimit): AttemptCounter;
@@ -35,104 +68,227 @@ export interface AttemptStore {
 /** Keys kept per counter in memory by default (about 0.55 KB each, measured by bench/memory). */
 export const DEFAULT_MAX_KEYS = 50_000;
 
-/**
- * rate-limiter-flexible's memory limiter holds every key until its window ends, so a flood of
- * new identities would grow it without bound. This one forgets the least recently failed key
- * beyond `maxKeys`: memory stays bounded, and an attacker must churn `maxKeys` other keys to
- * make it forget one (each churned key is itself counted).
- */
-class CappedMemoryLimiter extends RateLimiterMemory {
-  private readonly recent: LRUCache<string, true>;
+/** A counter that answers at once: the memory store's. */
+interface ImmediateCounter extends AttemptCounter {
+  reserve(key: string): AttemptCount;
+  refund(key: string, reserved: AttemptCount): void;
+  record(key: string, reserved: AttemptCount): void;
+}
 
-  constructor(limit: AttemptLimit & { keyPrefix: string }, maxKeys: number) {
-    super(limit);
+interface MemoryStore extends AttemptStore {
+  counter(name: string, limit: AttemptLimit): ImmediateCounter;
+}
+
+/** The part of rate-limiter-flexible's (internal) MemoryStorage that MemoryCounter uses. */
+interface MemoryStorage {
+  get(key: string): RateLimiterRes | null;
+  incrby(key: string, points: number, durationSeconds: number): RateLimiterRes;
+  delete(key: string): boolean;
+}
+
+/**
+ * Failures in rate-limiter-flexible's memory limiter, attempts in flight beside them in a plain map
+ * (they last a request, and most end verified: kept out of the limiter, they cost it no record,
+ * timer or eviction). The limiter holds every key until its window ends, so a flood of new keys
+ * would grow it without bound: this counter forgets the least recently failed key beyond
+ * `maxKeys`. Memory stays bounded, and an attacker must churn `maxKeys` other keys to make it
+ * forget one (each churned key is itself counted).
+ */
+class MemoryCounter implements ImmediateCounter {
+  private readonly failures: MemoryStorage;
+  private readonly recentlyFailed: LRUCache<string, true>;
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(
+    private readonly limit: AttemptLimit,
+    maxKeys: number,
+  ) {
+    // The limiter counts synchronously but answers through promises. An attempt is reserved on
+    // every request, so its storage is read directly rather than a turn of the queue later.
+    const limiter = new RateLimiterMemory({ ...limit, keyPrefix: '' }); // one per counter: a prefix would only cost memory
+    this.failures = (limiter as unknown as { _memoryStorage: MemoryStorage })._memoryStorage;
+    if (typeof this.failures?.incrby !== 'function') {
+      throw new Error('chat-identity: unsupported rate-limiter-flexible version (no memory storage).');
+    }
     // maxSize, not max: lru-cache preallocates `max` slots up front (~7 ms for 50,000), and a
     // verifier per tenant should cost nothing until it sees failures.
-    this.recent = new LRUCache<string, true>({ maxSize: maxKeys, sizeCalculation: () => 1, dispose: (_value, key) => void this.delete(key) });
+    this.recentlyFailed = new LRUCache<string, true>({
+      maxSize: maxKeys,
+      sizeCalculation: () => 1,
+      dispose: (_value, key) => void this.failures.delete(key),
+    });
   }
 
-  /** No failure is on record for `key` (none was counted, or it was forgotten). */
-  knownClear(key: string): boolean {
-    return !this.recent.has(key);
+  reserve(key: string): AttemptCount {
+    const inFlight = (this.inFlight.get(key) ?? 0) + 1;
+    this.inFlight.set(key, inFlight);
+    // A record past its window may linger a moment (its timer deletes it): it holds nothing.
+    const failed = this.recentlyFailed.has(key) ? this.failures.get(key) : null;
+    if (!failed || failed.msBeforeNext <= 0) return { held: inFlight, msLeft: 0 };
+    return { held: failed.consumedPoints + inFlight, msLeft: failed.msBeforeNext };
   }
 
-  override penalty(key: string | number, points?: number, options?: { [key: string]: unknown }): Promise<RateLimiterRes> {
-    this.recent.set(String(key), true);
-    return super.penalty(key, points, options);
+  refund(key: string): void {
+    const inFlight = this.inFlight.get(key)! - 1;
+    if (inFlight > 0) this.inFlight.set(key, inFlight);
+    else this.inFlight.delete(key);
   }
 
-  override consume(key: string | number, points?: number, options?: { [key: string]: unknown }): Promise<RateLimiterRes> {
-    this.recent.set(String(key), true);
-    return super.consume(key, points, options);
+  record(key: string): void {
+    this.refund(key);
+    this.failures.incrby(key, 1, this.limit.duration);
+    this.recentlyFailed.set(key, true);
   }
 }
 
-function counterOver(limiter: RateLimiterAbstract, limit: AttemptLimit): AttemptCounter {
-  const counter: AttemptCounter = {
-    async retryAfterMs(key) {
-      const state = await limiter.get(key);
-      return state && state.consumedPoints >= limit.points ? Math.max(state.msBeforeNext, 1) : 0;
-    },
-    async countFailure(key) {
-      await limiter.penalty(key, 1);
-    },
-  };
-  if (limiter instanceof CappedMemoryLimiter) counter.knownClear = (key) => limiter.knownClear(key);
-  return counter;
+/** The embedded store: counters in this process's memory, at most `maxKeys` keys of failures per counter. */
+export function memoryStore(options: { maxKeys?: number } = {}): MemoryStore {
+  const { maxKeys = DEFAULT_MAX_KEYS } = options;
+  return { counter: (_name, limit) => new MemoryCounter(limit, maxKeys) };
 }
 
-export function memoryStore(options: { maxKeys?: number; keyPrefix?: string } = {}): AttemptStore {
-  const { maxKeys = DEFAULT_MAX_KEYS, keyPrefix = 'chat-identity' } = options;
-  return {
-    counter: (name, limit) => counterOver(new CappedMemoryLimiter({ ...limit, keyPrefix: `${keyPrefix}:${name}` }, maxKeys), limit),
-  };
-}
-
-/** What the Redis store needs of a client: ioredis, or node-redis v4 and later. */
+/** A Redis client: ioredis, or node-redis v4 and later (rate-limiter-flexible speaks to either). */
 export interface RedisClientLike {
-  on(event: 'error' | 'ready', listener: (...args: unknown[]) => void): unknown;
+  multi(): unknown;
 }
 
 /**
- * Counters in Redis, shared by every instance. While Redis is unreachable the capped memory
- * limiter answers instead (per instance), and the outage is logged once, not per request; the
- * shared counters are used again as soon as Redis is ready.
+ * Counters in Redis, shared by every instance. Reserving is rate-limiter-flexible's consume: one
+ * Lua script that increments the key and sets its expiry to the window, so instances never
+ * miscount and Redis forgets a key when its window ends; a failure is simply not refunded. Use it
+ * through `createFailureLimits` (option `redis`, or `store: redisStore(client)`), which adds the
+ * deadline and the insurance.
  */
-export function redisStore(client: RedisClientLike, options: { maxKeys?: number; keyPrefix?: string; logger?: Logger } = {}): AttemptStore {
-  const { maxKeys = DEFAULT_MAX_KEYS, keyPrefix = 'chat-identity', logger = console } = options;
+export function redisStore(client: RedisClientLike, options: { keyPrefix?: string } = {}): AttemptStore {
+  const { keyPrefix = 'chat-identity' } = options;
   // ioredis has `status`; node-redis (v4+) has `isReady` and needs its own command style.
-  const useRedisPackage = !('status' in (client as object));
-  const isReady = () => (useRedisPackage ? (client as { isReady?: boolean }).isReady === true : (client as { status?: string }).status === 'ready');
-  let down = false;
-  const markDown = () => {
-    if (down) return;
-    down = true;
-    logger.error('chat-identity: Redis is unreachable; failed-attempt limits are counted per instance until it is back.');
-  };
-  client.on('error', markDown);
-  client.on('ready', () => {
-    if (!down) return;
-    down = false;
-    logger.warn('chat-identity: Redis is back; failed-attempt limits are shared again.');
-  });
+  const useRedisPackage = !('status' in client);
   return {
     counter(name, limit) {
-      const keys = { ...limit, keyPrefix: `${keyPrefix}:${name}` };
       const limiter = new RateLimiterRedis({
-        ...keys,
+        ...limit,
+        keyPrefix: `${keyPrefix}:${name}`,
         storeClient: client,
         useRedisPackage,
         rejectIfRedisNotReady: true,
-        insuranceLimiter: new CappedMemoryLimiter(keys, maxKeys),
       });
-      const counter = counterOver(limiter, limit);
-      // While the client is not ready the insurance limiter answers: that is the outage, said once.
       return {
-        retryAfterMs(key) {
-          if (!isReady()) markDown();
-          return counter.retryAfterMs(key);
+        reserve(key) {
+          const sentAt = Date.now(); // no later than Redis counted: the window ends no sooner than sentAt + its TTL
+          const countOf = ({ consumedPoints, msBeforeNext }: RateLimiterRes): WindowedCount => ({
+            held: consumedPoints,
+            msLeft: msBeforeNext,
+            windowEnd: sentAt + msBeforeNext,
+          });
+          // Over the limit, consume rejects with the count: an answer here, not an error.
+          const overLimit = (over: unknown) => (over instanceof RateLimiterRes ? countOf(over) : Promise.reject(over));
+          return limiter.consume(key).then(countOf, overLimit);
         },
-        countFailure: (key) => counter.countFailure(key),
+        refund(key, reserved: WindowedCount) {
+          if (Date.now() < reserved.windowEnd) return limiter.reward(key).then(() => undefined);
+        },
+      };
+    },
+  };
+}
+
+/** A count from a store whose reservations live in its windows, with the end of the window (by this clock). */
+interface WindowedCount extends AttemptCount {
+  windowEnd: number;
+}
+
+/** How long after a failed or slow operation the shared store is tried again, by one operation at a time. */
+const RETRY_INTERVAL_MS = 1000;
+
+/**
+ * `shared` (Redis, or a custom store) with a deadline on every operation. Past `timeout`, or on an
+ * error, `insurance` decides instead (limits counted per instance), the outage is logged once,
+ * and the shared store is left alone for a second, then tried by one operation at a time, so
+ * a hung connection is not handed a command per request. The first answer in time ends the
+ * outage, logged once as well.
+ */
+export function insuredStore(
+  shared: AttemptStore,
+  insurance: MemoryStore,
+  options: { timeout: number; logger: Logger; name: string },
+): AttemptStore {
+  const { timeout, logger, name } = options;
+  let down = false;
+  let retryAt = 0;
+  let probing = false;
+
+  const failed = (reason: string) => {
+    retryAt = Date.now() + RETRY_INTERVAL_MS;
+    if (down) return;
+    down = true;
+    logger.error(`chat-identity: ${name} ${reason}; failed-attempt limits are counted per instance until it answers again.`);
+  };
+  const answered = () => {
+    if (!down) return;
+    down = false;
+    logger.warn(`chat-identity: ${name} answers again; failed-attempt limits are shared again.`);
+  };
+
+  /**
+   * `operation` on the shared store, or `fallback` when the store is down or misses the deadline;
+   * `late` is given what the operation answers after the fallback decided.
+   */
+  function guarded<T>(operation: () => T | PromiseLike<T>, fallback: () => T, late: (value: T) => void): T | Promise<T> {
+    if (down && (probing || Date.now() < retryAt)) return fallback();
+    const probe = down;
+    if (probe) probing = true;
+    return new Promise<T>((resolve) => {
+      let decided = false;
+      const decide = (value: T) => {
+        decided = true;
+        if (probe) probing = false;
+        resolve(value);
+      };
+      const giveUp = (reason: string) => {
+        if (decided) return;
+        failed(reason);
+        decide(fallback());
+      };
+      // Timers run before the event loop reads sockets: a busy process would miss answers that are
+      // already waiting. So the deadline first lets pending I/O through (setImmediate), then decides.
+      const deadline = setTimeout(() => setImmediate(giveUp, `did not answer within ${timeout} ms`), timeout);
+      deadline.unref();
+      new Promise<T>((run) => run(operation())).then(
+        (value) => {
+          if (decided) return late(value);
+          clearTimeout(deadline);
+          answered();
+          decide(value);
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          giveUp(`failed (${String(error)})`);
+        },
+      );
+    });
+  }
+
+  return {
+    counter(counterName, limit) {
+      const remote = shared.counter(counterName, limit);
+      const local = insurance.counter(counterName, limit);
+      const heldLocally = new WeakSet<AttemptCount>();
+      const reserveLocally = (key: string) => {
+        const count = local.reserve(key);
+        heldLocally.add(count);
+        return count;
+      };
+      // A reservation that lands after its deadline was decided locally: give it back.
+      const undoLate = (key: string) => (count: AttemptCount) => void new Promise((run) => run(remote.refund(key, count))).catch(() => {});
+      // What the store misses leaves the attempt counted until its window ends: stricter, never looser.
+      const refundRemotely = (key: string, reserved: AttemptCount) =>
+        guarded(() => remote.refund(key, reserved), () => undefined, () => {});
+      const recordRemotely = (key: string, reserved: AttemptCount) =>
+        remote.record && guarded(() => remote.record!(key, reserved), () => undefined, () => {});
+      return {
+        reserve: (key) => guarded(() => remote.reserve(key), () => reserveLocally(key), undoLate(key)),
+        refund: (key, reserved) => (heldLocally.has(reserved) ? local.refund(key, reserved) : refundRemotely(key, reserved)),
+        record: (key, reserved) => (heldLocally.has(reserved) ? local.record(key, reserved) : recordRemotely(key, reserved)),
       };
     },
   };

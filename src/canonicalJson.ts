@@ -5,7 +5,9 @@
  * gem write non-ASCII as is, Python's `json.dumps` and PHP's `json_encode` escape it as `\uXXXX`,
  * PHP without `JSON_UNESCAPED_SLASHES` escapes `/`, and Rails escapes `<`, `>`, `&`, U+2028 and
  * U+2029. All of them decode to the same object, so a signature over any one of those spellings
- * proves the same thing; `canonicalForms` yields each distinct spelling, most common first.
+ * proves the same thing; `canonicalForms` yields each distinct spelling, most common first: one
+ * per snippet (its key order with its escapes), so at most seven, each no longer than
+ * `longestSpellingLength` says.
  */
 
 /** The values a signed payload may hold: flat only. */
@@ -29,17 +31,37 @@ export function* canonicalForms(object: FlatObject): Generator<string, void, und
 
 /**
  * The spellings other than `primary` (`canonicalJson(object)`): what a verifier tries after the
- * common spelling failed, without serialising that one again.
+ * common spelling failed, without serialising that one again. One per snippet that can differ
+ * (its own key order with its own escapes, never the cross product): at most six more.
  */
 export function* otherCanonicalForms(object: FlatObject, primary: string): Generator<string, void, undefined> {
-  const seen = new Set<string>([primary]);
-  for (const json of keyOrders(object, primary)) {
-    for (const form of spellings(json)) {
-      if (seen.has(form)) continue;
-      seen.add(form);
-      yield form;
-    }
+  const keys = Object.keys(object);
+  // The Node snippet sorts with localeCompare; the others by code point (by UTF-8 bytes). Each
+  // order is only computed when it can differ from code-unit order, so a plain failure pays for neither.
+  const nodeOrder = nodeOrderMayDiffer(keys) ? JSON.stringify(Object.fromEntries(keys.slice().sort(localeOrder).map((k) => [k, object[k]]))) : primary;
+  const codePointOrder = keys.some((key) => SURROGATE.test(key)) ? serialise(object, keys.slice().sort(byCodePoint)) : primary;
+  // Which escapes change anything tells which spellings are new, without comparing long strings.
+  const has = charactersIn(primary);
+  if (nodeOrder !== primary) yield nodeOrder; // the seed's Node snippet
+  if (codePointOrder !== primary && codePointOrder !== nodeOrder) yield codePointOrder; // Ruby's json gem
+  if (has.nonAscii || has.del) yield escapeToAscii(codePointOrder, { del: true, slash: false }); // Python's json.dumps
+  if (has.nonAscii && has.del) yield escapeToAscii(codePointOrder, { del: false, slash: false }); // PHP, JSON_UNESCAPED_SLASHES (else Python's or Ruby's)
+  if (has.slash) yield escapeToAscii(codePointOrder, { del: false, slash: true }); // PHP's json_encode with its default flags
+  if (has.html || (has.separator && has.otherNonAscii)) yield escapeForRails(codePointOrder); // ActiveSupport's to_json (else PHP's)
+}
+
+/**
+ * An upper bound on the length of every spelling of `primary`: each escape writes one UTF-16
+ * unit as six characters (`\uXXXX`), and `\/` adds one. Measured without building them.
+ */
+export function longestSpellingLength(primary: string): number {
+  let length = primary.length;
+  for (let i = 0; i < primary.length; i++) {
+    const c = primary.charCodeAt(i);
+    if (c > 0x7e || c === 0x3c || c === 0x3e || c === 0x26) length += 5;
+    else if (c === 0x2f) length += 1;
   }
+  return length;
 }
 
 function serialise(object: FlatObject, keys: readonly string[]): string {
@@ -53,27 +75,10 @@ function serialise(object: FlatObject, keys: readonly string[]): string {
 }
 
 /**
- * Sorting by UTF-16 code unit (JS `sort()`) is what Python, Ruby and PHP do for ordinary keys.
- * Two other orders occur: the seed's Node snippet sorts with `localeCompare` and then builds an
- * object, which puts integer-like keys first; Python, Ruby and PHP sort by code point, which
- * differs from code-unit order only for keys with characters beyond U+FFFF.
+ * `a.localeCompare(b)`, as the Node snippet sorts: the same default-locale collation, from one
+ * collator made once (localeCompare makes one per call, which cost more than the HMACs here).
  */
-function* keyOrders(object: FlatObject, primary: string): Generator<string, void, undefined> {
-  yield primary;
-  const keys = Object.keys(object);
-  if (keys.length < 2) return;
-  const sorted = keys.slice().sort();
-  // Each other order is computed only when it can differ: otherwise a failed signature would
-  // pay a locale-aware sort and a code-point sort (with arrays per comparison) every time.
-  if (nodeOrderMayDiffer(sorted)) {
-    const nodeSnippet = JSON.stringify(Object.fromEntries(keys.slice().sort((a, b) => a.localeCompare(b)).map((k) => [k, object[k]])));
-    if (nodeSnippet !== primary) yield nodeSnippet;
-  }
-  if (sorted.some((key) => SURROGATE.test(key))) {
-    const codePoint = serialise(object, keys.slice().sort(byCodePoint));
-    if (codePoint !== primary) yield codePoint;
-  }
-}
+const localeOrder = new Intl.Collator().compare;
 
 /** Code-point order differs from code-unit order only for characters beyond U+FFFF. */
 const SURROGATE = /[\uD800-\uDFFF]/;
@@ -86,10 +91,12 @@ const INTEGER_LIKE = /^\d+$/;
  * localeCompare does not agree that `sorted` is strictly ascending (a total order that agrees
  * on every adjacent pair sorts the keys the same way).
  */
-function nodeOrderMayDiffer(sorted: readonly string[]): boolean {
+function nodeOrderMayDiffer(keys: readonly string[]): boolean {
+  if (keys.length < 2) return false;
+  const sorted = keys.slice().sort();
   for (let i = 0; i < sorted.length; i++) {
     if (INTEGER_LIKE.test(sorted[i]!)) return true;
-    if (i > 0 && !lowercaseDecides(sorted[i - 1]!, sorted[i]!) && sorted[i - 1]!.localeCompare(sorted[i]!) >= 0) return true;
+    if (i > 0 && !lowercaseDecides(sorted[i - 1]!, sorted[i]!) && localeOrder(sorted[i - 1]!, sorted[i]!) >= 0) return true;
   }
   return false;
 }
@@ -116,29 +123,57 @@ function byCodePoint(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** Characters some snippet writes differently from JSON.stringify. */
-const NEEDS_VARIANTS = /[^\x20-\x7e]|[/<>&]/;
-/** Everything outside printable ASCII (Python's ensure_ascii also escapes DEL). */
-const NON_ASCII_AND_DEL = /[^\x00-\x7e]/g;
-const NON_ASCII = /[^\x00-\x7f]/g;
-const RAILS_UNSAFE = /[<>&\u2028\u2029]/g;
-
-function unicodeEscape(char: string): string {
-  return '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0');
+/** Which characters that some snippet escapes a serialisation holds. */
+function charactersIn(json: string) {
+  const has = { nonAscii: false, otherNonAscii: false, separator: false, del: false, slash: false, html: false };
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 0x2f) has.html ||= c === 0x26;
+    else if (c === 0x2f) has.slash = true;
+    else if (c === 0x3c || c === 0x3e) has.html = true;
+    else if (c === 0x7f) has.del = true;
+    else if (c > 0x7f) {
+      has.nonAscii = true;
+      if (c === 0x2028 || c === 0x2029) has.separator = true;
+      else has.otherNonAscii = true;
+    }
+  }
+  return has;
 }
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Reused for every escape: a spelling is built and read before the next one starts. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
 /**
- * The spellings of one serialisation. JSON.stringify has already escaped quotes, backslashes and
- * control characters the way every snippet does; `/` never appears escaped in its output, and
- * only inside strings, so replacing it is safe.
+ * `json` with every UTF-16 unit outside ASCII written `\uXXXX` (lowercase, as every snippet
+ * writes it), DEL too when `del`, and `/` as `\/` when `slash`. Pure ASCII out, so it is written
+ * as bytes in one pass: a string built character by character cost several times more.
  */
-function* spellings(json: string): Generator<string, void, undefined> {
-  yield json; // Node, Ruby's json gem
-  if (!NEEDS_VARIANTS.test(json)) return;
-  const python = json.replace(NON_ASCII_AND_DEL, unicodeEscape); // json.dumps(ensure_ascii=True)
-  yield python;
-  const php = json.replace(NON_ASCII, unicodeEscape); // json_encode(..., JSON_UNESCAPED_SLASHES)
-  yield php;
-  yield php.replaceAll('/', '\\/'); // json_encode with default flags
-  yield json.replace(RAILS_UNSAFE, unicodeEscape); // ActiveSupport's to_json
+function escapeToAscii(json: string, options: { del: boolean; slash: boolean }): string {
+  if (scratch.length < json.length * 6) scratch = Buffer.allocUnsafe(json.length * 6);
+  const out = scratch;
+  let n = 0;
+  for (let i = 0; i < json.length; i++) {
+    const unit = json.charCodeAt(i);
+    if (unit < 0x7f || (unit === 0x7f && !options.del)) {
+      if (unit === 0x2f && options.slash) out[n++] = 0x5c;
+      out[n++] = unit;
+    } else {
+      out[n++] = 0x5c;
+      out[n++] = 0x75;
+      out[n++] = HEX_DIGITS[unit >> 12]!;
+      out[n++] = HEX_DIGITS[(unit >> 8) & 15]!;
+      out[n++] = HEX_DIGITS[(unit >> 4) & 15]!;
+      out[n++] = HEX_DIGITS[unit & 15]!;
+    }
+  }
+  return out.toString('latin1', 0, n);
+}
+
+const RAILS_ESCAPES: Readonly<Record<string, string>> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** What ActiveSupport escapes: <, >, &, U+2028 and U+2029; other non-ASCII stays as it is. */
+function escapeForRails(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => RAILS_ESCAPES[c]!);
 }

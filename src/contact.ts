@@ -45,7 +45,8 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function isFlat(value: unknown): boolean {
+/** A value a flat object may hold: string, finite number, boolean or null. */
+export function isFlat(value: unknown): value is string | number | boolean | null {
   return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 }
 

@@ -3,26 +3,33 @@
  * verifies the signature and the clock, and returns a result. Bad input is a result, never an
  * exception.
  *
+ * The order of the steps is the defence: a client over its failure limit is refused before its
+ * proof is read, a claimed identity over its limit before any HMAC, and every attempt counts
+ * while it is in flight, so neither a flood nor a burst buys work.
+ *
  * @example
  * ```ts
- * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_SECRET!] });
+ * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] });
  * const result = await verifier.verify({ headers: req.headers, body: req.body, ip: req.ip });
  * if (result.verified) upsertContact(result.contact);
  * ```
  */
 import { diagnose } from './diagnosis.js';
 import { failure, type IdentityErrorCode } from './errors.js';
-import { createKeyRing, type SigningKey } from './keyRing.js';
-import { createFailureLimits, type Attempt } from './rateLimit.js';
-import { Rejection } from './rejection.js';
+import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
+import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
+import { Rejection, reject } from './rejection.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
-import type { ParsedProof, Scheme, SchemeSettings } from './schemes/scheme.js';
-import type { Credentials, IdentityResult, JwtAlgorithm, SchemeName, Verifier, VerifierOptions, VerifyRequest } from './types.js';
+import type { Scheme, SchemeSettings } from './schemes/scheme.js';
+import type { Credentials, IdentityResult, JwtAlgorithm, Logger, SchemeName, Verifier, VerifierOptions, VerifyRequest } from './types.js';
 
 const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
 const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
+
+/** Longer tenant names are refused before they reach a lookup, a cache or a limiter. */
+export const MAX_TENANT_LENGTH = 256;
 
 /** Every result a verifier returned. A guard trusts only these, never an object shaped like one. */
 const issued = new WeakSet<object>();
@@ -32,24 +39,39 @@ export function isIssuedResult(value: unknown): value is IdentityResult {
   return typeof value === 'object' && value !== null && issued.has(value);
 }
 
+interface Picked {
+  scheme: Scheme;
+  credentials: Credentials;
+}
+
 export function createVerifier(options: VerifierOptions): Verifier {
   const schemes = readSchemes(options);
   const settings = readSettings(options);
-  const keyRing = createKeyRing(options);
+  const logger: Logger = options.logger ?? console;
   const now = options.now ?? Date.now;
   const required = options.required ?? false;
   const { getCredentials, onVerified, diagnostics = false, allowTestKeys = true } = options;
-  const limits = createFailureLimits(options.rateLimit, options.logger);
-  const tenantOf = options.tenant ?? (() => undefined);
-  // The tenant matters to a keys lookup and to the limits; with neither it is never asked for.
-  const needsTenant = typeof options.keys === 'function' || limits !== undefined;
+  const keyRing = createKeyRing({
+    keys: options.keys,
+    schemes: schemes.map((s) => s.name),
+    allowTestKeys,
+    keyCache: options.keyCache,
+    keyLookupTimeout: options.keyLookupTimeout,
+    now,
+    logger,
+  });
+  const limits = createFailureLimits(options.rateLimit, logger);
+  // A tenant matters only where keys are looked up per tenant: with static keys a proof is valid
+  // for every tenant alike, so counting failures per tenant would only multiply an attacker's guesses.
+  const tenantOf = options.tenant;
+  const say = sayOnce(logger);
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
-  function pick(request: VerifyRequest): { scheme: Scheme; credentials: Credentials } | undefined {
-    let best: { scheme: Scheme; credentials: Credentials } | undefined;
+  function pick(request: VerifyRequest): Picked | undefined {
+    let best: Picked | undefined;
     let bestScore = 0;
     for (const scheme of schemes) {
-      const credentials = getCredentials ? getCredentials(request) : scheme.credentials(request);
+      const credentials = getCredentials ? appCall(() => getCredentials(request), 'getCredentials', 'MALFORMED_IDENTITY') : scheme.credentials(request);
       if (credentials === undefined || credentials === null || typeof credentials !== 'object') continue;
       const score = scheme.presence(credentials);
       if (score > bestScore) [best, bestScore] = [{ scheme, credentials }, score];
@@ -58,11 +80,46 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return best;
   }
 
+  /** The tenant a request names, bounded; only asked for when a lookup will use it. */
+  function readTenant(request: VerifyRequest): string | undefined {
+    if (!tenantOf) return undefined;
+    const tenant = appCall(() => tenantOf(request), 'tenant', 'MALFORMED_IDENTITY');
+    if (tenant === undefined) return undefined;
+    if (typeof tenant !== 'string') {
+      say('tenant-type', 'the tenant option returned something other than a string or undefined; such requests fail closed (KEY_UNAVAILABLE).');
+      reject('KEY_UNAVAILABLE', 'The tenant option must return a string.');
+    }
+    if (tenant.length > MAX_TENANT_LENGTH) reject('MALFORMED_IDENTITY', `The tenant is longer than ${MAX_TENANT_LENGTH} characters.`);
+    return tenant;
+  }
+
+  /**
+   * Runs one of the app's callbacks: what it throws is the app's failure, made a result with
+   * `code` and said once; anything this package throws past here is a bug (see `asRejection`).
+   */
+  function appCall<T>(call: () => T, name: string, code: IdentityErrorCode): T {
+    try {
+      return call();
+    } catch (error) {
+      if (error instanceof Rejection) throw error;
+      say(`callback-${name}`, `the ${name} option threw (${describeError(error)}); such requests fail closed (${code}).`);
+      reject(code, `The ${name} option failed.`);
+    }
+  }
+
+  /** A thrown value as a Rejection: ours as it is; anything else is a bug, failed closed and said once. */
+  function asRejection(error: unknown): Rejection {
+    if (error instanceof Rejection) return error;
+    say(`internal-${describeError(error)}`, `internal error, the request failed closed (MALFORMED_IDENTITY); please report it: ${error instanceof Error ? error.stack : describeError(error)}`);
+    return new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
+  }
+
   async function check(request: VerifyRequest): Promise<IdentityResult> {
-    let picked: { scheme: Scheme; credentials: Credentials } | undefined;
-    let keys: readonly SigningKey[] | undefined;
-    let attempt: Attempt | undefined;
+    let picked: Picked | undefined;
+    let attempt: LimitedAttempt | undefined;
     let tenant: string | undefined;
+    let tenantKeys: TenantKeys | undefined;
+    let claimed = false;
     try {
       picked = pick(request);
       if (!picked) {
@@ -70,46 +127,80 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
       const { scheme, credentials } = picked;
-      if (needsTenant) tenant = tenantOf(request);
-      if (limits) attempt = { tenant, address: typeof request.ip === 'string' ? request.ip : undefined };
-      const proof: ParsedProof = scheme.parse(credentials, settings);
-      if (limits && attempt) {
-        attempt.identity = `${scheme.name}:${proof.claimedIdentity}`;
-        const limited = limits.check(attempt); // undefined when no counter holds a failure for it
-        if (limited) await limited;
-      }
-      const at = now();
+      // A client over its limit is refused before its proof is even read.
+      attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      const admitted = attempt?.admit();
+      if (admitted) await admitted;
+      tenant = keyRing.looksUp(scheme.name) ? readTenant(request) : undefined;
+      const proof = scheme.parse(credentials, settings);
       // Static keys come back as they are: awaiting them would only cost a turn of the queue.
-      const configured = keyRing.configured(request, tenant);
-      keys = configured instanceof Promise ? await configured : configured;
-      return scheme.verify(proof, { keys: keyRing.usable(keys, at), now: at, settings });
+      const configured = keyRing.configured(scheme.name, tenant, request);
+      tenantKeys = configured instanceof Promise ? await configured : configured;
+      // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
+      const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
+      if (claim) await claim;
+      claimed = true;
+      const at = now();
+      const result = scheme.verify(proof, { keys: keyRing.usable(tenantKeys.keys, at), tenant: tenantKeys.tenant, now: at, settings });
+      // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
+      void attempt?.end(undefined);
+      return result;
     } catch (error) {
-      const rejection = error instanceof Rejection ? error : new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
-      if (limits && attempt) await limits.record(attempt, rejection.code);
-      // Specific hints only where the contract allows them: test mode, a test key, or diagnostics on.
-      const hintsAllowed = diagnostics || picked?.credentials.testMode === true || rejection.testKey;
-      const hint = hintsAllowed ? await explain(rejection, picked, keys, request, tenant) : undefined;
+      let rejection = asRejection(error);
+      // Hints are the server's decision: diagnostics on, or a signature that matched a test key
+      // (then only test keys are examined). A client's own flag buys neither a hint nor work.
+      let examined = tenantKeys?.keys;
+      if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed) {
+        ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request));
+      } else if (rejection.testKey && !diagnostics) {
+        examined = examined?.filter((key) => key.test);
+      }
+      const ended = attempt?.end(rejection.code);
+      if (ended) await ended;
+      const hint = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : undefined;
       const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter) };
       if (picked) result.scheme = picked.scheme.name;
       return result;
     }
   }
 
-  /** The diagnosed mistake, or else the rejection's own hint. */
-  async function explain(rejection: Rejection, picked: { scheme: Scheme; credentials: Credentials } | undefined, keys: readonly SigningKey[] | undefined, request: VerifyRequest, tenant: string | undefined): Promise<string | undefined> {
+  /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
+  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): string | undefined {
     if (!picked || !DIAGNOSABLE.has(rejection.code)) return rejection.hint;
-    try {
-      keys ??= await keyRing.configured(request, tenant);
-    } catch {
-      keys = [];
-    }
-    const diagnosis = diagnose({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys, now: now(), settings, allowTestKeys });
+    const diagnosis = diagnose({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
     return diagnosis ?? rejection.hint;
+  }
+
+  /**
+   * A proof refused before its identity was claimed (while it was read), about to be diagnosed:
+   * its keys are fetched for the diagnosis, and the identity it names is claimed first, so that
+   * one over its limit learns nothing (a diagnosis could tell a right guess from a wrong one).
+   */
+  async function prepareDiagnosis(
+    rejection: Rejection,
+    picked: Picked,
+    attempt: LimitedAttempt | undefined,
+    tenant: string | undefined,
+    tenantKeys: TenantKeys | undefined,
+    request: VerifyRequest,
+  ): Promise<{ rejection: Rejection; examined: readonly SigningKey[] | undefined }> {
+    try {
+      tenantKeys ??= await keyRing.configured(picked.scheme.name, tenant, request);
+      const identity = picked.scheme.claimedIdentity(picked.credentials);
+      const claim = identity === undefined ? undefined : attempt?.claim(tenantKeys.tenant, `${picked.scheme.name}:${identity}`);
+      if (claim) await claim;
+      return { rejection, examined: tenantKeys.keys };
+    } catch (error) {
+      const refused = asRejection(error);
+      // Over its limit: that is the answer. Keys unavailable: the proof's own failure stands, undiagnosed.
+      return refused.code === 'RATE_LIMITED' ? { rejection: refused, examined: undefined } : { rejection, examined: [] };
+    }
   }
 
   return {
     required,
     schemes: schemes.map((s) => s.name),
+    refreshKeys: (tenant) => keyRing.forget(tenant),
     async verify(request) {
       const result = await check(request ?? {});
       issued.add(result);
@@ -120,6 +211,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
+/** Says each distinct problem once per verifier, not once per request. */
+function sayOnce(logger: Logger): (key: string, message: string) => void {
+  const said = new Set<string>();
+  return (key, message) => {
+    if (said.has(key) || said.size > 100) return;
+    said.add(key);
+    logger.error(`chat-identity: ${message}`);
+  };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : typeof error;
+}
+
 function readSchemes(options: VerifierOptions): Scheme[] {
   if (options === null || typeof options !== 'object') throw new TypeError('chat-identity: createVerifier needs an options object.');
   const names: readonly unknown[] = Array.isArray(options.scheme) ? options.scheme : [options.scheme];
@@ -127,14 +232,7 @@ function readSchemes(options: VerifierOptions): Scheme[] {
     throw new TypeError(`chat-identity: options.scheme must be one of ${SCHEME_NAMES.join(', ')} (or an array of them); got ${JSON.stringify(options.scheme)}.`);
   }
   if (options.keys === undefined || options.keys === null) {
-    throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request) => keys lookup.');
-  }
-  // The seed's visitor-hash endpoint signs whatever visitor id the browser asks for: its key is an
-  // HMAC oracle, so no other scheme may trust it. One verifier shares one set of keys.
-  if (names.includes('visitor-hash') && new Set(names).size > 1) {
-    throw new TypeError(
-      'chat-identity: visitor-hash cannot share a verifier (and so its keys) with other schemes: the site signs any visitor id it is asked for, which would let anyone mint user hashes, payloads or tokens. Use a second verifier with a key of its own.',
-    );
+    throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request, { scheme }) => keys lookup.');
   }
   return [...new Set(names as SchemeName[])].map((name) => SCHEMES[name]);
 }

@@ -1,7 +1,8 @@
 /**
  * Diagnosis: given a proof that failed and the configured keys, find the mistake the site's
- * server made and name it with the fix. Runs only where hints are allowed (a test key matched,
- * the client declared test mode, or `diagnostics: true`), and never puts a secret in its answer.
+ * server made and name it with the fix. Runs only where the server allows hints (`diagnostics:
+ * true`, or a signature that matched a test key: then with the test keys only), and never puts a
+ * secret in its answer.
  *
  * Every mistake is one row of `MISTAKES`: an id, a title, the fix, and the check that finds it.
  * The verifier's `hint`, the CLI's `check`, the demo's signature tester and the README's
@@ -10,9 +11,10 @@
  * *notices* it (it is evident from the proof itself); every confirmation is tried before any
  * notice, so a hint names what certainly happened whenever something certainly did.
  *
- * Bounded: any client can send `testMode: true`, so a diagnosis runs on attacker-chosen input.
- * It computes at most `MAX_ATTEMPTS` MACs, over inputs no larger than the schemes' own limits,
- * and loops over nothing else the client sizes.
+ * Bounded: a diagnosis runs on attacker-chosen input (only where the server allows hints, and
+ * only after the failure limits admitted the request). It computes at most `MAX_ATTEMPTS` MACs
+ * over at most `MAX_BYTES_HASHED` bytes within `MAX_DIAGNOSIS_MS`, over inputs no larger than the
+ * schemes' own limits, and loops over nothing else the client sizes.
  *
  * @example
  * ```ts
@@ -21,12 +23,12 @@
  * ```
  */
 import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { canonicalForms, canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.js';
-import { isPlainObject, MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES, MAX_IDENTIFIER_LENGTH } from './contact.js';
+import { canonicalForms, canonicalJson, longestSpellingLength, type FlatObject, type FlatValue } from './canonicalJson.js';
+import { isFlat, isPlainObject, MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES } from './contact.js';
 import type { IdentityErrorCode } from './errors.js';
 import type { SigningKey } from './keyRing.js';
-import type { SchemeSettings } from './schemes/scheme.js';
-import { MAX_PAYLOAD_LENGTH } from './schemes/signedPayload.js';
+import { identifierIn, type SchemeSettings } from './schemes/scheme.js';
+import { customerShapeProblem, MAX_PAYLOAD_LENGTH } from './schemes/signedPayload.js';
 import { MAX_TOKEN_LENGTH } from './schemes/jwt.js';
 import { decodeBase64url, hmac, MAX_SIGNATURE_LENGTH, signaturesEqual, type HmacHash } from './signature.js';
 import type { Credentials, SchemeName } from './types.js';
@@ -43,6 +45,8 @@ export interface DiagnosisInput {
   now: number;
   settings: SchemeSettings;
   allowTestKeys: boolean;
+  /** The clock the time budget is read from (milliseconds). Default `Date.now`. */
+  clock?: () => number;
 }
 
 /** One signing mistake: what it is called, how to fix it, and how to find it in a failed proof. */
@@ -69,6 +73,10 @@ export interface Diagnosis {
 
 /** MACs one diagnosis may compute, whatever the proof and however many keys are configured. */
 export const MAX_ATTEMPTS = 200;
+/** Bytes one diagnosis may hash in all: a 256-character id 200 times, or a long payload a few dozen times. */
+export const MAX_BYTES_HASHED = 256 * 1024;
+/** Milliseconds one diagnosis may take by the verifier's clock; past it, what was found so far stands. */
+export const MAX_DIAGNOSIS_MS = 10;
 /** Keys tried with mistakes applied; the ring's first ones, the likeliest to be the site's. */
 const MAX_KEYS_VARIED = 4;
 /** Beyond the year 5138 in seconds: a time this large is milliseconds. */
@@ -147,15 +155,6 @@ function readJwtSignature(part: string): Signature | undefined {
   return undefined;
 }
 
-function isFlat(value: unknown): value is FlatValue {
-  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
-}
-
-/** A string worth trying as an identifier: present and within the limits. */
-function identifier(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_IDENTIFIER_LENGTH ? value : undefined;
-}
-
 function readPayload(credentials: Credentials): PayloadSubject | undefined {
   let customer = credentials.customer;
   let sentAsString: string | undefined;
@@ -168,17 +167,15 @@ function readPayload(credentials: Credentials): PayloadSubject | undefined {
       return undefined;
     }
   }
-  if (!isPlainObject(customer)) return undefined;
-  const keys = Object.keys(customer);
-  if (keys.length > MAX_ATTRIBUTES + 5 || !keys.every((key) => isFlat(customer[key]))) return undefined;
+  if (customerShapeProblem(customer) !== undefined) return undefined;
   const flat = customer as FlatObject;
-  if (canonicalJson(flat).length > MAX_PAYLOAD_LENGTH) return undefined;
+  if (longestSpellingLength(canonicalJson(flat)) > MAX_PAYLOAD_LENGTH) return undefined;
   return { kind: 'payload', customer: flat, sentAsString, signature: readHexSignature(credentials.signature) };
 }
 
 function readIdentifier(scheme: SchemeName, credentials: Credentials): IdentifierSubject | undefined {
   const present = (pairs: Array<[string, unknown]>) =>
-    pairs.flatMap(([field, value]) => (identifier(value) === undefined ? [] : [[field, value as string] as const]));
+    pairs.flatMap(([field, value]) => (identifierIn(value) === undefined ? [] : [[field, value as string] as const]));
   let ids: ReadonlyArray<readonly [string, string]>;
   let signatureField: string;
   if (scheme === 'user-hash') {
@@ -250,10 +247,15 @@ export class Probe {
   /** The keys the verifier tried, in ring order. */
   readonly usable: readonly SigningKey[];
   private attempts = 0;
+  private bytesHashed = 0;
+  private readonly clock: () => number;
+  private readonly startedAt: number;
   private asSentKey: SigningKey | null | undefined;
   private signed: readonly string[] | undefined;
 
   constructor(readonly input: DiagnosisInput) {
+    this.clock = input.clock ?? Date.now;
+    this.startedAt = this.clock();
     this.subject = readSubject(input);
     this.usable = input.keys.filter((key) => !isExpired(key, input.now) && (input.allowTestKeys || !key.test));
   }
@@ -264,11 +266,14 @@ export class Probe {
     return this.subject.hash && { hmac: this.subject.hash };
   }
 
-  /** Whether `key` computes the proof's signature over `data`. Counts against the budget. */
+  /** Whether `key` computes the proof's signature over `data`. Counts against the budget: MACs, bytes and time. */
   produces(key: KeyObject, data: string, mac: Mac | undefined = this.mac): boolean {
     const signature = this.subject?.signature;
     if (!signature || !mac || this.attempts >= MAX_ATTEMPTS) return false;
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (this.bytesHashed + bytes > MAX_BYTES_HASHED || this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
     this.attempts++;
+    this.bytesHashed += bytes;
     return signaturesEqual(computeMac(mac, key, data), signature.bytes);
   }
 
@@ -730,7 +735,7 @@ export const MISTAKES: readonly Mistake[] = [
       const subject = p.subject;
       if (subject?.kind === 'payload') {
         for (const field of ['externalId', 'email']) {
-          const value = identifier(subject.customer[field]);
+          const value = identifierIn(subject.customer[field]);
           if (value !== undefined && p.signedBy([value])) return `signature is the HMAC of customer.${field} alone, not of the customer JSON.`;
         }
         return undefined;
@@ -759,7 +764,7 @@ export const MISTAKES: readonly Mistake[] = [
       }
       if (subject?.kind !== 'payload') return undefined;
       for (const field of ['externalId', 'email']) {
-        const value = identifier(subject.customer[field]);
+        const value = identifierIn(subject.customer[field]);
         if (value === undefined) continue;
         for (const [variant, how] of identifierVariants(value)) {
           if (p.signedBy([canonicalJson(withField(without(subject.customer, field), field, variant))])) {

@@ -11,8 +11,8 @@ export { signUserHash } from './schemes/userHash.js';
 export { signContactHash, type ContactHashFields } from './schemes/contactHash.js';
 export { signJwt } from './schemes/jwt.js';
 export { signVisitorHash } from './schemes/visitorHash.js';
-export { memoryStore, redisStore, DEFAULT_MAX_KEYS, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
-export { DEFAULT_ADDRESS_LIMIT, DEFAULT_IDENTITY_LIMIT, type RateLimitOptions } from './rateLimit.js';
+export { memoryStore, redisStore, DEFAULT_MAX_KEYS, type AttemptCount, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
+export { DEFAULT_ADDRESS_LIMIT, DEFAULT_IDENTITY_LIMIT, DEFAULT_STORE_TIMEOUT, type RateLimitOptions } from './rateLimit.js';
 export { canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.js';
 export type {
   Contact,
@@ -22,9 +22,13 @@ export type {
   JwtAlgorithm,
   KeyInput,
   KeyLookup,
+  KeyLookupContext,
+  KeysByScheme,
   Logger,
+  SchemeKeys,
   SchemeName,
   SigningKeyInput,
+  TenantKeySet,
   UnverifiedIdentity,
   VerifiedIdentity,
   Verifier,

@@ -6,7 +6,8 @@
 import type { ServerResponse } from 'node:http';
 import { createVerifier, isIssuedResult } from './createVerifier.js';
 import { IdentityError, failure } from './errors.js';
-import type { IdentityResult, Logger, VerifierOptions, VerifyRequest } from './types.js';
+import { SCHEME_NAMES } from './schemes/index.js';
+import type { IdentityResult, Logger, SchemeName, VerifierOptions, VerifyRequest } from './types.js';
 
 export interface AdapterOptions {
   /**
@@ -21,6 +22,13 @@ export type MiddlewareOptions = VerifierOptions & AdapterOptions;
 
 export interface GuardOptions extends AdapterOptions {
   logger?: Logger;
+  /** Only results of these schemes pass (e.g. `['jwt']`: a visitor-hash result is only an anonymous visitor). Others get `MISSING_IDENTITY`. */
+  schemes?: readonly SchemeName[];
+  /**
+   * Only results whose signature covers all of these fields pass (`contact.verifiedFields`, e.g.
+   * `['email']` or `['attributes.plan']`). Others get `MISSING_REQUIRED_FIELD`.
+   */
+  fields?: readonly string[];
 }
 
 /** Says each misconfiguration once per middleware, not once per request. */
@@ -75,16 +83,34 @@ export function createRequestCheck(options: MiddlewareOptions) {
  */
 export function createGuard(options: GuardOptions = {}) {
   const say = onceLogger(options.logger);
+  const { schemes, fields } = readGuardOptions(options);
   return {
     rejectWith: options.rejectWith ?? 'response',
     check(attached: unknown, middlewareHint: string): IdentityError | undefined {
       if (attached === undefined) {
         say('guard', `requireVerified() ran with no identity on the request, so every request is refused. ${middlewareHint}`);
       }
-      if (isIssuedResult(attached) && attached.verified) return undefined;
-      return rejectionFor(isIssuedResult(attached) ? attached : undefined);
+      if (!isIssuedResult(attached) || !attached.verified) return rejectionFor(isIssuedResult(attached) ? attached : undefined);
+      if (schemes && !schemes.includes(attached.scheme)) return new IdentityError(failure('MISSING_IDENTITY'));
+      if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) return new IdentityError(failure('MISSING_REQUIRED_FIELD'));
+      return undefined;
     },
   };
+}
+
+const CONTACT_FIELDS = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
+
+/** The guard's demands, checked when the route is built: a misspelt one would refuse every request. */
+function readGuardOptions(options: GuardOptions): { schemes?: readonly SchemeName[]; fields?: readonly string[] } {
+  const { schemes, fields } = options;
+  if (schemes !== undefined && (!Array.isArray(schemes) || schemes.length === 0 || schemes.some((s) => !SCHEME_NAMES.includes(s)))) {
+    throw new TypeError(`chat-identity: requireVerified({ schemes }) must list some of ${SCHEME_NAMES.join(', ')}.`);
+  }
+  const isField = (f: unknown) => typeof f === 'string' && (CONTACT_FIELDS.includes(f) || /^attributes\.[^.]+$/.test(f));
+  if (fields !== undefined && (!Array.isArray(fields) || fields.length === 0 || !fields.every(isField))) {
+    throw new TypeError(`chat-identity: requireVerified({ fields }) must list some of ${CONTACT_FIELDS.join(', ')} or attributes.<name>.`);
+  }
+  return { schemes, fields };
 }
 
 /** Answers a rejection with its status, headers and JSON body (Node's response, so Express and Passport share it). */

@@ -1,9 +1,40 @@
 /**
- * Failed-attempt limits: failures are counted per tenant and client address, and per tenant and
- * claimed identity. Over either limit, every attempt for that key is `RATE_LIMITED` until its
- * window ends, even one with a correct signature: that is what stops signature guessing.
+ * Failed-attempt limits: failures are counted per client address (whatever tenant it names), and
+ * per tenant and claimed identity. Over either limit, every attempt for that key is `RATE_LIMITED`
+ * until its window ends, even one with a correct signature: that is what stops signature guessing.
+ *
+ * An attempt counts from the moment it begins, not when it fails: it is reserved before the proof
+ * is verified and refunded when it turns out not to be a failure. So a burst of guesses in flight
+ * cannot outrun the limit. Slack: none in one process (the memory store reserves synchronously).
+ * Across instances sharing Redis, reserving is one atomic INCRBY, so none either, except that a
+ * refund sent within one network latency of its window's end may land in the next window (one extra
+ * attempt there, each); while Redis is unreachable, each instance counts alone (up to `points` each).
+ *
+ * @example
+ * ```ts
+ * const attempt = limits.begin(request.ip);
+ * let code: IdentityErrorCode | undefined;
+ * try {
+ *   await attempt.admit();
+ *   await attempt.claim(tenant, identity);
+ *   ... verify; on a refusal, code = its code
+ * } finally {
+ *   void attempt.end(code); // a refund need not hold the response
+ * }
+ * ```
  */
-import { memoryStore, redisStore, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
+import * as crypto from 'node:crypto';
+import {
+  insuredStore,
+  memoryStore,
+  redisStore,
+  type AttemptCount,
+  type AttemptCounter,
+  type AttemptLimit,
+  type AttemptStore,
+  type RedisClientLike,
+} from './attemptStore.js';
+import { clientAddress, DEFAULT_IPV6_SUBNET } from './clientAddress.js';
 import type { IdentityErrorCode } from './errors.js';
 import { reject } from './rejection.js';
 import type { Logger } from './types.js';
@@ -11,84 +42,205 @@ import type { Logger } from './types.js';
 export interface RateLimitOptions {
   /** Failures allowed per tenant and claimed identity. Default 10 per 60 seconds; `false` for none. */
   identity?: AttemptLimit | false;
-  /** Failures allowed per tenant and client address (`request.ip`). Default 30 per 60 seconds; `false` for none. */
+  /** Failures allowed per client address (`request.ip`), whatever the tenant. Default 30 per 60 seconds; `false` for none. */
   address?: AttemptLimit | false;
   /** A Redis client (ioredis, or node-redis v4+) to share the limits across instances. */
   redis?: RedisClientLike;
-  /** Another place to keep the counters. */
+  /** Another place to keep the counters (shared like Redis: same deadline, same insurance). */
   store?: AttemptStore;
-  /** Keys kept in memory per limit (the embedded store, and Redis' insurance). Default 50,000. */
+  /** Keys kept in memory per limit (the embedded store, and the insurance of a shared one). Default 50,000. */
   maxKeys?: number;
-  /** Prefix of every counter key. Default `chat-identity`. */
+  /** Prefix of every counter key in a shared store; also salts their hashes. Default `chat-identity`. */
   keyPrefix?: string;
+  /** IPv6 client addresses are counted by their first `ipv6Subnet` bits. Default 64. */
+  ipv6Subnet?: number;
+  /**
+   * Milliseconds one operation of a shared store may take before the in-memory insurance decides.
+   * Default 200: a healthy Redis answers in about a millisecond, and a hung one should cost a
+   * request no more than a human barely notices.
+   */
+  storeTimeout?: number;
 }
 
 export const DEFAULT_IDENTITY_LIMIT: AttemptLimit = { points: 10, duration: 60 };
 export const DEFAULT_ADDRESS_LIMIT: AttemptLimit = { points: 30, duration: 60 };
+export const DEFAULT_STORE_TIMEOUT = 200;
 
-/** Failures that a guess at a signature produces. Expired proofs, absent proofs and outages are not guesses. */
-const COUNTED = new Set<IdentityErrorCode>(['INVALID_SIGNATURE', 'MALFORMED_IDENTITY', 'MISSING_REQUIRED_FIELD']);
-
-/** Who is attempting: the claimed identity is unknown until the proof has been read. */
-export interface Attempt {
-  tenant: string | undefined;
-  address: string | undefined;
-  identity?: string;
-}
+/**
+ * Failures that count against the client address: guesses, and keys lookups that failed or found
+ * no tenant (so junk tenant names cannot buy unlimited lookups).
+ */
+const ADDRESS_FAILURES = new Set<IdentityErrorCode>([
+  'INVALID_SIGNATURE',
+  'MALFORMED_IDENTITY',
+  'MISSING_REQUIRED_FIELD',
+  'KEY_UNAVAILABLE',
+]);
+/** Failures that count against the claimed identity: guesses at its signature. Expired or absent proofs and outages are not. */
+const IDENTITY_FAILURES = new Set<IdentityErrorCode>(['INVALID_SIGNATURE', 'MALFORMED_IDENTITY', 'MISSING_REQUIRED_FIELD']);
 
 export interface FailureLimits {
-  /**
-   * Rejects with `RATE_LIMITED` (and the seconds to wait) when the attempt's address or identity
-   * is over its limit; undefined, without a promise, when no counter holds a failure for either.
-   */
-  check(attempt: Attempt): Promise<void> | undefined;
-  /** Counts a failure against the attempt's address and identity, if the code is one that counts. */
-  record(attempt: Attempt, code: IdentityErrorCode): Promise<void>;
+  /** Begins one attempt from a client address (`request.ip` as given; undefined = no address limit). */
+  begin(address: string | undefined): LimitedAttempt;
 }
 
+export interface LimitedAttempt {
+  /**
+   * Reserves this attempt against the address limit. Undefined when admitted at once (always, with
+   * the memory store), a promise resolving when admitted (a shared store); throws, or rejects,
+   * a `RATE_LIMITED` `Rejection` when over the limit, and then nothing stays reserved.
+   */
+  admit(): Promise<void> | undefined;
+  /** The same against the (tenant, identity) limit, once the claimed identity is known. At most once, after `admit`. */
+  claim(tenant: string | undefined, identity: string): Promise<void> | undefined;
+  /**
+   * Ends the attempt; call it once, whatever happened. `code` undefined = verified: every
+   * reservation is refunded. A code that counts turns them into recorded failures; any other code
+   * refunds. Returns undefined when nothing was left to do, else a promise of the refunds, which
+   * are under way already: await it only to observe them. Never rejects.
+   */
+  end(code: IdentityErrorCode | undefined): Promise<void> | undefined;
+}
+
+interface Limit {
+  counter: AttemptCounter;
+  points: number;
+  /** The codes that count against this limit; the others are refunded. */
+  failures: ReadonlySet<IdentityErrorCode>;
+}
+
+interface Reservation {
+  limit: Limit;
+  key: string;
+  count: AttemptCount;
+}
+
+/** Undefined when both limits are off. */
 export function createFailureLimits(options: RateLimitOptions | false | undefined, logger: Logger = console): FailureLimits | undefined {
   if (options === false) return undefined;
-  const { identity = DEFAULT_IDENTITY_LIMIT, address = DEFAULT_ADDRESS_LIMIT, ...where } = options ?? {};
+  const {
+    identity = DEFAULT_IDENTITY_LIMIT,
+    address = DEFAULT_ADDRESS_LIMIT,
+    maxKeys,
+    keyPrefix = 'chat-identity',
+    ipv6Subnet = DEFAULT_IPV6_SUBNET,
+    storeTimeout = DEFAULT_STORE_TIMEOUT,
+    redis,
+    store: customStore,
+  } = options ?? {};
+  validate({ identity, address, maxKeys, ipv6Subnet, storeTimeout });
+  if (identity === false && address === false) return undefined;
+
+  const local = memoryStore({ maxKeys });
+  const shared = customStore ?? (redis ? redisStore(redis, { keyPrefix }) : undefined);
+  const storeName = customStore ? 'the failed-attempt store' : 'Redis';
+  const store = shared ? insuredStore(shared, local, { timeout: storeTimeout, logger, name: storeName }) : local;
+  const limitOf = (name: string, limit: AttemptLimit | false, failures: ReadonlySet<IdentityErrorCode>): Limit | undefined =>
+    limit === false ? undefined : { counter: store.counter(name, limit), points: limit.points, failures };
+  const limits: Limits = {
+    address: limitOf('address', address, ADDRESS_FAILURES),
+    identity: limitOf('identity', identity, IDENTITY_FAILURES),
+    // Keys of one fixed size, whatever the client sends. Instances sharing a store must agree on
+    // them; a process alone salts them with a secret of its own.
+    keyOf: keyHasher(shared ? keyPrefix : crypto.randomBytes(16).toString('base64url')),
+    ipv6Subnet,
+  };
+  return { begin: (clientIp) => new Attempt(limits, clientIp) };
+}
+
+interface Limits {
+  address: Limit | undefined;
+  identity: Limit | undefined;
+  keyOf(data: string): string;
+  ipv6Subnet: number;
+}
+
+class Attempt implements LimitedAttempt {
+  private byAddress: Reservation | undefined;
+  private byIdentity: Reservation | undefined;
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly address: string | undefined,
+  ) {}
+
+  admit(): Promise<void> | undefined {
+    const { address: limit, keyOf, ipv6Subnet } = this.limits;
+    if (!limit || this.address === undefined) return undefined;
+    return this.reserve('byAddress', limit, keyOf(clientAddress(this.address, ipv6Subnet)));
+  }
+
+  claim(tenant: string | undefined, identity: string): Promise<void> | undefined {
+    const { identity: limit, keyOf } = this.limits;
+    if (!limit) return undefined;
+    // Length-prefixed, so that no (tenant, identity) pair can spell another's key.
+    const owner = tenant ?? '';
+    return this.reserve('byIdentity', limit, keyOf(`${owner.length}:${owner}\0${identity}`));
+  }
+
+  end(code: IdentityErrorCode | undefined): Promise<void> | undefined {
+    const byAddress = settle(this.byAddress, code);
+    const byIdentity = settle(this.byIdentity, code);
+    this.byAddress = this.byIdentity = undefined;
+    if (!isPromiseLike(byAddress) && !isPromiseLike(byIdentity)) return undefined;
+    return Promise.all([byAddress, byIdentity]).then(() => undefined);
+  }
+
+  private reserve(slot: 'byAddress' | 'byIdentity', limit: Limit, key: string): Promise<void> | undefined {
+    const hold = (count: AttemptCount) => {
+      if (count.held > limit.points) {
+        void limit.counter.refund(key, count);
+        const seconds = Math.max(1, Math.ceil(count.msLeft / 1000));
+        reject('RATE_LIMITED', `Too many failed attempts; retry in ${seconds} seconds.`, false, seconds);
+      }
+      this[slot] = { limit, key, count };
+    };
+    const count = limit.counter.reserve(key);
+    if (isPromiseLike(count)) return Promise.resolve(count).then(hold);
+    hold(count);
+    return undefined;
+  }
+}
+
+/** Records `reservation` as a failure if `code` counts against its limit, else refunds it. */
+function settle(reservation: Reservation | undefined, code: IdentityErrorCode | undefined): PromiseLike<void> | void {
+  if (!reservation) return;
+  const { limit, key, count } = reservation;
+  if (code === undefined || !limit.failures.has(code)) return limit.counter.refund(key, count);
+  return limit.counter.record?.(key, count);
+}
+
+const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as PromiseLike<T> | undefined)?.then === 'function';
+
+/** A keyed hash, 22 base64url characters (132 bits): the same size for any input, unguessable without the salt. */
+function keyHasher(salt: string): (data: string) => string {
+  // crypto.hash (Node 20.12+) is about three times faster than createHash; this runs on every request.
+  const sha256 =
+    typeof crypto.hash === 'function'
+      ? (data: string) => crypto.hash('sha256', data, 'base64url')
+      : (data: string) => crypto.createHash('sha256').update(data).digest('base64url');
+  return (data) => sha256(`${salt}\0${data}`).slice(0, 22);
+}
+
+/** The options as resolved, defaults applied. */
+type Settings = Required<Pick<RateLimitOptions, 'identity' | 'address' | 'ipv6Subnet' | 'storeTimeout'>> & { maxKeys?: number };
+
+function validate({ identity, address, maxKeys, ipv6Subnet, storeTimeout }: Settings): void {
+  const fail = (message: string) => {
+    throw new TypeError(`chat-identity: rateLimit.${message}`);
+  };
   for (const [name, limit] of [['identity', identity], ['address', address]] as const) {
-    if (limit !== false && !(Number.isInteger(limit.points) && limit.points > 0 && limit.duration > 0)) {
-      throw new TypeError(`chat-identity: rateLimit.${name} must be { points: a positive integer, duration: seconds } or false.`);
+    // Whole seconds: Redis expires keys by the second, and a window under one would never expire there.
+    if (limit !== false && !(isPositiveInteger(limit?.points) && isPositiveInteger(limit.duration))) {
+      fail(`${name} must be { points: a positive integer, duration: whole seconds, 1 or more } or false.`);
     }
   }
-  const store = where.store ?? (where.redis ? redisStore(where.redis, { ...where, logger }) : memoryStore(where));
-  const byIdentity = identity === false ? undefined : store.counter('identity', identity);
-  const byAddress = address === false ? undefined : store.counter('address', address);
-  if (!byIdentity && !byAddress) return undefined;
-
-  // The tenant keeps one customer's attackers from locking out another's users.
-  const keysOf = (attempt: Attempt): [AttemptCounter, string][] => {
-    const keys: [AttemptCounter, string][] = [];
-    const tenant = attempt.tenant ?? '';
-    if (byAddress && attempt.address) keys.push([byAddress, `${tenant}|${attempt.address}`]);
-    if (byIdentity && attempt.identity !== undefined) keys.push([byIdentity, `${tenant}|${attempt.identity}`]);
-    return keys;
-  };
-
-  // A store that fails (even its insurance) must not stop verification: log once, count nothing.
-  let storeFailed = false;
-  const storeFailure = () => {
-    if (!storeFailed) logger.error('chat-identity: the failed-attempt store failed; attempts are not being limited.');
-    storeFailed = true;
-  };
-
-  return {
-    check(attempt) {
-      const keys = keysOf(attempt);
-      // The common case, a client with no failure on record, answered without a promise.
-      if (keys.every(([counter, key]) => counter.knownClear?.(key) === true)) return undefined;
-      return (async () => {
-        const waits = await Promise.all(keys.map(([counter, key]) => counter.retryAfterMs(key))).catch(() => (storeFailure(), [0]));
-        const wait = Math.max(0, ...waits);
-        if (wait > 0) reject('RATE_LIMITED', `Too many failed attempts; retry in ${Math.ceil(wait / 1000)} seconds.`, false, Math.ceil(wait / 1000));
-      })();
-    },
-    async record(attempt, code) {
-      if (!COUNTED.has(code)) return;
-      await Promise.all(keysOf(attempt).map(([counter, key]) => counter.countFailure(key))).catch(storeFailure);
-    },
-  };
+  if (!(isPositiveInteger(ipv6Subnet) && ipv6Subnet <= 128)) fail('ipv6Subnet must be a whole number of bits from 1 to 128.');
+  if (!(typeof storeTimeout === 'number' && storeTimeout > 0 && Number.isFinite(storeTimeout))) {
+    fail('storeTimeout must be a positive number of milliseconds.');
+  }
+  if (maxKeys !== undefined && !isPositiveInteger(maxKeys)) fail('maxKeys must be a positive integer.');
 }
+
+const isPositiveInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0;

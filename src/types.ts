@@ -37,11 +37,32 @@ export interface SigningKeyInput {
 
 export type KeyInput = string | SigningKeyInput;
 
+/**
+ * What a keys lookup returns for one tenant: its keys, or `{ tenant, keys }` to name the tenant
+ * they belong to (a canonical id, so that `Acme` and `acme` share one failure limit), or nothing
+ * for an unknown tenant (`KEY_UNAVAILABLE`).
+ */
+export type TenantKeySet = KeyInput | readonly KeyInput[] | { tenant: string; keys: KeyInput | readonly KeyInput[] } | undefined;
+
+/** What a keys lookup is told besides the tenant and the request. */
+export interface KeyLookupContext {
+  /** The scheme the keys will verify. A secret may serve one scheme only. */
+  scheme: SchemeName;
+  /** Aborted when the lookup has taken longer than `keyLookupTimeout`: its answer is no longer awaited. */
+  signal: AbortSignal;
+}
+
 /** Keys for one tenant, or a lookup that returns them. */
-export type KeyLookup = (
-  tenant: string | undefined,
-  request: VerifyRequest,
-) => KeyInput | readonly KeyInput[] | undefined | Promise<KeyInput | readonly KeyInput[] | undefined>;
+export type KeyLookup = (tenant: string | undefined, request: VerifyRequest, context: KeyLookupContext) => TenantKeySet | Promise<TenantKeySet>;
+
+/** The keys of one scheme: a secret, a list of them (newest first), or a lookup. */
+export type SchemeKeys = KeyInput | readonly KeyInput[] | KeyLookup;
+
+/**
+ * Keys per scheme, for a verifier with several: `{ 'user-hash': [...], jwt: [...] }`. No secret may
+ * appear under two schemes (a user hash over a crafted id would be a valid HS256 token).
+ */
+export type KeysByScheme = { readonly [S in SchemeName]?: SchemeKeys };
 
 /** The proof's wire fields, as the widget sends them (for `jwt`, the compact token is `token`). */
 export type Credentials = Record<string, unknown>;
@@ -49,8 +70,12 @@ export type Credentials = Record<string, unknown>;
 export interface VerifierOptions {
   /** One scheme, or several: the first whose fields the request carries is used. */
   scheme: SchemeName | readonly SchemeName[];
-  /** The signing secrets, in the order to try them (newest first), or a per-tenant lookup. */
-  keys: KeyInput | readonly KeyInput[] | KeyLookup;
+  /**
+   * The signing secrets, in the order to try them (newest first), or a per-tenant lookup. With
+   * several schemes, keys per scheme (`{ 'user-hash': [...], jwt: [...] }`) or a lookup, which is
+   * told the scheme: one list of secrets for several schemes is refused.
+   */
+  keys: SchemeKeys | KeysByScheme;
   /** Which tenant (team, agent, workspace) a request belongs to; passed to a `keys` lookup. */
   tenant?: (request: VerifyRequest) => string | undefined;
   /** Record `MISSING_IDENTITY` when no proof was presented, and let adapters reject unverified requests. Default `false`. */
@@ -120,6 +145,8 @@ export interface VerifiedIdentity {
   contact: Contact;
   /** The `id` of the key that matched, when it has one. */
   keyId?: string;
+  /** The tenant the proof was verified for (as the keys lookup named it), when a tenant applied. */
+  tenant?: string;
   /** The signature matched a test key. */
   test: boolean;
   /** When the proof was signed, for the schemes that carry a time. */
@@ -151,4 +178,9 @@ export interface Verifier {
   readonly required: boolean;
   /** The schemes tried, in order. */
   readonly schemes: readonly SchemeName[];
+  /**
+   * Forgets the cached keys (and cached lookup failures) of one tenant, or of every tenant: the
+   * next request looks them up again. Call it when a tenant rotates or revokes a key.
+   */
+  refreshKeys(tenant?: string): void;
 }

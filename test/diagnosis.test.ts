@@ -6,21 +6,26 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { findMistake, MAX_ATTEMPTS, MISTAKES, mistakeInHint, type DiagnosisInput } from '../src/diagnosis.js';
+import { findMistake, MAX_ATTEMPTS, MAX_BYTES_HASHED, MAX_DIAGNOSIS_MS, MISTAKES, mistakeInHint, type DiagnosisInput } from '../src/diagnosis.js';
 import { createVerifier, signPayload, signUserHash, type IdentityResult, type VerifierOptions } from '../src/index.js';
 import { toSigningKeys } from '../src/keyRing.js';
 import { README_END, README_START, troubleshootingMarkdown } from '../cli/troubleshooting.js';
 import { LIVE_KEY, NOW, TEST_KEY, frozenClock } from './helpers.js';
 import { MISTAKE_CASES, secretsOf, type MistakeCase } from './mistakeCases.js';
 
-/** Counts every MAC and hash computed, so the bound can be checked. */
-const macs = vi.hoisted(() => ({ count: 0 }));
+/** Counts every MAC and hash computed, and the bytes they hash, so the bounds can be checked. */
+const macs = vi.hoisted(() => ({ count: 0, bytes: 0 }));
 vi.mock('node:crypto', async (importOriginal) => {
   const crypto = await importOriginal<typeof import('node:crypto')>();
+  const counted = <H extends { update(data: string | Buffer, encoding?: BufferEncoding): H }>(hash: H): H => {
+    const update = hash.update.bind(hash);
+    hash.update = (data, encoding) => ((macs.bytes += typeof data === 'string' ? Buffer.byteLength(data, encoding) : data.length), update(data, encoding));
+    return hash;
+  };
   return {
     ...crypto,
-    createHmac: (...args: Parameters<typeof crypto.createHmac>) => (macs.count++, crypto.createHmac(...args)),
-    createHash: (...args: Parameters<typeof crypto.createHash>) => (macs.count++, crypto.createHash(...args)),
+    createHmac: (...args: Parameters<typeof crypto.createHmac>) => (macs.count++, counted(crypto.createHmac(...args))),
+    createHash: (...args: Parameters<typeof crypto.createHash>) => (macs.count++, counted(crypto.createHash(...args))),
   };
 });
 
@@ -97,10 +102,11 @@ describe('diagnosis: what a hint may say', () => {
     expect(macs.count).toBeGreaterThan(verification + 5);
   });
 
-  it('is given to a client that declares testMode: true, as the contract allows', async () => {
+  it('is not given to a client for declaring testMode: true (hints are the server\'s decision)', async () => {
     const testCase = MISTAKE_CASES.find((c) => c.mistake === 'json-whitespace')!;
     const result = await createVerifier(optionsFor(testCase)).verify({ body: { ...testCase.body, testMode: true } });
-    expect(mistakeInHint(result.verified ? undefined : result.error?.hint)?.id).toBe('json-whitespace');
+    expect(result).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(result.verified === false && result.error).not.toHaveProperty('hint');
   });
 
   it('names nothing when no known mistake explains the failure, leaving the rejection its own hint', async () => {
@@ -117,14 +123,35 @@ describe('diagnosis: what a hint may say', () => {
 });
 
 describe('diagnosis: bounded work on any input', () => {
-  it(`computes at most ${MAX_ATTEMPTS} MACs with many keys and a customer of 50 unsigned fields`, () => {
-    const customer = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`field${i}`, 'x'.repeat(100)]));
-    const keys = toSigningKeys(Array.from({ length: 40 }, (_, i) => `sk_live_${i}_${'k'.repeat(20)}`), 'keys');
-    const credentials = { customer: { externalId: 'é/<>&', ...customer, timestamp: 1 }, signature: 'a'.repeat(64), timestamp: 5, testMode: true };
+  const manyKeys = toSigningKeys(Array.from({ length: 40 }, (_, i) => `sk_live_${i}_${'k'.repeat(20)}`), 'keys');
+
+  it(`computes at most ${MAX_ATTEMPTS} MACs with many keys and a customer of 50 short unsigned fields`, () => {
+    const customer = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, 'x']));
+    const input = inputFor({ scheme: 'signed-payload', credentials: { customer: { externalId: 'é/<>&', ...customer, timestamp: 1 }, signature: 'a'.repeat(64), timestamp: 5 }, keys: manyKeys });
     macs.count = 0;
-    expect(findMistake(inputFor({ scheme: 'signed-payload', credentials, keys }))).toBeUndefined();
+    expect(findMistake(input)).toBeUndefined();
     expect(macs.count).toBeLessThanOrEqual(MAX_ATTEMPTS);
     expect(macs.count).toBeGreaterThan(MAX_ATTEMPTS / 2); // the budget, not the lack of candidates, stopped it
+  });
+
+  it(`hashes at most ${MAX_BYTES_HASHED} bytes with many keys and a customer of 50 long unsigned fields`, () => {
+    const customer = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`field${i}`, 'x'.repeat(100)]));
+    const credentials = { customer: { externalId: 'é/<>&', ...customer, timestamp: 1 }, signature: 'a'.repeat(64), timestamp: 5 };
+    const input = inputFor({ scheme: 'signed-payload', credentials, keys: manyKeys });
+    [macs.count, macs.bytes] = [0, 0];
+    expect(findMistake(input)).toBeUndefined();
+    expect(macs.bytes).toBeLessThanOrEqual(MAX_BYTES_HASHED + 64 * macs.count); // + each HMAC's own key block
+    expect(macs.bytes).toBeGreaterThan(MAX_BYTES_HASHED / 2); // the byte budget stopped it
+    expect(macs.count).toBeLessThan(MAX_ATTEMPTS);
+  });
+
+  it(`stops after ${MAX_DIAGNOSIS_MS} ms by the verifier's clock, whatever is left to try`, () => {
+    let now = NOW;
+    const input = inputFor({ scheme: 'user-hash', credentials: { user_id: 'U1 ', user_hash: 'a'.repeat(64) }, keys: manyKeys, clock: () => (now += 1) });
+    macs.count = 0;
+    findMistake(input);
+    expect(macs.count).toBeLessThanOrEqual(MAX_DIAGNOSIS_MS + 1);
+    expect(macs.count).toBeGreaterThan(0);
   });
 
   it('the bound holds for every scheme and any credentials, and diagnosis never throws', () => {
@@ -147,8 +174,9 @@ describe('diagnosis: bounded work on any input', () => {
 
   it('reads nothing beyond the scheme limits: an oversized customer is not tried at all', () => {
     const customer = { externalId: '1', timestamp: 1, big: 'x'.repeat(9000) };
+    const input = inputFor({ scheme: 'signed-payload', credentials: { customer, signature: 'a'.repeat(64) }, code: 'MALFORMED_IDENTITY' });
     macs.count = 0;
-    findMistake(inputFor({ scheme: 'signed-payload', credentials: { customer, signature: 'a'.repeat(64) }, code: 'MALFORMED_IDENTITY' }));
+    findMistake(input);
     expect(macs.count).toBe(0);
   });
 });

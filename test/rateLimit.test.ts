@@ -1,106 +1,333 @@
 /**
- * Failed-attempt limits with the embedded memory store. The limiter's windows run on the real
- * clock (rate-limiter-flexible reads Date.now and sets timers), so these tests fake that clock
- * and move it forward instead of sleeping.
+ * Failed-attempt limits, driven through `createFailureLimits` as a verifier drives them: begin,
+ * admit (address), claim (identity), end (the verification's code). Windows run on Date.now, which
+ * is faked and moved instead of slept on; timers stay real for the deadlines of a shared store.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createVerifier, signUserHash, type AttemptStore, type VerifierOptions } from '../src/index.js';
-import { LIVE_KEY, OTHER_TENANT_KEY, frozenClock } from './helpers.js';
+import { memoryStore, type AttemptCount, type AttemptStore } from '../src/attemptStore.js';
+import { createFailureLimits, type FailureLimits, type RateLimitOptions } from '../src/rateLimit.js';
+import { Rejection } from '../src/rejection.js';
+import { attempt, burst, codeOf } from './support/limitWorker.js';
 
-beforeEach(() => vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') }));
+beforeEach(() => vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-01-01T00:00:00Z') }));
 afterEach(() => vi.useRealTimers());
 
-const verifier = (extra: Partial<VerifierOptions> = {}) => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock, ...extra });
-const good = (user: string) => ({ user_id: user, user_hash: signUserHash(user, LIVE_KEY) });
-const bad = (user: string) => ({ user_id: user, user_hash: signUserHash(`not-${user}`, LIVE_KEY) });
-const codeOf = async (v: ReturnType<typeof verifier>, body: object, ip: string) => {
-  const result = await v.verify({ body, ip });
-  return result.verified ? 'VERIFIED' : result.error?.code;
+const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
+const limitsWith = (options: RateLimitOptions = {}, logger = quiet()): FailureLimits => createFailureLimits(options, logger)!;
+const later = (seconds: number) => vi.setSystemTime(Date.now() + seconds * 1000);
+const deferred = () => {
+  let open!: () => void;
+  return { promise: new Promise<void>((resolve) => (open = resolve)), open };
 };
 
-describe('failed-attempt limits (memory store)', () => {
-  it('trips after 10 failures a minute for one identity, from any addresses, even for a correct signature', async () => {
-    const v = verifier();
-    for (let i = 0; i < 10; i++) expect(await codeOf(v, bad('victim'), `10.0.0.${i}`)).toBe('INVALID_SIGNATURE');
-    const limited = await v.verify({ body: good('victim'), ip: '10.0.1.1' });
-    expect(limited).toEqual({
-      verified: false,
-      scheme: 'user-hash',
-      error: { code: 'RATE_LIMITED', message: 'Too many failed identity attempts; try again later.', retryAfter: 60 },
-    });
-    vi.advanceTimersByTime(30_000);
-    expect(await v.verify({ body: good('victim'), ip: '10.0.1.1' })).toMatchObject({ error: { code: 'RATE_LIMITED', retryAfter: 30 } });
-    vi.advanceTimersByTime(30_000);
-    expect(await codeOf(v, good('victim'), '10.0.1.1')).toBe('VERIFIED');
+/** The memory store, recording every key and count it is handed (as a custom store would see them). */
+function recordingStore() {
+  const memory = memoryStore();
+  const seen = { keys: [] as string[], held: [] as number[] };
+  const store: AttemptStore = {
+    counter(name, limit) {
+      const counter = memory.counter(name, limit);
+      return {
+        reserve(key) {
+          const count = counter.reserve(key);
+          seen.keys.push(key);
+          seen.held.push(count.held);
+          return count;
+        },
+        refund: (key, reserved) => counter.refund(key, reserved),
+        record: (key, reserved) => counter.record(key, reserved),
+      };
+    },
+  };
+  return { store, seen };
+}
+
+describe('failure limits', () => {
+  it('trip after 10 failures a minute for one identity, from any addresses, even for a correct proof', async () => {
+    const limits = limitsWith();
+    for (let i = 0; i < 10; i++) expect(await attempt(limits, { address: `10.0.0.${i}`, code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    const refusal = new Rejection('RATE_LIMITED', 'Too many failed attempts; retry in 60 seconds.', false, 60);
+    expect(await attempt(limits, { address: '10.0.1.1' })).toEqual(refusal);
+    later(30);
+    expect(await attempt(limits, { address: '10.0.1.1' })).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 30 });
+    later(30);
+    expect(await attempt(limits, { address: '10.0.1.1' })).toBe('ADMITTED');
   });
 
-  it('trips after 30 failures a minute from one address, whatever identities it claims', async () => {
-    const v = verifier();
-    for (let i = 0; i < 30; i++) expect(await codeOf(v, bad(`user-${i}`), '203.0.113.7')).toBe('INVALID_SIGNATURE');
-    expect(await codeOf(v, good('someone-new'), '203.0.113.7')).toBe('RATE_LIMITED');
+  it('trip after 30 failures a minute from one address, whatever identities and tenants it names', async () => {
+    const limits = limitsWith();
+    // Junk tenants and unknown ones (KEY_UNAVAILABLE) cannot multiply the address's budget.
+    for (let i = 0; i < 30; i++) {
+      const code = i % 2 ? 'KEY_UNAVAILABLE' : 'INVALID_SIGNATURE';
+      expect(await attempt(limits, { address: '203.0.113.7', tenant: `junk-${i}`, identity: `user-${i}`, code })).toBe('ADMITTED');
+    }
+    expect(await codeOf(attempt(limits, { address: '203.0.113.7', tenant: 'acme', identity: 'someone-new' }))).toBe('RATE_LIMITED');
   });
 
-  it('never blocks another identity from another address', async () => {
-    const v = verifier();
-    for (let i = 0; i < 30; i++) await v.verify({ body: bad(i < 10 ? 'victim' : `user-${i}`), ip: '203.0.113.7' });
-    expect(await codeOf(v, good('victim'), '198.51.100.1')).toBe('RATE_LIMITED'); // the identity is over its limit
-    expect(await codeOf(v, good('alice'), '203.0.113.7')).toBe('RATE_LIMITED'); // the address is over its limit
-    expect(await codeOf(v, good('alice'), '198.51.100.1')).toBe('VERIFIED');
-    expect(await codeOf(v, good('user-20'), '198.51.100.2')).toBe('VERIFIED'); // one failure each: far from the limit
+  it('count a failed keys lookup against the address only', async () => {
+    const limits = limitsWith();
+    for (let i = 0; i < 20; i++) await attempt(limits, { address: `10.0.0.${i}`, code: 'KEY_UNAVAILABLE' });
+    expect(await attempt(limits, { address: '10.0.1.1' })).toBe('ADMITTED');
   });
 
-  it('never counts successes, nor absent or expired proofs', async () => {
-    const v = verifier({ rateLimit: { identity: { points: 2, duration: 60 } } });
-    for (let i = 0; i < 50; i++) expect(await codeOf(v, good('alice'), '10.0.0.1')).toBe('VERIFIED');
-    for (let i = 0; i < 50; i++) await v.verify({ body: { user_id: 'alice' }, ip: '10.0.0.1' }); // MISSING_IDENTITY
-    expect(await codeOf(v, good('alice'), '10.0.0.1')).toBe('VERIFIED');
+  it('never block another identity from another address', async () => {
+    const limits = limitsWith();
+    for (let i = 0; i < 30; i++) {
+      await attempt(limits, { address: '203.0.113.7', identity: i < 10 ? 'victim' : `user-${i}`, code: 'INVALID_SIGNATURE' });
+    }
+    expect(await codeOf(attempt(limits, { address: '198.51.100.1', identity: 'victim' }))).toBe('RATE_LIMITED'); // the identity is over
+    expect(await codeOf(attempt(limits, { address: '203.0.113.7', identity: 'alice' }))).toBe('RATE_LIMITED'); // the address is over
+    expect(await attempt(limits, { address: '198.51.100.1', identity: 'alice' })).toBe('ADMITTED');
+    expect(await attempt(limits, { address: '198.51.100.2', identity: 'user-20' })).toBe('ADMITTED'); // one failure: far from the limit
   });
 
-  it('keeps tenants apart: a blocked identity in one tenant is free in another', async () => {
-    const v = verifier({
-      tenant: (r) => r.headers?.['x-team'] as string,
-      keys: (t) => (t === 'acme' ? [LIVE_KEY] : [OTHER_TENANT_KEY]),
-      rateLimit: { identity: { points: 3, duration: 60 } },
-    });
-    for (let i = 0; i < 3; i++) await v.verify({ headers: { 'x-team': 'acme' }, body: bad('victim'), ip: `10.0.0.${i}` });
-    expect((await v.verify({ headers: { 'x-team': 'acme' }, body: good('victim'), ip: '10.0.9.9' })).verified).toBe(false);
-    const otherTenant = { user_id: 'victim', user_hash: signUserHash('victim', OTHER_TENANT_KEY) };
-    expect(await v.verify({ headers: { 'x-team': 'globex' }, body: otherTenant, ip: '10.0.9.9' })).toMatchObject({ verified: true });
+  it('never count successes, expired or absent proofs, or refusals', async () => {
+    const limits = limitsWith({ identity: { points: 2, duration: 60 } });
+    for (const code of [undefined, 'SIGNATURE_EXPIRED', 'MISSING_IDENTITY', 'RATE_LIMITED'] as const) {
+      for (let i = 0; i < 50; i++) expect(await attempt(limits, { code })).toBe('ADMITTED');
+    }
+    // Exactly two failures still fit: every refund put the counter back where it was.
+    for (let i = 0; i < 2; i++) expect(await attempt(limits, { code: 'MALFORMED_IDENTITY' })).toBe('ADMITTED');
+    expect(await codeOf(attempt(limits))).toBe('RATE_LIMITED');
   });
 
-  it('honours configured limits, and is off with rateLimit: false', async () => {
-    const custom = verifier({ rateLimit: { identity: { points: 3, duration: 10 }, address: false } });
-    for (let i = 0; i < 3; i++) await custom.verify({ body: bad('victim'), ip: '10.0.0.1' });
-    expect(await custom.verify({ body: good('victim'), ip: '10.0.0.1' })).toMatchObject({ error: { code: 'RATE_LIMITED', retryAfter: 10 } });
-
-    const off = verifier({ rateLimit: false });
-    for (let i = 0; i < 100; i++) await off.verify({ body: bad('victim'), ip: '10.0.0.1' });
-    expect(await codeOf(off, good('victim'), '10.0.0.1')).toBe('VERIFIED');
+  it('refund a verified attempt: the counter holds what it held before', async () => {
+    const { store, seen } = recordingStore();
+    const limits = limitsWith({ store, address: false });
+    await attempt(limits, { code: 'INVALID_SIGNATURE' });
+    await attempt(limits, { code: 'INVALID_SIGNATURE' });
+    await attempt(limits);
+    await attempt(limits);
+    await attempt(limits, { code: 'INVALID_SIGNATURE' });
+    expect(seen.held).toEqual([1, 2, 3, 3, 3]);
   });
 
-  it('keeps at most maxKeys keys per limit, forgetting the least recently failed', async () => {
-    const v = verifier({ rateLimit: { identity: { points: 2, duration: 60 }, address: false, maxKeys: 3 } });
-    await v.verify({ body: bad('a'), ip: '1' });
-    await v.verify({ body: bad('a'), ip: '1' });
-    expect(await codeOf(v, good('a'), '1')).toBe('RATE_LIMITED');
-    for (const user of ['b', 'c', 'd']) await v.verify({ body: bad(user), ip: '1' });
-    expect(await codeOf(v, good('a'), '1')).toBe('VERIFIED'); // 'a' was the oldest of 4 keys
+  it('keep tenants apart, and no (tenant, identity) pair spells another', async () => {
+    const limits = limitsWith({ identity: { points: 1, duration: 60 } });
+    await attempt(limits, { tenant: 'acme', identity: 'victim', code: 'INVALID_SIGNATURE' });
+    expect(await codeOf(attempt(limits, { tenant: 'acme', identity: 'victim', address: '10.0.9.9' }))).toBe('RATE_LIMITED');
+    expect(await attempt(limits, { tenant: 'globex', identity: 'victim', address: '10.0.9.9' })).toBe('ADMITTED');
+
+    await attempt(limits, { tenant: 'a', identity: 'b|c', code: 'INVALID_SIGNATURE' });
+    expect(await attempt(limits, { tenant: 'a|b', identity: 'c' })).toBe('ADMITTED');
+    await attempt(limits, { tenant: 'x', identity: '\0y', code: 'INVALID_SIGNATURE' });
+    expect(await attempt(limits, { tenant: 'x\0', identity: 'y' })).toBe('ADMITTED');
+    expect(await attempt(limits, { tenant: undefined, identity: 'victim' })).toBe('ADMITTED');
   });
 
-  it('refuses bad limits at start-up', () => {
-    expect(() => verifier({ rateLimit: { identity: { points: 0, duration: 60 } } })).toThrow(TypeError);
-    expect(() => verifier({ rateLimit: { address: { points: 1.5, duration: 60 } } })).toThrow(TypeError);
+  it('honour configured limits, and are off when both are', async () => {
+    const limits = limitsWith({ identity: { points: 3, duration: 10 }, address: false });
+    for (let i = 0; i < 3; i++) await attempt(limits, { code: 'INVALID_SIGNATURE' });
+    expect(await attempt(limits)).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 10 });
+    expect(limits.begin('10.0.0.1').admit()).toBeUndefined(); // no address limit: nothing to reserve
+
+    expect(createFailureLimits(false)).toBeUndefined();
+    expect(createFailureLimits({ identity: false, address: false })).toBeUndefined();
   });
 
-  it('keeps verifying when the store fails, saying so once', async () => {
-    const logger = { warn: vi.fn(), error: vi.fn() };
-    const broken: AttemptStore = {
-      counter: () => ({ retryAfterMs: () => Promise.reject(new Error('store down')), countFailure: () => Promise.reject(new Error('store down')) }),
+  it('limit no address when the request has none', async () => {
+    const limits = limitsWith({ address: { points: 1, duration: 60 } });
+    for (let i = 0; i < 5; i++) {
+      const started = limits.begin(undefined);
+      expect(started.admit()).toBeUndefined();
+      started.claim(undefined, `user-${i}`);
+      started.end('INVALID_SIGNATURE');
+    }
+  });
+
+  it('answer without a promise from memory, on every path', () => {
+    const limits = limitsWith();
+    for (const code of [undefined, 'INVALID_SIGNATURE'] as const) {
+      const started = limits.begin('10.0.0.1');
+      expect(started.admit()).toBeUndefined();
+      expect(started.claim('acme', 'alice')).toBeUndefined();
+      expect(started.end(code)).toBeUndefined();
+    }
+  });
+
+  it('keep at most maxKeys keys per limit, forgetting the least recently used', async () => {
+    const limits = limitsWith({ identity: { points: 2, duration: 60 }, address: false, maxKeys: 3 });
+    await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
+    await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
+    expect(await codeOf(attempt(limits, { identity: 'a' }))).toBe('RATE_LIMITED');
+    for (const identity of ['b', 'c', 'd']) await attempt(limits, { identity, code: 'INVALID_SIGNATURE' });
+    expect(await attempt(limits, { identity: 'a' })).toBe('ADMITTED'); // 'a' was the oldest of 4 keys
+  });
+
+  it('refuse bad options at start-up', () => {
+    const bad: RateLimitOptions[] = [
+      { identity: { points: 0, duration: 60 } },
+      { address: { points: 1.5, duration: 60 } },
+      { identity: { points: 1, duration: 0.5 } },
+      { ipv6Subnet: 0 },
+      { ipv6Subnet: 129 },
+      { ipv6Subnet: 56.5 },
+      { storeTimeout: 0 },
+      { storeTimeout: Number.NaN },
+      { maxKeys: 0 },
+    ];
+    for (const options of bad) expect(() => createFailureLimits(options), JSON.stringify(options)).toThrow(TypeError);
+  });
+});
+
+describe('attempts in flight', () => {
+  it('count before they fail: 1,000 concurrent guesses at one identity get exactly `points` through', async () => {
+    const limits = limitsWith();
+    const { together, codes } = await burst(1000, (i) => [limits, { address: `10.0.${i >> 8}.${i & 255}`, code: 'INVALID_SIGNATURE' }]);
+    expect(together).toBe(10);
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(990);
+    expect(await codeOf(attempt(limits, { address: '10.9.9.9' }))).toBe('RATE_LIMITED');
+  });
+
+  it('count against the address the same way', async () => {
+    const limits = limitsWith();
+    const { together } = await burst(1000, (i) => [limits, { identity: `user-${i}`, code: 'INVALID_SIGNATURE' }]);
+    expect(together).toBe(30);
+  });
+
+  it('refuse the 11th attempt in flight, and free its place when the 10 verify', async () => {
+    const limits = limitsWith();
+    const verifying = deferred();
+    const first = Promise.all(Array.from({ length: 10 }, () => attempt(limits, {}, () => verifying.promise)));
+    expect(await codeOf(attempt(limits))).toBe('RATE_LIMITED');
+    verifying.open();
+    expect(await first).toEqual(Array(10).fill('ADMITTED'));
+    expect(await attempt(limits)).toBe('ADMITTED');
+  });
+});
+
+describe('limiter keys', () => {
+  it('have one fixed size, whatever the client sends, and hold none of it', async () => {
+    const { store, seen } = recordingStore();
+    const limits = limitsWith({ store });
+    const long = 'x'.repeat(16_384);
+    await attempt(limits, { address: `${long}, 203.0.113.7`, tenant: long, identity: long, code: 'INVALID_SIGNATURE' });
+    await attempt(limits, { address: '2001:db8::1', tenant: 'acme', identity: 'alice' });
+    expect(seen.keys).toHaveLength(4);
+    for (const key of seen.keys) expect(key).toMatch(/^[\w-]{22}$/);
+    expect(seen.keys.join()).not.toMatch(/acme|alice|2001/);
+  });
+
+  it('keep memory bounded: 20,000 distinct 16 kB identities and addresses cost fixed-size keys, at most maxKeys', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const limits = limitsWith({ maxKeys: 5_000 });
+    const huge = (i: number) => `${i}:`.padEnd(16_384, 'x');
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20_000; i++) await attempt(limits, { address: huge(i), identity: huge(i), code: 'INVALID_SIGNATURE' });
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 2 limits × 5,000 keys; a key kept as sent would alone be 16 kB (160 MB in all).
+    expect(grown / 10_000).toBeLessThan(1_024);
+  }, 60_000);
+
+  it('count an IPv6 client by its /64, and an IPv4-mapped address as its IPv4 address', async () => {
+    const limits = limitsWith({ address: { points: 4, duration: 60 } });
+    const fail = (address: string, i: number) => attempt(limits, { address, identity: `user-${address}-${i}`, code: 'INVALID_SIGNATURE' });
+    for (let i = 0; i < 4; i++) await fail(`2001:db8:0:1::${i + 1}`, i);
+    expect(await codeOf(attempt(limits, { address: '2001:DB8:0:1:ffff::9', identity: 'new' }))).toBe('RATE_LIMITED');
+    expect(await attempt(limits, { address: '2001:db8:0:2::1', identity: 'new' })).toBe('ADMITTED');
+
+    for (const [i, address] of ['192.0.2.9', '::ffff:192.0.2.9', '::ffff:c000:209', '::FFFF:192.0.2.9'].entries()) await fail(address, i);
+    expect(await codeOf(attempt(limits, { address: '192.0.2.9', identity: 'new' }))).toBe('RATE_LIMITED');
+  });
+
+  it('take ipv6Subnet: /128 counts each address, /48 a whole site', async () => {
+    const perAddress = limitsWith({ address: { points: 1, duration: 60 }, ipv6Subnet: 128 });
+    await attempt(perAddress, { address: '2001:db8::1', code: 'INVALID_SIGNATURE' });
+    expect(await attempt(perAddress, { address: '2001:db8::2', identity: 'new' })).toBe('ADMITTED');
+
+    const perSite = limitsWith({ address: { points: 1, duration: 60 }, ipv6Subnet: 48 });
+    await attempt(perSite, { address: '2001:db8:0:1::1', code: 'INVALID_SIGNATURE' });
+    expect(await codeOf(attempt(perSite, { address: '2001:db8:0:ffff::1', identity: 'new' }))).toBe('RATE_LIMITED');
+  });
+});
+
+describe('a shared store that fails or hangs', () => {
+  /** A custom store whose operations do what `behave` says; counts the operations it was handed. */
+  function unreliableStore(behave: (operation: 'reserve' | 'refund' | 'record') => 'hang' | 'fail' | 'answer') {
+    const memory = memoryStore();
+    const handed = { reserve: 0, refund: 0, record: 0 };
+    const settle = <T>(operation: keyof typeof handed, answer: () => T): Promise<T> => {
+      handed[operation]++;
+      const behaviour = behave(operation);
+      if (behaviour === 'hang') return new Promise<T>(() => {});
+      return behaviour === 'fail' ? Promise.reject(new Error('store down')) : Promise.resolve(answer());
     };
-    const v = verifier({ rateLimit: { store: broken }, logger });
-    expect(await codeOf(v, good('alice'), '10.0.0.1')).toBe('VERIFIED');
-    expect(await codeOf(v, bad('alice'), '10.0.0.1')).toBe('INVALID_SIGNATURE');
-    expect(await codeOf(v, bad('bob'), '10.0.0.2')).toBe('INVALID_SIGNATURE');
+    const store: AttemptStore = {
+      counter(name, limit) {
+        const counter = memory.counter(name, limit);
+        return {
+          reserve: (key) => settle('reserve', () => counter.reserve(key)),
+          refund: (key, reserved) => settle('refund', () => counter.refund(key, reserved)),
+          record: (key, reserved) => settle('record', () => counter.record(key, reserved)),
+        };
+      },
+    };
+    return { store, handed };
+  }
+
+  it('answers within storeTimeout when the store hangs, limits in memory meanwhile, and says so once', async () => {
+    let state: 'hang' | 'answer' = 'hang';
+    const { store, handed } = unreliableStore(() => state);
+    const logger = quiet();
+    const limits = limitsWith({ store, storeTimeout: 20, identity: { points: 2, duration: 60 } }, logger);
+    expect(await attempt(limits, { code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await codeOf(attempt(limits))).toBe('RATE_LIMITED'); // the insurance counted both
+    for (let i = 0; i < 50; i++) await attempt(limits, { identity: `user-${i}`, address: `10.1.0.${i}` });
+    expect(handed.reserve).toBe(1); // one timed-out operation, then none until the retry interval
     expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/the failed-attempt store did not answer within 20 ms/);
+
+    // A second later one operation tries the store again: still hung, nothing more is logged.
+    later(1.1);
+    expect(await attempt(limits, { identity: 'probe', address: '10.2.0.1' })).toBe('ADMITTED');
+    expect(handed.reserve).toBe(2);
+    state = 'answer';
+    later(1.1);
+    expect(await attempt(limits, { identity: 'back', address: '10.2.0.2' })).toBe('ADMITTED');
+    expect(handed.reserve).toBe(4); // the address and the identity, both shared again
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0]![0]).toMatch(/answers again/);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps answering when the store fails, and end() never rejects', async () => {
+    let failing = false;
+    const { store } = unreliableStore(() => (failing ? 'fail' : 'answer'));
+    const logger = quiet();
+    const limits = limitsWith({ store }, logger);
+    const started = limits.begin('10.0.0.1');
+    await started.admit();
+    await started.claim(undefined, 'alice');
+    failing = true;
+    await expect(started.end(undefined)).resolves.toBeUndefined(); // the refund failed, quietly
+    expect(await attempt(limits, { identity: 'bob' })).toBe('ADMITTED');
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/failed \(Error: store down\)/);
+  });
+
+  it('gives back a reservation that lands after its deadline', async () => {
+    const landing = deferred();
+    const memory = memoryStore();
+    const refunded: AttemptCount[] = [];
+    const store: AttemptStore = {
+      counter(name, limit) {
+        const counter = memory.counter(name, limit);
+        return {
+          reserve: async (key) => (await landing.promise, counter.reserve(key)),
+          refund: (key, reserved) => void refunded.push(reserved),
+        };
+      },
+    };
+    const limits = limitsWith({ store, storeTimeout: 10, address: false }, quiet());
+    expect(await attempt(limits, { code: 'INVALID_SIGNATURE' })).toBe('ADMITTED'); // decided by the insurance
+    expect(refunded).toEqual([]);
+    landing.open();
+    await vi.waitFor(() => expect(refunded).toEqual([{ held: 1, msLeft: 0 }]));
   });
 });

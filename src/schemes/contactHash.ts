@@ -13,7 +13,7 @@ import { buildContact, optionalString } from '../contact.js';
 import { reject } from '../rejection.js';
 import type { Contact } from '../types.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, identifierIn, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface ContactHashProof extends IdentifierProof {
   identityKey: Contact['identityKey'];
@@ -40,6 +40,8 @@ export const contactHash: Scheme<ContactHashProof> = {
     const externalId = fields.ext_user_id !== undefined || fields.external_user_id !== undefined;
     return presenceOf(hash, externalId || (hash && (fields.email !== undefined || fields.phone !== undefined)));
   },
+
+  claimedIdentity: (fields) => identifierIn(fields.ext_user_id) ?? identifierIn(fields.external_user_id) ?? identifierIn(fields.email) ?? identifierIn(fields.phone),
 
   parse(fields) {
     if (fields.user_hash === undefined) reject('MISSING_IDENTITY', 'The contact arrived without user_hash; compute it on your server.');
@@ -76,7 +78,7 @@ export const contactHash: Scheme<ContactHashProof> = {
       signedFields: [proof.identityKey],
       signedAttributes: false,
     });
-    return verifiedIdentity('contact-hash', contact, key);
+    return verifiedIdentity('contact-hash', contact, key, context);
   },
 };
 

@@ -17,7 +17,7 @@ import { describe, fullySignedContact, isPlainObject, optionalString, readAttrib
 import { reject } from '../rejection.js';
 import { decodeBase64url, type HmacHash } from '../signature.js';
 import type { JwtAlgorithm } from '../types.js';
-import { bodyFields, checkSigningTime, findSigningKey, requireDigestSize, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+import { bodyFields, checkSigningTime, findSigningKey, identifierIn, requireDigestSize, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
 
 /** Longer tokens are refused unread. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -58,6 +58,19 @@ export const jwt: Scheme<JwtProof> = {
 
   presence(fields) {
     return fields.token === undefined ? 0 : 2;
+  },
+
+  claimedIdentity(fields) {
+    const payload = typeof fields.token === 'string' && fields.token.length <= MAX_TOKEN_LENGTH ? fields.token.split('.')[1] : undefined;
+    const bytes = payload === undefined ? undefined : decodeBase64url(payload);
+    let claims: unknown;
+    try {
+      claims = bytes && JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    if (!isPlainObject(claims)) return undefined;
+    return identifierIn(claims.email) ?? identifierIn(claims.externalId ?? claims.external_id ?? claims.sub);
   },
 
   parse(fields, settings) {
@@ -136,7 +149,7 @@ export const jwt: Scheme<JwtProof> = {
     }
     const { externalId, email, name, phone, attributes } = proof;
     const contact = fullySignedContact({ externalId, email, name, phone, attributes, identityKey: proof.email !== undefined ? 'email' : 'externalId' });
-    return verifiedIdentity('jwt', contact, key, new Date(proof.iat * 1000));
+    return verifiedIdentity('jwt', contact, key, context, new Date(proof.iat * 1000));
   },
 };
 

@@ -2,6 +2,7 @@
  * What every wire format provides, and the steps they share: finding the key that made a
  * signature, and checking a signing time against the clock.
  */
+import { MAX_IDENTIFIER_LENGTH } from '../contact.js';
 import type { SigningKey } from '../keyRing.js';
 import { reject } from '../rejection.js';
 import { hmac, signaturesEqual, type HmacHash } from '../signature.js';
@@ -20,6 +21,8 @@ export interface SchemeSettings {
 
 export interface VerifyContext {
   keys: readonly SigningKey[];
+  /** The tenant the keys belong to, reported on the result; undefined when no tenant applied. */
+  tenant: string | undefined;
   /** Milliseconds since the epoch. */
   now: number;
   settings: SchemeSettings;
@@ -42,8 +45,18 @@ export interface Scheme<P extends ParsedProof = ParsedProof> {
   presence(credentials: Credentials): 0 | 1 | 2;
   /** Checks shape, types and limits; needs no key. Throws a Rejection. */
   parse(credentials: Credentials, settings: SchemeSettings): P;
+  /**
+   * The identity the credentials claim, read leniently (as `parse` would name it), for a proof
+   * that `parse` refused: a failure it explains must still count against that identity's limit.
+   */
+  claimedIdentity(credentials: Credentials): string | undefined;
   /** Checks the signature, then the clock. Throws a Rejection. */
   verify(proof: P, context: VerifyContext): VerifiedIdentity;
+}
+
+/** A string that can name an identity: present, and within the identifier limit. */
+export function identifierIn(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_IDENTIFIER_LENGTH ? value : undefined;
 }
 
 /** Presence from the two halves of a proof: 2 both, 1 either, 0 neither. */
@@ -57,10 +70,11 @@ export function bodyFields(request: VerifyRequest): Credentials | undefined {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Credentials) : undefined;
 }
 
-/** The result for a proof that passed, naming the key that signed it. */
-export function verifiedIdentity(scheme: SchemeName, contact: Contact, key: SigningKey, issuedAt?: Date): VerifiedIdentity {
+/** The result for a proof that passed, naming the key that signed it and the tenant it belongs to. */
+export function verifiedIdentity(scheme: SchemeName, contact: Contact, key: SigningKey, context: VerifyContext, issuedAt?: Date): VerifiedIdentity {
   const result: VerifiedIdentity = { verified: true, scheme, contact, test: key.test };
   if (key.id !== undefined) result.keyId = key.id;
+  if (context.tenant !== undefined) result.tenant = context.tenant;
   if (issuedAt !== undefined) result.issuedAt = issuedAt;
   return result;
 }

@@ -10,13 +10,13 @@
  * ```
  */
 import { createHmac } from 'node:crypto';
-import { canonicalJson, otherCanonicalForms, type FlatObject, type FlatValue } from '../canonicalJson.js';
-import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../contact.js';
+import { canonicalJson, longestSpellingLength, otherCanonicalForms, type FlatObject, type FlatValue } from '../canonicalJson.js';
+import { describe, fullySignedContact, isFlat, isPlainObject, MAX_ATTRIBUTES, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature } from './identifierHash.js';
-import { bodyFields, checkSigningTime, findSigningKey, presenceOf, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+import { bodyFields, checkSigningTime, findSigningKey, identifierIn, presenceOf, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
 
-/** The canonical JSON of a customer may not exceed this many characters. */
+/** No spelling of a customer's canonical JSON may exceed this many characters: what bounds the bytes hashed. */
 export const MAX_PAYLOAD_LENGTH = 8192;
 const DEFAULT_MAX_AGE = 300;
 
@@ -35,6 +35,27 @@ interface SignedPayloadProof extends ParsedProof {
 
 /** Customer keys that fill contact fields (or the clock); every other key becomes an attribute. */
 const KNOWN_FIELDS = new Set(['externalId', 'email', 'name', 'phone', 'timestamp']);
+/** The known fields and the attributes allowed beside them. */
+const MAX_CUSTOMER_FIELDS = KNOWN_FIELDS.size + MAX_ATTRIBUTES;
+const TOO_LONG = `customer is longer than ${MAX_PAYLOAD_LENGTH} characters as JSON (in the longest spelling a server snippet writes it).`;
+
+/**
+ * Why `customer` cannot be a signed payload, checked before anything is serialised or sorted:
+ * an object, at most MAX_CUSTOMER_FIELDS flat fields, and no longer than the limit even before
+ * escaping. Undefined when its shape is fine. The diagnosis reads a customer with the same rule.
+ */
+export function customerShapeProblem(customer: unknown): string | undefined {
+  if (!isPlainObject(customer)) return `customer must be an object, not ${describe(customer)}.`;
+  const keys = Object.keys(customer);
+  if (keys.length > MAX_CUSTOMER_FIELDS) return `customer has more than ${MAX_CUSTOMER_FIELDS} fields.`;
+  let length = 2;
+  for (const key of keys) {
+    const value = customer[key];
+    if (!isFlat(value)) return `customer.${key} is ${describe(value)}; only flat values (string, number, boolean, null) are signed.`;
+    length += key.length + 4 + (typeof value === 'string' ? value.length : 1);
+  }
+  return length > MAX_PAYLOAD_LENGTH ? TOO_LONG : undefined;
+}
 
 export const signedPayload: Scheme<SignedPayloadProof> = {
   name: 'signed-payload',
@@ -42,20 +63,21 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
 
   presence: (fields) => presenceOf(fields.signature !== undefined, fields.customer !== undefined),
 
+  claimedIdentity(fields) {
+    const customer = fields.customer;
+    return isPlainObject(customer) ? (identifierIn(customer.externalId) ?? identifierIn(customer.email)) : undefined;
+  },
+
   parse(fields) {
     const { customer } = fields;
     if (fields.signature === undefined) reject('MISSING_IDENTITY', 'customer arrived without signature; sign it on your server and pass both to the widget.');
     if (customer === undefined) reject('MISSING_REQUIRED_FIELD', 'signature arrived without customer.');
-    if (!isPlainObject(customer)) reject('MALFORMED_IDENTITY', `customer must be an object, not ${describe(customer)}.`);
-    for (const key of Object.keys(customer)) {
-      const value = customer[key];
-      if (value !== null && typeof value === 'object') {
-        reject('MALFORMED_IDENTITY', `customer.${key} is ${describe(value)}; only flat values (string, number, boolean, null) are signed.`);
-      }
-    }
+    const problem = customerShapeProblem(customer);
+    if (problem !== undefined) reject('MALFORMED_IDENTITY', problem);
     const flat = customer as FlatObject;
+    // Serialised only now that its size is bounded; every spelling tried is bounded with it.
     const canonical = canonicalJson(flat);
-    if (canonical.length > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', `customer is longer than ${MAX_PAYLOAD_LENGTH} characters as JSON.`);
+    if (longestSpellingLength(canonical) > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', TOO_LONG);
     const externalId = optionalString(flat.externalId, 'customer.externalId');
     const email = optionalString(flat.email, 'customer.email');
     if (externalId === undefined && email === undefined) reject('MISSING_REQUIRED_FIELD', 'customer needs an externalId or an email.');
@@ -86,7 +108,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     checkSigningTime(proof.timestamp, 'customer.timestamp', match.key, context, DEFAULT_MAX_AGE);
     const { externalId, email, name, phone, attributes } = proof;
     const contact = fullySignedContact({ externalId, email, name, phone, attributes, identityKey: proof.externalId !== undefined ? 'externalId' : 'email' });
-    return verifiedIdentity('signed-payload', contact, match.key, new Date(proof.timestamp * 1000));
+    return verifiedIdentity('signed-payload', contact, match.key, context, new Date(proof.timestamp * 1000));
   },
 };
 

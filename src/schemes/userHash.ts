@@ -11,7 +11,7 @@
 import { buildContact, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, identifierIn, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface UserHashProof extends IdentifierProof {
   name?: string | undefined;
@@ -25,6 +25,8 @@ export const userHash: Scheme<UserHashProof> = {
   credentials: bodyFields,
 
   presence: (fields) => presenceOf(fields.user_hash !== undefined, fields.user_id !== undefined),
+
+  claimedIdentity: (fields) => identifierIn(fields.user_id),
 
   parse(fields) {
     if (fields.user_hash === undefined) reject('MISSING_IDENTITY', 'user_id arrived without user_hash; compute it on your server and pass it to identify().');
@@ -56,7 +58,7 @@ export const userHash: Scheme<UserHashProof> = {
       signedFields: ['externalId'],
       signedAttributes: false,
     });
-    return verifiedIdentity('user-hash', contact, key);
+    return verifiedIdentity('user-hash', contact, key, context);
   },
 };
 

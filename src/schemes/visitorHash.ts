@@ -11,7 +11,7 @@
 import { buildContact, optionalString, readAttributes } from '../contact.js';
 import { reject } from '../rejection.js';
 import { readIdentifierSignature, signIdentifier, verifyIdentifierHash, type IdentifierProof } from './identifierHash.js';
-import { bodyFields, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
+import { bodyFields, identifierIn, presenceOf, verifiedIdentity, type Scheme } from './scheme.js';
 
 interface VisitorHashProof extends IdentifierProof {
   name?: string | undefined;
@@ -25,6 +25,8 @@ export const visitorHash: Scheme<VisitorHashProof> = {
   credentials: bodyFields,
 
   presence: (fields) => presenceOf(fields.hmac !== undefined, fields.anonymousUserId !== undefined),
+
+  claimedIdentity: (fields) => identifierIn(fields.anonymousUserId),
 
   parse(fields) {
     if (fields.hmac === undefined) reject('MISSING_IDENTITY', 'The visitor arrived without hmac; compute it on your server from the visitor id.');
@@ -53,7 +55,7 @@ export const visitorHash: Scheme<VisitorHashProof> = {
       signedFields: ['anonymousId'],
       signedAttributes: false,
     });
-    return verifiedIdentity('visitor-hash', contact, key);
+    return verifiedIdentity('visitor-hash', contact, key, context);
   },
 };
 

@@ -15,8 +15,8 @@
  * body, which Koa's parser refuses with 400) live in test/security/attacks.test.ts instead.
  */
 import { createHmac } from 'node:crypto';
-import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
-import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
+import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
 import type { ConformanceCase } from './cases.js';
 
 /** A key the attacker holds: never configured anywhere. */
@@ -46,6 +46,13 @@ const rawJson = (text: string) => ({ rawBody: { type: 'application/json', text }
 const [validToken] = [jwtFor({ externalId: 'j1' })];
 const [validHeader, validPayload, validSignature] = validToken.split('.') as [string, string, string];
 const liveHash = signUserHash('u1', LIVE_KEY);
+
+/** A user id that is also a token's signing input: 112 characters of [A-Za-z0-9._-], a plausible username. */
+const CRAFTED_ID = `${b64(json({ alg: 'HS256' }))}.${b64(json({ externalId: 'admin', email: 'ceo@victim.example', iat: NOW_SECONDS }))}`;
+/** The site's user hash for CRAFTED_ID, re-encoded: a valid HS256 token wherever the same secret verifies jwt. */
+const userHashAsJwt = (key: string) => `${CRAFTED_ID}.${Buffer.from(signUserHash(CRAFTED_ID, key), 'hex').toString('base64url')}`;
+/** A customer whose canonical JSON is a plausible user id too. */
+const CRAFTED_CUSTOMER = { email: 'ceo@victim.example', externalId: 'admin', timestamp: NOW_SECONDS };
 
 /** The same tenant setup as CASES: the team comes from a header, each team has its own key. */
 const team = (name: string) => ({ 'x-team': name });
@@ -193,10 +200,10 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: jwt in the body with a trailing space', options: required('jwt'), request: { body: { token: `${validToken} ` } }, expect: rejected('MALFORMED_IDENTITY') },
 
   // --- Test mode declared by the client relaxes nothing (seed 000's testMode is a request flag).
-  { name: 'attack: testMode true, live signature 30 minutes old, no test key configured', options: required('signed-payload', { now: clockAt(1800) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
-  { name: 'attack: testMode true, live signature 6 minutes old', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], now: clockAt(360) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
+  { name: 'attack: testMode true, live signature 30 minutes old, no test key configured', options: required('signed-payload', { now: clockAt(1800) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: testMode true, live signature 6 minutes old', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], now: clockAt(360) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: testMode "true" as a string, live signature 30 minutes old: no hint either', options: required('signed-payload', { now: clockAt(1800) }), request: { body: { ...payloadFor({ externalId: '1' }), testMode: 'true' } }, expect: rejected('SIGNATURE_EXPIRED') },
-  { name: 'attack: testMode true does not verify a wrong user hash', options: required('user-hash'), request: { body: { user_id: 'admin', user_hash: liveHash, testMode: true } }, expect: rejected('INVALID_SIGNATURE', true) },
+  { name: 'attack: testMode true does not verify a wrong user hash', options: required('user-hash'), request: { body: { user_id: 'admin', user_hash: liveHash, testMode: true } }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: an sk_test_ secret marked test: false gets the live window', options: required('signed-payload', { keys: [{ secret: TEST_KEY, test: false }], now: clockAt(1800) }), request: { body: payloadFor({ externalId: '1' }, TEST_KEY) }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: test key signature older than testMaxAge', options: required('signed-payload', { keys: [LIVE_KEY, TEST_KEY], now: clockAt(3601) }), request: { body: payloadFor({ externalId: '1' }, TEST_KEY) }, expect: rejected('SIGNATURE_EXPIRED', true) },
 
@@ -227,7 +234,7 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: a jwt issued 61 seconds in the future', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: NOW_SECONDS + 61 })) }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: a jwt not valid before 2 minutes from now (nbf)', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', nbf: NOW_SECONDS + 120 })) }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: a signed payload timestamp in milliseconds', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS * 1000) }, expect: rejected('SIGNATURE_EXPIRED') },
-  { name: 'attack: a signed payload timestamp in milliseconds, test mode: with a hint', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS * 1000), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED', true) },
+  { name: 'attack: a signed payload timestamp in milliseconds, test mode: no hint, the client cannot ask for one', options: required('signed-payload'), request: { body: { ...payloadFor({ externalId: '1' }, LIVE_KEY, NOW_SECONDS * 1000), testMode: true } }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: a jwt iat in milliseconds', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: NOW_SECONDS * 1000 })) }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: a negative timestamp', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1' }, LIVE_KEY, -1) }, expect: rejected('SIGNATURE_EXPIRED') },
   { name: 'attack: a zero iat', options: required('jwt'), request: { headers: bearer(jwtFor({ externalId: 'a', iat: 0 })) }, expect: rejected('SIGNATURE_EXPIRED') },
@@ -253,7 +260,7 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: visitor hmac with a claimed externalId and email: only the visitor id is verified', options: required('visitor-hash'), request: { body: { ...visitorBody('v1'), externalId: 'admin', email: 'ceo@victim.example' } }, expect: verified('visitor-hash', { anonymousId: 'v1', externalId: 'admin', verifiedFields: ['anonymousId'], identityKey: 'anonymousId' }) },
 
   // --- Several schemes: a failing proof is not retried with a weaker one.
-  { name: 'attack: a forged jwt beside a valid user hash, jwt first: the jwt decides', options: required(['jwt', 'user-hash']), request: { headers: bearer(forgeJwt(HS256, claimsAt(), ATTACKER_KEY)), body: userHashBody('u1') }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a forged jwt beside a valid user hash, jwt first: the jwt decides', options: required(['jwt', 'user-hash'], { keys: { jwt: [SECOND_SCHEME_KEY], 'user-hash': [LIVE_KEY] } }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), ATTACKER_KEY)), body: userHashBody('u1') }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: a claimed user_id beside a valid visitor hmac: verified as the visitor only', options: required('visitor-hash'), request: { body: { user_id: 'admin', ...visitorBody('v1') } }, expect: verified('visitor-hash', { anonymousId: 'v1', verifiedFields: ['anonymousId'] }) },
 
   // --- Duplicate JSON keys in the body: the parsers keep the last value, and so does the signature check.
@@ -269,4 +276,21 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: a keys lookup that returns an empty secret, HS256 token signed with it', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
   { name: 'attack: a keys lookup that returns nothing', options: required('jwt', { keys: () => undefined }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
   { name: 'attack: a keys lookup that throws a message naming the secret', options: required('user-hash', { keys: () => { throw new Error(`cannot decrypt ${LIVE_KEY}`); } }), request: { body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') },
+  // --- The attack review: one scheme's signature presented as another's. The wire formats are
+  // fixed, so only keys separate them: a site that signs any user id signs this token's input too.
+  { name: "attack: a user hash over a crafted id, re-encoded as a jwt, with each scheme's own key", options: required(['user-hash', 'jwt'], { keys: { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] } }), before: [{ body: userHashBody(CRAFTED_ID) }], request: { headers: bearer(userHashAsJwt(LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a user hash over a crafted id, re-encoded as a jwt, one lookup giving the same secret to both schemes: refused', options: required(['user-hash', 'jwt'], { keys: () => [LIVE_KEY] }), before: [{ body: userHashBody(CRAFTED_ID) }], request: { headers: bearer(userHashAsJwt(LIVE_KEY)) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: a user hash over a JSON id presented as a signed payload, with each scheme\'s own key', options: required(['user-hash', 'signed-payload'], { keys: { 'user-hash': [LIVE_KEY], 'signed-payload': [SECOND_SCHEME_KEY] } }), request: { body: { customer: CRAFTED_CUSTOMER, signature: signUserHash(canonicalJson(CRAFTED_CUSTOMER), LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
+
+  // --- The attack review: failures are limited before any work, parse failures and unknown tenants included.
+  { name: 'attack: malformed proofs from one address are limited before they are read', options: { scheme: 'signed-payload', required: true, rateLimit: { address: { points: 3, duration: 60 } } }, before: [1, 2, 3].map(() => ({ body: { customer: 'not an object', signature: 'x' } })), request: { body: { customer: 'not an object', signature: 'x' } }, expect: { ...rejected('RATE_LIMITED'), status: 429, retryAfter: '60' } },
+  { name: 'attack: unknown tenants count against the address', options: { scheme: 'user-hash', required: true, ...tenantOptions, rateLimit: { address: { points: 3, duration: 60 } } }, before: ['x1', 'x2', 'x3'].map((name) => ({ headers: team(name), body: userHashBody('u1') })), request: { headers: team('acme'), body: userHashBody('u1') }, expect: { ...rejected('RATE_LIMITED'), status: 429, retryAfter: '60' } },
+  { name: 'attack: tenant names do not multiply guesses when the keys are the same for every tenant', options: { scheme: 'user-hash', required: true, tenant: tenantOptions.tenant, rateLimit: { identity: { points: 3, duration: 60 }, address: false } }, before: ['t1', 't2', 't3'].map((name, i) => ({ headers: team(name), body: { user_id: 'victim', user_hash: signUserHash(`guess-${i}`, LIVE_KEY) } })), request: { headers: team('t4'), body: userHashBody('victim') }, expect: { ...rejected('RATE_LIMITED'), status: 429, retryAfter: '60' } },
+  { name: 'attack: spellings of one tenant share one identity limit when the lookup names the tenant', options: { scheme: 'user-hash', required: true, tenant: tenantOptions.tenant, keys: (tenant: string | undefined) => (tenant?.toLowerCase() === 'acme' ? { tenant: 'acme', keys: [LIVE_KEY] } : undefined), rateLimit: { identity: { points: 3, duration: 60 }, address: false } }, before: ['ACME', 'Acme', 'aCme'].map((name, i) => ({ headers: team(name), body: { user_id: 'victim', user_hash: signUserHash(`guess-${i}`, LIVE_KEY) } })), request: { headers: team('acme'), body: userHashBody('victim') }, expect: { ...rejected('RATE_LIMITED'), status: 429, retryAfter: '60' } },
+  { name: 'attack: a 10 kB tenant name is refused before any lookup', options: required('user-hash', tenantOptions), request: { headers: team('a'.repeat(10_000)), body: userHashBody('u1') }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: a keys lookup returning a secret with a trailing newline: fail closed', options: required('user-hash', { keys: () => [`${LIVE_KEY}\n`] }), request: { body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') },
+
+  // --- The attack review: a payload's size is bounded in every spelling, before it is serialised.
+  { name: 'attack: 56 customer fields, refused before serialising', options: required('signed-payload'), request: { body: { customer: Object.fromEntries(Array.from({ length: 56 }, (_, i) => [`f${i}`, i])), signature: '0'.repeat(64) } }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: a customer whose escaped spelling is over 8192 characters, correctly signed', options: required('signed-payload'), request: { body: payloadFor({ externalId: '1', a: '\u00e9'.repeat(1000), b: '\u00e9'.repeat(1000) }) }, expect: rejected('MALFORMED_IDENTITY') },
 ];

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
-import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
+import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
 
 export interface ConformanceCase {
   name: string;
@@ -61,7 +61,7 @@ export const CASES: ConformanceCase[] = [
   { name: 'jwt valid in the Authorization header', options: { scheme: 'jwt', required: true }, request: { headers: bearer(jwtFor({ externalId: 'j1', email: 'j@example.com' })) }, expect: verified('jwt', { externalId: 'j1', identityKey: 'email' }) },
   { name: 'jwt valid in the body', options: { scheme: 'jwt', required: true }, request: { body: { token: jwtFor({ externalId: 'j1' }) } }, expect: verified('jwt', { externalId: 'j1' }) },
   { name: 'visitor-hash valid, only the visitor id verified', options: { scheme: 'visitor-hash', required: true }, request: { body: { anonymousUserId: 'v1', hmac: signVisitorHash('v1', LIVE_KEY), email: 'x@example.com' } }, expect: verified('visitor-hash', { anonymousId: 'v1', email: 'x@example.com', verifiedFields: ['anonymousId'] }) },
-  { name: 'several schemes: the one present is used', options: { scheme: ['jwt', 'user-hash', 'signed-payload'], required: true }, request: { body: userHashBody('u2') }, expect: verified('user-hash', { externalId: 'u2' }) },
+  { name: 'several schemes: the one present is used', options: { scheme: ['jwt', 'user-hash', 'signed-payload'], required: true, keys: { jwt: [SECOND_SCHEME_KEY], 'user-hash': [LIVE_KEY], 'signed-payload': [PREVIOUS_KEY] } }, request: { body: userHashBody('u2') }, expect: verified('user-hash', { externalId: 'u2' }) },
 
   // Required vs optional vs guarded.
   { name: 'required, nothing presented', options: { scheme: 'user-hash', required: true }, request: { body: { message: 'hi' } }, expect: rejected(401, 'MISSING_IDENTITY') },
@@ -95,12 +95,12 @@ export const CASES: ConformanceCase[] = [
 
   // Test keys and test mode.
   { name: 'test key, 30 minutes old: relaxed window', options: { scheme: 'signed-payload', required: true, keys: [LIVE_KEY, TEST_KEY], now: clockAt(1800) }, request: { body: { ...payloadFor({ externalId: '1' }, TEST_KEY), testMode: true } }, expect: verified('signed-payload', {}, { test: true }) },
-  { name: 'live key, testMode: true, 30 minutes old: expired, with a hint', options: { scheme: 'signed-payload', required: true, keys: [LIVE_KEY, TEST_KEY], now: clockAt(1800) }, request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected(401, 'SIGNATURE_EXPIRED', true) },
+  { name: 'live key, testMode: true, 30 minutes old: expired, and the client flag buys no hint', options: { scheme: 'signed-payload', required: true, keys: [LIVE_KEY, TEST_KEY], now: clockAt(1800) }, request: { body: { ...payloadFor({ externalId: '1' }), testMode: true } }, expect: rejected(401, 'SIGNATURE_EXPIRED') },
   { name: 'test key while test keys are off', options: { scheme: 'user-hash', required: true, keys: [LIVE_KEY, TEST_KEY], allowTestKeys: false }, request: { body: userHashBody('u1', TEST_KEY) }, expect: rejected(401, 'INVALID_SIGNATURE') },
   { name: 'diagnostics on: a hint for live traffic', options: { scheme: 'user-hash', required: true, diagnostics: true }, request: { body: { user_id: 'u1', user_hash: Buffer.from(signUserHash('u1', LIVE_KEY), 'hex').toString('base64') } }, expect: rejected(401, 'MALFORMED_IDENTITY', true) },
 
   // Tenants.
-  { name: "tenant's own signature", options: { scheme: 'user-hash', required: true, ...tenantOptions }, request: { headers: team('globex'), body: userHashBody('u1', OTHER_TENANT_KEY) }, expect: verified('user-hash', { externalId: 'u1' }) },
+  { name: "tenant's own signature", options: { scheme: 'user-hash', required: true, ...tenantOptions }, request: { headers: team('globex'), body: userHashBody('u1', OTHER_TENANT_KEY) }, expect: verified('user-hash', { externalId: 'u1' }, { tenant: 'globex' }) },
   { name: "tenant A's signature presented for tenant B", options: { scheme: 'user-hash', required: true, ...tenantOptions }, request: { headers: team('globex'), body: userHashBody('u1', LIVE_KEY) }, expect: rejected(401, 'INVALID_SIGNATURE') },
   { name: 'unknown tenant: no keys, 503', options: { scheme: 'user-hash', required: true, ...tenantOptions }, request: { headers: team('initech'), body: userHashBody('u1') }, expect: rejected(503, 'KEY_UNAVAILABLE') },
 

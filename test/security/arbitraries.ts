@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type FlatValue, type SchemeName, type VerifierOptions } from '../../src/index.js';
-import { LIVE_KEY, NOW, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, frozenClock } from '../helpers.js';
+import { LIVE_KEY, NOW, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, frozenClock, schemeKey } from '../helpers.js';
 
 export const SCHEMES: readonly SchemeName[] = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
 /** The schemes one verifier may hold together (visitor-hash needs a verifier and key of its own). */
@@ -19,9 +19,18 @@ export interface Req {
 
 /** The secrets the property verifiers hold: the new key, the previous one in its grace period, a test key. */
 export const PROPERTY_SECRETS = [LIVE_KEY, PREVIOUS_KEY, TEST_KEY] as const;
+/** A scheme's own copy of a secret: one secret may serve one scheme only. */
+export const schemeSecret = (scheme: SchemeName, secret: string) => schemeKey(scheme, secret);
+/** Every secret any property verifier holds. */
+export const ALL_PROPERTY_SECRETS = SCHEMES.flatMap((scheme) => PROPERTY_SECRETS.map((secret) => schemeSecret(scheme, secret)));
+const propertyKeys = (scheme: SchemeName) => [
+  schemeSecret(scheme, LIVE_KEY),
+  { secret: schemeSecret(scheme, PREVIOUS_KEY), id: 'previous', expiresAt: NOW + 86_400_000 },
+  schemeSecret(scheme, TEST_KEY),
+];
 export const propertyOptions = (scheme: VerifierOptions['scheme'], extra: Partial<VerifierOptions> = {}): VerifierOptions => ({
   scheme,
-  keys: [LIVE_KEY, { secret: PREVIOUS_KEY, id: 'previous', expiresAt: NOW + 86_400_000 }, TEST_KEY],
+  keys: typeof scheme === 'string' ? propertyKeys(scheme) : Object.fromEntries(scheme.map((s) => [s, propertyKeys(s)])),
   now: frozenClock,
   algorithms: ['HS256', 'HS384', 'HS512'],
   // Every attempt must reach the signature check: the failed-attempt limiter has its own tests.
@@ -110,7 +119,7 @@ export function applyHexEdit(hex: string, edit: HexEdit): string {
 }
 
 const secretIndex = fc.integer({ min: 0, max: PROPERTY_SECRETS.length - 1 });
-const secretOf = (i: number) => PROPERTY_SECRETS[i]!;
+const secretOf = (scheme: SchemeName, i: number) => schemeSecret(scheme, PROPERTY_SECRETS[i]!);
 
 /** Flat values as a site signs them (no null: the snippets drop it; no -0: JSON writes it as 0). */
 const flatValue: fc.Arbitrary<string | number | boolean> = fc.oneof(
@@ -143,7 +152,7 @@ const roundTrip = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 // ---------- user-hash and visitor-hash: one signed identifier.
 
 const userHashProof = fc.record({ id: identifier, key: secretIndex, metadata: fc.option(attributes, { nil: undefined }) });
-export const validUserHash = userHashProof.map(({ id, key, metadata }): Valid => ({ scheme: 'user-hash', secret: secretOf(key), request: { body: roundTrip({ user_id: id, user_hash: signUserHash(id, secretOf(key)), ...(metadata && { user_metadata: metadata }) }) } }));
+export const validUserHash = userHashProof.map(({ id, key, metadata }): Valid => ({ scheme: 'user-hash', secret: secretOf('user-hash', key), request: { body: roundTrip({ user_id: id, user_hash: signUserHash(id, secretOf('user-hash', key)), ...(metadata && { user_metadata: metadata }) }) } }));
 export const tamperedUserHash = fc
   .tuple(validUserHash, fc.boolean(), stringEdit, hexEdit)
   .map(([valid, onId, edit, hex]): Tampered => {
@@ -153,7 +162,7 @@ export const tamperedUserHash = fc
   });
 
 const visitorProof = fc.record({ id: identifier, key: secretIndex, name: fc.option(identifier, { nil: undefined }), email: fc.option(identifier, { nil: undefined }) });
-export const validVisitorHash = visitorProof.map(({ id, key, name, email }): Valid => ({ scheme: 'visitor-hash', secret: secretOf(key), request: { body: roundTrip({ anonymousUserId: id, hmac: signVisitorHash(id, secretOf(key)), ...(name && { name }), ...(email && { email }) }) } }));
+export const validVisitorHash = visitorProof.map(({ id, key, name, email }): Valid => ({ scheme: 'visitor-hash', secret: secretOf('visitor-hash', key), request: { body: roundTrip({ anonymousUserId: id, hmac: signVisitorHash(id, secretOf('visitor-hash', key)), ...(name && { name }), ...(email && { email }) }) } }));
 export const tamperedVisitorHash = fc
   .tuple(validVisitorHash, fc.boolean(), stringEdit, hexEdit)
   .map(([valid, onId, edit, hex]): Tampered => {
@@ -178,7 +187,7 @@ const contactProof = fc
     }
     return { fields, key };
   });
-export const validContactHash = contactProof.map(({ fields, key }): Valid => ({ scheme: 'contact-hash', secret: secretOf(key), request: { body: roundTrip({ ...fields, user_hash: signContactHash(fields, secretOf(key)) }) } }));
+export const validContactHash = contactProof.map(({ fields, key }): Valid => ({ scheme: 'contact-hash', secret: secretOf('contact-hash', key), request: { body: roundTrip({ ...fields, user_hash: signContactHash(fields, secretOf('contact-hash', key)) }) } }));
 export const tamperedContactHash = fc
   .tuple(validContactHash, fc.constantFrom('identifier', 'hash', 'higher', 'remove'), stringEdit, hexEdit, identifier)
   .map(([valid, target, edit, hex, extra]): Tampered => {
@@ -226,7 +235,7 @@ const customerProof = fc
     const customer: Record<string, FlatValue | undefined> = { ...extra, externalId: externalId ?? (email === undefined ? 'fallback-id' : undefined), email, name, phone, timestamp: NOW_SECONDS - age };
     return { customer, key };
   });
-export const validSignedPayload = customerProof.map(({ customer, key }): Valid => ({ scheme: 'signed-payload', secret: secretOf(key), request: { body: roundTrip(signPayload(customer, secretOf(key))) } }));
+export const validSignedPayload = customerProof.map(({ customer, key }): Valid => ({ scheme: 'signed-payload', secret: secretOf('signed-payload', key), request: { body: roundTrip(signPayload(customer, secretOf('signed-payload', key))) } }));
 
 export const tamperedSignedPayload = fc
   .tuple(validSignedPayload, fc.constantFrom('value', 'remove', 'add', 'rename', 'timestamp', 'signature', 'type'), fc.nat(), stringEdit, hexEdit, attributeKey, flatValue, fc.integer({ min: 1, max: 299 }))
@@ -304,8 +313,8 @@ const jwtProof = fc.record({
 export const validJwt = jwtProof.map((p): Valid & { claims: Record<string, unknown>; alg: (typeof ALGS)[number]; inHeader: boolean } => {
   const claims: Record<string, unknown> = { ...p.attributes, [p.idClaim]: p.id ?? (p.email === undefined ? 'fallback-id' : undefined), email: p.email, name: p.name, iat: NOW_SECONDS - p.age, exp: p.exp === undefined ? undefined : NOW_SECONDS + p.exp };
   for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
-  const token = signJwt(claims, secretOf(p.key), { algorithm: p.alg });
-  return { scheme: 'jwt', secret: secretOf(p.key), claims, alg: p.alg, inHeader: p.inHeader, request: p.inHeader ? { headers: { authorization: `Bearer ${token}` } } : { body: { token } } };
+  const token = signJwt(claims, secretOf('jwt', p.key), { algorithm: p.alg });
+  return { scheme: 'jwt', secret: secretOf('jwt', p.key), claims, alg: p.alg, inHeader: p.inHeader, request: p.inHeader ? { headers: { authorization: `Bearer ${token}` } } : { body: { token } } };
 });
 export const tokenOf = (request: Req): string => request.headers?.authorization?.slice(7) ?? (request.body as { token: string }).token;
 

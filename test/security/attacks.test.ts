@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
 import { ATTACK_CASES, ATTACKER_KEY, forgeJwt } from '../conformance/attacks.js';
 import { PATHS } from '../conformance/paths.js';
-import { LIVE_KEY, NOW_SECONDS, frozenClock } from '../helpers.js';
+import { LIVE_KEY, NOW_SECONDS, SECOND_SCHEME_KEY, frozenClock } from '../helpers.js';
 import { ADAPTERS, buildApp, buildApps, inject, type AdapterName } from './apps.js';
 
 const quiet = { warn() {}, error() {} };
@@ -67,7 +67,7 @@ describe('the attack table', () => {
       const { status, code, identity, hint } = testCase.expect;
       expect(outcome.status).toBe(status);
       if (code) {
-        expect(outcome.body).toMatchObject({ error: 'identity_unverified', code });
+        expect(outcome.body).toMatchObject({ error: status === 429 ? 'rate_limited' : 'identity_unverified', code });
         expect('hint' in (outcome.body as object)).toBe(hint ?? false);
       } else {
         expect(outcome.body).toMatchObject({ identity });
@@ -199,7 +199,7 @@ describe('JSON bodies that are not objects', () => {
   // The parsers run in strict mode (objects and arrays only) and answer 400; given such a body
   // directly, the core finds no proof in it.
   it.each(['null', '42', '"user_id"', 'true'])('%s: 400 from every body parser, MISSING_IDENTITY from the core', async (text) => {
-    const options = baseOptions({ scheme: ['user-hash', 'jwt'], required: true });
+    const options = baseOptions({ scheme: ['user-hash', 'jwt'], required: true, keys: { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] } });
     expect(await createVerifier(options).verify({ body: JSON.parse(text) })).toMatchObject({ verified: false, error: { code: 'MISSING_IDENTITY' } });
     const apps = buildApps(options);
     for (const name of ADAPTERS) expect((await inject(apps[name].handler, { headers: { 'content-type': 'application/json' }, body: text })).status).toBe(400);
@@ -242,17 +242,16 @@ describe('jku, x5u and jwk are never fetched', () => {
 });
 
 describe('known limitations, pinned (SECURITY.md explains each)', () => {
-  it('visitor-hash may not share a verifier (its keys) with another scheme: its key is an oracle', async () => {
+  it('visitor-hash beside another scheme only with a key of its own: its key is an oracle', async () => {
     // The seed's visitor-hash server signs any visitor id the browser asks for. With one key for
     // both schemes, an attacker would ask it to sign "admin" and present that as admin's user_hash.
     for (const other of ['user-hash', 'contact-hash', 'signed-payload', 'jwt'] as const) {
-      expect(() => createVerifier(baseOptions({ scheme: [other, 'visitor-hash'] }))).toThrow(/visitor-hash cannot share/);
+      expect(() => createVerifier(baseOptions({ scheme: [other, 'visitor-hash'] }))).toThrow(/its own keys/);
     }
     const oracle = signVisitorHash('admin', LIVE_KEY);
-    // Two verifiers, a key of its own each: the visitor hmac proves nothing for users.
-    const users = createVerifier(baseOptions({ scheme: 'user-hash', keys: ['sk_live_users_only_0123456789abcdef'] }));
-    expect(await users.verify({ body: { user_id: 'admin', user_hash: oracle } })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
-    // (Two verifiers configured with the same secret cannot be told apart here: SECURITY.md says never to.)
+    const both = createVerifier(baseOptions({ scheme: ['user-hash', 'visitor-hash'], keys: { 'user-hash': ['sk_live_users_only_0123456789abcdef'], 'visitor-hash': [LIVE_KEY] } }));
+    expect(await both.verify({ body: { user_id: 'admin', user_hash: oracle } })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(await both.verify({ body: { anonymousUserId: 'admin', hmac: oracle } })).toMatchObject({ verified: true, scheme: 'visitor-hash' });
   });
 
   it('contact-hash binds a value, not the field it is in: a hash of an external id V verifies email V', async () => {

@@ -19,7 +19,7 @@ import { ATTACK_CASES } from '../conformance/attacks.js';
 import { CASES, type ConformanceCase } from '../conformance/cases.js';
 import { LIVE_KEY, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY, frozenClock } from '../helpers.js';
 import { ADAPTERS, buildApps, inject } from './apps.js';
-import { COMBINED, PROPERTY_SECRETS, SCHEMES, TAMPERED, attackerRequest, hmacEncodings, propertyOptions } from './arbitraries.js';
+import { ALL_PROPERTY_SECRETS, COMBINED, PROPERTY_SECRETS, SCHEMES, TAMPERED, attackerRequest, hmacEncodings, propertyOptions } from './arbitraries.js';
 
 type CaseRequest = ConformanceCase['request'];
 
@@ -28,10 +28,11 @@ const fixtureSecrets = readdirSync(new URL('../fixtures/signed-payload/', import
   .filter((f) => f.endsWith('.json'))
   .flatMap((f) => (JSON.parse(readFileSync(new URL(`../fixtures/signed-payload/${f}`, import.meta.url), 'utf8')) as { secret: string }[]).map((x) => x.secret));
 const caseSecrets = [...CASES, ...ATTACK_CASES].flatMap((c) => secretsIn(c.options.keys));
-const SECRETS = [...new Set([LIVE_KEY, PREVIOUS_KEY, TEST_KEY, OTHER_TENANT_KEY, ...PROPERTY_SECRETS, ...fixtureSecrets, ...caseSecrets])].filter((s) => s.length >= 8);
+const SECRETS = [...new Set([LIVE_KEY, PREVIOUS_KEY, TEST_KEY, OTHER_TENANT_KEY, ...PROPERTY_SECRETS, ...ALL_PROPERTY_SECRETS, ...fixtureSecrets, ...caseSecrets])].filter((s) => s.length >= 8);
 
 function secretsIn(keys: VerifierOptions['keys'] | undefined): string[] {
   if (keys === undefined || typeof keys === 'function') return [];
+  if (typeof keys === 'object' && !Array.isArray(keys) && !('secret' in keys)) return Object.values(keys).flatMap((k) => secretsIn(k as VerifierOptions['keys']));
   const list = (Array.isArray(keys) ? keys : [keys]) as KeyInput[];
   return list.map((k) => (typeof k === 'string' ? k : k.secret));
 }
@@ -233,6 +234,9 @@ describe('no secret or expected signature in anything the package returns, throw
       { scheme: 'jwt', keys: [PREVIOUS_KEY], issuer: 5 },
       { scheme: 'jwt', keys: [LIVE_KEY], rateLimit: { identity: { points: 0, duration: 60 } } },
       { scheme: ['user-hash', 'bogus'], keys: [OTHER_TENANT_KEY] },
+      { scheme: ['user-hash', 'jwt'], keys: [OTHER_TENANT_KEY] },
+      { scheme: ['user-hash', 'jwt'], keys: { 'user-hash': [LIVE_KEY], jwt: [LIVE_KEY] } },
+      { scheme: 'user-hash', keys: [`${LIVE_KEY}\n`] },
     ];
     let thrown = 0;
     for (const options of misconfigured) {

@@ -30,6 +30,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT): it answers what was sent meanwhile. */
+  resume(): void;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -59,8 +63,16 @@ export async function startRedis(binary: string): Promise<RedisServer> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill(signal);
+    child.kill('SIGCONT'); // a paused server would hold SIGTERM until continued
     await exited;
   };
   await start();
-  return { port, stop: () => stopWith('SIGTERM'), kill: () => stopWith('SIGKILL'), restart: start };
+  return {
+    port,
+    stop: () => stopWith('SIGTERM'),
+    kill: () => stopWith('SIGKILL'),
+    restart: start,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+  };
 }

@@ -1,0 +1,103 @@
+/**
+ * What an attacker can make one request cost: the worst failing input of each kind, through
+ * `verify()` with the default failure limits, beside valid requests in the same rounds. Warm-up,
+ * then rounds in which every candidate is sampled once (order rotated each round); medians, and
+ * each ratio is the median of the per-round ratios, so a slow moment hits both sides.
+ *
+ *   node bench/attacks.mjs [--quick] [--rounds 7] [--sample-ms 150] [--out file.json]
+ *
+ * "Distinct attackers" send each request from a new address and for a new identity, so no limit
+ * refuses them early: the full cost of a failure. The repeated attacker is over its limits.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { addressOf } from './lib/fixtures.mjs';
+import { importPackage } from './lib/package.mjs';
+import { median, round } from './lib/stats.mjs';
+
+const { createVerifier, signPayload, signUserHash, signJwt } = await importPackage();
+
+const SECRET = 'sk_live_bench_attacks_5e0c1d2b3a4f';
+const POOL = 4096;
+const NOW = Date.now();
+const nowSeconds = Math.floor(NOW / 1000);
+const quiet = { warn() {}, error() {} };
+const verifierFor = (options) => createVerifier({ keys: [SECRET], now: () => NOW, logger: quiet, ...options });
+const pool = (make) => Array.from({ length: POOL }, (_, n) => make(n));
+
+/** The shape that makes a failing payload costliest: every character some snippet escapes, long, and keys every sort order disagrees on. */
+function worstCustomer(n) {
+  const text = 'é/<>&\u2028\u007f'.repeat(40);
+  return { externalId: `attacker-${n}`, Plan: 'é'.repeat(300), bio: text, '\u{1F600}k': 'y', '\uFF01k': 'z', timestamp: nowSeconds };
+}
+const WORST_LENGTH = JSON.stringify(worstCustomer(0)).length;
+const millionFields = Object.fromEntries(Array.from({ length: 19_000 }, (_, i) => [`field${i}`, 'x'.repeat(40)]));
+const nonAscii8k = { externalId: 'x', timestamp: 'soon', bio: 'é'.repeat(8000) };
+const badHex = '0'.repeat(64);
+/** Claims that bring a token to just under its 8,192-character limit (each attribute within its own). */
+const JWT_PADDING = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`pad${i}`, 'x'.repeat(980)]));
+
+/** [id, label, options, request pool, the outcome expected]. */
+const CANDIDATES = [
+  ['valid-user-hash', 'valid user-hash', { scheme: 'user-hash' }, pool((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })), 'VERIFIED'],
+  ['valid-payload', 'valid signed-payload, 4 fields', { scheme: 'signed-payload' }, pool((n) => ({ body: signPayload({ externalId: `user-${n}`, email: `u${n}@example.com`, name: `User ${n}`, timestamp: nowSeconds }, SECRET), ip: addressOf(n) })), 'VERIFIED'],
+  ['valid-payload-worst', `valid signed-payload of the worst shape (${WORST_LENGTH} characters)`, { scheme: 'signed-payload' }, pool((n) => ({ body: signPayload(worstCustomer(n), SECRET), ip: addressOf(n) })), 'VERIFIED'],
+  ['repeat-attacker', 'a repeated attacker, over its limits (user-hash)', { scheme: 'user-hash' }, pool(() => ({ body: { user_id: 'victim', user_hash: badHex }, ip: '203.0.113.66' })), 'RATE_LIMITED'],
+  ['user-hash-bad', 'user-hash, wrong signature, distinct attackers', { scheme: 'user-hash' }, pool((n) => ({ body: { user_id: `attacker-${n}`, user_hash: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
+  ['payload-worst-bad', 'signed-payload of the worst shape, wrong signature, distinct attackers', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: worstCustomer(n), signature: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
+  ['payload-worst-bad-3-keys', 'the same, with 3 keys configured', { scheme: 'signed-payload', keys: [SECRET, 'sk_live_bench_previous_0001', 'sk_test_bench_0002'] }, pool((n) => ({ body: { customer: worstCustomer(n), signature: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
+  ['payload-million', 'signed-payload customer of 19,000 fields (1 MB)', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: millionFields, signature: badHex }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
+  ['payload-8k-test-mode', 'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
+  ['jwt-8k', 'jwt of 8,192 characters, wrong signature', { scheme: 'jwt' }, pool((n) => ({ headers: { authorization: `Bearer ${signJwt({ externalId: `attacker-${n}`, ...JWT_PADDING }, 'not-the-secret', { now: () => NOW })}` }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
+  ['unknown-tenant', 'an unknown tenant (keys lookup returns none)', { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] }, pool((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex }, ip: addressOf(n) })), 'KEY_UNAVAILABLE'],
+  ['diagnosed', 'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)', { scheme: 'user-hash', diagnostics: true }, pool((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
+];
+
+const codeOf = (result) => (result.verified ? 'VERIFIED' : result.error?.code);
+
+async function sample(c, targetNs) {
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  let elapsed;
+  do {
+    for (let j = 0; j < 8; j++) {
+      const code = codeOf(await c.verifier.verify(c.requests[(c.cursor + n + j) % POOL]));
+      if (code !== c.expected) throw new Error(`${c.label}: ${code}, expected ${c.expected}`);
+    }
+    n += 8;
+    elapsed = Number(process.hrtime.bigint() - t0);
+  } while (elapsed < targetNs);
+  c.cursor += n;
+  return elapsed / n / 1000; // µs per request
+}
+
+export async function runAttacks({ quick = false, rounds, sampleMs, log = () => {} } = {}) {
+  const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 100 : 300 };
+  const list = CANDIDATES.map(([id, label, options, requests, expected]) => ({ id, label, verifier: verifierFor(options), requests, expected, cursor: 0 }));
+  // The repeated attacker is put over its limits first (it is a failure only until then).
+  const repeat = list.find((c) => c.id === 'repeat-attacker');
+  for (let i = 0; i < 30; i++) await repeat.verifier.verify(repeat.requests[0]);
+  log('attacks: warm-up');
+  for (const c of list) await sample(c, settings.warmupMs * 1e6);
+  const samples = Object.fromEntries(list.map((c) => [c.id, []]));
+  for (let r = 0; r < settings.rounds; r++) {
+    for (let k = 0; k < list.length; k++) {
+      const c = list[(k + r) % list.length];
+      samples[c.id].push(await sample(c, settings.sampleMs * 1e6));
+    }
+  }
+  const vs = (id, base) => round(median(samples[id].map((us, r) => us / samples[base][r])), 3);
+  const candidates = {};
+  for (const c of list) {
+    candidates[c.id] = { label: c.label, outcome: c.expected, usPerRequest: round(median(samples[c.id]), 3), vsValidUserHash: vs(c.id, 'valid-user-hash'), samples: samples[c.id].map((s) => round(s, 3)) };
+  }
+  for (const id of ['payload-worst-bad', 'payload-worst-bad-3-keys']) candidates[id].vsValidSameShape = vs(id, 'valid-payload-worst');
+  return { settings, candidates };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, 'sample-ms': { type: 'string' }, out: { type: 'string' } } });
+  const results = await runAttacks({ quick: values.quick, rounds: values.rounds && Number(values.rounds), sampleMs: values['sample-ms'] && Number(values['sample-ms']), log: (m) => console.error(m) });
+  if (values.out) writeFileSync(values.out, JSON.stringify(results, null, 2));
+  else console.log(JSON.stringify(results, null, 2));
+}
