@@ -15,7 +15,7 @@ import { addressOf } from './lib/fixtures.mjs';
 import { importPackage } from './lib/package.mjs';
 import { median, round } from './lib/stats.mjs';
 
-const { createVerifier, signPayload, signUserHash, signJwt } = await importPackage();
+const { createVerifier, signPayload, signUserHash } = await importPackage();
 
 const SECRET = 'sk_live_bench_attacks_5e0c1d2b3a4f';
 const POOL = 4096;
@@ -34,23 +34,38 @@ const WORST_LENGTH = JSON.stringify(worstCustomer(0)).length;
 const millionFields = Object.fromEntries(Array.from({ length: 19_000 }, (_, i) => [`field${i}`, 'x'.repeat(40)]));
 const nonAscii8k = { externalId: 'x', timestamp: 'soon', bio: 'é'.repeat(8000) };
 const badHex = '0'.repeat(64);
-/** Claims that bring a token to just under its 8,192-character limit (each attribute within its own). */
+/**
+ * A token of just under its 8,192-character limit, a new externalId per attacker. The id's 9 digits
+ * sit at a byte offset divisible by 3, so their base64url is spliced in without encoding the rest again.
+ */
 const JWT_PADDING = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`pad${i}`, 'x'.repeat(980)]));
+const JWT_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+const JWT_BEFORE = Buffer.from('{"externalId":"attacker-').toString('base64url'); // 24 bytes
+const JWT_AFTER = Buffer.from(`",${JSON.stringify({ ...JWT_PADDING, iat: nowSeconds }).slice(1)}`).toString('base64url');
+const jwt8k = (n) => `${JWT_HEADER}.${JWT_BEFORE}${Buffer.from(String(n).padStart(9, '0')).toString('base64url')}${JWT_AFTER}.${'A'.repeat(43)}`;
 
-/** [id, label, options, request pool, the outcome expected]. */
+/** Valid requests: a pool of distinct signed users, cycled (successes are never counted). */
+const cycle = (make) => {
+  const requests = pool(make);
+  return (n) => requests[n % POOL];
+};
+/** Failing requests: a new attacker for every one (address and identity), so no limit refuses it early. */
+const attacker = (make) => (n) => ({ ...make(n), ip: addressOf(n) });
+
+/** [id, label, options, the request for attempt n, the outcome expected]. */
 const CANDIDATES = [
-  ['valid-user-hash', 'valid user-hash', { scheme: 'user-hash' }, pool((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })), 'VERIFIED'],
-  ['valid-payload', 'valid signed-payload, 4 fields', { scheme: 'signed-payload' }, pool((n) => ({ body: signPayload({ externalId: `user-${n}`, email: `u${n}@example.com`, name: `User ${n}`, timestamp: nowSeconds }, SECRET), ip: addressOf(n) })), 'VERIFIED'],
-  ['valid-payload-worst', `valid signed-payload of the worst shape (${WORST_LENGTH} characters)`, { scheme: 'signed-payload' }, pool((n) => ({ body: signPayload(worstCustomer(n), SECRET), ip: addressOf(n) })), 'VERIFIED'],
-  ['repeat-attacker', 'a repeated attacker, over its limits (user-hash)', { scheme: 'user-hash' }, pool(() => ({ body: { user_id: 'victim', user_hash: badHex }, ip: '203.0.113.66' })), 'RATE_LIMITED'],
-  ['user-hash-bad', 'user-hash, wrong signature, distinct attackers', { scheme: 'user-hash' }, pool((n) => ({ body: { user_id: `attacker-${n}`, user_hash: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
-  ['payload-worst-bad', 'signed-payload of the worst shape, wrong signature, distinct attackers', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: worstCustomer(n), signature: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
-  ['payload-worst-bad-3-keys', 'the same, with 3 keys configured', { scheme: 'signed-payload', keys: [SECRET, 'sk_live_bench_previous_0001', 'sk_test_bench_0002'] }, pool((n) => ({ body: { customer: worstCustomer(n), signature: badHex }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
-  ['payload-million', 'signed-payload customer of 19,000 fields (1 MB)', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: millionFields, signature: badHex }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
-  ['payload-8k-test-mode', 'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true', { scheme: 'signed-payload' }, pool((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
-  ['jwt-8k', 'jwt of 8,192 characters, wrong signature', { scheme: 'jwt' }, pool((n) => ({ headers: { authorization: `Bearer ${signJwt({ externalId: `attacker-${n}`, ...JWT_PADDING }, 'not-the-secret', { now: () => NOW })}` }, ip: addressOf(n) })), 'INVALID_SIGNATURE'],
-  ['unknown-tenant', 'an unknown tenant (keys lookup returns none)', { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] }, pool((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex }, ip: addressOf(n) })), 'KEY_UNAVAILABLE'],
-  ['diagnosed', 'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)', { scheme: 'user-hash', diagnostics: true }, pool((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') }, ip: addressOf(n) })), 'MALFORMED_IDENTITY'],
+  ['valid-user-hash', 'valid user-hash', { scheme: 'user-hash' }, cycle((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })), 'VERIFIED'],
+  ['valid-payload', 'valid signed-payload, 4 fields', { scheme: 'signed-payload' }, cycle((n) => ({ body: signPayload({ externalId: `user-${n}`, email: `u${n}@example.com`, name: `User ${n}`, timestamp: nowSeconds }, SECRET), ip: addressOf(n) })), 'VERIFIED'],
+  ['valid-payload-worst', `valid signed-payload of the worst shape (${WORST_LENGTH} characters)`, { scheme: 'signed-payload' }, cycle((n) => ({ body: signPayload(worstCustomer(n), SECRET), ip: addressOf(n) })), 'VERIFIED'],
+  ['repeat-attacker', 'a repeated attacker, over its limits (user-hash)', { scheme: 'user-hash' }, () => ({ body: { user_id: 'victim', user_hash: badHex }, ip: '203.0.113.66' }), 'RATE_LIMITED'],
+  ['user-hash-bad', 'user-hash, wrong signature, distinct attackers', { scheme: 'user-hash' }, attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: badHex } })), 'INVALID_SIGNATURE'],
+  ['payload-worst-bad', 'signed-payload of the worst shape, wrong signature, distinct attackers', { scheme: 'signed-payload' }, attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })), 'INVALID_SIGNATURE'],
+  ['payload-worst-bad-3-keys', 'the same, with 3 keys configured', { scheme: 'signed-payload', keys: [SECRET, 'sk_live_bench_previous_0001', 'sk_test_bench_0002'] }, attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })), 'INVALID_SIGNATURE'],
+  ['payload-million', 'signed-payload customer of 19,000 fields (1 MB)', { scheme: 'signed-payload' }, attacker(() => ({ body: { customer: millionFields, signature: badHex } })), 'MALFORMED_IDENTITY'],
+  ['payload-8k-test-mode', 'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true', { scheme: 'signed-payload' }, attacker((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true } })), 'MALFORMED_IDENTITY'],
+  ['jwt-8k', 'jwt of 8,192 characters, wrong signature', { scheme: 'jwt' }, attacker((n) => ({ headers: { authorization: `Bearer ${jwt8k(n)}` } })), 'INVALID_SIGNATURE'],
+  ['unknown-tenant', 'an unknown tenant (keys lookup returns none)', { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] }, attacker((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex } })), 'KEY_UNAVAILABLE'],
+  ['diagnosed', 'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)', { scheme: 'user-hash', diagnostics: true }, attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') } })), 'MALFORMED_IDENTITY'],
 ];
 
 const codeOf = (result) => (result.verified ? 'VERIFIED' : result.error?.code);
@@ -61,7 +76,7 @@ async function sample(c, targetNs) {
   let elapsed;
   do {
     for (let j = 0; j < 8; j++) {
-      const code = codeOf(await c.verifier.verify(c.requests[(c.cursor + n + j) % POOL]));
+      const code = codeOf(await c.verifier.verify(c.request(c.cursor + n + j)));
       if (code !== c.expected) throw new Error(`${c.label}: ${code}, expected ${c.expected}`);
     }
     n += 8;
@@ -73,10 +88,10 @@ async function sample(c, targetNs) {
 
 export async function runAttacks({ quick = false, rounds, sampleMs, log = () => {} } = {}) {
   const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 100 : 300 };
-  const list = CANDIDATES.map(([id, label, options, requests, expected]) => ({ id, label, verifier: verifierFor(options), requests, expected, cursor: 0 }));
+  const list = CANDIDATES.map(([id, label, options, request, expected]) => ({ id, label, verifier: verifierFor(options), request, expected, cursor: 0 }));
   // The repeated attacker is put over its limits first (it is a failure only until then).
   const repeat = list.find((c) => c.id === 'repeat-attacker');
-  for (let i = 0; i < 30; i++) await repeat.verifier.verify(repeat.requests[0]);
+  for (let i = 0; i < 30; i++) await repeat.verifier.verify(repeat.request(0));
   log('attacks: warm-up');
   for (const c of list) await sample(c, settings.warmupMs * 1e6);
   const samples = Object.fromEntries(list.map((c) => [c.id, []]));

@@ -53,6 +53,13 @@ export function evaluateTargets(results) {
         }
       }
     }
+    if (results.attacks && !build) {
+      const a = results.attacks.candidates;
+      const limited = a['repeat-attacker'];
+      targets.push({ id: 'attack-rate-limited', what: 'a rate-limited request costs no more than a valid one (user-hash)', value: limited.vsValidUserHash, limit: 1, met: limited.vsValidUserHash <= 1, figure: `${ratio(limited.vsValidUserHash)} (${limited.usPerRequest} µs vs ${a['valid-user-hash'].usPerRequest} µs)` });
+      const worst = a['payload-worst-bad'];
+      targets.push({ id: 'attack-worst-payload', what: 'a wrongly signed payload of the worst shape costs ≤ 3× a valid one of that shape', value: worst.vsValidSameShape, limit: 3, met: worst.vsValidSameShape <= 3, figure: `${ratio(worst.vsValidSameShape)} (${worst.usPerRequest} µs vs ${a['valid-payload-worst'].usPerRequest} µs)` });
+    }
     if (core) {
       // "A flood of bad signatures must not be slower than good ones by more than the rate
       // limiter's own cost": with the limiter off, a refused proof may cost at most 10% more
@@ -113,6 +120,14 @@ function httpTables(http) {
   return tables;
 }
 
+function attacksTable(attacks) {
+  return {
+    title: 'What an attacker can make one request cost (verify(), default limits)',
+    head: ['request', 'outcome', 'µs each', 'vs a valid user-hash', 'vs a valid payload of the same shape'],
+    rows: Object.values(attacks.candidates).map((c) => [c.label, c.outcome, String(c.usPerRequest), ratio(c.vsValidUserHash), c.vsValidSameShape === undefined ? '' : ratio(c.vsValidSameShape)]),
+  };
+}
+
 function memoryTable(memory) {
   return {
     title: `Memory: a flood of failing verifications, distinct identities and addresses, ${memory.runs[0]?.inFlight ?? 100} in flight`,
@@ -122,7 +137,7 @@ function memoryTable(memory) {
 }
 
 export function tablesOf(results) {
-  return [...(results.core ? coreTables(results.core) : []), ...(results.http ? httpTables(results.http) : []), ...(results.memory ? [memoryTable(results.memory)] : [])];
+  return [...(results.core ? coreTables(results.core) : []), ...(results.attacks ? [attacksTable(results.attacks)] : []), ...(results.http ? httpTables(results.http) : []), ...(results.memory ? [memoryTable(results.memory)] : [])];
 }
 
 export function renderConsole(results) {

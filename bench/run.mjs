@@ -1,10 +1,10 @@
 /**
- * `npm run bench`: builds the package privately, then runs the core, HTTP and memory benches,
+ * `npm run bench`: builds the package privately, then runs the core, attack-cost, HTTP and memory benches,
  * each in processes of its own, prints the tables and the targets, and writes bench/results.json
  * and bench/RESULTS.md. About 9 minutes; `--quick` takes about 2. A quick, partial (--only) or
  * A/B (--compare) run writes bench/results-check.json and leaves the published results alone.
  *
- *   npm run bench [-- --quick] [--only core,http,memory] [--duration 2.5] [--rounds 5]
+ *   npm run bench [-- --quick] [--only core,attacks,http,memory] [--duration 2.5] [--rounds 5]
  *                 [--connections 10] [--memory-count 1000000] [--out file.json] [--md file.md] [--no-build]
  *   (--duration, --rounds and --connections set the HTTP runs; each section's own options are in
  *   the header of bench/core.mjs, bench/http.mjs and bench/memory.mjs)
@@ -26,7 +26,7 @@ import { evaluateTargets, renderConsole, renderMarkdown } from './report.mjs';
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'core,http,memory' },
+    only: { type: 'string', default: 'core,attacks,http,memory' },
     duration: { type: 'string' },
     rounds: { type: 'string' },
     connections: { type: 'string', default: '10' },
@@ -41,7 +41,7 @@ const quick = values.quick;
 const only = new Set(values.only.split(',').map((s) => s.trim()));
 const compare = values.compare !== undefined;
 // A quick, partial or A/B run is for checking: it never replaces the published results.
-const partial = quick || only.size < 3 || compare;
+const partial = quick || only.size < 4 || compare;
 const outFile = values.out ?? join(benchDir, partial ? 'results-check.json' : 'results.json');
 const mdFile = values.md ?? (partial ? undefined : join(benchDir, 'RESULTS.md'));
 const log = (message) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -102,6 +102,10 @@ if (only.has('core')) {
   const args = quick ? ['--quick'] : [];
   if (compare) args.push('--compare');
   results.core = await child('core.mjs', args);
+}
+if (only.has('attacks')) {
+  log('attacks: the worst failing input of each kind, beside valid requests');
+  results.attacks = await child('attacks.mjs', quick ? ['--quick'] : []);
 }
 if (only.has('http')) {
   log('http: Express 5 and Koa 3, bare and with each middleware (autocannon in its own process)');

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as forExpress from '../adapters/express.js';
 import * as forKoa from '../adapters/koa.js';
 import { IdentityStrategy } from '../adapters/passport.js';
-import { IdentityError, signUserHash, type MiddlewareOptions } from '../src/index.js';
+import { IdentityError, signUserHash, signVisitorHash, type MiddlewareOptions } from '../src/index.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
 
 const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
@@ -151,6 +151,12 @@ describe('Passport strategy', () => {
     expect(res.body).toEqual({ user: null, authInfo: { verified: false, scheme: 'user-hash', error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' } } });
   });
 
+  it('works without { session: false } when the app has no session support (it answered 500 before)', async () => {
+    const res = await request(passportApp(new IdentityStrategy(options()), {})).post('/chat').send(valid);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ user: { externalId: 'u1' }, authInfo: { verified: true, contact: { externalId: 'u1' } } });
+  });
+
   it('takes another name', async () => {
     const res = await request(passportApp(new IdentityStrategy({ ...options(), name: 'widget' }), { session: false }, 'widget')).post('/chat').send(valid);
     expect(res.body.user).toMatchObject({ externalId: 'u1' });
@@ -180,6 +186,49 @@ describe('Passport strategy', () => {
       await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).not.toHaveBeenCalled();
     });
+  });
+});
+
+describe('requireVerified({ schemes, fields }): a route can demand a scheme or verified fields', () => {
+  const visitorOptions = options({ scheme: ['user-hash', 'visitor-hash'], keys: { 'user-hash': [LIVE_KEY], 'visitor-hash': [`${LIVE_KEY}-visitors`] } });
+  const visitor = { anonymousUserId: 'v1', hmac: signVisitorHash('v1', `${LIVE_KEY}-visitors`), email: 'ceo@victim.example' };
+  const routes = {
+    '/any': {},
+    '/users': { schemes: ['user-hash'] },
+    '/email': { fields: ['email'] },
+    '/id': { fields: ['externalId'] },
+  } as const;
+  const apps = {
+    express() {
+      const app = express().use(express.json()).use(forExpress.identityVerification(visitorOptions));
+      for (const [path, demand] of Object.entries(routes)) app.post(path, forExpress.requireVerified(demand), (_req, res) => res.json({ reached: true }));
+      return app;
+    },
+    koa() {
+      const router = new Router();
+      for (const [path, demand] of Object.entries(routes)) router.post(path, forKoa.requireVerified(demand), (ctx) => void (ctx.body = { reached: true }));
+      return new Koa().use(bodyParser()).use(forKoa.identityVerification(visitorOptions)).use(router.routes()).callback();
+    },
+  };
+
+  it.each(Object.keys(apps) as (keyof typeof apps)[])('%s', async (name) => {
+    const app = apps[name]();
+    const status = async (path: string, body: object) => {
+      const res = await request(app).post(path).send(body);
+      return res.status === 200 ? 200 : `${res.status} ${res.body.code}`;
+    };
+    // A verified visitor is only an anonymous visitor: its email travels beside the proof, unsigned.
+    expect(await status('/any', visitor)).toBe(200);
+    expect(await status('/users', visitor)).toBe('401 MISSING_IDENTITY');
+    expect(await status('/email', visitor)).toBe('401 MISSING_REQUIRED_FIELD');
+    expect(await status('/users', valid)).toBe(200);
+    expect(await status('/id', valid)).toBe(200);
+    expect(await status('/email', { ...valid, user_metadata: { email: 'ceo@victim.example' } })).toBe('401 MISSING_REQUIRED_FIELD');
+  });
+
+  it('a misspelt demand is refused when the route is built', () => {
+    expect(() => forExpress.requireVerified({ schemes: ['user_hash' as never] })).toThrow(/schemes/);
+    expect(() => forKoa.requireVerified({ fields: ['mail'] })).toThrow(/fields/);
   });
 });
 
