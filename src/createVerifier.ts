@@ -14,7 +14,7 @@
  * if (result.verified) upsertContact(result.contact);
  * ```
  */
-import { diagnose } from './diagnosis.js';
+import { findMistake } from './diagnosis.js';
 import { failure, type IdentityErrorCode } from './errors.js';
 import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
 import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
@@ -27,6 +27,8 @@ const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
 const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
+
+const NO_HINT: { hint?: string; mistake?: string } = {};
 
 /** Longer tenant names are refused before they reach a lookup, a cache or a limiter. */
 export const MAX_TENANT_LENGTH = 256;
@@ -157,18 +159,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       const ended = attempt?.end(rejection.code);
       if (ended) await ended;
-      const hint = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : undefined;
-      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter) };
+      const { hint, mistake } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
+      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
       if (picked) result.scheme = picked.scheme.name;
       return result;
     }
   }
 
   /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
-  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): string | undefined {
-    if (!picked || !DIAGNOSABLE.has(rejection.code)) return rejection.hint;
-    const diagnosis = diagnose({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
-    return diagnosis ?? rejection.hint;
+  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): { hint?: string; mistake?: string } {
+    if (!picked || !DIAGNOSABLE.has(rejection.code)) return { hint: rejection.hint };
+    const found = findMistake({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
+    return found ? { hint: found.hint, mistake: found.mistake.id } : { hint: rejection.hint };
   }
 
   /**

@@ -48,9 +48,10 @@ export function errorMessage(code: IdentityErrorCode): string {
 }
 
 /** A failure with the generic message and, kept aside until hints are allowed, the specific one. */
-export function failure(code: IdentityErrorCode, hint?: string, retryAfter?: number): IdentityFailure {
+export function failure(code: IdentityErrorCode, hint?: string, retryAfter?: number, mistake?: string): IdentityFailure {
   const result: IdentityFailure = { code, message: CODES[code].message };
   if (hint !== undefined) result.hint = hint;
+  if (mistake !== undefined) result.mistake = mistake;
   if (retryAfter !== undefined) result.retryAfter = retryAfter;
   return result;
 }

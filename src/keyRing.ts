@@ -347,7 +347,8 @@ function readAnswer(answer: TenantKeySet | null, asked: string | undefined): Ans
   return { tenant: asked, keys: answer ?? undefined, named: false };
 }
 
-function isUsable(key: SigningKey, at: number, allowTestKeys: boolean): boolean {
+/** Whether `key` may verify at `at`: not past its `expiresAt`, and not a test key where test keys are refused. */
+export function isUsable(key: SigningKey, at: number, allowTestKeys: boolean): boolean {
   return (key.expiresAt === undefined || key.expiresAt > at) && (allowTestKeys || !key.test);
 }
 

@@ -156,8 +156,10 @@ export interface VerifiedIdentity {
 export interface IdentityFailure {
   code: IdentityErrorCode;
   message: string;
-  /** What exactly is wrong and how to fix it: only in test mode or with `diagnostics`. */
+  /** What exactly is wrong and how to fix it: only with `diagnostics`, or when a test key matched. */
   hint?: string;
+  /** The id of the signing mistake the hint names (`chat-identity troubleshooting` lists them), when one was diagnosed. */
+  mistake?: string;
   /** Seconds until a `RATE_LIMITED` client may try again (sent as `Retry-After`). */
   retryAfter?: number;
 }
