@@ -8,6 +8,7 @@ export default defineConfig([
   {
     entry: {
       index: 'src/index.ts',
+      adapter: 'adapters/adapter.ts',
       express: 'adapters/express.ts',
       koa: 'adapters/koa.ts',
       passport: 'adapters/passport.ts',
@@ -18,7 +19,7 @@ export default defineConfig([
     platform: 'node',
     sourcemap: true,
     splitting: false,
-    external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
+    external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom'],
   },
   {
     // The `chat-identity` bin (package.json "bin": dist/cli.js): a program, not an entry point,

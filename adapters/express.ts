@@ -1,16 +1,18 @@
 /**
  * chat-identity for Express 4 and 5: `identityVerification(options)` puts the result on
- * `req.identity`; `requireVerified()` guards one route. Glue only: the core decides.
+ * `req.identity`; `requireVerified()` guards one route; `identityOf(req)` is its verified identity,
+ * typed. Glue only: the core decides.
  *
  * @example
  * ```ts
  * app.use(express.json());
- * app.use(identityVerification({ scheme: 'user-hash', keys: [process.env.CHAT_SECRET!] }));
- * app.post('/chat', requireVerified(), (req, res) => res.json({ hello: req.identity.contact.name }));
+ * app.use(identityVerification({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
+ * app.post('/chat', requireVerified(), (req, res) => res.json({ hello: identityOf(req).contact.name }));
  * ```
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createGuard, createRequestCheck, writeRejection, type GuardOptions, type IdentityError, type IdentityResult, type MiddlewareOptions, type VerifyRequest } from 'chat-identity';
+import type { IdentityError, IdentityResult, VerifiedIdentity } from 'chat-identity';
+import { createGuard, createRequestCheck, toVerifyRequest, verifiedIdentityOf, writeRejection, type GuardOptions, type MiddlewareOptions } from 'chat-identity/adapter';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -26,8 +28,6 @@ export type { GuardOptions, MiddlewareOptions };
 
 const BODY_PARSER_HINT = 'Add app.use(express.json()) before identityVerification().';
 const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the routes it guards.';
-
-export const toVerifyRequest = (req: Request): VerifyRequest => ({ headers: req.headers, body: req.body, query: req.query, params: req.params, ip: req.ip });
 
 function deliver(error: IdentityError, rejectWith: 'response' | 'error', res: Response, next: NextFunction): void {
   if (rejectWith === 'error') next(error);
@@ -49,7 +49,7 @@ export function identityVerification(options: MiddlewareOptions): RequestHandler
   };
 }
 
-/** Lets only verified requests reach the route; the others get the code recorded for them. */
+/** Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them. */
 export function requireVerified(options?: GuardOptions): RequestHandler {
   const guard = createGuard(options);
   return (req, res, next) => {
@@ -57,4 +57,9 @@ export function requireVerified(options?: GuardOptions): RequestHandler {
     if (rejection) deliver(rejection, guard.rejectWith, res, next);
     else next();
   };
+}
+
+/** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
+export function identityOf(req: Request): VerifiedIdentity {
+  return verifiedIdentityOf(req.identity);
 }

@@ -1,16 +1,18 @@
 /**
  * chat-identity for Koa 2 and 3: `identityVerification(options)` puts the result on
- * `ctx.state.identity`; `requireVerified()` guards one route. Glue only: the core decides.
+ * `ctx.state.identity`; `requireVerified()` guards one route; `identityOf(ctx)` is its verified
+ * identity, typed. Glue only: the core decides.
  *
  * @example
  * ```ts
  * app.use(bodyParser());
- * app.use(identityVerification({ scheme: 'jwt', keys: [process.env.CHAT_SECRET!] }));
- * router.post('/chat', requireVerified(), (ctx) => { ctx.body = ctx.state.identity.contact; });
+ * app.use(identityVerification({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
+ * router.post('/chat', requireVerified(), (ctx) => { ctx.body = identityOf(ctx).contact; });
  * ```
  */
 import type { Context, Middleware } from 'koa';
-import { createGuard, createRequestCheck, type GuardOptions, type IdentityError, type IdentityResult, type MiddlewareOptions, type VerifyRequest } from 'chat-identity';
+import type { IdentityError, IdentityResult, VerifiedIdentity, VerifyRequest } from 'chat-identity';
+import { createGuard, createRequestCheck, verifiedIdentityOf, type GuardOptions, type MiddlewareOptions } from 'chat-identity/adapter';
 
 /** What `identityVerification()` adds to `ctx.state`. */
 export interface IdentityState {
@@ -29,7 +31,7 @@ export type { GuardOptions, MiddlewareOptions };
 const BODY_PARSER_HINT = 'Add app.use(bodyParser()) (@koa/bodyparser) before identityVerification().';
 const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the routes it guards.';
 
-export const toVerifyRequest = (ctx: Context): VerifyRequest => ({
+const toVerifyRequest = (ctx: Context): VerifyRequest => ({
   headers: ctx.headers,
   body: (ctx.request as { body?: unknown }).body,
   query: ctx.query,
@@ -55,7 +57,7 @@ export function identityVerification(options: MiddlewareOptions): Middleware<Ide
   };
 }
 
-/** Lets only verified requests reach the route; the others get the code recorded for them. */
+/** Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them. */
 export function requireVerified(options?: GuardOptions): Middleware {
   const guard = createGuard(options);
   return async (ctx, next) => {
@@ -63,4 +65,9 @@ export function requireVerified(options?: GuardOptions): Middleware {
     if (rejection) return deliver(rejection, guard.rejectWith, ctx);
     await next();
   };
+}
+
+/** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
+export function identityOf(ctx: Context): VerifiedIdentity {
+  return verifiedIdentityOf(ctx.state.identity);
 }

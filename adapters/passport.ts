@@ -12,13 +12,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { Strategy as CustomStrategy } from 'passport-custom';
-import { createRequestCheck, writeRejection, type Contact, type IdentityResult, type MiddlewareOptions } from 'chat-identity';
-import { toVerifyRequest } from './express.js';
+import type { Contact, IdentityFailure, IdentityResult, SchemeName } from 'chat-identity';
+import { createRequestCheck, toVerifyRequest, writeRejection, type MiddlewareOptions } from 'chat-identity/adapter';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
-    interface AuthInfo extends Partial<Omit<Exclude<IdentityResult, { verified: false }>, 'verified'>> {}
+    /** `req.authInfo`: the whole result, verified (with `contact`) or not (with the `error`, if any). */
+    interface AuthInfo {
+      verified?: boolean;
+      scheme?: SchemeName;
+      contact?: Contact;
+      keyId?: string;
+      tenant?: string;
+      test?: boolean;
+      issuedAt?: Date;
+      error?: IdentityFailure;
+    }
   }
 }
 
@@ -43,8 +53,9 @@ interface StrategyActions {
 
 export class IdentityStrategy extends CustomStrategy {
   constructor(options: IdentityStrategyOptions) {
-    const identity = createRequestCheck({ ...options, required: options.required ?? true, rejectWith: 'response' });
-    const rejectWith = options.rejectWith ?? 'response';
+    const { name = 'chat-identity', rejectWith = 'response', ...verifierOptions } = options;
+    if (!['response', 'error', 'fail'].includes(rejectWith)) throw new TypeError("chat-identity: rejectWith must be 'response', 'error' or 'fail'.");
+    const identity = createRequestCheck({ ...verifierOptions, required: verifierOptions.required ?? true });
     // passport-custom catches only synchronous throws: every outcome of the promise, including
     // a rejection, is routed to an action here, so nothing is left as an unhandled rejection.
     super(function verify(this: StrategyActions, req: Request) {
@@ -70,6 +81,6 @@ export class IdentityStrategy extends CustomStrategy {
         .catch((error: unknown) => this.error(error));
     });
     // passport-custom types its name as the literal 'custom'; Passport itself reads any string.
-    (this as { name: string }).name = options.name ?? 'chat-identity';
+    (this as { name: string }).name = name;
   }
 }

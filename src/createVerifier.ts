@@ -16,14 +16,12 @@
  */
 import { findMistake } from './diagnosis.js';
 import { failure, type IdentityErrorCode } from './errors.js';
+import { resolveOptions } from './config.js';
 import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
 import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
 import { Rejection, reject } from './rejection.js';
-import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
-import type { Scheme, SchemeSettings } from './schemes/scheme.js';
-import type { Credentials, IdentityResult, JwtAlgorithm, Logger, SchemeName, Verifier, VerifierOptions, VerifyRequest } from './types.js';
-
-const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+import type { Scheme } from './schemes/scheme.js';
+import type { Credentials, IdentityResult, Logger, Verifier, VerifierOptions, VerifyRequest } from './types.js';
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
 const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
@@ -47,25 +45,13 @@ interface Picked {
 }
 
 export function createVerifier(options: VerifierOptions): Verifier {
-  const schemes = readSchemes(options);
-  const settings = readSettings(options);
-  const logger: Logger = options.logger ?? console;
-  const now = options.now ?? Date.now;
-  const required = options.required ?? false;
-  const { getCredentials, onVerified, diagnostics = false, allowTestKeys = true } = options;
-  const keyRing = createKeyRing({
-    keys: options.keys,
-    schemes: schemes.map((s) => s.name),
-    allowTestKeys,
-    keyCache: options.keyCache,
-    keyLookupTimeout: options.keyLookupTimeout,
-    now,
-    logger,
-  });
-  const limits = createFailureLimits(options.rateLimit, logger);
+  const config = resolveOptions(options);
+  const { schemes, settings, logger, now, required, diagnostics, allowTestKeys, getCredentials, onVerified } = config;
+  const keyRing = createKeyRing(config.keyRing);
+  const limits = createFailureLimits(config.rateLimit, logger);
   // A tenant matters only where keys are looked up per tenant: with static keys a proof is valid
   // for every tenant alike, so counting failures per tenant would only multiply an attacker's guesses.
-  const tenantOf = options.tenant;
+  const tenantOf = config.tenant;
   const say = sayOnce(logger);
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
@@ -225,47 +211,4 @@ function sayOnce(logger: Logger): (key: string, message: string) => void {
 
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : typeof error;
-}
-
-function readSchemes(options: VerifierOptions): Scheme[] {
-  if (options === null || typeof options !== 'object') throw new TypeError('chat-identity: createVerifier needs an options object.');
-  const names: readonly unknown[] = Array.isArray(options.scheme) ? options.scheme : [options.scheme];
-  if (names.length === 0 || names.some((name) => !SCHEME_NAMES.includes(name as SchemeName))) {
-    throw new TypeError(`chat-identity: options.scheme must be one of ${SCHEME_NAMES.join(', ')} (or an array of them); got ${JSON.stringify(options.scheme)}.`);
-  }
-  if (options.keys === undefined || options.keys === null) {
-    throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request, { scheme }) => keys lookup.');
-  }
-  return [...new Set(names as SchemeName[])].map((name) => SCHEMES[name]);
-}
-
-function readSettings(options: VerifierOptions): SchemeSettings {
-  const seconds = (name: 'maxAge' | 'testMaxAge' | 'clockTolerance', fallback?: number) => {
-    const value = options[name] ?? fallback;
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-      throw new TypeError(`chat-identity: options.${name} must be a number of seconds, 0 or more.`);
-    }
-    return value;
-  };
-  const algorithms = options.algorithms ?? ['HS256'];
-  if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !JWT_ALGORITHMS.includes(a))) {
-    throw new TypeError(`chat-identity: options.algorithms must list some of ${JWT_ALGORITHMS.join(', ')}; "none" and asymmetric algorithms are not accepted.`);
-  }
-  return {
-    maxAge: seconds('maxAge'),
-    testMaxAge: seconds('testMaxAge', 3600)!,
-    clockTolerance: seconds('clockTolerance', 60)!,
-    algorithms,
-    issuer: stringList(options.issuer, 'issuer'),
-    audience: stringList(options.audience, 'audience'),
-  };
-}
-
-function stringList(value: string | readonly string[] | undefined, name: string): readonly string[] | undefined {
-  if (value === undefined) return undefined;
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string')) {
-    throw new TypeError(`chat-identity: options.${name} must be a string or an array of strings.`);
-  }
-  return list;
 }

@@ -38,13 +38,8 @@ const CODES: Record<IdentityErrorCode, CodeInfo> = {
 };
 
 /** The HTTP status a rejection with this code is answered with. */
-export function httpStatus(code: IdentityErrorCode): number {
+function httpStatus(code: IdentityErrorCode): number {
   return CODES[code].status;
-}
-
-/** The generic message for a code. */
-export function errorMessage(code: IdentityErrorCode): string {
-  return CODES[code].message;
 }
 
 /** A failure with the generic message and, kept aside until hints are allowed, the specific one. */
@@ -64,7 +59,7 @@ export interface RejectionBody {
 }
 
 /** The JSON body of a rejection, as DESIGN.md fixes it. */
-export function rejectionBody(failure: IdentityFailure): RejectionBody {
+function rejectionBody(failure: IdentityFailure): RejectionBody {
   const body: RejectionBody = {
     error: failure.code === 'RATE_LIMITED' ? 'rate_limited' : 'identity_unverified',
     code: failure.code,

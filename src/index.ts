@@ -3,9 +3,8 @@
  * Adapters live at `chat-identity/express`, `chat-identity/koa` and `chat-identity/passport`.
  */
 export { createVerifier, isIssuedResult } from './createVerifier.js';
-// For adapters (the bundled ones, or your own for another framework).
-export { createGuard, createRequestCheck, onceLogger, rejectionFor, writeRejection, type AdapterOptions, type GuardOptions, type MiddlewareOptions } from './middleware.js';
-export { IdentityError, IdentityErrorCode, httpStatus, rejectionBody, type RejectionBody } from './errors.js';
+export { IdentityError, IdentityErrorCode, type RejectionBody } from './errors.js';
+export { SCHEME_NAMES } from './schemes/index.js';
 export { signPayload, type SignedPayload } from './schemes/signedPayload.js';
 export { signUserHash } from './schemes/userHash.js';
 export { signContactHash, type ContactHashFields } from './schemes/contactHash.js';

@@ -24,6 +24,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fingerprint, noteAcrossVerifiers, SecretSchemes } from './keyFingerprint.js';
+import { refuseUnknown } from './config.js';
 import { reject, Rejection } from './rejection.js';
 import type {
   KeyInput, KeyLookup, KeysByScheme, Logger, SchemeKeys, SchemeName, TenantKeySet, VerifierOptions, VerifyRequest,
@@ -94,6 +95,8 @@ export function toSigningKey(input: KeyInput, where: string): SigningKey {
   if (spec === null || typeof spec !== 'object' || typeof spec.secret !== 'string' || spec.secret.length === 0) {
     throw new TypeError(`${PREFIX}${where} must be a non-empty secret string or { secret, id?, test?, expiresAt? }.`);
   }
+  // A misspelt expiresAt would leave a retired key verifying for ever.
+  refuseUnknown(spec, KEY_FIELDS, where);
   // Refused, not trimmed: whether the site signs with the pasted newline or without it, a guess would fail quietly.
   if (/^\s|\s$/.test(spec.secret)) {
     throw new TypeError(`${PREFIX}${where} starts or ends with whitespace (a pasted newline?); remove it where the secret is stored.`);

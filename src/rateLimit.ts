@@ -36,6 +36,7 @@ import {
 } from './attemptStore.js';
 import { clientAddress, DEFAULT_IPV6_SUBNET } from './clientAddress.js';
 import type { IdentityErrorCode } from './errors.js';
+import { refuseUnknown } from './config.js';
 import { reject } from './rejection.js';
 import type { Logger } from './types.js';
 
@@ -231,6 +232,7 @@ function validate({ identity, address, maxKeys, ipv6Subnet, storeTimeout }: Sett
     throw new TypeError(`chat-identity: rateLimit.${message}`);
   };
   for (const [name, limit] of [['identity', identity], ['address', address]] as const) {
+    if (limit !== false) refuseUnknown(limit, ['points', 'duration'], `options.rateLimit.${name}`);
     // Whole seconds: Redis expires keys by the second, and a window under one would never expire there.
     if (limit !== false && !(isPositiveInteger(limit?.points) && isPositiveInteger(limit.duration))) {
       fail(`${name} must be { points: a positive integer, duration: whole seconds, 1 or more } or false.`);

@@ -12,7 +12,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as forExpress from '../adapters/express.js';
 import * as forKoa from '../adapters/koa.js';
 import { IdentityStrategy } from '../adapters/passport.js';
-import { IdentityError, signUserHash, signVisitorHash, type MiddlewareOptions } from '../src/index.js';
+import type { MiddlewareOptions } from '../adapters/adapter.js';
+import { IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/index.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
 
 const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
@@ -114,11 +115,70 @@ describe('misconfiguration is said once, and fails closed', () => {
     expect(koaLogger.error).toHaveBeenCalledTimes(1);
   });
 
+  it('Koa: no warning when the proof came in the Authorization header and verified, though a JSON body went unparsed', async () => {
+    const logger = quiet();
+    const token = signJwt({ externalId: 'u1' }, LIVE_KEY, { now: frozenClock });
+    const app = new Koa().use(forKoa.identityVerification(options({ scheme: 'jwt', required: true, logger }))).use((ctx) => void (ctx.body = { ok: true }));
+    const res = await request(app.callback()).post('/chat').set('Authorization', `Bearer ${token}`).send({ message: 'hi' });
+    expect(res.status).toBe(200);
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  it('a misspelt option is refused when the middleware or guard is built, naming the closest one', () => {
+    const misspelt = { ...options(), requried: true } as MiddlewareOptions;
+    expect(() => forExpress.identityVerification(misspelt)).toThrow(/"requried"; did you mean "required"\?/);
+    expect(() => forKoa.identityVerification(misspelt)).toThrow(/did you mean "required"/);
+    expect(() => new IdentityStrategy(misspelt)).toThrow(/did you mean "required"/);
+    expect(() => forExpress.identityVerification({ ...options(), rateLimit: { identiy: { points: 3, duration: 60 } } } as MiddlewareOptions)).toThrow(/rateLimit has no option "identiy"; did you mean "identity"/);
+    expect(() => forExpress.identityVerification({ ...options(), rejectWith: 'throw' } as unknown as MiddlewareOptions)).toThrow(/rejectWith/);
+    expect(() => forExpress.requireVerified({ schems: ['jwt'] } as object)).toThrow(/no option "schems"; valid: .*schemes/);
+  });
+
   it('no keys configured: refused when the middleware is built, in every adapter', () => {
     const noKeys = { scheme: 'user-hash', keys: [] } as MiddlewareOptions;
     expect(() => forExpress.identityVerification(noKeys)).toThrow(/keys/);
     expect(() => forKoa.identityVerification(noKeys)).toThrow(/keys/);
     expect(() => new IdentityStrategy(noKeys)).toThrow(/keys/);
+  });
+});
+
+describe('identityOf(): the verified identity of a guarded request, typed', () => {
+  it('Express and Koa: the verified result behind the guard; anything else throws the rejection (fail closed)', async () => {
+    const app = express().use(express.json()).use(forExpress.identityVerification(options()));
+    app.post('/guarded', forExpress.requireVerified(), (req, res) => res.json({ id: forExpress.identityOf(req).contact.externalId }));
+    app.post('/unguarded', (req, res) => res.json({ id: forExpress.identityOf(req).contact.externalId }));
+    app.use(renderErrors);
+    expect((await request(app).post('/guarded').send(valid)).body).toEqual({ id: 'u1' });
+    expect((await request(app).post('/unguarded').send(forged)).body).toMatchObject({ name: 'IdentityError', code: 'INVALID_SIGNATURE' });
+    const router = new Router();
+    router.post('/unguarded', (ctx) => void (ctx.body = { id: forKoa.identityOf(ctx).contact.externalId }));
+    const koa = new Koa().use(bodyParser()).use(forKoa.identityVerification(options())).use(router.routes()).callback();
+    expect((await request(koa).post('/unguarded').send(valid)).body).toEqual({ id: 'u1' });
+    expect((await request(koa).post('/unguarded').send(forged)).status).toBe(401);
+  });
+});
+
+describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', () => {
+  const jwtApp = () => {
+    const app = express().use(express.json()).use(forExpress.identityVerification(options({ scheme: 'jwt', required: true, rateLimit: { identity: { points: 1, duration: 60 } } })));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    return app;
+  };
+  it('a refused token: error="invalid_token"; no token: the bare challenge; 429: none', async () => {
+    const app = jwtApp();
+    const forgedToken = signJwt({ externalId: 'a' }, 'not-the-key', { now: frozenClock });
+    const refused = await request(app).post('/chat').set('Authorization', `Bearer ${forgedToken}`);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="chat-identity", error="invalid_token", error_description="The identity signature is not valid."');
+    const none = await request(app).post('/chat').send({});
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
+    const limited = await request(app).post('/chat').set('Authorization', `Bearer ${forgedToken}`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers['www-authenticate']).toBeUndefined();
+  });
+  it('a verifier that takes no tokens adds no challenge', async () => {
+    const app = express().use(express.json()).use(forExpress.identityVerification(options({ required: true })));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    expect((await request(app).post('/chat').send(forged)).headers['www-authenticate']).toBeUndefined();
   });
 });
 

@@ -38,8 +38,9 @@ afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));
 
 const ENTRY_EXPORTS: Record<string, string[]> = {
   'chat-identity': ['IdentityError', 'IdentityErrorCode', 'createVerifier', 'signContactHash', 'signJwt', 'signPayload', 'signUserHash', 'signVisitorHash'],
-  'chat-identity/express': ['identityVerification', 'requireVerified'],
-  'chat-identity/koa': ['identityVerification', 'requireVerified'],
+  'chat-identity/adapter': ['createGuard', 'createRequestCheck', 'onceLogger', 'rejectionFor', 'toVerifyRequest', 'verifiedIdentityOf', 'writeRejection'],
+  'chat-identity/express': ['identityOf', 'identityVerification', 'requireVerified'],
+  'chat-identity/koa': ['identityOf', 'identityVerification', 'requireVerified'],
 };
 
 describe('the packed tarball, with no optional peer installed', () => {
@@ -48,6 +49,11 @@ describe('the packed tarball, with no optional peer installed', () => {
     const required: string[] = JSON.parse(cjs(`console.log(JSON.stringify(Object.keys(require('${entry}'))))`));
     expect(imported).toEqual(expect.arrayContaining(ENTRY_EXPORTS[entry]!));
     expect(required.sort()).toEqual(imported.filter((k) => k !== 'default').sort());
+  });
+
+  it('the root entry carries no adapter kit (it is chat-identity/adapter)', () => {
+    const root: string[] = JSON.parse(esm(`import * as m from 'chat-identity'; console.log(JSON.stringify(Object.keys(m)))`));
+    for (const name of ['createRequestCheck', 'createGuard', 'writeRejection', 'onceLogger', 'rejectionFor', 'httpStatus', 'rejectionBody']) expect(root).not.toContain(name);
   });
 
   it('verifies a signature through the packed core, both ways', () => {

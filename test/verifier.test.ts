@@ -3,8 +3,6 @@ import {
   IdentityError,
   IdentityErrorCode,
   createVerifier,
-  httpStatus,
-  rejectionBody,
   signContactHash,
   signJwt,
   signPayload,
@@ -189,9 +187,24 @@ describe('createVerifier: option checks at start-up', () => {
   });
 });
 
+describe('createVerifier: misspelt options are refused, naming the closest valid one', () => {
+  it.each([
+    [{ requried: true }, /options has no option "requried"; did you mean "required"\?/],
+    [{ diagnostic: true }, /did you mean "diagnostics"/],
+    [{ rateLimit: { identiy: { points: 1, duration: 60 } } }, /options.rateLimit has no option "identiy"; did you mean "identity"/],
+    [{ rateLimit: { identity: { point: 1, duration: 60 } } }, /options.rateLimit.identity has no option "point"; did you mean "points"/],
+    [{ keyCache: { tll: 1000 } }, /options.keyCache has no option "tll"; did you mean "ttl"/],
+    [{ keys: [{ secret: LIVE_KEY, expiresAT: 1 }] }, /options.keys\[0\] has no option "expiresAT"; did you mean "expiresAt"/],
+    [{ zzzzzz: 1 }, /options has no option "zzzzzz"\. Valid: scheme, keys/],
+    [{ required: 'yes' }, /options.required must be true or false/],
+  ])('%j', (extra, message) => {
+    expect(() => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], ...(extra as object) })).toThrow(message);
+  });
+});
+
 describe('errors: codes, HTTP and bodies', () => {
   it('maps every code to its status', () => {
-    const statuses = Object.fromEntries(Object.values(IdentityErrorCode).map((c) => [c, httpStatus(c)]));
+    const statuses = Object.fromEntries(Object.values(IdentityErrorCode).map((c) => [c, new IdentityError({ code: c, message: 'm' }).status]));
     expect(statuses).toEqual({
       MISSING_IDENTITY: 401, MISSING_REQUIRED_FIELD: 401, MALFORMED_IDENTITY: 401, INVALID_SIGNATURE: 401,
       SIGNATURE_EXPIRED: 401, RATE_LIMITED: 429, KEY_UNAVAILABLE: 503,
@@ -199,8 +212,8 @@ describe('errors: codes, HTTP and bodies', () => {
   });
 
   it('renders the rejection body of DESIGN.md', () => {
-    expect(rejectionBody({ code: 'INVALID_SIGNATURE', message: 'm' })).toEqual({ error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'm' });
-    expect(rejectionBody({ code: 'RATE_LIMITED', message: 'm' })).toEqual({ error: 'rate_limited', code: 'RATE_LIMITED', message: 'm' });
+    expect(new IdentityError({ code: 'INVALID_SIGNATURE', message: 'm' }).body).toEqual({ error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'm' });
+    expect(new IdentityError({ code: 'RATE_LIMITED', message: 'm' }).body).toEqual({ error: 'rate_limited', code: 'RATE_LIMITED', message: 'm' });
   });
 
   it('IdentityError carries status, code, expose and the body', () => {

@@ -17,7 +17,7 @@ export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = join(benchDir, '..');
 export const packageDir = join(benchDir, '.build', 'node_modules', 'chat-identity');
 
-const ENTRIES = { index: 'src/index.ts', express: 'adapters/express.ts', koa: 'adapters/koa.ts', passport: 'adapters/passport.ts' };
+const ENTRIES = { index: 'src/index.ts', adapter: 'adapters/adapter.ts', express: 'adapters/express.ts', koa: 'adapters/koa.ts', passport: 'adapters/passport.ts' };
 
 /**
  * A second copy for A/B runs (`--compare <tree>`): another checkout or a patched copy of src/
@@ -49,7 +49,7 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
       splitting: false,
       silent: quiet,
       tsconfig: join(existsSync(join(sourceRoot, 'tsconfig.json')) ? sourceRoot : rootDir, 'tsconfig.json'),
-      external: ['chat-identity', 'express', 'koa', 'passport', 'passport-custom'],
+      external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom'],
     });
   } finally {
     console.log = log;

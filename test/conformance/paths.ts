@@ -14,7 +14,8 @@ import type { Server } from 'node:http';
 import * as expressAdapter from '../../adapters/express.js';
 import * as koaAdapter from '../../adapters/koa.js';
 import { IdentityStrategy } from '../../adapters/passport.js';
-import { createGuard, createRequestCheck, type MiddlewareOptions, type VerifyRequest } from '../../src/index.js';
+import { createGuard, createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
+import type { VerifyRequest } from '../../src/index.js';
 import type { CaseRequest } from './cases.js';
 
 export interface Outcome {

@@ -17,7 +17,7 @@ import { Socket } from 'node:net';
 import * as expressAdapter from '../../adapters/express.js';
 import * as koaAdapter from '../../adapters/koa.js';
 import { IdentityStrategy } from '../../adapters/passport.js';
-import type { MiddlewareOptions } from '../../src/index.js';
+import type { MiddlewareOptions } from '../../adapters/adapter.js';
 
 export const ADAPTERS = ['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];

@@ -72,14 +72,14 @@ describe('2. diagnosis is the server\'s decision, and limited requests buy no wo
   const base64Hash = Buffer.from(signUserHash('u1', LIVE_KEY), 'hex').toString('base64');
 
   it("a client's testMode gives no hint and runs no diagnosis on live keys", async () => {
-    const diagnose = vi.spyOn(diagnosis, 'diagnose');
+    const diagnose = vi.spyOn(diagnosis, 'findMistake');
     const result = await createVerifier(options({ scheme: 'user-hash', keys: [LIVE_KEY, TEST_KEY] })).verify({ body: { user_id: 'u1', user_hash: base64Hash, testMode: true } });
     expect(result).toEqual({ verified: false, scheme: 'user-hash', error: { code: 'MALFORMED_IDENTITY', message: 'The identity proof is malformed.' } });
     expect(diagnose).not.toHaveBeenCalled();
   });
 
   it('a signature that matched a test key is diagnosed with the test keys only', async () => {
-    const diagnose = vi.spyOn(diagnosis, 'diagnose');
+    const diagnose = vi.spyOn(diagnosis, 'findMistake');
     const expired = signPayload({ externalId: '1', timestamp: NOW_SECONDS }, TEST_KEY);
     const result = await createVerifier(options({ scheme: 'signed-payload', keys: [LIVE_KEY, TEST_KEY], now: () => frozenClock() + 7200_000 })).verify({ body: expired });
     expect(result).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.any(String) } });
@@ -99,7 +99,7 @@ describe('2. diagnosis is the server\'s decision, and limited requests buy no wo
     const verifier = createVerifier(options({ scheme: 'user-hash', diagnostics: true, rateLimit: { identity: { points: 2, duration: 60 } } }));
     for (let i = 0; i < 2; i++) await verifier.verify(wrongGuess('victim', i, `203.0.113.${i}`));
     const hmac = vi.spyOn(signature, 'hmac');
-    const diagnose = vi.spyOn(diagnosis, 'diagnose');
+    const diagnose = vi.spyOn(diagnosis, 'findMistake');
     expect(codeOf(await verifier.verify({ body: { user_id: 'victim', user_hash: base64Hash }, ip: '203.0.113.9' }))).toBe('RATE_LIMITED');
     expect(hmac).not.toHaveBeenCalled();
     expect(diagnose).not.toHaveBeenCalled();

@@ -11,7 +11,8 @@
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createGuard, createRequestCheck, createVerifier, type MiddlewareOptions } from '../../src/index.js';
+import { createGuard, createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
+import { createVerifier } from '../../src/index.js';
 import { ADAPTERS, buildApps, inject, type BuiltApp } from './apps.js';
 import { COMBINED, attackerBody, attackerRequest, propertyOptions, type RawRequest } from './arbitraries.js';
 import { ADAPTER_RUNS, RUNS, checkProperty, expectWellFormed, timeoutFor } from './fc.js';

@@ -56,6 +56,23 @@ const router = new Router();
 router.post('/chat', forKoa.requireVerified(), (ctx) => {
   ctx.body = ctx.state.identity;
 });
+// A guarded handler reads the verified contact, typed, through identityOf.
+router.post('/typed', forKoa.requireVerified({ fields: ['email'] }), (ctx) => {
+  const email: string | undefined = forKoa.identityOf(ctx).contact.email;
+  ctx.body = { email };
+});
+app.post('/typed', forExpress.requireVerified({ schemes: ['jwt'] }), (req, res) => {
+  const { contact, scheme, tenant } = forExpress.identityOf(req);
+  res.json({ name: contact.name, scheme, tenant });
+});
+// @ts-expect-error a scheme name that does not exist
+forExpress.requireVerified({ schemes: ['hmac'] });
+// Passport's req.authInfo is the whole result.
+app.post('/passport', (req, res) => {
+  const code = req.authInfo?.error?.code;
+  const name: string | undefined = req.authInfo?.contact?.name;
+  res.json({ code, name });
+});
 const typedState: forKoa.IdentityState = { identity: { verified: false } };
 // @ts-expect-error identity in IdentityState is a result
 const badState: forKoa.IdentityState = { identity: 'yes' };
@@ -69,7 +86,10 @@ passport.use(new IdentityStrategy({ scheme: 'jwt', keys: ['k'], name: 'widget', 
 new IdentityStrategy({ scheme: 'jwt', keys: ['k'], rejectWith: 'redirect' });
 
 // The core.
-const verifier = createVerifier({ scheme: ['jwt', 'user-hash'], keys: async (tenant) => (tenant ? ['k'] : []), tenant: (r) => r.headers?.['x-team'] as string | undefined });
+const verifier = createVerifier({ scheme: ['jwt', 'user-hash'], keys: async (tenant, _request, { scheme, signal }) => (tenant && !signal.aborted ? [`k-${scheme}`] : []), tenant: (r) => r.headers?.['x-team'] as string | undefined });
+createVerifier({ scheme: ['jwt', 'user-hash'], keys: { jwt: ['k1'], 'user-hash': [{ secret: 'k2', id: 'current' }] } });
+createVerifier({ scheme: 'jwt', keys: () => ({ tenant: 'acme', keys: ['k'] }) });
+verifier.refreshKeys('acme');
 void verifier.verify({ body: {} }).then((r) => (r.verified ? r.contact.identityKey : r.error?.message));
 const error = new IdentityError({ code: 'INVALID_SIGNATURE', message: 'm' });
 const status: number = error.status;

@@ -1,0 +1,198 @@
+/**
+ * `chat-identity/adapter`: what every adapter is made of, framework-free. Verify a plain request,
+ * decide whether to reject it, guard a route, deliver a rejection, and say a misconfiguration
+ * once. An adapter only translates its framework's request and response to and from these; the
+ * Express, Koa and Passport adapters are each about sixty lines of such glue.
+ *
+ * It imports the core by the package's name, so every entry point an app loads shares one core:
+ * one `IdentityError` class, and one record of the results verifiers issued (which the guard trusts).
+ *
+ * @example
+ * ```ts
+ * import { createGuard, createRequestCheck } from 'chat-identity/adapter';
+ * const identity = createRequestCheck({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] });
+ * const { result, rejection } = await identity.check({ headers, body, ip }, 'Parse JSON bodies before the identity check.');
+ * ```
+ */
+import type { ServerResponse } from 'node:http';
+import {
+  createVerifier,
+  IdentityError,
+  isIssuedResult,
+  SCHEME_NAMES,
+  type IdentityFailure,
+  type IdentityResult,
+  type Logger,
+  type SchemeName,
+  type VerifiedIdentity,
+  type VerifierOptions,
+  type VerifyRequest,
+} from 'chat-identity';
+
+export interface AdapterOptions {
+  /**
+   * How a rejection is delivered: `'response'` (default) answers with the status and JSON body;
+   * `'error'` hands an `IdentityError` to the framework (`next(err)` / `throw`) for apps that
+   * render every error themselves.
+   */
+  rejectWith?: 'response' | 'error';
+}
+
+/** The options of `identityVerification()`: the verifier's, and how to deliver a rejection. */
+export type MiddlewareOptions = VerifierOptions & AdapterOptions;
+
+export interface GuardOptions extends AdapterOptions {
+  /** Where a misconfiguration is said, once. Default `console`. */
+  logger?: Logger;
+  /** Only results of these schemes pass (e.g. `['jwt']`: a visitor-hash result is only an anonymous visitor). Others get `MISSING_IDENTITY`. */
+  schemes?: readonly SchemeName[];
+  /**
+   * Only results whose signature covers all of these fields pass (`contact.verifiedFields`, e.g.
+   * `['email']` or `['attributes.plan']`). Others get `MISSING_REQUIRED_FIELD`.
+   */
+  fields?: readonly string[];
+}
+
+const GUARD_OPTIONS = ['rejectWith', 'logger', 'schemes', 'fields'];
+const CONTACT_FIELDS = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
+
+/** Says each misconfiguration once per middleware, not once per request. */
+export function onceLogger(logger: Logger = console): (key: string, message: string) => void {
+  const said = new Set<string>();
+  return (key, message) => {
+    if (said.has(key)) return;
+    said.add(key);
+    logger.error(`chat-identity: ${message}`);
+  };
+}
+
+/**
+ * RFC 6750's challenge for a refused bearer token: the widget's HTTP client (and any OAuth-aware
+ * proxy) reads why from the header. A refusal of no token at all carries the bare challenge.
+ */
+function bearerChallenge(failure: IdentityFailure, tokenPresented: boolean): string {
+  if (!tokenPresented) return 'Bearer realm="chat-identity"';
+  return `Bearer realm="chat-identity", error="invalid_token", error_description="${failure.message}"`;
+}
+
+/**
+ * The rejection for an unverified result, or undefined when the result is verified. `bearer`: the
+ * verifier takes bearer tokens, so a 401 carries `WWW-Authenticate` (a token refused, or none sent).
+ */
+export function rejectionFor(result: IdentityResult | undefined, bearer = false): IdentityError | undefined {
+  if (result?.verified === true) return undefined;
+  const error = new IdentityError(result?.error ?? { code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
+  const tokenPresented = result?.scheme === 'jwt';
+  if (error.status === 401 && (bearer || tokenPresented)) error.headers['WWW-Authenticate'] = bearerChallenge(error, tokenPresented);
+  return error;
+}
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\b/i;
+
+/** A JSON body arrived but nothing parsed it: no body parser ran before the middleware. */
+function hasUnparsedJsonBody(request: VerifyRequest): boolean {
+  const headers = request.headers ?? {};
+  const type = headers['content-type'];
+  const hasBody = Number(headers['content-length']) > 0 || headers['transfer-encoding'] !== undefined;
+  return request.body === undefined && hasBody && typeof type === 'string' && JSON_TYPE.test(type);
+}
+
+/** A framework request with Node's fields (Express, Passport) as the plain request the core reads. */
+export function toVerifyRequest(req: { headers: VerifyRequest['headers']; body?: unknown; query?: unknown; params?: unknown; ip?: string | undefined }): VerifyRequest {
+  return { headers: req.headers, body: req.body, query: req.query as VerifyRequest['query'], params: req.params as VerifyRequest['params'], ip: req.ip };
+}
+
+/**
+ * The verification step of `identityVerification()`, for any framework: the result to attach,
+ * and the rejection to deliver when verification is required.
+ */
+export function createRequestCheck(options: MiddlewareOptions) {
+  // The verifier checks its own options (a misspelt one is refused); this one is the adapter's.
+  const { rejectWith = 'response', ...verifierOptions } = options ?? ({} as MiddlewareOptions);
+  readAdapterOptions({ rejectWith }, ['rejectWith'], 'options');
+  const verifier = createVerifier(verifierOptions);
+  const say = onceLogger(verifierOptions.logger);
+  const readsBody = !verifierOptions.getCredentials;
+  const bearer = verifier.schemes.includes('jwt');
+  return {
+    rejectWith,
+    /** Verifies `request`; `bodyParserHint` says how to add the body parser this framework needs. */
+    async check(request: VerifyRequest, bodyParserHint: string): Promise<{ result: IdentityResult; rejection?: IdentityError }> {
+      const result = await verifier.verify(request);
+      // Said only when no proof was found and the body it might have been in was never parsed.
+      if (readsBody && !result.verified && result.scheme === undefined && hasUnparsedJsonBody(request)) {
+        say('body', `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`);
+      }
+      const rejection = verifier.required ? rejectionFor(result, bearer) : undefined;
+      return rejection ? { result, rejection } : { result };
+    },
+  };
+}
+
+/**
+ * The check of `requireVerified()`: only a result this package issued, and verified, passes (and,
+ * with `schemes` or `fields`, only one of those schemes, or whose signature covers those fields).
+ * A result some other code (or a mass-assigned body) put on the request is refused.
+ */
+export function createGuard(options: GuardOptions = {}) {
+  readAdapterOptions(options, GUARD_OPTIONS, 'requireVerified() options');
+  const say = onceLogger(options.logger);
+  const { schemes, fields } = readDemands(options);
+  return {
+    rejectWith: options.rejectWith ?? 'response',
+    check(attached: unknown, middlewareHint: string): IdentityError | undefined {
+      if (attached === undefined) {
+        say('guard', `requireVerified() ran with no identity on the request, so every request is refused. ${middlewareHint}`);
+      }
+      if (!isIssuedResult(attached) || !attached.verified) return rejectionFor(isIssuedResult(attached) ? attached : undefined);
+      if (schemes && !schemes.includes(attached.scheme)) return new IdentityError({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
+      if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) {
+        return new IdentityError({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' });
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * The verified identity a guard let through, typed: what a guarded handler reads. Fails closed:
+ * anything else (no guard ran, or it was skipped) throws the rejection for what is attached.
+ */
+export function verifiedIdentityOf(attached: unknown): VerifiedIdentity {
+  if (isIssuedResult(attached) && attached.verified) return attached;
+  throw rejectionFor(isIssuedResult(attached) ? attached : undefined)!;
+}
+
+/** Answers a rejection with its status, headers and JSON body (Node's response, so Express and Passport share it). */
+export function writeRejection(res: ServerResponse, error: IdentityError): void {
+  res.statusCode = error.status;
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(error.body));
+}
+
+/**
+ * Options of an adapter's own, checked like the verifier's (which `createVerifier` checks): a
+ * misspelt one is refused, not ignored.
+ */
+function readAdapterOptions(options: AdapterOptions | undefined, known: readonly string[], where: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') throw new TypeError(`chat-identity: ${where} must be an object.`);
+  const rejectWith = options.rejectWith;
+  if (rejectWith !== undefined && rejectWith !== 'response' && rejectWith !== 'error') throw new TypeError(`chat-identity: ${where}.rejectWith must be 'response' or 'error'.`);
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new TypeError(`chat-identity: ${where} has no option ${JSON.stringify(unknown[0])}; valid: ${known.join(', ')}.`);
+}
+
+/** The guard's demands, checked when the route is built: a misspelt one would refuse every request. */
+function readDemands(options: GuardOptions): { schemes?: readonly SchemeName[]; fields?: readonly string[] } {
+  const { schemes, fields } = options;
+  if (schemes !== undefined && (!Array.isArray(schemes) || schemes.length === 0 || schemes.some((s) => !SCHEME_NAMES.includes(s)))) {
+    throw new TypeError(`chat-identity: requireVerified({ schemes }) must list some of ${SCHEME_NAMES.join(', ')}.`);
+  }
+  const isField = (f: unknown) => typeof f === 'string' && (CONTACT_FIELDS.includes(f) || /^attributes\.[^.]+$/.test(f));
+  if (fields !== undefined && (!Array.isArray(fields) || fields.length === 0 || !fields.every(isField))) {
+    throw new TypeError(`chat-identity: requireVerified({ fields }) must list some of ${CONTACT_FIELDS.join(', ')} or attributes.<name>.`);
+  }
+  return { schemes, fields };
+}
