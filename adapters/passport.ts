@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * passport.use(new IdentityStrategy({ scheme: 'jwt', keys: [process.env.CHAT_SECRET!] }));
+ * passport.use(new IdentityStrategy({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
  * app.post('/chat', passport.authenticate('chat-identity', { session: false }), handler);
  * ```
  */

@@ -86,7 +86,7 @@ function coreTables(core) {
   for (const scheme of SCHEMES) {
     const s = core.schemes[scheme];
     if (!s) continue;
-    const rows = Object.entries(s.candidates).map(([id, c]) => {
+    const rows = Object.values(s.candidates).map((c) => {
       const cells = [c.label, int(c.opsPerSec), int(c.nsPerOp), ratio(c.vsFloor)];
       if (scheme === 'jwt') cells.push(c.speedupVs_jose !== undefined ? `${ratio(c.speedupVs_jose, 1)} / ${ratio(c.speedupVs_jsonwebtoken, 1)}` : '');
       return cells;

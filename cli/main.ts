@@ -15,23 +15,20 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { MISTAKES, mistakeInHint } from '../src/diagnosis.js';
-import {
-  createVerifier,
-  signContactHash,
-  signJwt,
-  signPayload,
-  signUserHash,
-  signVisitorHash,
-  type FlatValue,
-  type IdentityResult,
-  type JwtAlgorithm,
-  type KeyInput,
-  type SchemeName,
-  type SigningKeyInput,
-  type VerifierOptions,
+import { MISTAKES } from '../src/diagnosis/index.js';
+import { createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash } from '../src/index.js';
+import type {
+  ContactHashFields,
+  FlatValue,
+  IdentityResult,
+  JwtAlgorithm,
+  KeyInput,
+  SchemeName,
+  SigningKeyInput,
+  VerifierOptions,
 } from '../src/index.js';
-import { SCHEME_NAMES } from '../src/schemes/index.js';
+import { SCHEME_NAMES, SCHEMES } from '../src/schemes/index.js';
+import { JWT_ALGORITHMS } from '../src/schemes/jwt/index.js';
 import packageJson from '../package.json' with { type: 'json' };
 import { troubleshootingMarkdown, troubleshootingText } from './troubleshooting.js';
 
@@ -90,7 +87,9 @@ function instant(value: string): number {
 }
 
 function algorithm(value: string, previous: JwtAlgorithm[] = []): JwtAlgorithm[] {
-  if (!['HS256', 'HS384', 'HS512'].includes(value)) throw new InvalidArgumentError('expected HS256, HS384 or HS512.');
+  if (!JWT_ALGORITHMS.includes(value as JwtAlgorithm)) {
+    throw new InvalidArgumentError(`expected ${JWT_ALGORITHMS.slice(0, -1).join(', ')} or ${JWT_ALGORITHMS.at(-1)}.`);
+  }
   return [...previous, value as JwtAlgorithm];
 }
 
@@ -112,7 +111,8 @@ function parseKey(text: string, where: string): KeyInput {
     throw new UsageError(`${where} starts with { but is not JSON.`);
   }
   const spec = value as SigningKeyInput & { expiresAt?: unknown };
-  if (typeof spec !== 'object' || spec === null || typeof spec.secret !== 'string') throw new UsageError(`${where} must be a secret or {"secret": "...", "id"?, "test"?, "expiresAt"?}.`);
+  if (typeof spec !== 'object' || spec === null || typeof spec.secret !== 'string')
+    throw new UsageError(`${where} must be a secret or {"secret": "...", "id"?, "test"?, "expiresAt"?}.`);
   if (typeof spec.expiresAt === 'string') {
     const at = Date.parse(spec.expiresAt);
     if (Number.isNaN(at)) throw new UsageError(`${where}: expiresAt is not a date.`);
@@ -169,22 +169,49 @@ const looksLikeJson = (text: string) => text.trimStart().startsWith('{');
 
 /** What the widget would send for this scheme, from the text given to `check`. */
 function proofFields(scheme: SchemeName, text: string): Record<string, unknown> {
-  if (scheme === 'jwt' && !looksLikeJson(text)) return { token: text.replace(/^bearer\s+/i, '') };
+  const shape = SCHEMES[scheme].facts.proof;
+  if (shape.kind === 'token' && !looksLikeJson(text)) return { [shape.field]: text.replace(/^bearer\s+/i, '') };
   return parseJsonObject(text, 'proof');
 }
 
-/** Signs `input` for `scheme`: the fields the widget sends. */
-function signFor(scheme: SchemeName, text: string, secret: string, now: () => number, alg: JwtAlgorithm | undefined): Record<string, unknown> {
+/** How the package's own refusals begin: a TypeError saying so is a refusal, any other is a bug. */
+const PACKAGE_PREFIX = 'chat-identity: ';
+
+/**
+ * Runs a signing helper. What the verifier would refuse the helpers refuse, with a TypeError that
+ * says why: here a usage error. Anything else thrown is a bug and stays one.
+ */
+function refusedAsUsage<T>(sign: () => T): T {
+  try {
+    return sign();
+  } catch (error) {
+    if (error instanceof TypeError && error.message.startsWith(PACKAGE_PREFIX))
+      throw new UsageError(error.message.slice(PACKAGE_PREFIX.length));
+    throw error;
+  }
+}
+
+/** Signs `text` for `scheme`: the fields the widget sends. */
+function signFor(
+  scheme: SchemeName,
+  text: string,
+  secret: string,
+  now: () => number,
+  alg: JwtAlgorithm | undefined,
+): Record<string, unknown> {
   const object = looksLikeJson(text) ? parseJsonObject(text, 'identity') : undefined;
+  /** The identifier to sign: the text itself, or the field of the JSON object given. */
   const bare = (field: string) => {
     const value = object ? object[field] : text;
-    if (typeof value !== 'string' || value === '') throw new UsageError(`${scheme} signs a non-empty ${field}: give it bare or as {"${field}": "..."}.`);
-    return value;
+    if (value === undefined) throw new UsageError(`${scheme} signs a ${field}: give it bare or as {"${field}": "..."}.`);
+    return value as string;
   };
   switch (scheme) {
     case 'signed-payload': {
-      if (!object) throw new UsageError('signed-payload signs a customer object: give it as JSON, e.g. {"externalId":"42","email":"ada@example.com"}.');
-      if (Object.values(object).some((v) => v !== null && typeof v === 'object')) throw new UsageError('the customer must be flat: strings, numbers, booleans or null.');
+      if (!object)
+        throw new UsageError(
+          'signed-payload signs a customer object: give it as JSON, e.g. {"externalId":"42","email":"ada@example.com"}.',
+        );
       return { ...signPayload(object as Record<string, FlatValue>, secret, { now }) };
     }
     case 'user-hash': {
@@ -193,11 +220,7 @@ function signFor(scheme: SchemeName, text: string, secret: string, now: () => nu
     }
     case 'contact-hash': {
       const fields = object ?? { ext_user_id: text };
-      try {
-        return { ...fields, user_hash: signContactHash(fields as Record<string, string>, secret) };
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
+      return { ...fields, user_hash: signContactHash(fields as ContactHashFields, secret) };
     }
     case 'visitor-hash': {
       const visitorId = bare('anonymousUserId');
@@ -213,28 +236,30 @@ function signFor(scheme: SchemeName, text: string, secret: string, now: () => nu
 function describeResult(result: IdentityResult): string {
   if (result.verified) {
     const { contact } = result;
-    const lines = [`verified: ${result.scheme}, signed with a ${result.test ? 'test' : 'live'} key${result.keyId ? ` (id ${JSON.stringify(result.keyId)})` : ''}`];
+    const keyId = result.keyId ? ` (id ${JSON.stringify(result.keyId)})` : '';
+    const lines = [`verified: ${result.scheme}, signed with a ${result.test ? 'test' : 'live'} key${keyId}`];
+    const line = (field: string, value: unknown) =>
+      `  ${field}: ${JSON.stringify(value)}${contact.verifiedFields.includes(field) ? ' (verified)' : ' (carried, not verified)'}`;
     for (const field of ['externalId', 'email', 'name', 'phone', 'anonymousId'] as const) {
-      const value = contact[field];
-      if (value !== undefined) lines.push(`  ${field}: ${JSON.stringify(value)}${contact.verifiedFields.includes(field) ? ' (verified)' : ' (carried, not verified)'}`);
+      if (contact[field] !== undefined) lines.push(line(field, contact[field]));
     }
-    for (const [key, value] of Object.entries(contact.attributes)) {
-      lines.push(`  attributes.${key}: ${JSON.stringify(value)}${contact.verifiedFields.includes(`attributes.${key}`) ? ' (verified)' : ' (carried, not verified)'}`);
-    }
+    for (const [key, value] of Object.entries(contact.attributes)) lines.push(line(`attributes.${key}`, value));
     lines.push(`  identity key: ${contact.identityKey}`);
     if (result.issuedAt) lines.push(`  issued at: ${result.issuedAt.toISOString()}`);
     return lines.join('\n') + '\n';
   }
   if (!result.error) return 'not verified: no proof for this scheme was found in the input\n';
-  const { code, message, hint } = result.error;
-  const mistake = mistakeInHint(hint);
-  return [`not verified: ${code} (${message})`, hint ? `diagnosis${mistake ? ` [${mistake.id}]` : ''}: ${hint}` : 'diagnosis: none of the known mistakes explains it; check that both sides use the same key.'].join('\n') + '\n';
+  const { code, message, hint, mistake } = result.error;
+  const diagnosis = hint
+    ? `diagnosis${mistake === undefined ? '' : ` [${mistake}]`}: ${hint}`
+    : 'diagnosis: none of the known mistakes explains it; check that both sides use the same key.';
+  return `not verified: ${code} (${message})\n${diagnosis}\n`;
 }
 
 /** The result as JSON for scripts, with the mistake's id and title when one was found. */
 function resultJson(result: IdentityResult): Record<string, unknown> {
   if (result.verified || !result.error) return { ...result };
-  const mistake = mistakeInHint(result.error.hint);
+  const mistake = MISTAKES.find((m) => m.id === result.error?.mistake);
   return { ...result, mistake: mistake ? { id: mistake.id, title: mistake.title } : null };
 }
 
@@ -289,7 +314,7 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
 
   program
     .command('sign')
-    .description('Sign an identity as the site\'s server does, and print what the widget sends.')
+    .description("Sign an identity as the site's server does, and print what the widget sends.")
     .addArgument(schemeArgument())
     .argument('[identity]', 'the fields to sign as JSON, or a bare id; @file reads a file, - (or a pipe) stdin')
     .option('-k, --key <secret>', 'the signing secret (first one given is used)', collect)
@@ -298,15 +323,22 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     .option('--algorithm <alg>', 'jwt: HS256 (default), HS384 or HS512', (v: string) => algorithm(v)[0])
     .option('--json', 'print compact JSON on one line')
     .addHelpText('after', SIGN_EXAMPLES)
-    .action(async (scheme: SchemeName, identity: string | undefined, options: KeyOptions & { now?: number; algorithm?: JwtAlgorithm; json?: boolean }) => {
-      const [key] = await readKeys(options, io);
-      const secret = typeof key === 'string' ? key : key!.secret;
-      const text = await readInput(identity, io, 'identity');
-      const now = options.now === undefined ? () => io.now() : () => options.now!;
-      const fields = signFor(scheme, text, secret, now, options.algorithm);
-      if (scheme === 'jwt' && !options.json) print(String(fields.token));
-      else print(options.json ? JSON.stringify(fields) : JSON.stringify(fields, null, 2));
-    });
+    .action(
+      async (
+        scheme: SchemeName,
+        identity: string | undefined,
+        options: KeyOptions & { now?: number; algorithm?: JwtAlgorithm; json?: boolean },
+      ) => {
+        const [key] = await readKeys(options, io);
+        const secret = typeof key === 'string' ? key : key!.secret;
+        const text = await readInput(identity, io, 'identity');
+        const now = options.now === undefined ? () => io.now() : () => options.now!;
+        const fields = refusedAsUsage(() => signFor(scheme, text, secret, now, options.algorithm));
+        const shape = SCHEMES[scheme].facts.proof;
+        if (shape.kind === 'token' && !options.json) print(String(fields[shape.field]));
+        else print(options.json ? JSON.stringify(fields) : JSON.stringify(fields, null, 2));
+      },
+    );
 
   program
     .command('check')
@@ -328,13 +360,29 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
       async (
         scheme: SchemeName,
         proof: string | undefined,
-        options: KeyOptions & { testMode?: boolean; testKeys: boolean; now?: number; maxAge?: number; testMaxAge?: number; clockTolerance?: number; algorithm?: JwtAlgorithm[]; json?: boolean },
+        options: KeyOptions & {
+          testMode?: boolean;
+          testKeys: boolean;
+          now?: number;
+          maxAge?: number;
+          testMaxAge?: number;
+          clockTolerance?: number;
+          algorithm?: JwtAlgorithm[];
+          json?: boolean;
+        },
       ) => {
         const keys = await readKeys(options, io);
         const fields = proofFields(scheme, await readInput(proof, io, 'proof'));
         if (options.testMode) fields.testMode = true;
         const at = options.now ?? io.now();
-        const verifierOptions: VerifierOptions = { scheme, keys, diagnostics: true, allowTestKeys: options.testKeys, now: () => at, logger: { warn: () => {}, error: () => {} } };
+        const verifierOptions: VerifierOptions = {
+          scheme,
+          keys,
+          diagnostics: true,
+          allowTestKeys: options.testKeys,
+          now: () => at,
+          logger: { warn: () => {}, error: () => {} },
+        };
         if (options.maxAge !== undefined) verifierOptions.maxAge = options.maxAge;
         if (options.testMaxAge !== undefined) verifierOptions.testMaxAge = options.testMaxAge;
         if (options.clockTolerance !== undefined) verifierOptions.clockTolerance = options.clockTolerance;

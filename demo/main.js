@@ -24,6 +24,22 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (error) {
-  console.error(`chat-identity demo could not start: ${error.message}`);
+  console.error(`chat-identity demo could not start: ${whyNot(error)}`);
   process.exit(1);
+}
+
+/** What went wrong, and what to do about it. */
+function whyNot(error) {
+  const host = process.env.HOST || '127.0.0.1';
+  if (error.code === 'EADDRINUSE') {
+    return [
+      `port ${port} is in use on ${host} (another demo still running, or another server).`,
+      `  Start on another port:   PORT=${port === 3000 ? 3001 : port + 1} npm start`,
+      '  or on any free one:      PORT=0 npm start   (the address is printed)',
+    ].join('\n');
+  }
+  if (error.code === 'EACCES') return `port ${port} needs privileges on this machine. Pick a port above 1023: PORT=3000 npm start`;
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND')
+    return `HOST=${host} is not an address of this machine. Leave HOST unset (127.0.0.1), or HOST=0.0.0.0 to listen on every interface.`;
+  return error.message;
 }

@@ -67,8 +67,6 @@ function testerKeys(pasted) {
   });
 }
 
-const MISTAKE_ID = /\(troubleshooting: ([a-z0-9-]+)\)$/;
-
 /**
  * The demo's Express app.
  * @param {{ env?: Record<string, string | undefined>, keys?: ReturnType<typeof demoKeys>, now?: () => number }} [options]
@@ -149,7 +147,7 @@ export function createDemoApp(options = {}) {
     }
     const body = testMode === true ? { ...proof, testMode: true } : { ...proof };
     const result = await verifier.verify({ headers: {}, body });
-    const mistake = result.verified ? null : (MISTAKE_ID.exec(result.error?.hint ?? '')?.[1] ?? null);
+    const mistake = result.verified ? null : (result.error?.mistake ?? null);
     res.json({ ...result, mistake, keys: usingDemoKeys ? 'demo' : 'pasted' });
   });
 

@@ -38,14 +38,15 @@ export function* otherCanonicalForms(object: FlatObject, primary: string): Gener
   const keys = Object.keys(object);
   // The Node snippet sorts with localeCompare; the others by code point (by UTF-8 bytes). Each
   // order is only computed when it can differ from code-unit order, so a plain failure pays for neither.
-  const nodeOrder = nodeOrderMayDiffer(keys) ? JSON.stringify(Object.fromEntries(keys.slice().sort(localeOrder).map((k) => [k, object[k]]))) : primary;
+  const nodeOrder = nodeOrderMayDiffer(keys) ? nodeSnippetJson(object, keys) : primary;
   const codePointOrder = keys.some((key) => SURROGATE.test(key)) ? serialise(object, keys.slice().sort(byCodePoint)) : primary;
   // Which escapes change anything tells which spellings are new, without comparing long strings.
   const has = charactersIn(primary);
   if (nodeOrder !== primary) yield nodeOrder; // the seed's Node snippet
   if (codePointOrder !== primary && codePointOrder !== nodeOrder) yield codePointOrder; // Ruby's json gem
   if (has.nonAscii || has.del) yield escapeToAscii(codePointOrder, { del: true, slash: false }); // Python's json.dumps
-  if (has.nonAscii && has.del) yield escapeToAscii(codePointOrder, { del: false, slash: false }); // PHP, JSON_UNESCAPED_SLASHES (else Python's or Ruby's)
+  // PHP with JSON_UNESCAPED_SLASHES (without DEL, the same as Python's or Ruby's).
+  if (has.nonAscii && has.del) yield escapeToAscii(codePointOrder, { del: false, slash: false });
   if (has.slash) yield escapeToAscii(codePointOrder, { del: false, slash: true }); // PHP's json_encode with its default flags
   if (has.html || (has.separator && has.otherNonAscii)) yield escapeForRails(codePointOrder); // ActiveSupport's to_json (else PHP's)
 }
@@ -62,6 +63,15 @@ export function longestSpellingLength(primary: string): number {
     else if (c === 0x2f) length += 1;
   }
   return length;
+}
+
+/** The JSON the Node snippet writes: the entries sorted with localeCompare, made an object again (integer-like keys move first). */
+function nodeSnippetJson(object: FlatObject, keys: readonly string[]): string {
+  const entries = keys
+    .slice()
+    .sort(localeOrder)
+    .map((key) => [key, object[key]]);
+  return JSON.stringify(Object.fromEntries(entries));
 }
 
 function serialise(object: FlatObject, keys: readonly string[]): string {
@@ -118,7 +128,7 @@ function lowercaseDecides(a: string, b: string): boolean {
 
 function byCodePoint(a: string, b: string): number {
   // While they agree, both strings are at the same code unit: a character beyond U+FFFF takes two.
-  for (let i = 0; i < a.length && i < b.length; ) {
+  for (let i = 0; i < a.length && i < b.length;) {
     const x = a.codePointAt(i)!;
     const y = b.codePointAt(i)!;
     if (x !== y) return x - y;
@@ -175,7 +185,13 @@ function escapeToAscii(json: string, options: { del: boolean; slash: boolean }):
   return out.toString('latin1', 0, n);
 }
 
-const RAILS_ESCAPES: Readonly<Record<string, string>> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+const RAILS_ESCAPES: Readonly<Record<string, string>> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
 
 /** What ActiveSupport escapes: <, >, &, U+2028 and U+2029; other non-ASCII stays as it is. */
 function escapeForRails(json: string): string {

@@ -6,10 +6,9 @@
 import type { KeyRingOptions } from './keyRing.js';
 import type { RateLimitOptions } from './rateLimit.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
+import { JWT_ALGORITHMS } from './schemes/jwt/index.js';
 import type { Scheme, SchemeSettings } from './schemes/scheme.js';
-import type { JwtAlgorithm, Logger, VerifierOptions } from './types.js';
-
-const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+import type { Logger, VerifierOptions } from './types.js';
 
 /** Every option of `createVerifier`, as `VerifierOptions` declares them. */
 const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [

@@ -65,7 +65,10 @@ export function readAttributes(source: unknown, field: string, skip: ReadonlySet
     if (value === undefined) continue;
     if (++count > MAX_ATTRIBUTES) reject('MALFORMED_IDENTITY', `${field} has more than ${MAX_ATTRIBUTES} keys.`);
     if (Array.isArray(value) ? !value.every(isFlat) : !isFlat(value)) {
-      reject('MALFORMED_IDENTITY', `${field}.${key} must be a string, number, boolean or null (or a list of them), not ${describe(value)}.`);
+      reject(
+        'MALFORMED_IDENTITY',
+        `${field}.${key} must be a string, number, boolean or null (or a list of them), not ${describe(value)}.`,
+      );
     }
     // JSON of a string is at most 6 characters per character plus quotes: only a value that
     // could be over the limit (or a list) is serialised to measure it.
@@ -78,7 +81,8 @@ export function readAttributes(source: unknown, field: string, skip: ReadonlySet
   return attributes;
 }
 
-export interface ContactParts {
+/** The contact's fields as a proof carries them, before it is said which of them the signature covers. */
+export interface ContactFields {
   externalId?: string | undefined;
   email?: string | undefined;
   name?: string | undefined;
@@ -86,41 +90,25 @@ export interface ContactParts {
   anonymousId?: string | undefined;
   attributes: Record<string, unknown>;
   identityKey: Contact['identityKey'];
-  /** The contact fields the signature covers; present ones only are reported. */
-  signedFields: readonly ContactField[];
-  /** Whether the attributes are covered by the signature too. */
-  signedAttributes: boolean;
 }
 
-/** Builds the Contact, listing in `verifiedFields` only what is both present and signed. */
-export function buildContact(parts: ContactParts): Contact {
-  // Named stores in a fixed order, not `fields[field] = value` and a spread: every contact gets
+/**
+ * Builds the Contact, listing in `verifiedFields` only the fields that are both present and among
+ * `signedFields` (given in the contact's own field order), and the attributes when they are signed.
+ */
+export function buildContact(parts: ContactFields, signedFields: readonly ContactField[], signedAttributes: boolean): Contact {
+  // Named stores in a fixed order, not `contact[field] = value` and a spread: every contact gets
   // the same hidden class and no dictionary-mode copy (this function was the costliest line of
   // a verify, and costs more still in a server, where its megamorphic stores miss every cache).
-  const signed = parts.signedFields;
-  const verifiedFields: string[] = [];
   const contact = {} as Contact;
-  if (parts.externalId !== undefined) {
-    contact.externalId = parts.externalId;
-    if (signed.includes('externalId')) verifiedFields.push('externalId');
-  }
-  if (parts.email !== undefined) {
-    contact.email = parts.email;
-    if (signed.includes('email')) verifiedFields.push('email');
-  }
-  if (parts.name !== undefined) {
-    contact.name = parts.name;
-    if (signed.includes('name')) verifiedFields.push('name');
-  }
-  if (parts.phone !== undefined) {
-    contact.phone = parts.phone;
-    if (signed.includes('phone')) verifiedFields.push('phone');
-  }
-  if (parts.anonymousId !== undefined) {
-    contact.anonymousId = parts.anonymousId;
-    if (signed.includes('anonymousId')) verifiedFields.push('anonymousId');
-  }
-  if (parts.signedAttributes) {
+  if (parts.externalId !== undefined) contact.externalId = parts.externalId;
+  if (parts.email !== undefined) contact.email = parts.email;
+  if (parts.name !== undefined) contact.name = parts.name;
+  if (parts.phone !== undefined) contact.phone = parts.phone;
+  if (parts.anonymousId !== undefined) contact.anonymousId = parts.anonymousId;
+  const verifiedFields: string[] = [];
+  for (const field of signedFields) if (contact[field] !== undefined) verifiedFields.push(field);
+  if (signedAttributes) {
     for (const key of Object.keys(parts.attributes)) verifiedFields.push(`attributes.${key}`);
   }
   contact.attributes = parts.attributes;
@@ -129,11 +117,17 @@ export function buildContact(parts: ContactParts): Contact {
   return contact;
 }
 
-/** The contact of a proof that signs every field it carries (`signed-payload`, `jwt`). */
-export function fullySignedContact(parts: Omit<ContactParts, 'signedFields' | 'signedAttributes'>): Contact {
-  // Named properties, not `{ ...parts, ... }`: that clone cost a third of a jwt verify.
-  const { externalId, email, name, phone, anonymousId, attributes, identityKey } = parts;
-  return buildContact({ externalId, email, name, phone, anonymousId, attributes, identityKey, signedFields: FULLY_SIGNED, signedAttributes: true });
+/** In the contact's field order, so that `verifiedFields` lists them in it. */
+const FULLY_SIGNED: readonly ContactField[] = ['externalId', 'email', 'name', 'phone'];
+
+/** The contact of a proof that signs every field it carries (`signed-payload`, `jwt`), identified by `identityKey`. */
+export function fullySignedContact(proof: Omit<ContactFields, 'identityKey'>, identityKey: Contact['identityKey']): Contact {
+  // Named properties, not `{ ...proof, identityKey }`: that clone cost a third of a jwt verify.
+  const { externalId, email, name, phone, attributes } = proof;
+  return buildContact({ externalId, email, name, phone, attributes, identityKey }, FULLY_SIGNED, true);
 }
 
-const FULLY_SIGNED: readonly ContactField[] = ['externalId', 'email', 'name', 'phone'];
+/** The contact of a proof that signs one identifier (`user-hash`, `contact-hash`, `visitor-hash`): the rest is carried beside it. */
+export function identifierSignedContact(parts: ContactFields): Contact {
+  return buildContact(parts, [parts.identityKey], false);
+}

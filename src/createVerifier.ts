@@ -14,7 +14,7 @@
  * if (result.verified) upsertContact(result.contact);
  * ```
  */
-import { findMistake } from './diagnosis.js';
+import { findMistake } from './diagnosis/index.js';
 import { failure, type IdentityErrorCode } from './errors.js';
 import { resolveOptions } from './config.js';
 import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
@@ -155,8 +155,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
   function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): { hint?: string; mistake?: string } {
     if (!picked || !DIAGNOSABLE.has(rejection.code)) return { hint: rejection.hint };
-    const found = findMistake({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
-    return found ? { hint: found.hint, mistake: found.mistake.id } : { hint: rejection.hint };
+    try {
+      const found = findMistake({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
+      return found ? { hint: found.hint, mistake: found.mistake.id } : { hint: rejection.hint };
+    } catch (error) {
+      // A bug in the diagnosis: the verdict stands, without a hint, and the bug is said once.
+      say(`internal-diagnosis-${describeError(error)}`, `internal error in the diagnosis; the verdict stands without a hint; please report it: ${error instanceof Error ? error.stack : describeError(error)}`);
+      return { hint: rejection.hint };
+    }
   }
 
   /**

@@ -5,11 +5,11 @@
 export { createVerifier, isIssuedResult } from './createVerifier.js';
 export { IdentityError, IdentityErrorCode, type RejectionBody } from './errors.js';
 export { SCHEME_NAMES } from './schemes/index.js';
-export { signPayload, type SignedPayload } from './schemes/signedPayload.js';
-export { signUserHash } from './schemes/userHash.js';
-export { signContactHash, type ContactHashFields } from './schemes/contactHash.js';
-export { signJwt } from './schemes/jwt.js';
-export { signVisitorHash } from './schemes/visitorHash.js';
+export { signPayload, type SignedPayload } from './schemes/signedPayload/sign.js';
+export { signUserHash } from './schemes/userHash/sign.js';
+export { signContactHash, type ContactHashFields } from './schemes/contactHash/sign.js';
+export { signJwt } from './schemes/jwt/sign.js';
+export { signVisitorHash } from './schemes/visitorHash/sign.js';
 export { memoryStore, redisStore, DEFAULT_MAX_KEYS, type AttemptCount, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
 export { DEFAULT_ADDRESS_LIMIT, DEFAULT_IDENTITY_LIMIT, DEFAULT_STORE_TIMEOUT, type RateLimitOptions } from './rateLimit.js';
 export { canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.js';

@@ -1,16 +1,43 @@
 /**
- * HMAC and constant-time comparison: the only place a signature is ever compared.
+ * Signatures: every MAC over a proof is computed here and every signature compared here, in
+ * constant time; the schemes decode what they receive with the readers below.
+ *
+ * `hmac` is the verifier's MAC, and only the verifier's and the diagnosis's: the security suites
+ * count its calls to prove that a refused request bought no work. A site's signature, made by the
+ * signing helpers, is `signatureFor`.
  */
-import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { reject } from './rejection.js';
 
 export type HmacHash = 'sha256' | 'sha384' | 'sha512';
 
+/**
+ * How a MAC was computed: an HMAC with some hash, or (a site's mistake) a plain SHA-256 of the
+ * data alone, or of the secret and the data run together.
+ */
+export type MacRecipe = { hmac: HmacHash | 'sha1' } | { plain: 'data' | 'keyFirst' | 'keyLast' };
+
+/** The size of each HMAC digest, in bytes. */
+export const DIGEST_BYTES: Readonly<Record<HmacHash, number>> = { sha256: 32, sha384: 48, sha512: 64 };
+
 /** Longer than any signature a scheme accepts; beyond it the value is refused unread. */
 export const MAX_SIGNATURE_LENGTH = 1024;
 
-export function hmac(hash: HmacHash, key: KeyObject, data: string): Buffer {
+export function hmac(hash: HmacHash | 'sha1', key: KeyObject, data: string): Buffer {
   return createHmac(hash, key).update(data, 'utf8').digest();
+}
+
+/** A plain SHA-256 of the data alone, or of the secret and the data run together: what some sites compute instead of an HMAC. */
+export function plainSha256(order: 'data' | 'keyFirst' | 'keyLast', key: KeyObject, data: string): Buffer {
+  const secret = key.export();
+  const text = Buffer.from(data, 'utf8');
+  const bytes = order === 'data' ? text : order === 'keyFirst' ? Buffer.concat([secret, text]) : Buffer.concat([text, secret]);
+  return createHash('sha256').update(bytes).digest();
+}
+
+/** The signature a site's server sends: the HMAC of `data`, encoded as the scheme's wire format carries it. */
+export function signatureFor(hash: HmacHash, key: KeyObject, data: string, encoding: 'hex' | 'base64url'): string {
+  return createHmac(hash, key).update(data, 'utf8').digest(encoding);
 }
 
 /**
@@ -19,6 +46,24 @@ export function hmac(hash: HmacHash, key: KeyObject, data: string): Buffer {
  */
 export function signaturesEqual(expected: Buffer, given: Buffer): boolean {
   return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/** A signature of the wrong size can never match: say so plainly. */
+export function requireDigestSize(signature: Buffer, hash: HmacHash, field: string, encoding: 'hex' | 'base64url'): void {
+  const bytes = DIGEST_BYTES[hash];
+  if (signature.length !== bytes) {
+    const given = encoding === 'hex' ? `${signature.length * 2} hex characters` : `${signature.length} bytes`;
+    const expected = encoding === 'hex' ? `${bytes * 2} hex characters` : `${bytes} bytes`;
+    reject('INVALID_SIGNATURE', `${field} has ${given}; an HMAC-${hash.toUpperCase()} signature has ${expected}.`);
+  }
+}
+
+/**
+ * Zero bytes the size of a `hash` digest, encoded: what stands in for the signature while a proof
+ * that is about to be signed is parsed (the parsers check a signature's size, never its bytes).
+ */
+export function placeholderSignature(hash: HmacHash, encoding: 'hex' | 'base64url'): string {
+  return Buffer.alloc(DIGEST_BYTES[hash]).toString(encoding);
 }
 
 const BASE64_DIGEST = /^[A-Za-z0-9+/_-]{43}=?$/;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { run, type CliIO } from '../cli/main.js';
 import { troubleshootingMarkdown } from '../cli/troubleshooting.js';
-import { MISTAKES } from '../src/diagnosis.js';
+import { MISTAKES } from '../src/diagnosis/index.js';
 import { signUserHash } from '../src/index.js';
 import { LIVE_KEY, NOW, NOW_SECONDS, TEST_KEY } from './helpers.js';
 import { MISTAKE_CASES, secretsOf } from './mistakeCases.js';
@@ -16,7 +16,10 @@ interface Outcome {
   stderr: string;
 }
 
-async function cli(argv: string[], options: { stdin?: string; files?: Record<string, string>; env?: Record<string, string> } = {}): Promise<Outcome> {
+async function cli(
+  argv: string[],
+  options: { stdin?: string; files?: Record<string, string>; env?: Record<string, string>; now?: () => number } = {},
+): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {
@@ -25,7 +28,7 @@ async function cli(argv: string[], options: { stdin?: string; files?: Record<str
     readStdin: async () => options.stdin ?? '',
     stdinIsTTY: options.stdin === undefined,
     env: options.env ?? {},
-    now: () => NOW,
+    now: options.now ?? (() => NOW),
     readFile: async (path) => {
       const text = options.files?.[path];
       if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
@@ -36,6 +39,8 @@ async function cli(argv: string[], options: { stdin?: string; files?: Record<str
   return { code, stdout, stderr };
 }
 
+// The CLI's JSON, read by the assertions whatever its shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (outcome: Outcome) => JSON.parse(outcome.stdout) as Record<string, any>;
 
 describe('chat-identity keygen', () => {
@@ -44,7 +49,10 @@ describe('chat-identity keygen', () => {
     expect(live).toMatchObject({ code: 0, stderr: '' });
     expect(live.stdout).toMatch(/^sk_live_[0-9a-f]{64}\n$/);
     expect((await cli(['keygen', '--test'])).stdout).toMatch(/^sk_test_[0-9a-f]{64}\n$/);
-    expect(json(await cli(['keygen', '--test', '--json']))).toEqual({ secret: expect.stringMatching(/^sk_test_[0-9a-f]{64}$/), test: true });
+    expect(json(await cli(['keygen', '--test', '--json']))).toEqual({
+      secret: expect.stringMatching(/^sk_test_[0-9a-f]{64}$/),
+      test: true,
+    });
     expect((await cli(['keygen'])).stdout).not.toBe(live.stdout);
   });
 });
@@ -71,16 +79,26 @@ describe('chat-identity sign | check, every scheme', () => {
   it('signs at --now and prints the widget fields; a jwt prints the bare token', async () => {
     const payload = json(await cli(['sign', 'signed-payload', '{"externalId":"42"}', '--key', LIVE_KEY, '--now', String(NOW_SECONDS)]));
     expect(payload).toEqual({ customer: { externalId: '42', timestamp: NOW_SECONDS }, signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(json(await cli(['sign', 'user-hash', '42', '--key', LIVE_KEY]))).toEqual({ user_id: '42', user_hash: signUserHash('42', LIVE_KEY) });
+    expect(json(await cli(['sign', 'user-hash', '42', '--key', LIVE_KEY]))).toEqual({
+      user_id: '42',
+      user_hash: signUserHash('42', LIVE_KEY),
+    });
     expect((await cli(['sign', 'jwt', '42', '--key', LIVE_KEY])).stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
   });
 
   it('reads the proof from stdin (piped, or -) and from @file; the key from the environment or a key file', async () => {
     const proof = JSON.stringify({ user_id: '42', user_hash: signUserHash('42', TEST_KEY) });
     const env = { CHAT_IDENTITY_SECRET: LIVE_KEY, CHAT_IDENTITY_TEST_SECRET: TEST_KEY };
-    expect(await cli(['check', 'user-hash'], { stdin: proof, env })).toMatchObject({ code: 0, stdout: expect.stringContaining('signed with a test key') });
+    expect(await cli(['check', 'user-hash'], { stdin: proof, env })).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('signed with a test key'),
+    });
     expect(await cli(['check', 'user-hash', '-'], { stdin: proof, env })).toMatchObject({ code: 0 });
-    expect(await cli(['check', 'user-hash', '@proof.json', '--key-file', 'keys.txt'], { files: { 'proof.json': proof + '\n', 'keys.txt': `${LIVE_KEY}\n${TEST_KEY}\n` } })).toMatchObject({ code: 0 });
+    expect(
+      await cli(['check', 'user-hash', '@proof.json', '--key-file', 'keys.txt'], {
+        files: { 'proof.json': proof + '\n', 'keys.txt': `${LIVE_KEY}\n${TEST_KEY}\n` },
+      }),
+    ).toMatchObject({ code: 0 });
   });
 
   it('prints the verified contact, marking what the signature covers', async () => {
@@ -121,7 +139,18 @@ describe('chat-identity check names every signing mistake', () => {
   it('--test-mode checks as a widget in test mode would be checked', async () => {
     const testCase = MISTAKE_CASES.find((c) => c.mistake === 'live-key-in-test-mode')!;
     const { testMode: _, ...body } = testCase.body;
-    const args = ['check', 'signed-payload', JSON.stringify(body), '--key', LIVE_KEY, '--key', TEST_KEY, '--now', String(NOW_SECONDS + 1800), '--json'];
+    const args = [
+      'check',
+      'signed-payload',
+      JSON.stringify(body),
+      '--key',
+      LIVE_KEY,
+      '--key',
+      TEST_KEY,
+      '--now',
+      String(NOW_SECONDS + 1800),
+      '--json',
+    ];
     expect(json(await cli(args)).mistake.id).toBe('timestamp-expired');
     expect(json(await cli([...args, '--test-mode'])).mistake.id).toBe('live-key-in-test-mode');
   });
@@ -148,6 +177,32 @@ describe('chat-identity usage', () => {
     expect(outcome.stdout).toBe('');
   });
 
+  it.each([
+    [['sign', 'user-hash', '42', '--key', ''], /non-empty secret/],
+    [['sign', 'user-hash', '42', '--key', `${LIVE_KEY} `], /starts or ends with whitespace/],
+    [['sign', 'user-hash', 'u'.repeat(256), '--key', LIVE_KEY], /user_id is longer than 255 characters/],
+    [['sign', 'visitor-hash', '{"anonymousUserId":7}', '--key', LIVE_KEY], /anonymousUserId must be a string/],
+    [['sign', 'contact-hash', '{"ext_user_id":"a","external_user_id":"b"}', '--key', LIVE_KEY], /ext_user_id and external_user_id differ/],
+    [['sign', 'signed-payload', '{"externalId":42}', '--key', LIVE_KEY], /customer.externalId must be a string/],
+    [['sign', 'signed-payload', '{"externalId":"42","address":{"city":"Paris"}}', '--key', LIVE_KEY], /only flat values/],
+    [['sign', 'jwt', '{"externalId":42}', '--key', LIVE_KEY], /externalId must be a string/],
+    [['sign', 'jwt', '{"externalId":"42","iat":"now"}', '--key', LIVE_KEY], /iat claim must be a number/],
+  ])('%j: what the verifier would refuse is not signed: exit 2, the reason on stderr, no stack', async (argv, message) => {
+    const outcome = await cli(argv as string[]);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toMatch(/^error: /);
+    expect(outcome.stderr).toMatch(message);
+    expect(outcome.stderr).not.toMatch(/^\s+at /m);
+    expect(outcome.stdout).toBe('');
+  });
+
+  it('a TypeError that is not a refusal is a bug: it is thrown (the bin prints it, exit 70), not made a usage error', async () => {
+    const now = () => {
+      throw new TypeError('a bug');
+    };
+    await expect(cli(['sign', 'signed-payload', '{"externalId":"42"}', '--key', LIVE_KEY], { now })).rejects.toThrow('a bug');
+  });
+
   it.each([[[]], [['keygen']], [['sign']], [['check']], [['troubleshooting']]])('%j --help: usage on stdout, exit 0', async (argv) => {
     const outcome = await cli([...(argv as string[]), '--help']);
     expect(outcome).toMatchObject({ code: 0, stderr: '' });
@@ -172,4 +227,3 @@ describe('chat-identity troubleshooting', () => {
     expect((await cli(['troubleshooting'])).stdout).toContain('json-whitespace\n  Whitespace in the signed JSON');
   });
 });
-

@@ -2,7 +2,8 @@
  * Every signature comparison in src/ is constant-time: a source scan fails on any ===/== between
  * values that look like signatures, digests or secrets, on a Buffer#equals / Buffer.compare /
  * string-search method over them (all return at the first differing byte), and on
- * timingSafeEqual outside signature.ts. test/security/timing.test.ts checks the same at run time.
+ * timingSafeEqual outside signature.ts, where every MAC over a proof is computed too.
+ * test/security/timing.test.ts checks the same at run time.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +38,12 @@ export function unsafeMethodComparisons(source: string): string[] {
     for (const [, receiver, method, argument] of line.matchAll(METHOD_COMPARISON)) {
       // Buffer.compare(a, b) compares its two arguments; the others compare receiver and argument.
       const operands = method === 'compare' && receiver === 'Buffer' ? argument!.split(',') : [receiver!, argument!.split(',')[0]!];
-      const sides = operands.map((s) => s.trim().replace(/^[(!]+|[)]+$/g, '').replace(/ as .*$/, ''));
+      const sides = operands.map((s) =>
+        s
+          .trim()
+          .replace(/^[(!]+|[)]+$/g, '')
+          .replace(/ as .*$/, ''),
+      );
       const sensitive = sides.some((s) => SENSITIVE.test(s));
       const publicOther = sides.some((s) => HARMLESS.test(s) || CONSTANT.test(s));
       if (sensitive && (method === 'equals' || method === 'compare' || !publicOther)) found.push(line.trim());
@@ -47,7 +53,9 @@ export function unsafeMethodComparisons(source: string): string[] {
 }
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('constant-time comparison', () => {
@@ -67,7 +75,7 @@ describe('constant-time comparison', () => {
     expect(unsafeMethodComparisons('  if (expectedSignature.equals(given)) return key;')).toHaveLength(1);
     expect(unsafeMethodComparisons('  return Buffer.compare(digest, provided) === 0;')).toHaveLength(1);
     expect(unsafeMethodComparisons('  if (computed.startsWith(fields.user_hash)) ok();')).toHaveLength(1);
-    expect(unsafeMethodComparisons("  if (expectedHex.indexOf(given) === 0) ok();")).toHaveLength(1);
+    expect(unsafeMethodComparisons('  if (expectedHex.indexOf(given) === 0) ok();')).toHaveLength(1);
     expect(unsafeMethodComparisons('  test: spec.secret.startsWith(TEST_KEY_PREFIX),')).toHaveLength(0);
     expect(unsafeMethodComparisons("  if (header.token.startsWith('Bearer ')) x();")).toHaveLength(0);
     expect(unsafeMethodComparisons('  if (made.some((other) => other.equals(bytes))) skip();')).toHaveLength(0);
@@ -81,6 +89,14 @@ describe('constant-time comparison', () => {
     const users = files.filter((f) => readFileSync(f, 'utf8').includes('timingSafeEqual'));
     expect(users.map((f) => f.slice(f.indexOf('/src/') + 1))).toEqual(['src/signature.ts']);
     const matchers = files.filter((f) => /findSigningKey\(/.test(readFileSync(f, 'utf8')));
-    expect(matchers.length).toBeGreaterThanOrEqual(3); // scheme.ts defines it; identifierHash, signedPayload and jwt call it
+    expect(matchers.length).toBeGreaterThanOrEqual(3); // schemes/scheme.ts defines it; identifierHash, signedPayload and jwt call it
+  });
+
+  it('computes every MAC over a proof in src/signature.ts: the schemes, their signing helpers and the diagnosis compute none', () => {
+    const importsMac = (f: string) => /import\s*{[^}]*\bcreate(Hmac|Hash)\b[^}]*}\s*from\s*'node:crypto'/.test(readFileSync(f, 'utf8'));
+    const proofCode = files.filter((f) => /\/src\/(schemes|diagnosis)\//.test(f));
+    expect(proofCode.length).toBeGreaterThan(10);
+    expect(proofCode.filter(importsMac)).toEqual([]);
+    expect(files.filter((f) => f.endsWith('/src/signature.ts')).every(importsMac)).toBe(true);
   });
 });

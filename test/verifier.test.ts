@@ -137,16 +137,24 @@ describe('createVerifier: never throws for bad input', () => {
   ];
   const headerCases: unknown[] = [{ authorization: ['a', 'b'] }, { authorization: 'Bearer' }, { authorization: 'Bearer ' }, { authorization: 7 }, 'not headers', null];
 
+  // verify() fails closed on a bug too (as MALFORMED_IDENTITY), so "gives a result" alone would
+  // pass by construction: each case must also be refused for a reason of the package's own, with
+  // no internal error said (a fault planted in a parser makes these fail: review.test.ts › "10.").
+  const internalErrors: string[] = [];
+  const watched = { warn() {}, error: (message: string) => void (message.includes('internal error') && internalErrors.push(message)) };
+
   it.each(weird.map((body, i) => [i, body]))('body case %i gives a result', async (_, body) => {
-    const v = verifierFor({ scheme: COMBINED, required: true });
+    const v = verifierFor({ scheme: COMBINED, required: true, logger: watched });
     const result = await v.verify({ body });
     expect(result.verified).toBe(false);
     expect(result.verified === false && result.error?.code).toMatch(/^[A-Z_]+$/);
+    expect(internalErrors).toEqual([]);
   });
 
   it.each(headerCases.map((headers, i) => [i, headers]))('header case %i gives a result', async (_, headers) => {
-    const result = await verifierFor({ scheme: COMBINED, required: true }).verify({ headers } as never);
+    const result = await verifierFor({ scheme: COMBINED, required: true, logger: watched }).verify({ headers } as never);
     expect(result.verified).toBe(false);
+    expect(internalErrors).toEqual([]);
   });
 
   it('survives a getCredentials or tenant function that throws, failing closed', async () => {

@@ -75,7 +75,7 @@ async function expressApp() {
     throw new Error(`unknown express config ${config}`);
   }
   // What an app renders for express-jwt's UnauthorizedError (Express' default handler would print the stack).
-  app.use((err, req, res, next) => res.status(err.status ?? 500).json({ error: err.code ?? 'error' }));
+  app.use((err, req, res, _next) => res.status(err.status ?? 500).json({ error: err.code ?? 'error' }));
   return app;
 }
 

@@ -33,7 +33,10 @@ async function renderSignedIn(user) {
   const proof = await refreshIdentity();
   $('key-kind').textContent = proof.testMode ? 'a test key, so the widget declares testMode: true' : 'the live key';
   $('proof').textContent = JSON.stringify({ customer: proof.customer, signature: proof.signature }, null, 2);
-  sessionStorage.setItem('tester-proof', JSON.stringify({ scheme: 'signed-payload', customer: proof.customer, signature: proof.signature }));
+  sessionStorage.setItem(
+    'tester-proof',
+    JSON.stringify({ scheme: 'signed-payload', customer: proof.customer, signature: proof.signature }),
+  );
   $('identity-status').textContent = `Signed in as ${user.name}; the widget sends the signed identity with each message.`;
 }
 
@@ -45,7 +48,11 @@ async function loadUsers() {
     button.textContent = `Sign in as ${user.name}`;
     button.dataset.userId = user.id;
     button.addEventListener('click', async () => {
-      const response = await fetch('/site/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user.id }) });
+      const response = await fetch('/site/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: user.id }),
+      });
       await renderSignedIn((await response.json()).user);
     });
     $('users').append(button);
@@ -69,7 +76,9 @@ $('chat-form').addEventListener('submit', async (event) => {
   const proof = await refreshIdentity();
   if (proof) {
     // A tampered proof keeps the signature but claims another user: the backend must refuse it.
-    const customer = $('tamper').checked ? { ...proof.customer, externalId: proof.customer.externalId === '1' ? '2' : '1' } : proof.customer;
+    const customer = $('tamper').checked
+      ? { ...proof.customer, externalId: proof.customer.externalId === '1' ? '2' : '1' }
+      : proof.customer;
     Object.assign(body, { customer, signature: proof.signature });
     if (proof.testMode) body.testMode = true;
   }
@@ -78,7 +87,8 @@ $('chat-form').addEventListener('submit', async (event) => {
   if (response.ok) {
     const { contact } = answer;
     addMessage(answer.reply, 'them');
-    $('identity-status').textContent = `Verified contact: ${contact.name} (externalId ${contact.externalId}, ${contact.email}); signed fields: ${contact.verifiedFields.join(', ')}${answer.test ? '; signed with a test key' : ''}.`;
+    $('identity-status').textContent =
+      `Verified contact: ${contact.name} (externalId ${contact.externalId}, ${contact.email}); signed fields: ${contact.verifiedFields.join(', ')}${answer.test ? '; signed with a test key' : ''}.`;
     $('identity-status').className = 'ok';
   } else {
     const reason = `${response.status} ${answer.error}: ${answer.code}. ${answer.message}${answer.hint ? ` Hint: ${answer.hint}` : ''}`;

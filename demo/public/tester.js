@@ -4,11 +4,26 @@ const $ = (id) => document.getElementById(id);
 
 /** The inputs of each scheme: [wire field, label, textarea?, JSON?]. */
 const FIELDS = {
-  'signed-payload': [['customer', 'customer (JSON)', true, true], ['signature', 'signature (hex)']],
-  'user-hash': [['user_id', 'user_id'], ['user_hash', 'user_hash (hex)'], ['user_metadata', 'user_metadata (JSON, optional)', true, true]],
-  'contact-hash': [['ext_user_id', 'ext_user_id'], ['email', 'email'], ['phone', 'phone'], ['user_hash', 'user_hash (hex)']],
+  'signed-payload': [
+    ['customer', 'customer (JSON)', true, true],
+    ['signature', 'signature (hex)'],
+  ],
+  'user-hash': [
+    ['user_id', 'user_id'],
+    ['user_hash', 'user_hash (hex)'],
+    ['user_metadata', 'user_metadata (JSON, optional)', true, true],
+  ],
+  'contact-hash': [
+    ['ext_user_id', 'ext_user_id'],
+    ['email', 'email'],
+    ['phone', 'phone'],
+    ['user_hash', 'user_hash (hex)'],
+  ],
   jwt: [['token', 'token (the JWT)', true]],
-  'visitor-hash': [['anonymousUserId', 'anonymousUserId'], ['hmac', 'hmac (hex)']],
+  'visitor-hash': [
+    ['anonymousUserId', 'anonymousUserId'],
+    ['hmac', 'hmac (hex)'],
+  ],
 };
 
 function renderFields() {
@@ -51,14 +66,18 @@ function proofFromForm() {
 }
 
 function keysFromForm() {
-  return $('keys').value.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
-    if (!line.startsWith('{')) return line;
-    try {
-      return JSON.parse(line);
-    } catch {
-      throw new Error('A key line starting with { is not JSON.');
-    }
-  });
+  return $('keys')
+    .value.split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      if (!line.startsWith('{')) return line;
+      try {
+        return JSON.parse(line);
+      } catch {
+        throw new Error('A key line starting with { is not JSON.');
+      }
+    });
 }
 
 function show(verdict, kind, diagnosis = '', details) {
@@ -75,11 +94,21 @@ $('tester').addEventListener('submit', async (event) => {
   event.preventDefault();
   let request;
   try {
-    request = { scheme: $('scheme').value, proof: proofFromForm(), keys: keysFromForm(), testMode: $('test-mode').checked, allowTestKeys: !$('refuse-test-keys').checked };
+    request = {
+      scheme: $('scheme').value,
+      proof: proofFromForm(),
+      keys: keysFromForm(),
+      testMode: $('test-mode').checked,
+      allowTestKeys: !$('refuse-test-keys').checked,
+    };
   } catch (error) {
     return show(error.message, 'bad');
   }
-  const response = await fetch('/api/tester', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  const response = await fetch('/api/tester', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
   const result = await response.json();
   if (!response.ok) return show(`Cannot check: ${result.error}`, 'bad');
   const keys = result.keys === 'demo' ? " with this demo's keys" : '';
@@ -89,7 +118,9 @@ $('tester').addEventListener('submit', async (event) => {
   show(
     `Not verified${keys}: ${code}. ${message}`,
     'bad',
-    hint ? `Diagnosis${result.mistake ? ` (${result.mistake})` : ''}: ${hint}` : 'No known signing mistake explains it: check that both sides use the same key.',
+    hint
+      ? `Diagnosis${result.mistake ? ` (${result.mistake})` : ''}: ${hint}`
+      : 'No known signing mistake explains it: check that both sides use the same key.',
   );
 });
 

@@ -1,17 +1,47 @@
 /**
- * The step `user-hash`, `contact-hash` and `visitor-hash` share: an HMAC-SHA256 hex digest over
- * one identifier string, exactly as the site's server computed it (no trimming, no case folding).
+ * What `user-hash`, `contact-hash` and `visitor-hash` share: an HMAC-SHA256 hex digest over one
+ * identifier string, exactly as the site's server computed it (no trimming, no case folding), sent
+ * in the body beside it. Only that identifier is verified; whatever travels with it is carried.
  */
-import { createHmac } from 'node:crypto';
+import { identifierSignedContact, type ContactFields } from '../contact.js';
 import type { SigningKey } from '../keyRing.js';
 import { reject } from '../rejection.js';
-import { parseHexSignature } from '../signature.js';
-import { findSigningKey, requireDigestSize, type ParsedProof, type VerifyContext } from './scheme.js';
+import { parseHexSignature, requireDigestSize } from '../signature.js';
+import type { Credentials, SchemeName } from '../types.js';
+import { bodyFields, findSigningKey, firstIdentifier, verifiedIdentity } from './scheme.js';
+import type { IdentifierShape, ParsedProof, Scheme, SchemeFacts, VerifyContext } from './scheme.js';
 
-export interface IdentifierProof extends ParsedProof {
-  /** The exact string the site signed. */
+/** A parsed identifier proof: the contact it names, the identifier the site signed, and the signature. */
+export interface IdentifierProof extends ParsedProof, ContactFields {
+  /** The exact string the site signed: the value of the `identityKey` field. */
   signedValue: string;
   signature: Buffer;
+}
+
+/** What an identifier scheme says of itself; where its proof travels and how it is verified are shared. */
+export interface IdentifierScheme {
+  name: SchemeName;
+  facts: SchemeFacts & { proof: IdentifierShape };
+  presence(credentials: Credentials): 0 | 1 | 2;
+  parse(credentials: Credentials): IdentifierProof;
+}
+
+/** The scheme: the identity claimed is the highest-priority identifier sent, and only it is verified. */
+export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierProof> {
+  const { name, facts, presence, parse } = scheme;
+  const { signatureField, identifiers } = facts.proof;
+  return {
+    name,
+    facts,
+    credentials: bodyFields,
+    presence,
+    claimedIdentity: (fields) => firstIdentifier(fields, identifiers),
+    parse,
+    verify(proof, context) {
+      const key = verifyIdentifierHash(proof, context, signatureField);
+      return verifiedIdentity(name, identifierSignedContact(proof), key, context);
+    },
+  };
 }
 
 /** Reads the hex digest field of an identifier proof. */
@@ -22,13 +52,8 @@ export function readIdentifierSignature(value: unknown, field: string): Buffer {
 }
 
 /** The key that signed `proof.signedValue`, or `INVALID_SIGNATURE`. */
-export function verifyIdentifierHash(proof: IdentifierProof, context: VerifyContext, field: string): SigningKey {
-  const match = findSigningKey(context.keys, [proof.signedValue], proof.signature);
-  if (!match) reject('INVALID_SIGNATURE', `No configured key produces ${field} for this identifier.`);
-  return match.key;
-}
-
-/** The site's side: HMAC-SHA256 hex of the identifier, as every seed's snippet computes it. */
-export function signIdentifier(identifier: string, secret: string): string {
-  return createHmac('sha256', secret).update(identifier, 'utf8').digest('hex');
+function verifyIdentifierHash(proof: IdentifierProof, context: VerifyContext, field: string): SigningKey {
+  const key = findSigningKey(context.keys, [proof.signedValue], proof.signature);
+  if (!key) reject('INVALID_SIGNATURE', `No configured key produces ${field} for this identifier.`);
+  return key;
 }

@@ -1,16 +1,16 @@
 /**
- * What every wire format provides, and the steps they share: finding the key that made a
- * signature, and checking a signing time against the clock.
+ * What every wire format provides: where its proof travels, how it is parsed and verified, and
+ * the facts the diagnosis reads of it (declared once, by the scheme). Beside it, the small steps
+ * the schemes share, finding the key that made a signature among them.
  */
 import { MAX_IDENTIFIER_LENGTH } from '../contact.js';
 import type { SigningKey } from '../keyRing.js';
-import { reject } from '../rejection.js';
 import { hmac, signaturesEqual, type HmacHash } from '../signature.js';
 import type { Contact, Credentials, JwtAlgorithm, SchemeName, VerifiedIdentity, VerifyRequest } from '../types.js';
 
 /** The options a scheme reads, resolved to their defaults. */
 export interface SchemeSettings {
-  /** Seconds; undefined means the scheme's own default. */
+  /** Seconds; undefined means the scheme's own default (`facts.defaultMaxAge`). */
   maxAge: number | undefined;
   testMaxAge: number;
   clockTolerance: number;
@@ -36,6 +36,8 @@ export interface ParsedProof {
 
 export interface Scheme<P extends ParsedProof = ParsedProof> {
   readonly name: SchemeName;
+  /** What the diagnosis knows of this wire format. Required: a new scheme says it, or does not compile. */
+  readonly facts: SchemeFacts;
   /** Where the widget sends this proof by default. */
   credentials(request: VerifyRequest): Credentials | undefined;
   /**
@@ -54,9 +56,86 @@ export interface Scheme<P extends ParsedProof = ParsedProof> {
   verify(proof: P, context: VerifyContext): VerifiedIdentity;
 }
 
+/** A scheme's facts: the diagnosis reads these and nothing else of a scheme, so no scheme needs a case of its own there. */
+export interface SchemeFacts {
+  /** Seconds a live key's signature stays valid when `maxAge` is not set; undefined for a proof that carries no signed time. */
+  readonly defaultMaxAge: number | undefined;
+  /** Where the proof's parts travel: what the diagnosis reads, leniently, to find the mistake in a failed proof. */
+  readonly proof: ProofShape;
+  /** Each field a site must name right, with the names sites have sent for it instead (`misnamed-field`). */
+  readonly nearMisses: Readonly<Record<string, readonly string[]>>;
+  /** The fields the scheme reads, as the fix of `misnamed-field` lists them: "user_id and user_hash". */
+  readonly fieldNames: string;
+  /** What the site signs, as the fix of `wrong-field-hashed` says it: "user_id", "the whole customer JSON". */
+  readonly signedData: string;
+}
+
+/**
+ * Identifier fields, highest priority first: the verifier takes the first level present. Each
+ * level lists the spellings the verifier accepts for it (`ext_user_id` or `external_user_id`).
+ */
+export type IdentifierLevels = readonly (readonly string[])[];
+
+/** How a proof is built; each kind is read its own way (src/diagnosis/lenientProof.ts). */
+export type ProofShape = PayloadShape | IdentifierShape | TokenShape;
+
+/** A flat JSON object signed as canonical JSON, with a hex signature beside it (`signed-payload`). */
+export interface PayloadShape {
+  readonly kind: 'payload';
+  /** The wire field holding the object. */
+  readonly object: string;
+  /** The wire field holding the hex signature. */
+  readonly signatureField: string;
+  /** The object's field holding the signed time, in seconds. */
+  readonly time: string;
+  /** The object's identifier fields. */
+  readonly identifiers: IdentifierLevels;
+  /** The object's fields that fill the contact (or the clock); every other one is an attribute. */
+  readonly known: ReadonlySet<string>;
+  /** No spelling of the object's JSON may be longer. */
+  readonly maxLength: number;
+  /** Why a value cannot be the object (shape, field count, size), checked before it is serialised. */
+  readonly shapeProblem: (value: unknown) => string | undefined;
+}
+
+/** One identifier string, signed exactly as sent, with a hex signature beside it (`user-hash`, `contact-hash`, `visitor-hash`). */
+export interface IdentifierShape {
+  readonly kind: 'identifier';
+  /** The wire field holding the hex signature. */
+  readonly signatureField: string;
+  /** The wire fields the verifier may hash. */
+  readonly identifiers: IdentifierLevels;
+  /** Identifiers that travel beside it unsigned (`user_metadata.email`), which a site may have hashed instead. */
+  readonly carried: readonly string[];
+}
+
+/** A compact JWS: header, claims and signature, base64url (`jwt`). */
+export interface TokenShape {
+  readonly kind: 'token';
+  /** The credentials field holding the token. */
+  readonly field: string;
+  /** The claim holding the signed time, in seconds. */
+  readonly time: string;
+  /** The identifier claims. */
+  readonly identifiers: IdentifierLevels;
+  /** Longer tokens are refused unread. */
+  readonly maxLength: number;
+  /** The HMAC hash each `alg` the scheme knows names. */
+  readonly hashes: Readonly<Record<string, HmacHash>>;
+}
+
 /** A string that can name an identity: present, and within the identifier limit. */
 export function identifierIn(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' && value.length <= MAX_IDENTIFIER_LENGTH ? value : undefined;
+}
+
+/** The identity the highest-priority identifier field of `source` names, if any does. */
+export function firstIdentifier(source: Record<string, unknown>, levels: IdentifierLevels): string | undefined {
+  for (const field of levels.flat()) {
+    const value = identifierIn(source[field]);
+    if (value !== undefined) return value;
+  }
+  return undefined;
 }
 
 /** Presence from the two halves of a proof: 2 both, 1 either, 0 neither. */
@@ -70,82 +149,34 @@ export function bodyFields(request: VerifyRequest): Credentials | undefined {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Credentials) : undefined;
 }
 
-/** The result for a proof that passed, naming the key that signed it and the tenant it belongs to. */
-export function verifiedIdentity(scheme: SchemeName, contact: Contact, key: SigningKey, context: VerifyContext, issuedAt?: Date): VerifiedIdentity {
-  const result: VerifiedIdentity = { verified: true, scheme, contact, test: key.test };
-  if (key.id !== undefined) result.keyId = key.id;
-  if (context.tenant !== undefined) result.tenant = context.tenant;
-  if (issuedAt !== undefined) result.issuedAt = issuedAt;
-  return result;
-}
-
-export interface KeyMatch {
-  key: SigningKey;
-  /** Which of the signed strings matched (index into the candidates). */
-  index: number;
-}
-
 /**
  * The first key, tried in ring order, whose HMAC over one of `candidates` equals `signature`.
  * The candidates are the spellings a site could have signed; all of them mean the same data.
+ * (It calls `hmac` from src/signature.ts, where the security suites count the verifier's MACs.)
  */
 export function findSigningKey(
   keys: readonly SigningKey[],
   candidates: Iterable<string>,
   signature: Buffer,
   hash: HmacHash = 'sha256',
-): KeyMatch | undefined {
-  let index = 0;
+): SigningKey | undefined {
   for (const data of candidates) {
-    for (const key of keys) if (signaturesEqual(hmac(hash, key.material, data), signature)) return { key, index };
-    index++;
+    for (const key of keys) if (signaturesEqual(hmac(hash, key.material, data), signature)) return key;
   }
   return undefined;
 }
 
-const DIGEST_BYTES: Record<HmacHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
-
-/** A signature of the wrong size can never match: say so plainly. */
-export function requireDigestSize(signature: Buffer, hash: HmacHash, field: string, encoding: 'hex' | 'base64url'): void {
-  const bytes = DIGEST_BYTES[hash];
-  if (signature.length !== bytes) {
-    const expected = encoding === 'hex' ? `${bytes * 2} hex characters` : `${bytes} bytes`;
-    reject('INVALID_SIGNATURE', `${field} has ${encoding === 'hex' ? signature.length * 2 + ' hex characters' : signature.length + ' bytes'}; an HMAC-${hash.toUpperCase()} signature has ${expected}.`);
-  }
-}
-
-/** Milliseconds look like seconds 1000 times too large: anything past the year 5138. */
-const LOOKS_LIKE_MILLISECONDS = 1e11;
-
-/**
- * Checks a signing time (seconds since the epoch) against the window: `maxAge` back (the test
- * window when a test key signed), `clockTolerance` forward. The time is only trusted after the
- * signature matched, so this runs second.
- */
-export function checkSigningTime(
-  seconds: number,
-  field: string,
+/** The result for a proof that passed, naming the key that signed it and the tenant it belongs to. */
+export function verifiedIdentity(
+  scheme: SchemeName,
+  contact: Contact,
   key: SigningKey,
   context: VerifyContext,
-  defaultMaxAge: number,
-): void {
-  const { settings } = context;
-  const maxAge = key.test ? settings.testMaxAge : (settings.maxAge ?? defaultMaxAge);
-  const age = context.now / 1000 - seconds;
-  if (age > maxAge) {
-    reject(
-      'SIGNATURE_EXPIRED',
-      `${field} is ${Math.floor(age - maxAge)} seconds past the ${maxAge}-second window${key.test ? ' for test keys' : ''}; sign a fresh proof on each page load instead of caching it.`,
-      key.test,
-    );
-  }
-  if (-age > settings.clockTolerance) {
-    reject(
-      'SIGNATURE_EXPIRED',
-      seconds > LOOKS_LIKE_MILLISECONDS
-        ? `${field} looks like milliseconds; send seconds since the epoch (Math.floor(Date.now() / 1000)).`
-        : `${field} is ${Math.ceil(-age)} seconds in the future; the signing server's clock is ahead (check NTP).`,
-      key.test,
-    );
-  }
+  issuedAt?: Date,
+): VerifiedIdentity {
+  const result: VerifiedIdentity = { verified: true, scheme, contact, test: key.test };
+  if (key.id !== undefined) result.keyId = key.id;
+  if (context.tenant !== undefined) result.tenant = context.tenant;
+  if (issuedAt !== undefined) result.issuedAt = issuedAt;
+  return result;
 }

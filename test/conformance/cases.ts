@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
 import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
 
 export interface ConformanceCase {
@@ -75,7 +75,7 @@ export const CASES: ConformanceCase[] = [
   // Every error code.
   { name: 'user_id without user_hash', options: { scheme: 'user-hash', required: true }, request: { body: { user_id: 'u1' } }, expect: rejected(401, 'MISSING_IDENTITY') },
   { name: 'user_hash without user_id', options: { scheme: 'user-hash', required: true }, request: { body: { user_hash: signUserHash('u1', LIVE_KEY) } }, expect: rejected(401, 'MISSING_REQUIRED_FIELD') },
-  { name: 'signed payload without externalId or email', options: { scheme: 'signed-payload', required: true }, request: { body: payloadFor({ name: 'Nobody' }) }, expect: rejected(401, 'MISSING_REQUIRED_FIELD') },
+  { name: 'signed payload without externalId or email', options: { scheme: 'signed-payload', required: true }, request: { body: { customer: { name: 'Nobody', timestamp: NOW_SECONDS }, signature: createHmac('sha256', LIVE_KEY).update(canonicalJson({ name: 'Nobody', timestamp: NOW_SECONDS })).digest('hex') } }, expect: rejected(401, 'MISSING_REQUIRED_FIELD') },
   { name: 'jwt without iat', options: { scheme: 'jwt', required: true }, request: { headers: bearer(`${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ externalId: 'x' })}.${'A'.repeat(43)}`) }, expect: rejected(401, 'MISSING_REQUIRED_FIELD') },
   { name: 'numeric user_id', options: { scheme: 'user-hash', required: true }, request: { body: { user_id: 42, user_hash: signUserHash('42', LIVE_KEY) } }, expect: rejected(401, 'MALFORMED_IDENTITY') },
   { name: 'nested customer object', options: { scheme: 'signed-payload', required: true }, request: { body: { customer: { externalId: '1', timestamp: NOW_SECONDS, address: { city: 'x' } }, signature: '0'.repeat(64) } }, expect: rejected(401, 'MALFORMED_IDENTITY') },

@@ -26,7 +26,15 @@ describe('contact-hash', () => {
       verified: true,
       scheme: 'contact-hash',
       test: false,
-      contact: { externalId: 'u-9', email: all.email, name: 'Jane', phone: all.phone, attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' },
+      contact: {
+        externalId: 'u-9',
+        email: all.email,
+        name: 'Jane',
+        phone: all.phone,
+        attributes: {},
+        verifiedFields: ['externalId'],
+        identityKey: 'externalId',
+      },
     });
   });
 
@@ -36,7 +44,10 @@ describe('contact-hash', () => {
   });
 
   it('falls to email, then phone', async () => {
-    const byEmail = await verifyBody({ scheme: 'contact-hash' }, { email: all.email, phone: all.phone, user_hash: generateHMAC(all.email, LIVE_KEY) });
+    const byEmail = await verifyBody(
+      { scheme: 'contact-hash' },
+      { email: all.email, phone: all.phone, user_hash: generateHMAC(all.email, LIVE_KEY) },
+    );
     expect(byEmail).toMatchObject({ verified: true, contact: { identityKey: 'email', verifiedFields: ['email'] } });
     const byPhone = await verifyBody({ scheme: 'contact-hash' }, { phone: all.phone, user_hash: generateHMAC(all.phone, LIVE_KEY) });
     expect(byPhone).toMatchObject({ verified: true, contact: { identityKey: 'phone', verifiedFields: ['phone'] } });
@@ -59,5 +70,17 @@ describe('contact-hash', () => {
     ['a numeric phone', { phone: 15550100, user_hash: '0'.repeat(64) }, 'MALFORMED_IDENTITY'],
   ])('%s is %s', async (_, body, code) => {
     expect(await verifyBody({ scheme: 'contact-hash' }, body)).toMatchObject({ verified: false, error: { code } });
+  });
+});
+
+describe('signContactHash refuses what the verifier would refuse', () => {
+  it.each([
+    ['both id spellings, different', { ext_user_id: 'a', external_user_id: 'b' }, /ext_user_id and external_user_id differ/],
+    ['a 256-character email', { email: `${'e'.repeat(244)}@example.com` }, /email is longer than 255 characters/],
+    ['a phone with a lone surrogate', { phone: '+1555\ud800' }, /phone is not well-formed Unicode/],
+    ['a numeric phone beside an email', { email: 'jane@example.com', phone: 15550100 as unknown as string }, /phone must be a string/],
+  ])('%s: a TypeError saying why', (_, fields, message) => {
+    expect(() => signContactHash(fields, LIVE_KEY)).toThrow(TypeError);
+    expect(() => signContactHash(fields, LIVE_KEY)).toThrow(message);
   });
 });

@@ -42,7 +42,9 @@ describe('jwt: tokens as the seed makes them', () => {
   it('reads the token from the body field token too, but not from both places', async () => {
     const verifier = verifierFor({ scheme: 'jwt' });
     expect(await verifier.verify({ body: { token: seedToken } })).toMatchObject({ verified: true });
-    expect(await verifier.verify({ headers: { authorization: `Bearer ${seedToken}` }, body: { token: seedToken } })).toMatchObject({ error: { code: 'MALFORMED_IDENTITY' } });
+    expect(await verifier.verify({ headers: { authorization: `Bearer ${seedToken}` }, body: { token: seedToken } })).toMatchObject({
+      error: { code: 'MALFORMED_IDENTITY' },
+    });
   });
 
   it('ignores an Authorization header of another scheme', async () => {
@@ -51,7 +53,9 @@ describe('jwt: tokens as the seed makes them', () => {
   });
 
   it('makes email the identity key when both are present, and other claims attributes', async () => {
-    const token = signJwt({ externalId: 'u1', email: 'jane@example.com', name: 'Jane', plan: 'pro', iss: 'site' }, LIVE_KEY, { now: frozenClock });
+    const token = signJwt({ externalId: 'u1', email: 'jane@example.com', name: 'Jane', plan: 'pro', iss: 'site' }, LIVE_KEY, {
+      now: frozenClock,
+    });
     expect(await verifyToken(token)).toMatchObject({
       verified: true,
       contact: {
@@ -66,7 +70,9 @@ describe('jwt: tokens as the seed makes them', () => {
   });
 
   it('reads external_id and sub as the external id', async () => {
-    expect(await verifyToken(signJwt({ external_id: 'a' }, LIVE_KEY, { now: frozenClock }))).toMatchObject({ contact: { externalId: 'a' } });
+    expect(await verifyToken(signJwt({ external_id: 'a' }, LIVE_KEY, { now: frozenClock }))).toMatchObject({
+      contact: { externalId: 'a' },
+    });
     expect(await verifyToken(signJwt({ sub: 'b' }, LIVE_KEY, { now: frozenClock }))).toMatchObject({ contact: { externalId: 'b' } });
   });
 
@@ -111,7 +117,13 @@ describe('jwt: algorithms', () => {
 
   it('refuses a crit header, and ignores kid, jku, x5u and jwk', async () => {
     expect(await code(handToken({ ...HS256, crit: ['exp'] }, claims))).toBe('MALFORMED_IDENTITY');
-    const tricky = { ...HS256, kid: '../../etc/passwd', jku: 'https://evil.example/jwks', x5u: 'https://evil.example/cert', jwk: { kty: 'oct', k: 'AAAA' } };
+    const tricky = {
+      ...HS256,
+      kid: '../../etc/passwd',
+      jku: 'https://evil.example/jwks',
+      x5u: 'https://evil.example/cert',
+      jwk: { kty: 'oct', k: 'AAAA' },
+    };
     expect(await code(handToken(tricky, claims))).toBe('VERIFIED');
     expect(await code(handToken(tricky, claims, 'attacker-secret'))).toBe('INVALID_SIGNATURE');
   });
@@ -127,7 +139,11 @@ describe('jwt: structure', () => {
     ['five segments (JWE)', 'MALFORMED_IDENTITY', `${h}.${p}.${s}.x.y`],
     ['an empty signature', 'INVALID_SIGNATURE', `${h}.${p}.`],
     ['a truncated signature', 'INVALID_SIGNATURE', `${h}.${p}.${s.slice(0, 20)}`],
-    ['an over-long signature', 'INVALID_SIGNATURE', `${h}.${p}.${Buffer.concat([Buffer.from(s, 'base64url'), Buffer.alloc(8)]).toString('base64url')}`],
+    [
+      'an over-long signature',
+      'INVALID_SIGNATURE',
+      `${h}.${p}.${Buffer.concat([Buffer.from(s, 'base64url'), Buffer.alloc(8)]).toString('base64url')}`,
+    ],
     ['a signature with padding', 'MALFORMED_IDENTITY', `${h}.${p}.${s}=`],
     ['a header that is not base64url', 'MALFORMED_IDENTITY', `${h}*.${p}.${s}`],
     ['a header that is not JSON', 'MALFORMED_IDENTITY', `${b64url('hello')}.${p}.${s}`],
@@ -188,5 +204,27 @@ describe('jwt: time and audience', () => {
     expect(await code(token({ aud: ['chat', 'api'] }), { audience: 'chat' })).toBe('VERIFIED');
     expect(await code(token({ aud: 'api' }), { audience: ['chat'] })).toBe('INVALID_SIGNATURE');
     expect(await code(token({}), { audience: 'chat' })).toBe('INVALID_SIGNATURE');
+  });
+});
+
+describe('signJwt refuses what the verifier would refuse', () => {
+  it.each([
+    ['a numeric externalId', { externalId: 42 }, /externalId must be a string/],
+    ['a numeric sub', { sub: 42 }, /sub must be a string/],
+    ['an iat that is a string', { externalId: 'u', iat: String(NOW_SECONDS) }, /iat claim must be a number/],
+    ['an exp that is a string', { externalId: 'u', exp: 'never' }, /exp claim must be a number/],
+    ['no externalId or email', { name: 'Jane' }, /needs an externalId/],
+    ['a nested claim', { externalId: 'u', roles: { admin: true } }, /claims.roles must be a string, number, boolean or null/],
+    ['an email over 255 characters', { email: `${'e'.repeat(244)}@example.com` }, /email is longer than 255 characters/],
+    ['a token over 8 KiB', { externalId: 'u', pad: 'x'.repeat(6100) }, /longer than 8192 characters/],
+  ])('%s: a TypeError saying why', (_, claims, message) => {
+    expect(() => signJwt(claims, LIVE_KEY, { now: frozenClock })).toThrow(TypeError);
+    expect(() => signJwt(claims, LIVE_KEY, { now: frozenClock })).toThrow(message);
+  });
+
+  it('an algorithm it does not know: a TypeError naming the ones it does', () => {
+    expect(() => signJwt({ externalId: 'u' }, LIVE_KEY, { algorithm: 'RS256' as never })).toThrow(
+      /signs with HS256, HS384, HS512, not "RS256"/,
+    );
   });
 });

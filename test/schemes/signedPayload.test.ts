@@ -26,7 +26,10 @@ describe('signed-payload: signatures made by the seed snippets themselves', () =
 
   it.each(fixtures.map((f) => [`${f.source} / ${f.case}`, f] as const))('%s verifies', async (_, fixture) => {
     // The fixture timestamp is NOW_SECONDS and its secret is a test key.
-    const result = await verifyBody({ scheme: 'signed-payload', keys: [fixture.secret] }, { customer: fixture.customer, signature: fixture.signature });
+    const result = await verifyBody(
+      { scheme: 'signed-payload', keys: [fixture.secret] },
+      { customer: fixture.customer, signature: fixture.signature },
+    );
     expect(result).toMatchObject({ verified: true, scheme: 'signed-payload', test: true });
     if (!result.verified) return;
     const { customer } = fixture;
@@ -62,11 +65,9 @@ describe('signed-payload: signatures made by the seed snippets themselves', () =
 });
 
 describe('signed-payload: the signature covers every field', () => {
-  const { customer, signature } = signPayload(
-    { email: 'jane@example.com', externalId: '42', name: 'Jane Doe', plan: 'growth' },
-    LIVE_KEY,
-    { now: frozenClock },
-  );
+  const { customer, signature } = signPayload({ email: 'jane@example.com', externalId: '42', name: 'Jane Doe', plan: 'growth' }, LIVE_KEY, {
+    now: frozenClock,
+  });
 
   it('verifies, with every field and attribute listed as verified', async () => {
     const result = await verifyBody({ scheme: 'signed-payload' }, { customer, signature });
@@ -102,12 +103,18 @@ describe('signed-payload: the signature covers every field', () => {
   });
 
   it('rejects a changed signature and a different key', async () => {
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: flipHex(signature, 10) })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
-    expect(await verifyBody({ scheme: 'signed-payload', keys: [PREVIOUS_KEY] }, { customer, signature })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: flipHex(signature, 10) })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+    expect(await verifyBody({ scheme: 'signed-payload', keys: [PREVIOUS_KEY] }, { customer, signature })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 
   it('accepts the hex digest in upper case', async () => {
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: signature.toUpperCase() })).toMatchObject({ verified: true });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: signature.toUpperCase() })).toMatchObject({
+      verified: true,
+    });
   });
 
   it('refuses a base64 digest, saying it looks like base64 where hints are allowed', async () => {
@@ -120,13 +127,17 @@ describe('signed-payload: the signature covers every field', () => {
   it('does not accept the keys in the order they arrived when that is not sorted', async () => {
     const unsorted = { timestamp: customer.timestamp, name: customer.name, externalId: customer.externalId, email: customer.email };
     const signedUnsorted = createHmac('sha256', LIVE_KEY).update(JSON.stringify(unsorted)).digest('hex');
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer: unsorted, signature: signedUnsorted })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer: unsorted, signature: signedUnsorted })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 
   it('does not accept JSON with whitespace (Python default separators)', async () => {
     const spaced = JSON.stringify(customer).replaceAll(',', ', ').replaceAll(':', ': ');
     const signed = createHmac('sha256', LIVE_KEY).update(spaced).digest('hex');
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: signed })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: signed })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 });
 
@@ -139,7 +150,9 @@ describe('signed-payload: key order as each snippet sorts', () => {
     const nodeSnippet = JSON.stringify(Object.fromEntries(Object.entries(customer).sort(([a], [b]) => a.localeCompare(b))));
     expect(nodeSnippet).not.toBe(canonicalJson(customer));
     expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: sign(nodeSnippet) })).toMatchObject({ verified: true });
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: sign(canonicalJson(customer)) })).toMatchObject({ verified: true });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature: sign(canonicalJson(customer)) })).toMatchObject({
+      verified: true,
+    });
   });
 
   it("accepts code-point order (Python's sorted, Ruby, PHP) for keys beyond U+FFFF", async () => {
@@ -163,7 +176,11 @@ describe('signed-payload: shape', () => {
     ['no timestamp', { externalId: '42' }, 'MISSING_REQUIRED_FIELD'],
     ['neither externalId nor email', { name: 'Jane', timestamp: NOW_SECONDS }, 'MISSING_REQUIRED_FIELD'],
     ['an externalId over 255 characters', { ...base, externalId: 'x'.repeat(256) }, 'MALFORMED_IDENTITY'],
-    ['a payload over 8 KiB', { ...base, ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(250)])) }, 'MALFORMED_IDENTITY'],
+    [
+      'a payload over 8 KiB',
+      { ...base, ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(250)])) },
+      'MALFORMED_IDENTITY',
+    ],
   ])('%s is %s', async (_, customer, code) => {
     expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature })).toMatchObject({ verified: false, error: { code } });
   });
@@ -191,7 +208,10 @@ describe('signed-payload: shape', () => {
 
   it('uses the email as the identity key when there is no externalId', async () => {
     const { customer, signature } = signPayload({ email: 'a@example.com' }, LIVE_KEY, { now: frozenClock });
-    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature })).toMatchObject({ verified: true, contact: { identityKey: 'email' } });
+    expect(await verifyBody({ scheme: 'signed-payload' }, { customer, signature })).toMatchObject({
+      verified: true,
+      contact: { identityKey: 'email' },
+    });
   });
 });
 
@@ -201,19 +221,30 @@ describe('signed-payload: timestamps', () => {
 
   it('is valid for 300 seconds with a live key, then SIGNATURE_EXPIRED', async () => {
     expect(await verifyBody({ scheme: 'signed-payload', now: at(300) }, signed(LIVE_KEY))).toMatchObject({ verified: true });
-    expect(await verifyBody({ scheme: 'signed-payload', now: at(301) }, signed(LIVE_KEY))).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED' } });
+    expect(await verifyBody({ scheme: 'signed-payload', now: at(301) }, signed(LIVE_KEY))).toMatchObject({
+      error: { code: 'SIGNATURE_EXPIRED' },
+    });
   });
 
   it('honours maxAge', async () => {
-    expect(await verifyBody({ scheme: 'signed-payload', maxAge: 30, now: at(31) }, signed(LIVE_KEY))).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED' } });
+    expect(await verifyBody({ scheme: 'signed-payload', maxAge: 30, now: at(31) }, signed(LIVE_KEY))).toMatchObject({
+      error: { code: 'SIGNATURE_EXPIRED' },
+    });
     expect(await verifyBody({ scheme: 'signed-payload', maxAge: 600, now: at(599) }, signed(LIVE_KEY))).toMatchObject({ verified: true });
   });
 
   it('gives a test key 3600 seconds (testMaxAge) and marks the result test', async () => {
     const keys = [LIVE_KEY, TEST_KEY];
-    expect(await verifyBody({ scheme: 'signed-payload', keys, now: at(3600) }, signed(TEST_KEY))).toMatchObject({ verified: true, test: true });
-    expect(await verifyBody({ scheme: 'signed-payload', keys, now: at(3601) }, signed(TEST_KEY))).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED' } });
-    expect(await verifyBody({ scheme: 'signed-payload', keys, testMaxAge: 60, now: at(61) }, signed(TEST_KEY))).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED' } });
+    expect(await verifyBody({ scheme: 'signed-payload', keys, now: at(3600) }, signed(TEST_KEY))).toMatchObject({
+      verified: true,
+      test: true,
+    });
+    expect(await verifyBody({ scheme: 'signed-payload', keys, now: at(3601) }, signed(TEST_KEY))).toMatchObject({
+      error: { code: 'SIGNATURE_EXPIRED' },
+    });
+    expect(await verifyBody({ scheme: 'signed-payload', keys, testMaxAge: 60, now: at(61) }, signed(TEST_KEY))).toMatchObject({
+      error: { code: 'SIGNATURE_EXPIRED' },
+    });
   });
 
   it("relaxes nothing for a client's testMode: true with a live key", async () => {
@@ -224,8 +255,12 @@ describe('signed-payload: timestamps', () => {
 
   it('allows 60 seconds into the future (clockTolerance), not 61', async () => {
     expect(await verifyBody({ scheme: 'signed-payload' }, signed(LIVE_KEY, NOW_SECONDS + 60))).toMatchObject({ verified: true });
-    expect(await verifyBody({ scheme: 'signed-payload' }, signed(LIVE_KEY, NOW_SECONDS + 61))).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED' } });
-    expect(await verifyBody({ scheme: 'signed-payload', clockTolerance: 120 }, signed(LIVE_KEY, NOW_SECONDS + 90))).toMatchObject({ verified: true });
+    expect(await verifyBody({ scheme: 'signed-payload' }, signed(LIVE_KEY, NOW_SECONDS + 61))).toMatchObject({
+      error: { code: 'SIGNATURE_EXPIRED' },
+    });
+    expect(await verifyBody({ scheme: 'signed-payload', clockTolerance: 120 }, signed(LIVE_KEY, NOW_SECONDS + 90))).toMatchObject({
+      verified: true,
+    });
   });
 
   it('names a millisecond timestamp and the seconds of expiry in the hint', async () => {
@@ -233,5 +268,22 @@ describe('signed-payload: timestamps', () => {
     expect(ms).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringMatching(/milliseconds/) } });
     const late = await verifyBody({ scheme: 'signed-payload', diagnostics: true, now: at(400) }, signed(LIVE_KEY));
     expect(late).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', hint: expect.stringMatching(/100 seconds past/) } });
+  });
+});
+
+describe('signPayload refuses what the verifier would refuse', () => {
+  const manyFields = Object.fromEntries(Array.from({ length: 55 }, (_, i) => [`a${i}`, i]));
+  it.each([
+    ['a numeric externalId', { externalId: 42 }, /customer.externalId must be a string/],
+    ['neither externalId nor email', { name: 'Jane' }, /customer needs an externalId or an email/],
+    ['a nested object', { externalId: '42', address: { city: 'Paris' } as never }, /only flat values/],
+    ['more fields than allowed', { externalId: '42', ...manyFields }, /customer has more than 55 fields/],
+    ['a customer over 8 KiB', { externalId: '42', bio: 'x'.repeat(9000) }, /longer than 8192 characters/],
+    ['a timestamp that is a string', { externalId: '42', timestamp: String(NOW_SECONDS) }, /customer.timestamp must be a number/],
+    ['an externalId over 255 characters', { externalId: 'x'.repeat(256) }, /customer.externalId is longer than 255 characters/],
+    ['an email with a lone surrogate', { email: 'a\ud800@example.com' }, /customer.email is not well-formed Unicode/],
+  ])('%s: a TypeError saying why', (_, customer, message) => {
+    expect(() => signPayload(customer, LIVE_KEY, { now: frozenClock })).toThrow(TypeError);
+    expect(() => signPayload(customer, LIVE_KEY, { now: frozenClock })).toThrow(message);
   });
 });

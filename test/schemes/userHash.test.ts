@@ -32,14 +32,22 @@ describe('user-hash', () => {
   });
 
   it('rejects another user id, a changed hash and another key', async () => {
-    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: 'user-124' })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
-    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_hash: flipHex(user_hash, 63) })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: 'user-124' })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_hash: flipHex(user_hash, 63) })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
     expect(await verifyBody({ scheme: 'user-hash', keys: [PREVIOUS_KEY] }, body)).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
   });
 
   it('is exact about the id: case and surrounding whitespace are different ids', async () => {
-    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: 'USER-123' })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
-    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: ' user-123' })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: 'USER-123' })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+    expect(await verifyBody({ scheme: 'user-hash' }, { ...body, user_id: ' user-123' })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 
   it.each([

@@ -8,7 +8,14 @@ const generateIdentityHmac = (visitorId: string, secret: string) => createHmac('
 
 describe('visitor-hash', () => {
   const hmac = generateIdentityHmac('v_8d1c2f', LIVE_KEY);
-  const body = { anonymousUserId: 'v_8d1c2f', hmac, name: 'Jane Doe', email: 'jane@example.com', externalId: 'user_123', metadata: { plan: 'premium', tags: ['a', 'b'] } };
+  const body = {
+    anonymousUserId: 'v_8d1c2f',
+    hmac,
+    name: 'Jane Doe',
+    email: 'jane@example.com',
+    externalId: 'user_123',
+    metadata: { plan: 'premium', tags: ['a', 'b'] },
+  };
 
   it('signVisitorHash agrees with the seed snippet', () => {
     expect(signVisitorHash('v_8d1c2f', LIVE_KEY)).toBe(hmac);
@@ -32,8 +39,12 @@ describe('visitor-hash', () => {
   });
 
   it('rejects another visitor id and a changed hmac', async () => {
-    expect(await verifyBody({ scheme: 'visitor-hash' }, { ...body, anonymousUserId: 'v_8d1c2g' })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
-    expect(await verifyBody({ scheme: 'visitor-hash' }, { ...body, hmac: flipHex(hmac, 5) })).toMatchObject({ error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifyBody({ scheme: 'visitor-hash' }, { ...body, anonymousUserId: 'v_8d1c2g' })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+    expect(await verifyBody({ scheme: 'visitor-hash' }, { ...body, hmac: flipHex(hmac, 5) })).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 
   it.each([

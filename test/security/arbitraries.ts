@@ -194,7 +194,7 @@ export const tamperedContactHash = fc
     const body = { ...(valid.request.body as ContactFields & { user_hash: string }) };
     const signedField = (['ext_user_id', 'external_user_id', 'email', 'phone'] as const).find((f) => body[f] !== undefined)!;
     const signedValue = body[signedField]!;
-    let how = `${target}`;
+    let how: string;
     if (target === 'identifier' || (target === 'higher' && signedField !== 'email' && signedField !== 'phone') || (target === 'remove' && !hasLower(body, signedField, signedValue))) {
       body[signedField] = applyStringEdit(signedValue, edit);
       how = `${signedField} ${edit.op}`;

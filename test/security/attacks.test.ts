@@ -14,11 +14,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { canonicalJson, createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
 import { ATTACK_CASES, ATTACKER_KEY, forgeJwt } from '../conformance/attacks.js';
 import { PATHS } from '../conformance/paths.js';
 import { LIVE_KEY, NOW_SECONDS, SECOND_SCHEME_KEY, frozenClock } from '../helpers.js';
-import { ADAPTERS, buildApp, buildApps, inject, type AdapterName } from './apps.js';
+import { ADAPTERS, buildApp, buildApps, inject, type AdapterName } from '../support/apps.js';
 
 const quiet = { warn() {}, error() {} };
 // No failed-attempt limits here: each test builds fresh verifiers, and the limiter has its own suite.
@@ -315,8 +315,9 @@ describe('ill-formed UTF-16 ids are refused: they would collide with U+FFFD', ()
     ['contact-hash', { body: { ext_user_id: forged, user_hash: signContactHash({ ext_user_id: site }, LIVE_KEY) } }],
     ['contact-hash', { body: { email: `${forged}@example.com`, user_hash: signContactHash({ email: `${site}@example.com` }, LIVE_KEY) } }],
     ['visitor-hash', { body: { anonymousUserId: forged, hmac: signVisitorHash(site, LIVE_KEY) } }],
-    ['signed-payload', { body: signPayload({ externalId: forged, timestamp: NOW_SECONDS }, LIVE_KEY) }],
-    ['jwt', { headers: { authorization: `Bearer ${signJwt({ externalId: forged }, LIVE_KEY, { now: frozenClock })}` } }],
+    // Signed by hand: the signing helpers refuse such ids, as the verifier does.
+    ['signed-payload', { body: { customer: { externalId: forged, timestamp: NOW_SECONDS }, signature: createHmac('sha256', LIVE_KEY).update(canonicalJson({ externalId: forged, timestamp: NOW_SECONDS })).digest('hex') } }],
+    ['jwt', { headers: { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, { externalId: forged, iat: NOW_SECONDS }, LIVE_KEY)}` } }],
   ] as const)('%s: MALFORMED_IDENTITY', async (scheme, request) => {
     const result = await createVerifier(baseOptions({ scheme })).verify(request);
     expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });

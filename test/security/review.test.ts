@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import * as diagnosis from '../../src/diagnosis.js';
+import * as diagnosis from '../../src/diagnosis/index.js';
 import * as signature from '../../src/signature.js';
 import { SCHEMES } from '../../src/schemes/index.js';
 import { createVerifier, signJwt, signPayload, signUserHash, type VerifierOptions, type VerifyRequest } from '../../src/index.js';

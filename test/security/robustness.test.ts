@@ -11,9 +11,10 @@
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createGuard, createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
+import { createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
+import { coreOutcome } from '../conformance/paths.js';
 import { createVerifier } from '../../src/index.js';
-import { ADAPTERS, buildApps, inject, type BuiltApp } from './apps.js';
+import { ADAPTERS, buildApps, inject, type BuiltApp } from '../support/apps.js';
 import { COMBINED, attackerBody, attackerRequest, propertyOptions, type RawRequest } from './arbitraries.js';
 import { ADAPTER_RUNS, RUNS, checkProperty, expectWellFormed, timeoutFor } from './fc.js';
 
@@ -50,7 +51,7 @@ describe('property: random input never throws, never 5xx, and every adapter agre
       'adapters never answer 5xx and agree with the core',
       fc.asyncProperty(attackerRequest, fc.nat({ max: configs.length - 1 }), async (request: RawRequest, which) => {
         const { apps, core, guard } = built[which]!;
-        const expected = await coreOutcome(core, guard, request);
+        const expected = await parsedOutcome(core, guard, request);
         for (const name of ADAPTERS) {
           const app: BuiltApp = apps[name];
           const answer = await inject(app.handler, { headers: request.headers, body: request.text });
@@ -71,7 +72,7 @@ describe('property: random input never throws, never 5xx, and every adapter agre
 });
 
 /** What the core answers for a request whose JSON body parsed, as the adapters would render it. */
-async function coreOutcome(core: ReturnType<typeof createRequestCheck>, guard: boolean, request: RawRequest): Promise<{ status: number; body: unknown } | undefined> {
+async function parsedOutcome(core: ReturnType<typeof createRequestCheck>, guard: boolean, request: RawRequest): Promise<{ status: number; body: unknown } | undefined> {
   let body: unknown;
   try {
     body = request.text === '' ? undefined : JSON.parse(request.text);
@@ -79,8 +80,6 @@ async function coreOutcome(core: ReturnType<typeof createRequestCheck>, guard: b
     return undefined;
   }
   const headers = { ...request.headers, 'content-length': String(Buffer.byteLength(request.text)) };
-  const { result, rejection } = await core.check({ headers, body, query: {}, params: {} }, '');
-  const refused = rejection ?? (guard ? createGuard().check(result, '') : undefined);
-  if (refused) return { status: refused.status, body: refused.body };
-  return { status: 200, body: JSON.parse(JSON.stringify({ identity: result })) };
+  const { status, body: answered } = await coreOutcome(core, guard, { headers, body, query: {}, params: {} });
+  return { status, body: answered };
 }

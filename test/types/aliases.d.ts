@@ -1,5 +1,6 @@
 // The conformance table runs Express 4 and Koa 2 installed under aliases; they share the types of
-// the current majors for the calls the tests make.
+// the current majors for the calls the tests make. (`export =` modules are re-declared with import = require.)
+/* eslint-disable @typescript-eslint/no-require-imports */
 declare module 'express4' {
   import express = require('express');
   export = express;

@@ -12,23 +12,27 @@
  * const token = signJwt({ externalId: String(user.id), email: user.email }, secret);
  * ```
  */
-import { createHmac } from 'node:crypto';
-import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../contact.js';
-import { reject } from '../rejection.js';
-import { decodeBase64url, type HmacHash } from '../signature.js';
-import type { JwtAlgorithm } from '../types.js';
-import { bodyFields, checkSigningTime, findSigningKey, identifierIn, requireDigestSize, verifiedIdentity, type ParsedProof, type Scheme } from './scheme.js';
+import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../../contact.js';
+import { reject } from '../../rejection.js';
+import { decodeBase64url, requireDigestSize, type HmacHash } from '../../signature.js';
+import type { Credentials, JwtAlgorithm } from '../../types.js';
+import { bodyFields, findSigningKey, identifierIn, verifiedIdentity } from '../scheme.js';
+import type { ParsedProof, Scheme, SchemeFacts, SchemeSettings } from '../scheme.js';
+import { checkSigningTime } from '../signingTime.js';
 
 /** Longer tokens are refused unread. */
 export const MAX_TOKEN_LENGTH = 8192;
+/** Seconds a live key's token stays valid when `maxAge` is not set: the seed's 15 minutes. */
 const DEFAULT_MAX_AGE = 900;
 
-const HASHES: Record<JwtAlgorithm, HmacHash> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+/** The HMAC hash of each algorithm this scheme knows. */
+export const HASHES: Readonly<Record<JwtAlgorithm, HmacHash>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+export const JWT_ALGORITHMS = Object.keys(HASHES) as JwtAlgorithm[];
 
 /** Registered claims (RFC 7519) and the identity claims: none of them is an attribute. */
 const NOT_ATTRIBUTES = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'externalId', 'external_id', 'email', 'name', 'phone']);
 
-interface JwtProof extends ParsedProof {
+export interface JwtProof extends ParsedProof {
   signingInput: string;
   signature: Buffer;
   hash: HmacHash;
@@ -43,8 +47,82 @@ interface JwtProof extends ParsedProof {
 
 const BEARER = /^bearer /i;
 
+const facts: SchemeFacts = {
+  defaultMaxAge: DEFAULT_MAX_AGE,
+  proof: {
+    kind: 'token',
+    field: 'token',
+    time: 'iat',
+    identifiers: [['email'], ['externalId', 'external_id', 'sub']],
+    maxLength: MAX_TOKEN_LENGTH,
+    hashes: HASHES,
+  },
+  nearMisses: { externalId: ['userId', 'user_id', 'uid', 'id'], email: ['emailAddress', 'mail'], iat: ['issuedAt', 'issued_at'] },
+  fieldNames: 'externalId or email, and iat',
+  signedData: 'the base64url header and claims, joined by a dot',
+};
+
+/** Checks the token's shape: the verifier's `parse`, and signJwt's check before it signs. */
+export function parseJwt(fields: Credentials, settings: Pick<SchemeSettings, 'algorithms'>): JwtProof {
+  const { token } = fields;
+  if (fields.bodyToken !== undefined)
+    reject('MALFORMED_IDENTITY', 'The token was sent both in the Authorization header and in the body; send it once.');
+  if (typeof token !== 'string') reject('MALFORMED_IDENTITY', `The token must be a string, not ${describe(token)}.`);
+  if (token.length > MAX_TOKEN_LENGTH) reject('MALFORMED_IDENTITY', `The token is longer than ${MAX_TOKEN_LENGTH} characters.`);
+  const parts = token.split('.');
+  if (parts.length !== 3) reject('MALFORMED_IDENTITY', 'A JWT has three base64url parts separated by dots (header.payload.signature).');
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+
+  const header = decodeHeader(headerPart);
+  const alg = header.alg;
+  if (typeof alg !== 'string') reject('MALFORMED_IDENTITY', 'The JWT header has no alg.');
+  if (alg.toLowerCase() === 'none') reject('INVALID_SIGNATURE', 'Unsigned tokens (alg "none") are never accepted.');
+  if (!(settings.algorithms as readonly string[]).includes(alg)) {
+    reject(
+      'INVALID_SIGNATURE',
+      `The token is signed with ${JSON.stringify(alg)}; this verifier accepts ${settings.algorithms.join(', ')}.`,
+    );
+  }
+  if (header.crit !== undefined) reject('MALFORMED_IDENTITY', 'The JWT header lists critical extensions (crit); none are supported.');
+  const hash = HASHES[alg as JwtAlgorithm];
+
+  const signature = decodeBase64url(signaturePart);
+  if (signature === undefined) reject('MALFORMED_IDENTITY', 'The JWT signature is not base64url.');
+  requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
+
+  const claims = decodeJsonPart(payloadPart, 'payload');
+  if (claims.iat === undefined)
+    reject('MISSING_REQUIRED_FIELD', 'The token has no iat claim; jsonwebtoken adds it unless noTimestamp is set.');
+  for (const claim of ['iat', 'exp', 'nbf']) {
+    const value = claims[claim];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      reject('MALFORMED_IDENTITY', `The ${claim} claim must be a number of seconds (NumericDate), not ${describe(value)}.`);
+    }
+  }
+  const idClaim = ['externalId', 'external_id', 'sub'].find((claim) => claims[claim] !== undefined) ?? 'externalId';
+  if (typeof claims[idClaim] === 'number') reject('MALFORMED_IDENTITY', `${idClaim} must be a string: sign String(user.id).`);
+  const externalId = optionalString(claims[idClaim], idClaim);
+  const email = optionalString(claims.email, 'email');
+  if (externalId === undefined && email === undefined)
+    reject('MISSING_REQUIRED_FIELD', 'The token needs an externalId (or external_id, sub) or an email claim.');
+  return {
+    claimedIdentity: email ?? externalId!,
+    signingInput: `${headerPart}.${payloadPart}`,
+    signature,
+    hash,
+    claims,
+    iat: claims.iat as number,
+    externalId,
+    email,
+    name: optionalString(claims.name, 'name'),
+    phone: optionalString(claims.phone, 'phone'),
+    attributes: readAttributes(claims, 'claims', NOT_ATTRIBUTES),
+  };
+}
+
 export const jwt: Scheme<JwtProof> = {
   name: 'jwt',
+  facts,
 
   /** The Bearer token and the body's `token`; sending both is refused in `parse` (RFC 6750 §2). */
   credentials(request) {
@@ -73,61 +151,11 @@ export const jwt: Scheme<JwtProof> = {
     return identifierIn(claims.email) ?? identifierIn(claims.externalId ?? claims.external_id ?? claims.sub);
   },
 
-  parse(fields, settings) {
-    const { token } = fields;
-    if (fields.bodyToken !== undefined) reject('MALFORMED_IDENTITY', 'The token was sent both in the Authorization header and in the body; send it once.');
-    if (typeof token !== 'string') reject('MALFORMED_IDENTITY', `The token must be a string, not ${describe(token)}.`);
-    if (token.length > MAX_TOKEN_LENGTH) reject('MALFORMED_IDENTITY', `The token is longer than ${MAX_TOKEN_LENGTH} characters.`);
-    const parts = token.split('.');
-    if (parts.length !== 3) reject('MALFORMED_IDENTITY', 'A JWT has three base64url parts separated by dots (header.payload.signature).');
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-
-    const header = decodeHeader(headerPart);
-    const alg = header.alg;
-    if (typeof alg !== 'string') reject('MALFORMED_IDENTITY', 'The JWT header has no alg.');
-    if (alg.toLowerCase() === 'none') reject('INVALID_SIGNATURE', 'Unsigned tokens (alg "none") are never accepted.');
-    if (!(settings.algorithms as readonly string[]).includes(alg)) {
-      reject('INVALID_SIGNATURE', `The token is signed with ${JSON.stringify(alg)}; this verifier accepts ${settings.algorithms.join(', ')}.`);
-    }
-    if (header.crit !== undefined) reject('MALFORMED_IDENTITY', 'The JWT header lists critical extensions (crit); none are supported.');
-    const hash = HASHES[alg as JwtAlgorithm];
-
-    const signature = decodeBase64url(signaturePart);
-    if (signature === undefined) reject('MALFORMED_IDENTITY', 'The JWT signature is not base64url.');
-    requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
-
-    const claims = decodeJsonPart(payloadPart, 'payload');
-    if (claims.iat === undefined) reject('MISSING_REQUIRED_FIELD', 'The token has no iat claim; jsonwebtoken adds it unless noTimestamp is set.');
-    for (const claim of ['iat', 'exp', 'nbf']) {
-      const value = claims[claim];
-      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
-        reject('MALFORMED_IDENTITY', `The ${claim} claim must be a number of seconds (NumericDate), not ${describe(value)}.`);
-      }
-    }
-    const idClaim = ['externalId', 'external_id', 'sub'].find((claim) => claims[claim] !== undefined) ?? 'externalId';
-    if (typeof claims[idClaim] === 'number') reject('MALFORMED_IDENTITY', `${idClaim} must be a string: sign String(user.id).`);
-    const externalId = optionalString(claims[idClaim], idClaim);
-    const email = optionalString(claims.email, 'email');
-    if (externalId === undefined && email === undefined) reject('MISSING_REQUIRED_FIELD', 'The token needs an externalId (or external_id, sub) or an email claim.');
-    return {
-      claimedIdentity: email ?? externalId!,
-      signingInput: `${headerPart}.${payloadPart}`,
-      signature,
-      hash,
-      claims,
-      iat: claims.iat as number,
-      externalId,
-      email,
-      name: optionalString(claims.name, 'name'),
-      phone: optionalString(claims.phone, 'phone'),
-      attributes: readAttributes(claims, 'claims', NOT_ATTRIBUTES),
-    };
-  },
+  parse: parseJwt,
 
   verify(proof, context) {
-    const match = findSigningKey(context.keys, [proof.signingInput], proof.signature, proof.hash);
-    if (!match) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
-    const { key } = match;
+    const key = findSigningKey(context.keys, [proof.signingInput], proof.signature, proof.hash);
+    if (!key) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
     const { settings } = context;
     const now = context.now / 1000;
     checkSigningTime(proof.iat, 'iat', key, context, DEFAULT_MAX_AGE);
@@ -147,8 +175,7 @@ export const jwt: Scheme<JwtProof> = {
         reject('INVALID_SIGNATURE', 'The token aud claim names no accepted audience.', key.test);
       }
     }
-    const { externalId, email, name, phone, attributes } = proof;
-    const contact = fullySignedContact({ externalId, email, name, phone, attributes, identityKey: proof.email !== undefined ? 'email' : 'externalId' });
+    const contact = fullySignedContact(proof, proof.email !== undefined ? 'email' : 'externalId');
     return verifiedIdentity('jwt', contact, key, context, new Date(proof.iat * 1000));
   },
 };
@@ -189,20 +216,4 @@ function decodeJsonPart(part: string, what: 'header' | 'payload'): Record<string
   }
   if (!isPlainObject(value)) reject('MALFORMED_IDENTITY', `The JWT ${what} must be a JSON object, not ${describe(value)}.`);
   return value;
-}
-
-/**
- * The site's side: a compact JWS with header `{"alg":"HS256","typ":"JWT"}`, adding `iat`
- * (seconds) unless the claims carry one, like jsonwebtoken's `sign`.
- */
-export function signJwt(
-  claims: Record<string, unknown>,
-  secret: string,
-  options: { algorithm?: JwtAlgorithm; now?: () => number } = {},
-): string {
-  const alg = options.algorithm ?? 'HS256';
-  const payload = { ...claims, iat: claims.iat ?? Math.floor((options.now ?? Date.now)() / 1000) };
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-  const signingInput = `${encode({ alg, typ: 'JWT' })}.${encode(payload)}`;
-  return `${signingInput}.${createHmac(HASHES[alg], secret).update(signingInput).digest('base64url')}`;
 }

@@ -1,0 +1,177 @@
+/**
+ * The probe: the failed proof as read, the keys the ring would try, and a budgeted way to ask
+ * "does this key, with this mistake, produce the signature?". Bounded: a diagnosis runs on
+ * attacker-chosen input, so it computes at most MAX_ATTEMPTS MACs over at most MAX_BYTES_HASHED
+ * bytes within MAX_DIAGNOSIS_MS, over inputs no larger than the schemes' own limits.
+ */
+import type { KeyObject } from 'node:crypto';
+import { canonicalForms } from '../canonicalJson.js';
+import type { IdentityErrorCode } from '../errors.js';
+import { isUsable, type SigningKey } from '../keyRing.js';
+import { SCHEMES } from '../schemes/index.js';
+import type { SchemeFacts, SchemeSettings } from '../schemes/scheme.js';
+import { looksLikeMilliseconds, windowFor } from '../schemes/signingTime.js';
+import { hmac, plainSha256, signaturesEqual, type MacRecipe } from '../signature.js';
+import type { Credentials, SchemeName } from '../types.js';
+import { readProof, type SignedTime, type Subject } from './lenientProof.js';
+import { derivedKeys, type SecretVariant } from './variants.js';
+import { ordinal, quote } from './wording.js';
+
+export interface DiagnosisInput {
+  scheme: SchemeName;
+  /** The proof's wire fields as the scheme read them (for jwt: `{ token }`). */
+  credentials: Credentials;
+  /** What verification concluded. */
+  code: IdentityErrorCode;
+  /** Every key configured for the tenant, expired and test keys included (empty when the lookup failed). */
+  keys: readonly SigningKey[];
+  /** Milliseconds since the epoch. */
+  now: number;
+  settings: SchemeSettings;
+  allowTestKeys: boolean;
+  /** The clock the time budget is read from (milliseconds). Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** MACs one diagnosis may compute, whatever the proof and however many keys are configured. */
+export const MAX_ATTEMPTS = 200;
+/** Bytes one diagnosis may hash in all: a 256-character id 200 times, or a long payload a few dozen times. */
+export const MAX_BYTES_HASHED = 256 * 1024;
+/** Milliseconds one diagnosis may take by the verifier's clock; past it, what was found so far stands. */
+export const MAX_DIAGNOSIS_MS = 10;
+/** Keys tried with mistakes applied; the ring's first ones, the likeliest to be the site's. */
+const MAX_KEYS_VARIED = 4;
+
+export class Probe {
+  readonly facts: SchemeFacts;
+  readonly subject: Subject | undefined;
+  /** The keys the verifier tried, in ring order. */
+  readonly usable: readonly SigningKey[];
+  private attempts = 0;
+  private bytesHashed = 0;
+  private readonly clock: () => number;
+  private readonly startedAt: number;
+  private asSentKey: SigningKey | null | undefined;
+  private signed: readonly string[] | undefined;
+
+  constructor(readonly input: DiagnosisInput) {
+    this.clock = input.clock ?? Date.now;
+    this.startedAt = this.clock();
+    this.facts = SCHEMES[input.scheme].facts;
+    this.subject = readProof(this.facts.proof, input.credentials);
+    this.usable = input.keys.filter((key) => isUsable(key, input.now, input.allowTestKeys));
+  }
+
+  /** The MAC the scheme uses: HMAC-SHA256, or the hash a token's header names. */
+  get mac(): MacRecipe | undefined {
+    if (this.subject?.kind !== 'token') return { hmac: 'sha256' };
+    return this.subject.hash && { hmac: this.subject.hash };
+  }
+
+  /** Whether `key` computes the proof's signature over `data`. Counts against the budget: MACs, bytes and time. */
+  produces(key: KeyObject, data: string, mac: MacRecipe | undefined = this.mac): boolean {
+    const signature = this.subject?.signature;
+    if (!signature || !mac || this.attempts >= MAX_ATTEMPTS) return false;
+    const bytes = Buffer.byteLength(data, 'utf8');
+    if (this.bytesHashed + bytes > MAX_BYTES_HASHED || this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    this.attempts++;
+    this.bytesHashed += bytes;
+    const computed = 'hmac' in mac ? hmac(mac.hmac, key, data) : plainSha256(mac.plain, key, data);
+    return signaturesEqual(computed, signature.bytes);
+  }
+
+  /** The first key, data outer and keys inner as the verifier tries them, that produces the signature. */
+  firstProducing<K extends { material: KeyObject }>(keys: readonly K[], data: Iterable<string>, mac?: MacRecipe): K | undefined {
+    for (const text of data) for (const key of keys) if (this.produces(key.material, text, mac)) return key;
+    return undefined;
+  }
+
+  /** What the verifier accepts as signed: every spelling of the customer, the identifier, the JWS input. */
+  signedData(): readonly string[] {
+    this.signed ??= signedDataOf(this.subject);
+    return this.signed;
+  }
+
+  /** The usable key that signed the proof exactly as sent (the signature is right), if any. */
+  get asSent(): SigningKey | undefined {
+    if (this.asSentKey === undefined) this.asSentKey = this.firstProducing(this.usable, this.signedData()) ?? null;
+    return this.asSentKey ?? undefined;
+  }
+
+  /** Usable keys to try with a mistake applied to the data. */
+  get keysToVary(): readonly SigningKey[] {
+    return this.usable.slice(0, MAX_KEYS_VARIED);
+  }
+
+  /**
+   * Like `firstProducing`, for a mistake made on purpose: only asked when the proof as sent does
+   * not verify (when it does, the key and the data are right and these mistakes are not it).
+   */
+  reproduce<K extends { material: KeyObject }>(keys: readonly K[], data: Iterable<string>, mac?: MacRecipe): K | undefined {
+    return this.asSent ? undefined : this.firstProducing(keys, data, mac);
+  }
+
+  /** A mangled copy of a configured secret that produced the signature, if any (see variants.ts). */
+  signedWithMangledSecret(variants: readonly SecretVariant[]): { label: string; key: SigningKey } | undefined {
+    const mangled = this.keysToVary.flatMap((key) => derivedKeys(key, variants));
+    return this.reproduce(mangled, this.signedData().slice(0, 2));
+  }
+
+  /** The usable key that signed `data` (the site changed what it signed), if any. */
+  signedBy(data: Iterable<string>): SigningKey | undefined {
+    return this.reproduce(this.keysToVary, data);
+  }
+
+  /** How a detail names the signature: its wire field, or a token's third part. */
+  get signatureName(): string {
+    const shape = this.facts.proof;
+    return shape.kind === 'token' ? 'the token signature' : shape.signatureField;
+  }
+
+  /** How the configured key is named in a detail: its id, or live / test and its place; `kind` says which it is when the id does not. */
+  name(key: SigningKey, kind?: 'live' | 'test'): string {
+    if (key.id !== undefined) return `the key with id ${quote(key.id)}${kind ? `, a ${kind} key` : ''}`;
+    const same = this.input.keys.filter((k) => k.test === key.test && k.id === undefined);
+    const which = key.test ? 'test' : 'live';
+    return same.length === 1 ? `the ${which} key` : `the ${ordinal(same.indexOf(key) + 1)} ${which} key configured`;
+  }
+
+  // The signed time (customer.timestamp, a token's iat).
+
+  /** The signed time as it arrived, if the proof carries one. */
+  get time(): SignedTime | undefined {
+    const subject = this.subject;
+    return subject?.kind === 'identifier' ? undefined : subject?.time;
+  }
+
+  /** The signed time of a proof whose signature is right, with the key that signed it. */
+  get verifiedTime(): (SignedTime & { key: SigningKey }) | undefined {
+    const key = this.asSent;
+    const time = this.time;
+    return key && time ? { ...time, key } : undefined;
+  }
+
+  /** The verifier's clock, in seconds. */
+  get nowSeconds(): number {
+    return this.input.now / 1000;
+  }
+
+  /** How far a well-formed signed time is outside the window, with the key that signed it. */
+  outsideWindow(): { past: number; window: number; key: SigningKey; field: string } | undefined {
+    const time = this.verifiedTime;
+    if (!time || typeof time.value !== 'number' || looksLikeMilliseconds(time.value)) return undefined;
+    const { defaultMaxAge } = this.facts;
+    if (defaultMaxAge === undefined) return undefined;
+    const window = windowFor(time.key, this.input.settings, defaultMaxAge);
+    const age = this.nowSeconds - time.value;
+    return age > window ? { past: Math.floor(age - window), window, key: time.key, field: time.field } : undefined;
+  }
+}
+
+function signedDataOf(subject: Subject | undefined): readonly string[] {
+  if (!subject) return [];
+  if (subject.kind === 'identifier') return [subject.value];
+  if (subject.kind === 'token') return [subject.signingInput];
+  const forms = [...canonicalForms(subject.customer)];
+  return subject.sentAsString !== undefined && !forms.includes(subject.sentAsString) ? [subject.sentAsString, ...forms] : forms;
+}

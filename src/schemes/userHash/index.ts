@@ -1,0 +1,55 @@
+/**
+ * `user-hash` (seed 001): `user_hash = HMAC-SHA256(user_id)` in hex; the widget sends `user_id`,
+ * `user_hash` and `user_metadata`. Only the user id is signed: name, email, phone and the other
+ * metadata keys are carried but not in `verifiedFields`.
+ *
+ * @example
+ * ```ts
+ * const user_hash = signUserHash(String(user.id), process.env.CHAT_IDENTITY_SECRET!);
+ * ```
+ */
+import { optionalString, readAttributes } from '../../contact.js';
+import { reject } from '../../rejection.js';
+import type { Credentials } from '../../types.js';
+import { identifierScheme, readIdentifierSignature, type IdentifierProof } from '../identifierHash.js';
+import { presenceOf } from '../scheme.js';
+
+/** Checks the widget's fields: the verifier's `parse`, and signUserHash's check before it signs. */
+export function parseUserHash(fields: Credentials): IdentifierProof {
+  if (fields.user_hash === undefined)
+    reject('MISSING_IDENTITY', 'user_id arrived without user_hash; compute it on your server and pass it to identify().');
+  if (typeof fields.user_id === 'number') reject('MALFORMED_IDENTITY', 'user_id must be a string: sign and send String(user.id).');
+  const userId = optionalString(fields.user_id, 'user_id');
+  if (userId === undefined) reject('MISSING_REQUIRED_FIELD', 'user_hash arrived without a user_id.');
+  // One pass over the metadata: the profile fields out, every other key an attribute.
+  const { name, email, phone, ...attributes } = readAttributes(fields.user_metadata, 'user_metadata');
+  return {
+    claimedIdentity: userId,
+    signedValue: userId,
+    signature: readIdentifierSignature(fields.user_hash, 'user_hash'),
+    identityKey: 'externalId',
+    externalId: userId,
+    name: optionalString(name, 'user_metadata.name'),
+    email: optionalString(email, 'user_metadata.email'),
+    phone: optionalString(phone, 'user_metadata.phone'),
+    attributes,
+  };
+}
+
+export const userHash = identifierScheme({
+  name: 'user-hash',
+  facts: {
+    defaultMaxAge: undefined,
+    proof: {
+      kind: 'identifier',
+      signatureField: 'user_hash',
+      identifiers: [['user_id']],
+      carried: ['user_metadata.email', 'user_metadata.phone'],
+    },
+    nearMisses: { user_id: ['id', 'uid', 'externalId', 'external_id'], user_hash: ['hash', 'hmac', 'signature'] },
+    fieldNames: 'user_id and user_hash',
+    signedData: 'user_id',
+  },
+  presence: (fields) => presenceOf(fields.user_hash !== undefined, fields.user_id !== undefined),
+  parse: parseUserHash,
+});

@@ -1,0 +1,8 @@
+/** The site's side of `visitor-hash`. */
+import { PLACEHOLDER_HEX, signIdentifier } from '../signing.js';
+import { parseVisitorHash } from './index.js';
+
+/** `hmac` for a visitor id; a TypeError for an id or secret the verifier would refuse. */
+export function signVisitorHash(visitorId: string, secret: string): string {
+  return signIdentifier('signVisitorHash', secret, () => parseVisitorHash({ anonymousUserId: visitorId, hmac: PLACEHOLDER_HEX }));
+}
