@@ -16,24 +16,12 @@
  */
 import { createHmac } from 'node:crypto';
 import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { forgeJwt, jwtPart } from '../support/jwt.js';
 import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
 import type { ConformanceCase } from './cases.js';
 
 /** A key the attacker holds: never configured anywhere. */
 export const ATTACKER_KEY = 'attacker-chosen-secret';
-
-const HASH = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const;
-const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
-const json = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
-
-/**
- * A compact JWS with any header and claims (objects, or raw JSON text for duplicate keys),
- * signed with `key` under `hash`: what an attacker can build with any key they hold.
- */
-export function forgeJwt(header: object | string, claims: object | string, key: string, hash: keyof typeof HASH = 'HS256'): string {
-  const signingInput = `${b64(json(header))}.${b64(json(claims))}`;
-  return `${signingInput}.${createHmac(HASH[hash], key).update(signingInput).digest('base64url')}`;
-}
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 const claimsAt = (claims: Record<string, unknown> = {}) => ({ externalId: 'admin', iat: NOW_SECONDS, ...claims });
@@ -54,7 +42,7 @@ const [validHeader, validPayload, validSignature] = validToken.split('.') as [st
 const liveHash = signUserHash('u1', LIVE_KEY);
 
 /** A user id that is also a token's signing input: 112 characters of [A-Za-z0-9._-], a plausible username. */
-const CRAFTED_ID = `${b64(json({ alg: 'HS256' }))}.${b64(json({ externalId: 'admin', email: 'ceo@victim.example', iat: NOW_SECONDS }))}`;
+const CRAFTED_ID = `${jwtPart({ alg: 'HS256' })}.${jwtPart({ externalId: 'admin', email: 'ceo@victim.example', iat: NOW_SECONDS })}`;
 /** The site's user hash for CRAFTED_ID, re-encoded: a valid HS256 token wherever the same secret verifies jwt. */
 const userHashAsJwt = (key: string) => `${CRAFTED_ID}.${Buffer.from(signUserHash(CRAFTED_ID, key), 'hex').toString('base64url')}`;
 /** A customer whose canonical JSON is a plausible user id too. */
@@ -80,9 +68,9 @@ const required = (scheme: VerifierOptions['scheme'], extra: Partial<VerifierOpti
 
 export const ATTACK_CASES: ConformanceCase[] = [
   // --- JWT: `alg: none` in any casing (CVE-2015-9235 family, RFC 8725 §3.1). Refused before any key is tried.
-  ...['none', 'None', 'NONE', 'nOnE'].map((alg): ConformanceCase => ({ name: `attack: jwt alg "${alg}" with an empty signature`, options: required('jwt'), request: { headers: bearer(`${b64(json({ alg, typ: 'JWT' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') })),
+  ...['none', 'None', 'NONE', 'nOnE'].map((alg): ConformanceCase => ({ name: `attack: jwt alg "${alg}" with an empty signature`, options: required('jwt'), request: { headers: bearer(`${jwtPart({ alg, typ: 'JWT' })}.${jwtPart(claimsAt())}.`) }, expect: rejected('INVALID_SIGNATURE') })),
   { name: 'attack: jwt alg "none" carrying a genuine HS256 signature', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: 'none' }, claimsAt(), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
-  { name: 'attack: jwt alg "none" while every HMAC algorithm is allowed', options: required('jwt', { algorithms: ['HS256', 'HS384', 'HS512'] }), request: { headers: bearer(`${b64(json({ alg: 'none' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt alg "none" while every HMAC algorithm is allowed', options: required('jwt', { algorithms: ['HS256', 'HS384', 'HS512'] }), request: { headers: bearer(`${jwtPart({ alg: 'none' })}.${jwtPart(claimsAt())}.`) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: jwt with no alg', options: required('jwt'), request: { headers: bearer(forgeJwt({ typ: 'JWT' }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
   { name: 'attack: jwt alg as an array', options: required('jwt'), request: { headers: bearer(forgeJwt({ alg: ['HS256'] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
   { name: 'attack: jwt alg smuggled in a "__proto__" header member is not read', options: required('jwt'), request: { headers: bearer(forgeJwt('{"__proto__":{"alg":"HS256"},"typ":"JWT"}', claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
@@ -128,10 +116,10 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: jwt kid naming the previous key does not select it', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'old' }, claimsAt({ externalId: 'k2' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k2' }, { keyId: 'new' }) },
 
   // --- jku, x5u, jwk: keys come only from the configuration.
-  { name: 'attack: jwt embedding its own key (jwk) and signed with it', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jwk: { kty: 'oct', k: b64(ATTACKER_KEY) } }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt embedding its own key (jwk) and signed with it', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jwk: { kty: 'oct', k: jwtPart(ATTACKER_KEY) } }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: jwt pointing at the attacker key set (jku)', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jku: 'https://attacker.example/jwks.json' }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: jwt pointing at the attacker certificate (x5u)', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, x5u: 'https://attacker.example/cert.pem' }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
-  { name: 'attack: jwt with jku, x5u and jwk and a genuine signature: all ignored, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jku: 'https://attacker.example/jwks.json', x5u: 'https://attacker.example/c.pem', jwk: { kty: 'oct', k: b64(ATTACKER_KEY) } }, claimsAt({ externalId: 'k3' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k3' }) },
+  { name: 'attack: jwt with jku, x5u and jwk and a genuine signature: all ignored, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jku: 'https://attacker.example/jwks.json', x5u: 'https://attacker.example/c.pem', jwk: { kty: 'oct', k: jwtPart(ATTACKER_KEY) } }, claimsAt({ externalId: 'k3' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k3' }) },
 
   // --- Nested objects and arrays where strings are expected.
   { name: 'attack: user_id as an object', options: required('user-hash'), request: { body: { user_id: { $ne: null }, user_hash: liveHash } }, expect: rejected('MALFORMED_IDENTITY') },
@@ -193,7 +181,7 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: user_id in another case', options: required('user-hash'), request: { body: { user_id: 'user-42', user_hash: signUserHash('User-42', LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: contact-hash email in another case', options: required('contact-hash'), request: { body: { email: 'jane@example.com', user_hash: signContactHash({ email: 'Jane@Example.com' }, LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: customer.externalId in another case', options: required('signed-payload'), request: { body: { customer: { externalId: 'abc', timestamp: NOW_SECONDS }, signature: payloadFor({ externalId: 'ABC' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
-  { name: 'attack: jwt externalId re-cased by editing the payload', options: required('jwt'), request: { headers: bearer(`${validHeader}.${b64(json({ externalId: 'J1', iat: NOW_SECONDS }))}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt externalId re-cased by editing the payload', options: required('jwt'), request: { headers: bearer(`${validHeader}.${jwtPart({ externalId: 'J1', iat: NOW_SECONDS })}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: user_hash in upper-case hex is the same signature: verified', options: required('user-hash'), request: { body: { user_id: 'u1', user_hash: liveHash.toUpperCase() } }, expect: verified('user-hash', { externalId: 'u1' }) },
 
   // --- Leading and trailing whitespace: never trimmed from a signed value.
@@ -260,7 +248,7 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: contact-hash ext_user_id and external_user_id disagree', options: required('contact-hash'), request: { body: { ext_user_id: 'attacker', external_user_id: 'victim', user_hash: signContactHash({ ext_user_id: 'attacker' }, LIVE_KEY) } }, expect: rejected('MALFORMED_IDENTITY') },
   { name: "attack: visitor hmac of visitor A with visitor B's id", options: required('visitor-hash'), request: { body: { anonymousUserId: 'victim-visitor', hmac: signVisitorHash('attacker-visitor', LIVE_KEY) } }, expect: rejected('INVALID_SIGNATURE') },
   { name: "attack: signed payload of user A with user B's externalId", options: required('signed-payload'), request: { body: { customer: { ...payloadFor({ externalId: 'attacker' }).customer, externalId: 'victim' }, signature: payloadFor({ externalId: 'attacker' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
-  { name: "attack: jwt splicing user B's payload under user A's signature", options: required('jwt'), request: { headers: bearer(`${validHeader}.${b64(json({ externalId: 'victim', iat: NOW_SECONDS }))}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: jwt splicing user B's payload under user A's signature", options: required('jwt'), request: { headers: bearer(`${validHeader}.${jwtPart({ externalId: 'victim', iat: NOW_SECONDS })}.${validSignature}`) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: a signed field added to a customer after signing', options: required('signed-payload'), request: { body: { customer: { ...payloadFor({ externalId: '1' }).customer, email: 'ceo@example.com' }, signature: payloadFor({ externalId: '1' }).signature } }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: a verified user id with an unverified email: the email is carried, not verified', options: required('user-hash'), request: { body: { ...userHashBody('attacker'), user_metadata: { email: 'ceo@victim.example', name: 'The CEO' } } }, expect: verified('user-hash', { externalId: 'attacker', email: 'ceo@victim.example', verifiedFields: ['externalId'], identityKey: 'externalId' }) },
   { name: 'attack: visitor hmac with a claimed externalId and email: only the visitor id is verified', options: required('visitor-hash'), request: { body: { ...visitorBody('v1'), externalId: 'admin', email: 'ceo@victim.example' } }, expect: verified('visitor-hash', { anonymousId: 'v1', externalId: 'admin', verifiedFields: ['anonymousId'], identityKey: 'anonymousId' }) },
@@ -278,7 +266,7 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: duplicate claims inside a signed jwt: the last is used (RFC 7519 §4)', options: required('jwt'), request: { headers: bearer(forgeJwt(HS256, `{"externalId":"first","externalId":"last","iat":${NOW_SECONDS}}`, LIVE_KEY)) }, expect: verified('jwt', { externalId: 'last' }) },
 
   // --- Key material that is not a key: fail closed (jsonwebtoken CVE-2022-23540: a falsy key).
-  { name: 'attack: a keys lookup that returns an empty secret: fail closed', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(`${b64(json({ alg: 'none' }))}.${b64(json(claimsAt()))}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a keys lookup that returns an empty secret: fail closed', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(`${jwtPart({ alg: 'none' })}.${jwtPart(claimsAt())}.`) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: a keys lookup that returns an empty secret, HS256 token signed with it', options: required('jwt', { keys: () => [''] }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
   { name: 'attack: a keys lookup that returns nothing', options: required('jwt', { keys: () => undefined }), request: { headers: bearer(forgeJwt(HS256, claimsAt(), '')) }, expect: rejected('KEY_UNAVAILABLE') },
   { name: 'attack: a keys lookup that throws a message naming the secret', options: required('user-hash', { keys: () => { throw new Error(`cannot decrypt ${LIVE_KEY}`); } }), request: { body: userHashBody('u1') }, expect: rejected('KEY_UNAVAILABLE') },
