@@ -7,6 +7,14 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from './types.js';
 
+/**
+ * One failure limit: attempts allowed per key in a fixed window.
+ *
+ * @example
+ * ```ts
+ * const limit: AttemptLimit = { points: 10, duration: 60 }; // 10 failures a minute
+ * ```
+ */
 export interface AttemptLimit {
   /** Attempts allowed in one window: recorded failures plus attempts in flight. */
   points: number;
@@ -14,7 +22,14 @@ export interface AttemptLimit {
   duration: number;
 }
 
-/** What a counter holds for one key, just after a reservation. */
+/**
+ * What a counter holds for one key, just after a reservation.
+ *
+ * @example
+ * ```ts
+ * const count: AttemptCount = { held: 3, msLeft: 41_000 }; // 3 attempts in the window, 41 s left of it
+ * ```
+ */
 export interface AttemptCount {
   /** Attempts in the key's current window, the new one included: recorded failures and attempts in flight. */
   held: number;
@@ -30,6 +45,11 @@ export interface AttemptCount {
  *
  * An attempt is reserved before it is verified, so attempts in flight count and a burst cannot
  * outrun the limit; when it ends, it is refunded, or recorded as a failure.
+ *
+ * @example
+ * ```ts
+ * const counter: AttemptCounter = { reserve: (key) => ({ held: 1, msLeft: 60_000 }), refund() {} };
+ * ```
  */
 export interface AttemptCounter {
   /**
@@ -65,7 +85,14 @@ export interface AttemptStore {
   counter(name: string, limit: AttemptLimit): AttemptCounter;
 }
 
-/** Keys kept per counter in memory by default (about 0.55 KB each, measured by bench/memory). */
+/**
+ * Keys kept per counter in memory by default (about 0.55 KB each, measured by bench/memory).
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { maxKeys: DEFAULT_MAX_KEYS * 2 } });
+ * ```
+ */
 export const DEFAULT_MAX_KEYS = 50_000;
 
 /** A counter that answers at once: the memory store's. */
@@ -141,13 +168,27 @@ class MemoryCounter implements ImmediateCounter {
   }
 }
 
-/** The embedded store: counters in this process's memory, at most `maxKeys` keys of failures per counter. */
+/**
+ * The embedded store: counters in this process's memory, at most `maxKeys` keys of failures per counter.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { store: memoryStore({ maxKeys: 10_000 }) } });
+ * ```
+ */
 export function memoryStore(options: { maxKeys?: number } = {}): MemoryStore {
   const { maxKeys = DEFAULT_MAX_KEYS } = options;
   return { counter: (_name, limit) => new MemoryCounter(limit, maxKeys) };
 }
 
-/** A Redis client: ioredis, or node-redis v4 and later (rate-limiter-flexible speaks to either). */
+/**
+ * A Redis client: ioredis, or node-redis v4 and later (rate-limiter-flexible speaks to either).
+ *
+ * @example
+ * ```ts
+ * const redis: RedisClientLike = new Redis({ enableOfflineQueue: false }); // ioredis; or node-redis's createClient()
+ * ```
+ */
 export interface RedisClientLike {
   multi(): unknown;
 }
@@ -158,6 +199,11 @@ export interface RedisClientLike {
  * miscount and Redis forgets a key when its window ends; a failure is simply not refunded. Use it
  * through `createFailureLimits` (option `redis`, or `store: redisStore(client)`), which adds the
  * deadline and the insurance.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { store: redisStore(redis, { keyPrefix: 'chat' }) } });
+ * ```
  */
 export function redisStore(client: RedisClientLike, options: { keyPrefix?: string } = {}): AttemptStore {
   const { keyPrefix = 'chat-identity' } = options;

@@ -10,11 +10,33 @@
  * `longestSpellingLength` says.
  */
 
-/** The values a signed payload may hold: flat only. */
+/**
+ * The values a signed payload may hold: flat only.
+ *
+ * @example
+ * ```ts
+ * const plan: FlatValue = 'pro';
+ * ```
+ */
 export type FlatValue = string | number | boolean | null;
+/**
+ * A flat object: what `signed-payload` signs as its `customer`.
+ *
+ * @example
+ * ```ts
+ * const customer: FlatObject = { externalId: '42', email: 'jane@example.com', timestamp: 1767225600 };
+ * ```
+ */
 export type FlatObject = Record<string, FlatValue>;
 
-/** The JSON every snippet agrees on for a pure-ASCII payload: code-unit key order, JSON.stringify escapes. */
+/**
+ * The JSON every snippet agrees on for a pure-ASCII payload: code-unit key order, JSON.stringify escapes.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ name: 'Jane', externalId: '42' }); // '{"externalId":"42","name":"Jane"}'
+ * ```
+ */
 export function canonicalJson(object: FlatObject): string {
   return serialise(object, Object.keys(object).sort());
 }

@@ -40,6 +40,15 @@ import { refuseUnknown } from './config.js';
 import { reject } from './rejection.js';
 import type { Logger } from './types.js';
 
+/**
+ * Failed-attempt limits, the `rateLimit` option: per client address and per tenant and claimed
+ * identity, in memory or shared through Redis.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { identity: { points: 5, duration: 300 }, redis } });
+ * ```
+ */
 export interface RateLimitOptions {
   /** Failures allowed per tenant and claimed identity. Default 10 per 60 seconds; `false` for none. */
   identity?: AttemptLimit | false;
@@ -63,8 +72,32 @@ export interface RateLimitOptions {
   storeTimeout?: number;
 }
 
+/**
+ * Failures allowed per tenant and claimed identity by default: 10 a minute.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { identity: { ...DEFAULT_IDENTITY_LIMIT, points: 5 } } });
+ * ```
+ */
 export const DEFAULT_IDENTITY_LIMIT: AttemptLimit = { points: 10, duration: 60 };
+/**
+ * Failures allowed per client address by default: 30 a minute.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { address: { ...DEFAULT_ADDRESS_LIMIT, points: 100 } } });
+ * ```
+ */
 export const DEFAULT_ADDRESS_LIMIT: AttemptLimit = { points: 30, duration: 60 };
+/**
+ * Milliseconds one operation of a shared store (Redis) may take by default before the in-memory insurance decides.
+ *
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys, rateLimit: { redis, storeTimeout: DEFAULT_STORE_TIMEOUT / 2 } });
+ * ```
+ */
 export const DEFAULT_STORE_TIMEOUT = 200;
 
 /**

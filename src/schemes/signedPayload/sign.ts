@@ -4,6 +4,14 @@ import { signatureFor } from '../../signature.js';
 import { parsedForSigning, PLACEHOLDER_HEX, signingKey } from '../signing.js';
 import { parseSignedPayload } from './index.js';
 
+/**
+ * What the site hands its widget for `signed-payload`: the customer as signed, and its signature.
+ *
+ * @example
+ * ```ts
+ * const { customer, signature }: SignedPayload = signPayload({ externalId: '42' }, process.env.CHAT_IDENTITY_SECRET!);
+ * ```
+ */
 export interface SignedPayload {
   customer: FlatObject;
   signature: string;
@@ -12,6 +20,11 @@ export interface SignedPayload {
 /**
  * Drops `undefined` and `null` fields, adds `timestamp` (seconds) unless given, sorts the keys, and
  * signs the JSON with no whitespace. A TypeError for a customer or secret the verifier would refuse.
+ *
+ * @example
+ * ```ts
+ * res.json(signPayload({ externalId: String(user.id), email: user.email, name: user.name }, process.env.CHAT_IDENTITY_SECRET!));
+ * ```
  */
 export function signPayload(
   customer: Record<string, FlatValue | undefined>,
