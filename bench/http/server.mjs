@@ -1,122 +1,17 @@
 /**
- * One bench server: the same small chat app on Express 5 or Koa 3, with or without an identity
- * middleware. Forked by bench/http.mjs; answers on 127.0.0.1 at an ephemeral port it sends to
- * the parent, and reports its CPU time and memory when asked ('stats').
+ * One bench server: one configuration of bench/lib/apps.mjs, served over a socket. Forked by
+ * bench/http.mjs; answers on 127.0.0.1 at an ephemeral port it sends to the parent, and reports
+ * its CPU time and memory when asked ('stats').
  *
- *   framework: express | koa
- *   config:    bare | user-hash | signed-payload | jwt        (this package)
- *              floor-user-hash | floor-signed-payload | floor-jwt (the minimal node:crypto check
- *                 of bench/lib/floors.mjs as a middleware: what any verification must cost)
- *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt
+ *   node bench/http/server.mjs <framework> <config>
  *
- * Every app trusts X-Forwarded-For (the bench's stand-in for a proxy in front), parses JSON,
- * and answers POST /chat with a small JSON reply naming the user, or a 401 JSON body.
  * CHAT_IDENTITY_BENCH_OPTIONS (JSON) is merged into this package's options, e.g. '{"rateLimit":false}'.
  */
 import { createServer } from 'node:http';
-import { SECRET } from '../lib/fixtures.mjs';
-import { floors } from '../lib/floors.mjs';
-import { importPackage } from '../lib/package.mjs';
+import { buildHandler } from '../lib/apps.mjs';
 
 const [framework, config] = process.argv.slice(2);
-const extraOptions = JSON.parse(process.env.CHAT_IDENTITY_BENCH_OPTIONS || '{}');
-const OURS = ['user-hash', 'signed-payload', 'jwt'];
-const options = (scheme) => ({ scheme, keys: [SECRET], ...extraOptions });
-/** The floor check for `floor-<scheme>` configs: returns the user id, or undefined. */
-const floor = config.startsWith('floor-') ? floors()[config.slice(6)] : undefined;
-const UNVERIFIED = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
-
-async function expressApp() {
-  const { default: express } = await import('express');
-  const app = express();
-  app.set('trust proxy', true);
-  app.set('etag', false);
-  app.disable('x-powered-by');
-  app.use(express.json());
-  const reply = (res, user) => res.json({ reply: 'Thanks, an agent will answer shortly.', user });
-
-  if (config === 'bare') {
-    app.post('/chat', (req, res) => reply(res, null));
-  } else if (OURS.includes(config)) {
-    const { identityVerification, requireVerified } = await importPackage('express');
-    app.use(identityVerification(options(config)));
-    app.post('/chat', requireVerified(), (req, res) => reply(res, req.identity.contact.externalId));
-  } else if (floor) {
-    app.use((req, res, next) => {
-      const user = floor(req);
-      if (user === undefined) return res.status(401).json(UNVERIFIED);
-      req.user = user;
-      next();
-    });
-    app.post('/chat', (req, res) => reply(res, req.user));
-  } else if (config === 'jwt-passport') {
-    const { default: passport } = await import('passport');
-    const { IdentityStrategy } = await importPackage('passport');
-    passport.use(new IdentityStrategy(options('jwt')));
-    app.use(passport.initialize());
-    app.post('/chat', passport.authenticate('chat-identity', { session: false }), (req, res) => reply(res, req.user.externalId));
-  } else if (config === 'express-jwt') {
-    const { expressjwt } = await import('express-jwt');
-    // As its README shows: a string secret and the algorithm list; maxAge is passed to jsonwebtoken.
-    app.use(expressjwt({ secret: SECRET, algorithms: ['HS256'], maxAge: '15m' }));
-    app.post('/chat', (req, res) => reply(res, req.auth.externalId));
-  } else if (config === 'passport-jwt') {
-    const { default: passport } = await import('passport');
-    const { Strategy, ExtractJwt } = await import('passport-jwt');
-    passport.use(
-      new Strategy(
-        { jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: SECRET, algorithms: ['HS256'], jsonWebTokenOptions: { maxAge: '15m' } },
-        (payload, done) => done(null, payload),
-      ),
-    );
-    app.use(passport.initialize());
-    app.post('/chat', passport.authenticate('jwt', { session: false }), (req, res) => reply(res, req.user.externalId));
-  } else {
-    throw new Error(`unknown express config ${config}`);
-  }
-  // What an app renders for express-jwt's UnauthorizedError (Express' default handler would print the stack).
-  app.use((err, req, res, _next) => res.status(err.status ?? 500).json({ error: err.code ?? 'error' }));
-  return app;
-}
-
-async function koaApp() {
-  const { default: Koa } = await import('koa');
-  const { default: Router } = await import('@koa/router');
-  const { bodyParser } = await import('@koa/bodyparser');
-  const app = new Koa();
-  app.proxy = true;
-  const router = new Router();
-  const reply = (ctx, user) => {
-    ctx.body = { reply: 'Thanks, an agent will answer shortly.', user };
-  };
-  app.use(bodyParser());
-  if (config === 'bare') {
-    router.post('/chat', (ctx) => reply(ctx, null));
-  } else if (OURS.includes(config)) {
-    const { identityVerification, requireVerified } = await importPackage('koa');
-    app.use(identityVerification(options(config)));
-    router.post('/chat', requireVerified(), (ctx) => reply(ctx, ctx.state.identity.contact.externalId));
-  } else if (floor) {
-    app.use(async (ctx, next) => {
-      const user = floor({ headers: ctx.headers, body: ctx.request.body });
-      if (user === undefined) {
-        ctx.status = 401;
-        ctx.body = UNVERIFIED;
-        return;
-      }
-      ctx.state.user = user;
-      await next();
-    });
-    router.post('/chat', (ctx) => reply(ctx, ctx.state.user));
-  } else {
-    throw new Error(`unknown koa config ${config}`);
-  }
-  app.use(router.routes());
-  return app.callback();
-}
-
-const handler = framework === 'express' ? await expressApp() : framework === 'koa' ? await koaApp() : null;
-if (!handler) throw new Error(`unknown framework ${framework}`);
+const handler = await buildHandler(framework, config, JSON.parse(process.env.CHAT_IDENTITY_BENCH_OPTIONS || '{}'));
 const server = createServer(handler);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

@@ -1,0 +1,119 @@
+/**
+ * The benches' apps: the same small chat app on Express 5 or Koa 3, bare, behind this package's
+ * middleware, behind the minimal node:crypto check (the floor), or behind express-jwt /
+ * passport-jwt. `buildHandler` returns Node's `(req, res)` handler, which bench/http/server.mjs
+ * serves over a socket and bench/inprocess.mjs drives by injection.
+ *
+ *   framework: express | koa
+ *   config:    bare | user-hash | signed-payload | jwt        (this package)
+ *              floor-user-hash | floor-signed-payload | floor-jwt (the minimal node:crypto check
+ *                 of bench/lib/floors.mjs as a middleware: what any verification must cost)
+ *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt
+ *
+ * Every app trusts X-Forwarded-For (the bench's stand-in for a proxy in front), parses JSON,
+ * and answers POST /chat with a small JSON reply naming the user, or a 401 JSON body.
+ */
+import { SECRET } from './fixtures.mjs';
+import { floors } from './floors.mjs';
+import { importPackage } from './package.mjs';
+
+const OURS = ['user-hash', 'signed-payload', 'jwt'];
+const UNVERIFIED = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
+
+async function expressApp(config, options, floor) {
+  const { default: express } = await import('express');
+  const app = express();
+  app.set('trust proxy', true);
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  app.use(express.json());
+  const reply = (res, user) => res.json({ reply: 'Thanks, an agent will answer shortly.', user });
+
+  if (config === 'bare') {
+    app.post('/chat', (req, res) => reply(res, null));
+  } else if (OURS.includes(config)) {
+    const { identityVerification, requireVerified } = await importPackage('express');
+    app.use(identityVerification(options(config)));
+    app.post('/chat', requireVerified(), (req, res) => reply(res, req.identity.contact.externalId));
+  } else if (floor) {
+    app.use((req, res, next) => {
+      const user = floor(req);
+      if (user === undefined) return res.status(401).json(UNVERIFIED);
+      req.user = user;
+      next();
+    });
+    app.post('/chat', (req, res) => reply(res, req.user));
+  } else if (config === 'jwt-passport') {
+    const { default: passport } = await import('passport');
+    const { IdentityStrategy } = await importPackage('passport');
+    passport.use(new IdentityStrategy(options('jwt')));
+    app.use(passport.initialize());
+    app.post('/chat', passport.authenticate('chat-identity', { session: false }), (req, res) => reply(res, req.user.externalId));
+  } else if (config === 'express-jwt') {
+    const { expressjwt } = await import('express-jwt');
+    // As its README shows: a string secret and the algorithm list; maxAge is passed to jsonwebtoken.
+    app.use(expressjwt({ secret: SECRET, algorithms: ['HS256'], maxAge: '15m' }));
+    app.post('/chat', (req, res) => reply(res, req.auth.externalId));
+  } else if (config === 'passport-jwt') {
+    const { default: passport } = await import('passport');
+    const { Strategy, ExtractJwt } = await import('passport-jwt');
+    passport.use(
+      new Strategy(
+        { jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: SECRET, algorithms: ['HS256'], jsonWebTokenOptions: { maxAge: '15m' } },
+        (payload, done) => done(null, payload),
+      ),
+    );
+    app.use(passport.initialize());
+    app.post('/chat', passport.authenticate('jwt', { session: false }), (req, res) => reply(res, req.user.externalId));
+  } else {
+    throw new Error(`unknown express config ${config}`);
+  }
+  // What an app renders for express-jwt's UnauthorizedError (Express' default handler would print the stack).
+  app.use((err, req, res, _next) => res.status(err.status ?? 500).json({ error: err.code ?? 'error' }));
+  return app;
+}
+
+async function koaApp(config, options, floor) {
+  const { default: Koa } = await import('koa');
+  const { default: Router } = await import('@koa/router');
+  const { bodyParser } = await import('@koa/bodyparser');
+  const app = new Koa();
+  app.proxy = true;
+  const router = new Router();
+  const reply = (ctx, user) => {
+    ctx.body = { reply: 'Thanks, an agent will answer shortly.', user };
+  };
+  app.use(bodyParser());
+  if (config === 'bare') {
+    router.post('/chat', (ctx) => reply(ctx, null));
+  } else if (OURS.includes(config)) {
+    const { identityVerification, requireVerified } = await importPackage('koa');
+    app.use(identityVerification(options(config)));
+    router.post('/chat', requireVerified(), (ctx) => reply(ctx, ctx.state.identity.contact.externalId));
+  } else if (floor) {
+    app.use(async (ctx, next) => {
+      const user = floor({ headers: ctx.headers, body: ctx.request.body });
+      if (user === undefined) {
+        ctx.status = 401;
+        ctx.body = UNVERIFIED;
+        return;
+      }
+      ctx.state.user = user;
+      await next();
+    });
+    router.post('/chat', (ctx) => reply(ctx, ctx.state.user));
+  } else {
+    throw new Error(`unknown koa config ${config}`);
+  }
+  app.use(router.routes());
+  return app.callback();
+}
+
+/** The `(req, res)` handler of one configuration; `extraOptions` are merged into this package's options. */
+export async function buildHandler(framework, config, extraOptions = {}) {
+  const options = (scheme) => ({ scheme, keys: [SECRET], ...extraOptions });
+  const floor = config.startsWith('floor-') ? floors()[config.slice(6)] : undefined;
+  if (framework === 'express') return expressApp(config, options, floor);
+  if (framework === 'koa') return koaApp(config, options, floor);
+  throw new Error(`unknown framework ${framework}`);
+}
