@@ -19,7 +19,10 @@ import {
   createVerifier,
   IdentityError,
   isIssuedResult,
+  responseHeadersOf,
   SCHEME_NAMES,
+  verifierOf,
+  type EndedSession,
   type IdentityFailure,
   type IdentityResult,
   type Logger,
@@ -78,12 +81,15 @@ function bearerChallenge(failure: IdentityFailure, tokenPresented: boolean): str
 /**
  * The rejection for an unverified result, or undefined when the result is verified. `bearer`: the
  * verifier takes bearer tokens, so a 401 carries `WWW-Authenticate` (a token refused, or none sent).
+ * A refused session carries its own challenge instead (`ChatIdentity …`) and, when its credential is
+ * dead, its end (the header says `ended`, or the cookie is cleared).
  */
 export function rejectionFor(result: IdentityResult | undefined, bearer = false): IdentityError | undefined {
   if (result?.verified === true) return undefined;
   const error = new IdentityError(result?.error ?? { code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
   const tokenPresented = result?.scheme === 'jwt';
   if (error.status === 401 && (bearer || tokenPresented)) error.headers['WWW-Authenticate'] = bearerChallenge(error, tokenPresented);
+  Object.assign(error.headers, responseHeadersOf(result));
   return error;
 }
 
@@ -97,9 +103,46 @@ function hasUnparsedJsonBody(request: VerifyRequest): boolean {
   return request.body === undefined && hasBody && typeof type === 'string' && JSON_TYPE.test(type);
 }
 
-/** A framework request with Node's fields (Express, Passport) as the plain request the core reads. */
-export function toVerifyRequest(req: { headers: VerifyRequest['headers']; body?: unknown; query?: unknown; params?: unknown; ip?: string | undefined }): VerifyRequest {
-  return { headers: req.headers, body: req.body, query: req.query as VerifyRequest['query'], params: req.params as VerifyRequest['params'], ip: req.ip };
+/**
+ * What `toVerifyRequest` reads of a framework's request (Express's, and so Passport's).
+ *
+ * @example
+ * ```ts
+ * const plain = toVerifyRequest(req satisfies NodeStyleRequest);
+ * ```
+ */
+export interface NodeStyleRequest {
+  headers: VerifyRequest['headers'];
+  body?: unknown;
+  query?: unknown;
+  params?: unknown;
+  ip?: string | undefined;
+  method?: string | undefined;
+  /** Express: `https`, behind a proxy too when `trust proxy` is set. */
+  protocol?: string | undefined;
+  /** Express: the path and query as the client sent them, whatever router the middleware is mounted on. */
+  originalUrl?: string | undefined;
+  url?: string | undefined;
+}
+
+/**
+ * A framework request with Node's fields (Express, Passport) as the plain request the core reads.
+ * `url` is absolute (`<protocol>://<Host header><original path>`), and only built when read (a DPoP
+ * proof of a bound session is checked against it).
+ */
+export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
+  return {
+    headers: req.headers,
+    body: req.body,
+    query: req.query as VerifyRequest['query'],
+    params: req.params as VerifyRequest['params'],
+    ip: req.ip,
+    method: req.method,
+    get url() {
+      const host = req.headers?.host;
+      return typeof host === 'string' ? `${req.protocol ?? 'http'}://${host}${req.originalUrl ?? req.url ?? '/'}` : undefined;
+    },
+  };
 }
 
 /**
@@ -116,17 +159,46 @@ export function createRequestCheck(options: MiddlewareOptions) {
   const bearer = verifier.schemes.includes('jwt');
   return {
     rejectWith,
-    /** Verifies `request`; `bodyParserHint` says how to add the body parser this framework needs. */
-    async check(request: VerifyRequest, bodyParserHint: string): Promise<{ result: IdentityResult; rejection?: IdentityError }> {
+    /** The verifier, for `endSessions(tenant)` and the like. */
+    verifier,
+    /**
+     * Verifies `request`; `bodyParserHint` says how to add the body parser this framework needs.
+     * `headers` go on the response when it is not rejected (a session issued, renewed or ended);
+     * a rejection carries them already.
+     */
+    async check(
+      request: VerifyRequest,
+      bodyParserHint: string,
+    ): Promise<{ result: IdentityResult; rejection?: IdentityError; headers: Readonly<Record<string, string>> }> {
       const result = await verifier.verify(request);
       // Said only when no proof was found and the body it might have been in was never parsed.
-      if (readsBody && !result.verified && result.scheme === undefined && hasUnparsedJsonBody(request)) {
-        say('body', `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`);
+      if (readsBody && !result.verified && result.scheme === undefined && result.via === undefined && hasUnparsedJsonBody(request)) {
+        say(
+          'body',
+          `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`,
+        );
       }
       const rejection = verifier.required ? rejectionFor(result, bearer) : undefined;
-      return rejection ? { result, rejection } : { result };
+      const headers = responseHeadersOf(result);
+      return rejection ? { result, rejection, headers } : { result, headers };
     },
   };
+}
+
+/**
+ * Ends the session of the result an adapter attached to a request (a logout): the session it was
+ * verified by, or that its response issued. Resolves with the headers that tell the widget (or clear
+ * the cookie). Throws when no verifier's result is attached: no identityVerification() ran before.
+ *
+ * @example
+ * ```ts
+ * const { ended, headers } = await endSessionFor(req.identity, 'Add identityVerification() first.');
+ * ```
+ */
+export async function endSessionFor(attached: unknown, middlewareHint: string): Promise<EndedSession> {
+  const verifier = verifierOf(attached);
+  if (!verifier) throw new TypeError(`chat-identity: endSession() found no identity result on the request. ${middlewareHint}`);
+  return verifier.endSession(attached as IdentityResult);
 }
 
 /**
@@ -145,7 +217,8 @@ export function createGuard(options: GuardOptions = {}) {
         say('guard', `requireVerified() ran with no identity on the request, so every request is refused. ${middlewareHint}`);
       }
       if (!isIssuedResult(attached) || !attached.verified) return rejectionFor(isIssuedResult(attached) ? attached : undefined);
-      if (schemes && !schemes.includes(attached.scheme)) return new IdentityError({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
+      if (schemes && !schemes.includes(attached.scheme))
+        return new IdentityError({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
       if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) {
         return new IdentityError({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' });
       }
@@ -166,9 +239,39 @@ export function verifiedIdentityOf(attached: unknown): VerifiedIdentity {
 /** Answers a rejection with its status, headers and JSON body (Node's response, so Express and Passport share it). */
 export function writeRejection(res: ServerResponse, error: IdentityError): void {
   res.statusCode = error.status;
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  setResponseHeaders(res, error.headers);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(error.body));
+}
+
+/**
+ * Sets headers on Node's response. A `Set-Cookie` joins the cookies already set, replacing one of
+ * the same name (a session issued, then ended in the same response, ends it).
+ *
+ * @example
+ * ```ts
+ * setResponseHeaders(res, responseHeadersOf(result));
+ * ```
+ */
+export function setResponseHeaders(res: ServerResponse, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== 'set-cookie') res.setHeader(name, value);
+    else res.setHeader('Set-Cookie', withCookie(res.getHeader('set-cookie'), value));
+  }
+}
+
+/**
+ * `cookies` (as a response holds them) with `cookie` in place of any of its name.
+ *
+ * @example
+ * ```ts
+ * withCookie(['theme=dark', 's=old'], 's=new'); // ['theme=dark', 's=new']
+ * ```
+ */
+export function withCookie(cookies: string | number | readonly string[] | undefined, cookie: string): string[] {
+  const list = cookies === undefined ? [] : Array.isArray(cookies) ? cookies : [String(cookies)];
+  const name = cookie.slice(0, cookie.indexOf('=') + 1);
+  return [...list.filter((existing: string) => !existing.startsWith(name)), cookie];
 }
 
 /**
@@ -179,9 +282,11 @@ function readAdapterOptions(options: AdapterOptions | undefined, known: readonly
   if (options === undefined) return;
   if (options === null || typeof options !== 'object') throw new TypeError(`chat-identity: ${where} must be an object.`);
   const rejectWith = options.rejectWith;
-  if (rejectWith !== undefined && rejectWith !== 'response' && rejectWith !== 'error') throw new TypeError(`chat-identity: ${where}.rejectWith must be 'response' or 'error'.`);
+  if (rejectWith !== undefined && rejectWith !== 'response' && rejectWith !== 'error')
+    throw new TypeError(`chat-identity: ${where}.rejectWith must be 'response' or 'error'.`);
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length > 0) throw new TypeError(`chat-identity: ${where} has no option ${JSON.stringify(unknown[0])}; valid: ${known.join(', ')}.`);
+  if (unknown.length > 0)
+    throw new TypeError(`chat-identity: ${where} has no option ${JSON.stringify(unknown[0])}; valid: ${known.join(', ')}.`);
 }
 
 /** The guard's demands, checked when the route is built: a misspelt one would refuse every request. */

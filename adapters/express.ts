@@ -1,7 +1,8 @@
 /**
  * chat-identity for Express 4 and 5: `identityVerification(options)` puts the result on
- * `req.identity`; `requireVerified()` guards one route; `identityOf(req)` is its verified identity,
- * typed. Glue only: the core decides.
+ * `req.identity` (and a session issued, renewed or ended on the response); `requireVerified()` guards
+ * one route; `identityOf(req)` is its verified identity, typed; `endSession(req, res)` logs a session
+ * out. Glue only: the core decides.
  *
  * @example
  * ```ts
@@ -12,7 +13,17 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IdentityError, IdentityResult, VerifiedIdentity } from 'chat-identity';
-import { createGuard, createRequestCheck, toVerifyRequest, verifiedIdentityOf, writeRejection, type GuardOptions, type MiddlewareOptions } from 'chat-identity/adapter';
+import {
+  createGuard,
+  createRequestCheck,
+  endSessionFor,
+  setResponseHeaders,
+  toVerifyRequest,
+  verifiedIdentityOf,
+  writeRejection,
+  type GuardOptions,
+  type MiddlewareOptions,
+} from 'chat-identity/adapter';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -40,10 +51,11 @@ export function identityVerification(options: MiddlewareOptions): RequestHandler
   return (req, res, next) => {
     identity
       .check(toVerifyRequest(req), BODY_PARSER_HINT)
-      .then(({ result, rejection }) => {
+      .then(({ result, rejection, headers }) => {
         req.identity = result;
-        if (rejection) deliver(rejection, identity.rejectWith, res, next);
-        else next();
+        if (rejection) return deliver(rejection, identity.rejectWith, res, next);
+        setResponseHeaders(res, headers);
+        next();
       })
       .catch(next); // Express 4 does not catch a rejected promise itself
   };
@@ -62,4 +74,21 @@ export function requireVerified(options?: GuardOptions): RequestHandler {
 /** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
 export function identityOf(req: Request): VerifiedIdentity {
   return verifiedIdentityOf(req.identity);
+}
+
+/**
+ * Ends the session of this request (a logout): the one it was verified by, or that its response
+ * issued. Tells the widget on the response (`Chat-Identity-Session: ended`, or the cookie cleared);
+ * resolves with whether a session was ended on the server.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat/logout', async (req, res) => res.json({ ended: await endSession(req, res) }));
+ * ```
+ */
+export async function endSession(req: Request, res: Response): Promise<boolean> {
+  const attached = req.identity ?? (req as { authInfo?: unknown }).authInfo;
+  const { ended, headers } = await endSessionFor(attached, MIDDLEWARE_HINT);
+  setResponseHeaders(res, headers);
+  return ended;
 }

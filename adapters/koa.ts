@@ -1,7 +1,8 @@
 /**
  * chat-identity for Koa 2 and 3: `identityVerification(options)` puts the result on
- * `ctx.state.identity`; `requireVerified()` guards one route; `identityOf(ctx)` is its verified
- * identity, typed. Glue only: the core decides.
+ * `ctx.state.identity` (and a session issued, renewed or ended on the response); `requireVerified()`
+ * guards one route; `identityOf(ctx)` is its verified identity, typed; `endSession(ctx)` logs a
+ * session out. Glue only: the core decides.
  *
  * @example
  * ```ts
@@ -12,7 +13,15 @@
  */
 import type { Context, Middleware } from 'koa';
 import type { IdentityError, IdentityResult, VerifiedIdentity, VerifyRequest } from 'chat-identity';
-import { createGuard, createRequestCheck, verifiedIdentityOf, type GuardOptions, type MiddlewareOptions } from 'chat-identity/adapter';
+import {
+  createGuard,
+  createRequestCheck,
+  endSessionFor,
+  verifiedIdentityOf,
+  withCookie,
+  type GuardOptions,
+  type MiddlewareOptions,
+} from 'chat-identity/adapter';
 
 /** What `identityVerification()` adds to `ctx.state`. */
 export interface IdentityState {
@@ -37,12 +46,25 @@ const toVerifyRequest = (ctx: Context): VerifyRequest => ({
   query: ctx.query,
   params: (ctx as { params?: Record<string, unknown> }).params,
   ip: ctx.ip,
+  method: ctx.method,
+  // Built when read: only a bound session's DPoP proof is checked against it.
+  get url() {
+    return ctx.href;
+  },
 });
+
+/** Sets headers on the response; a `Set-Cookie` joins the cookies already set, replacing one of the same name. */
+function setHeaders(ctx: Context, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'set-cookie') ctx.set('Set-Cookie', withCookie(ctx.response.get('Set-Cookie') || undefined, value));
+    else ctx.set(name, value);
+  }
+}
 
 function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Context): void {
   if (rejectWith === 'error') throw error;
   ctx.status = error.status;
-  ctx.set(error.headers);
+  setHeaders(ctx, error.headers);
   ctx.body = error.body;
 }
 
@@ -50,9 +72,10 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Co
 export function identityVerification(options: MiddlewareOptions): Middleware<IdentityState> {
   const identity = createRequestCheck(options);
   return async (ctx, next) => {
-    const { result, rejection } = await identity.check(toVerifyRequest(ctx), BODY_PARSER_HINT);
+    const { result, rejection, headers } = await identity.check(toVerifyRequest(ctx), BODY_PARSER_HINT);
     ctx.state.identity = result;
     if (rejection) return deliver(rejection, identity.rejectWith, ctx);
+    setHeaders(ctx, headers);
     await next();
   };
 }
@@ -70,4 +93,20 @@ export function requireVerified(options?: GuardOptions): Middleware {
 /** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
 export function identityOf(ctx: Context): VerifiedIdentity {
   return verifiedIdentityOf(ctx.state.identity);
+}
+
+/**
+ * Ends the session of this request (a logout): the one it was verified by, or that its response
+ * issued. Tells the widget on the response (`Chat-Identity-Session: ended`, or the cookie cleared);
+ * resolves with whether a session was ended on the server.
+ *
+ * @example
+ * ```ts
+ * router.post('/chat/logout', async (ctx) => { ctx.body = { ended: await endSession(ctx) }; });
+ * ```
+ */
+export async function endSession(ctx: Context): Promise<boolean> {
+  const { ended, headers } = await endSessionFor(ctx.state.identity, MIDDLEWARE_HINT);
+  setHeaders(ctx, headers);
+  return ended;
 }

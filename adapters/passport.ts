@@ -13,7 +13,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { Strategy as CustomStrategy } from 'passport-custom';
 import type { Contact, IdentityFailure, IdentityResult, SchemeName } from 'chat-identity';
-import { createRequestCheck, toVerifyRequest, writeRejection, type MiddlewareOptions } from 'chat-identity/adapter';
+import {
+  createRequestCheck,
+  endSessionFor,
+  setResponseHeaders,
+  toVerifyRequest,
+  writeRejection,
+  type MiddlewareOptions,
+} from 'chat-identity/adapter';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -27,6 +34,7 @@ declare global {
       tenant?: string;
       test?: boolean;
       issuedAt?: Date;
+      via?: 'proof' | 'session';
       error?: IdentityFailure;
     }
   }
@@ -54,14 +62,18 @@ interface StrategyActions {
 export class IdentityStrategy extends CustomStrategy {
   constructor(options: IdentityStrategyOptions) {
     const { name = 'chat-identity', rejectWith = 'response', ...verifierOptions } = options;
-    if (!['response', 'error', 'fail'].includes(rejectWith)) throw new TypeError("chat-identity: rejectWith must be 'response', 'error' or 'fail'.");
+    if (!['response', 'error', 'fail'].includes(rejectWith))
+      throw new TypeError("chat-identity: rejectWith must be 'response', 'error' or 'fail'.");
     const identity = createRequestCheck({ ...verifierOptions, required: verifierOptions.required ?? true });
     // passport-custom catches only synchronous throws: every outcome of the promise, including
     // a rejection, is routed to an action here, so nothing is left as an unhandled rejection.
     super(function verify(this: StrategyActions, req: Request) {
       identity
         .check(toVerifyRequest(req), 'Add app.use(express.json()) before passport.authenticate().')
-        .then(({ result, rejection }) => {
+        .then(({ result, rejection, headers }) => {
+          const res = (req as IncomingMessage & { res?: ServerResponse }).res;
+          // A session issued, renewed or ended goes on the response (none to set without Express's req.res).
+          if (!rejection && res) setResponseHeaders(res, headers);
           if (result.verified) {
             // Without session support Passport's success() needs { session: false } or answers 500;
             // a proof is checked on every request anyway, so attach the user as that option would.
@@ -73,9 +85,11 @@ export class IdentityStrategy extends CustomStrategy {
           (req as { authInfo?: unknown }).authInfo = result;
           if (!rejection) return this.pass();
           if (rejectWith === 'error') return this.error(rejection);
-          const res = (req as IncomingMessage & { res?: ServerResponse }).res;
           // Without Express there is no req.res to answer on: hand the failure to Passport instead.
-          if (rejectWith === 'fail' || !res) return this.fail(rejection.body, rejection.status);
+          if (rejectWith === 'fail' || !res) {
+            if (res) setResponseHeaders(res, rejection.headers);
+            return this.fail(rejection.body, rejection.status);
+          }
           writeRejection(res, rejection);
         })
         .catch((error: unknown) => this.error(error));
@@ -83,4 +97,25 @@ export class IdentityStrategy extends CustomStrategy {
     // passport-custom types its name as the literal 'custom'; Passport itself reads any string.
     (this as { name: string }).name = name;
   }
+}
+
+/**
+ * Ends the session of a request the strategy authenticated (a logout): the one it was verified by,
+ * or that its response issued. Tells the widget on the response (`Chat-Identity-Session: ended`, or
+ * the cookie cleared); resolves with whether a session was ended on the server.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat/logout', passport.authenticate('chat-identity', { session: false }), async (req, res) => {
+ *   res.json({ ended: await endSession(req, res) });
+ * });
+ * ```
+ */
+export async function endSession(req: Request, res: ServerResponse): Promise<boolean> {
+  const { ended, headers } = await endSessionFor(
+    (req as { authInfo?: unknown }).authInfo,
+    'Authenticate the route with passport.authenticate() first.',
+  );
+  setResponseHeaders(res, headers);
+  return ended;
 }

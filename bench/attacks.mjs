@@ -15,7 +15,7 @@ import { addressOf } from './lib/fixtures.mjs';
 import { importPackage } from './lib/package.mjs';
 import { median, round } from './lib/stats.mjs';
 
-const { createVerifier, signPayload, signUserHash } = await importPackage();
+const { createVerifier, responseHeadersOf, signPayload, signUserHash } = await importPackage();
 
 const SECRET = 'sk_live_bench_attacks_5e0c1d2b3a4f';
 const POOL = 4096;
@@ -52,6 +52,34 @@ const cycle = (make) => {
 /** Failing requests: a new attacker for every one (address and identity), so no limit refuses it early. */
 const attacker = (make) => (n) => ({ ...make(n), ip: addressOf(n) });
 
+/**
+ * Sessions (docs/sessions.md): credentials of distinct users, minted once by a verifier of the same
+ * session key; `age` seconds before NOW, so that the benched verifier renews them (300 s and more) or not.
+ */
+const SESSION = { keys: ['bench-session-key-7d1e0c9b8a6f5e4d3c2b1a09'] };
+async function sessionPool(age, size = POOL) {
+  const clock = () => NOW - age * 1000;
+  const minter = createVerifier({ scheme: 'user-hash', keys: [SECRET], now: clock, logger: quiet, rateLimit: false, session: SESSION });
+  const requests = [];
+  for (let n = 0; n < size; n++) {
+    const result = await minter.verify({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) } });
+    requests.push({ headers: { 'chat-identity-session': responseHeadersOf(result)['Chat-Identity-Session'] }, ip: addressOf(n) });
+  }
+  return requests;
+}
+// A verifier remembers the last 10,000 credentials it made or verified (src/session/index.ts): a widget's
+// next request is recognised; 24,000 made by another instance, cycled, are each seen for the first time.
+const FIRST_USES = 24_000;
+const [sessions, sessionsToRenew, firstUses] = [await sessionPool(60), await sessionPool(600), await sessionPool(60, FIRST_USES)];
+const SESSIONS = { scheme: 'user-hash', session: SESSION };
+const userHashOf = (n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) });
+/** A credential with one claim changed and its MAC kept: what an attacker can send. */
+const tampered = (request, n) => {
+  const [version, claims, mac] = request.headers['chat-identity-session'].split('.');
+  const changed = { ...JSON.parse(Buffer.from(claims, 'base64url').toString()), c: { externalId: `attacker-${n}` } };
+  return { headers: { 'chat-identity-session': `${version}.${Buffer.from(JSON.stringify(changed)).toString('base64url')}.${mac}` } };
+};
+
 /** [id, label, options, the request for attempt n, the outcome expected]. */
 const CANDIDATES = [
   ['valid-user-hash', 'valid user-hash', { scheme: 'user-hash' }, cycle((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })), 'VERIFIED'],
@@ -65,6 +93,11 @@ const CANDIDATES = [
   ['payload-8k-test-mode', 'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true', { scheme: 'signed-payload' }, attacker((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true } })), 'MALFORMED_IDENTITY'],
   ['jwt-8k', 'jwt of 8,192 characters, wrong signature', { scheme: 'jwt' }, attacker((n) => ({ headers: { authorization: `Bearer ${jwt8k(n)}` } })), 'INVALID_SIGNATURE'],
   ['unknown-tenant', 'an unknown tenant (keys lookup returns none)', { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] }, attacker((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex } })), 'KEY_UNAVAILABLE'],
+  ['valid-session', "valid session, no proof: a widget's next request (user-hash)", SESSIONS, (n) => sessions[n % POOL], 'VERIFIED'],
+  ['valid-session-first-use', 'valid session made by another instance, first seen (parsed, MACed)', SESSIONS, (n) => firstUses[n % FIRST_USES], 'VERIFIED'],
+  ['valid-session-renewed', 'valid session first seen here, 10 minutes old: renewed', SESSIONS, (n) => sessionsToRenew[n % POOL], 'VERIFIED'],
+  ['valid-user-hash-issuing', 'valid user-hash with sessions on (a session issued)', SESSIONS, cycle(userHashOf), 'VERIFIED'],
+  ['session-tampered', 'session, claims changed, distinct attackers', SESSIONS, attacker((n) => tampered(sessions[n % POOL], n)), 'INVALID_SIGNATURE'],
   ['diagnosed', 'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)', { scheme: 'user-hash', diagnostics: true }, attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') } })), 'MALFORMED_IDENTITY'],
 ];
 
@@ -107,6 +140,8 @@ export async function runAttacks({ quick = false, rounds, sampleMs, log = () => 
     candidates[c.id] = { label: c.label, outcome: c.expected, usPerRequest: round(median(samples[c.id]), 3), vsValidUserHash: vs(c.id, 'valid-user-hash'), samples: samples[c.id].map((s) => round(s, 3)) };
   }
   for (const id of ['payload-worst-bad', 'payload-worst-bad-3-keys']) candidates[id].vsValidSameShape = vs(id, 'valid-payload-worst');
+  // What issuing a session adds to a verified proof.
+  candidates['valid-user-hash-issuing'].vsValidSameShape = vs('valid-user-hash-issuing', 'valid-user-hash');
   return { settings, candidates };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Core benches, in process: verifications per second for each scheme through `verifier.verify`,
  * next to the minimal node:crypto check of the same proof (the floor), and for `jwt` next to
- * jose and jsonwebtoken. Warm-up, then several rounds in which every candidate of a scheme is
+ * jose and jsonwebtoken. `jwt-es256` and `jwt-eddsa` are public-key JWTs (bench/lib/asymmetric.mjs):
+ * their floor is crypto.verify of the token alone, beside jose.jwtVerify. Warm-up, then several rounds in which every candidate of a
+ * scheme is
  * sampled once (order rotated each round); medians are reported, and each ratio is the median of
  * the per-round ratios, so a slow moment on a shared machine hits both sides of a ratio.
  *
@@ -16,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as jose from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
+import { ASYMMETRIC, asymmetricFixture } from './lib/asymmetric.mjs';
 import { badProof, goodProof, SECRET, toVerifyRequest } from './lib/fixtures.mjs';
 import { floors, secretKey } from './lib/floors.mjs';
 import { comparePackageDir, importPackage } from './lib/package.mjs';
@@ -23,7 +26,13 @@ import { median, round } from './lib/stats.mjs';
 
 const { createVerifier } = await importPackage();
 
-const SCHEMES = ['user-hash', 'signed-payload', 'jwt'];
+const SCHEMES = ['user-hash', 'signed-payload', 'jwt', ...Object.keys(ASYMMETRIC)];
+/** The site's key pair, tokens and floors of each public-key scheme. */
+const FIXTURES = Object.fromEntries(
+  await Promise.all(Object.entries(ASYMMETRIC).map(async ([scheme, alg]) => [scheme, await asymmetricFixture(alg)])),
+);
+/** Public-key tokens cost a signature each to make: a smaller pool, still far beyond any cache. */
+const ASYMMETRIC_POOL = 16384;
 // Pools of the same size, so valid and failing proofs meet the same memory traffic: 65,536
 // distinct signed users, cycled; 65,536 distinct attackers, each tried a few times at most
 // (under any failure limit).
@@ -46,15 +55,52 @@ function schemeRequest(scheme, proof) {
 /** Valid proofs of distinct users, or failing proofs of distinct attackers (generated once, on first use). */
 function pools(scheme) {
   const now = Math.floor(Date.now() / 1000);
+  const fixture = FIXTURES[scheme];
   let good, bad;
   return {
     get good() {
+      if (fixture) return (good ??= Array.from({ length: ASYMMETRIC_POOL }, (_, i) => fixture.good(i, now)));
       return (good ??= Array.from({ length: GOOD_POOL }, (_, i) => schemeRequest(scheme, goodProof(i, now))));
     },
     get bad() {
+      if (fixture) return (bad ??= Array.from({ length: ASYMMETRIC_POOL }, (_, n) => fixture.bad(n, now)));
       return (bad ??= Array.from({ length: BAD_POOL }, (_, n) => schemeRequest(scheme, badProof(n, now))));
     },
   };
+}
+
+/**
+ * A public-key scheme's candidates: the floors (crypto.verify alone, and with the claims read),
+ * verify() with the public key and with a JWKS of three keys (the kid picks), and jose.jwtVerify
+ * with an imported key and with a local JWKS.
+ */
+function asymmetricCandidates(scheme, pool, phase) {
+  const f = FIXTURES[scheme];
+  const ours = (id, label, extra, outcome, list) => {
+    const verifier = createVerifier({ scheme: 'jwt', keys: f.keys, ...extra });
+    return { id, label, pool: list, fn: async (r) => outcome(await verifier.verify(r)) };
+  };
+  if (phase === 'bad') {
+    const refused = (result) => result.error?.code === 'INVALID_SIGNATURE';
+    return [
+      { id: 'floor-bad', label: 'node:crypto verify, bad signature', sync: true, pool: pool.bad, fn: (r) => !f.verifyAlone(r) },
+      ours('ours-bad', 'chat-identity verify(), bad signature, distinct attackers', {}, refused, pool.bad),
+      ours('ours-bad-no-limits', 'chat-identity verify(), bad signature, rateLimit: false', { rateLimit: false }, refused, pool.bad),
+    ];
+  }
+  const verified = (result) => result.verified;
+  const token = (r) => r.headers.authorization.slice(7);
+  const joseOptions = { algorithms: [f.alg], maxTokenAge: 900 };
+  const viaJose = async (r, key) => (await jose.jwtVerify(token(r), key, joseOptions)).payload !== undefined;
+  return [
+    { id: 'floor', label: 'node:crypto floor (verify, then read the claims)', sync: true, pool: pool.good, fn: (r) => !!f.floor(r) },
+    { id: 'floor-string', label: 'node:crypto verify alone', sync: true, pool: pool.good, fn: (r) => f.verifyAlone(r) !== undefined },
+    ours('ours', 'chat-identity verify(), the public key', {}, verified, pool.good),
+    ours('ours-no-limits', 'chat-identity verify(), rateLimit: false', { rateLimit: false }, verified, pool.good),
+    ours('ours-jwks', 'chat-identity verify(), a JWKS of 3 keys', { keys: f.jwks }, verified, pool.good),
+    { id: 'jose', label: 'jose.jwtVerify (importJWK key, as documented)', pool: pool.good, fn: async (r) => viaJose(r, f.joseKey) },
+    { id: 'jose-jwks', label: 'jose.jwtVerify (createLocalJWKSet of 3 keys)', pool: pool.good, fn: async (r) => viaJose(r, f.joseJwks) },
+  ];
 }
 
 // The floors (bench/lib/floors.mjs): the least a correct check of the same proof can do.
@@ -72,6 +118,7 @@ const floorString = floors(SECRET);
  * With `compare` (the core of another build, `--compare`), its verifiers run beside ours.
  */
 function candidates(scheme, pool, phase, compare) {
+  if (FIXTURES[scheme]) return asymmetricCandidates(scheme, pool, phase);
   const builds = [['', createVerifier]];
   if (compare) builds.push(['@compare', compare.createVerifier]);
   const ours = (make, suffix, rows) =>
@@ -204,6 +251,11 @@ export async function benchScheme(scheme, settings, compare) {
         for (const lib of ['jose', 'jose-key', 'jsonwebtoken', 'jsonwebtoken-key']) {
           entry[`speedupVs_${lib}`] = round(median(ops.map((o, r) => o / samples[lib][r])), 3);
         }
+      }
+      if (FIXTURES[scheme] && phase === 'good' && c.id.startsWith('ours')) {
+        for (const lib of ['jose', 'jose-jwks']) entry[`speedupVs_${lib}`] = round(median(ops.map((o, r) => o / samples[lib][r])), 3);
+        // Time relative to crypto.verify alone (the `floor-string` candidate), same round.
+        entry.vsVerifyAlone = round(median(ops.map((o, r) => samples['floor-string'][r] / o)), 3);
       }
       result.candidates[c.id] = entry;
     }

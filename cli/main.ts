@@ -1,6 +1,7 @@
 /**
- * `chat-identity`, the command line: make a key, sign a proof the way a site's server does, and
- * check a proof the way the chat backend does, saying exactly which signing mistake was made.
+ * `chat-identity`, the command line: make a key (a secret, or a key pair and its JWKS), sign a
+ * proof the way a site's server does, check a proof the way the chat backend does, saying exactly
+ * which signing mistake was made, and report on a site's JWKS.
  *
  * @example
  * ```sh
@@ -8,12 +9,16 @@
  * chat-identity sign user-hash 42 --key "$CHAT_IDENTITY_SECRET"
  * chat-identity sign user-hash 42 | chat-identity check user-hash
  * chat-identity check signed-payload @proof.json --json
+ * chat-identity keygen --alg ES256 --kid site-2026-01        # site-2026-01.private.pem, site-2026-01.jwks.json
+ * chat-identity check jwt "$TOKEN" --jwks https://site.example/.well-known/jwks.json
+ * chat-identity jwks check https://site.example/.well-known/jwks.json
  * ```
  *
- * Exit codes: 0 done (for `check`: verified), 1 `check` found the proof not verified, 2 usage error.
+ * Exit codes: 0 done (for `check`: verified; for `jwks check`: no problem), 1 `check` found the
+ * proof not verified (`jwks check`: a problem), 2 usage error.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MISTAKES } from '../src/diagnosis/index.js';
 import { createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash } from '../src/index.js';
@@ -29,7 +34,10 @@ import type {
 } from '../src/index.js';
 import { SCHEME_NAMES, SCHEMES } from '../src/schemes/index.js';
 import { JWT_ALGORITHMS } from '../src/schemes/jwt/index.js';
+import { PUBLIC_KEY_ALGORITHMS } from '../src/jwks/publicKey.js';
+import type { JwtPrivateKey, PublicKeyAlgorithm } from '../src/index.js';
 import packageJson from '../package.json' with { type: 'json' };
+import { checkJwks, generateKeyPair, type JwksSource } from './keys.js';
 import { troubleshootingMarkdown, troubleshootingText } from './troubleshooting.js';
 
 /** What the CLI touches of the outside world; tests pass their own. */
@@ -44,6 +52,8 @@ export interface CliIO {
   /** The clock, milliseconds since the epoch. */
   now(): number;
   readFile(path: string): Promise<string>;
+  /** Writes a file; `mode` 0o600 for a private key. */
+  writeFile(path: string, text: string, mode?: number): Promise<void>;
 }
 
 export function processIO(): CliIO {
@@ -59,6 +69,7 @@ export function processIO(): CliIO {
     env: process.env,
     now: Date.now,
     readFile: (path) => readFile(path, 'utf8'),
+    writeFile: (path, text, mode) => writeFile(path, text, mode === undefined ? 'utf8' : { encoding: 'utf8', mode }),
   };
 }
 
@@ -93,15 +104,27 @@ function algorithm(value: string, previous: JwtAlgorithm[] = []): JwtAlgorithm[]
   return [...previous, value as JwtAlgorithm];
 }
 
+function publicKeyAlgorithm(value: string): PublicKeyAlgorithm {
+  if (!PUBLIC_KEY_ALGORITHMS.includes(value as PublicKeyAlgorithm)) {
+    throw new InvalidArgumentError(`expected ${PUBLIC_KEY_ALGORITHMS.slice(0, -1).join(', ')} or ${PUBLIC_KEY_ALGORITHMS.at(-1)}.`);
+  }
+  return value as PublicKeyAlgorithm;
+}
+
 /** Raised inside an action: said on stderr, exit code 2. */
 class UsageError extends Error {}
 
 interface KeyOptions {
   key?: string[];
   keyFile?: string;
+  publicKey?: string[];
+  jwks?: string;
 }
 
-/** `--key` values: a secret, or a JSON object `{ secret, id?, test?, expiresAt? }` (expiresAt: ms or an ISO date). */
+/**
+ * `--key` values: a secret, or JSON: `{ secret, id?, test?, expiresAt? }` (expiresAt: ms or an ISO
+ * date), `{ publicKey, alg?, id? }` or `{ jwks }`, as the verifier takes them.
+ */
 function parseKey(text: string, where: string): KeyInput {
   if (!text.trimStart().startsWith('{')) return text;
   let value: unknown;
@@ -110,18 +133,33 @@ function parseKey(text: string, where: string): KeyInput {
   } catch {
     throw new UsageError(`${where} starts with { but is not JSON.`);
   }
-  const spec = value as SigningKeyInput & { expiresAt?: unknown };
-  if (typeof spec !== 'object' || spec === null || typeof spec.secret !== 'string')
-    throw new UsageError(`${where} must be a secret or {"secret": "...", "id"?, "test"?, "expiresAt"?}.`);
+  const spec = value as SigningKeyInput & { expiresAt?: unknown; publicKey?: unknown; jwks?: unknown };
+  const kinds = ['secret', 'publicKey', 'jwks'].filter((kind) => typeof spec === 'object' && spec !== null && kind in spec);
+  if (kinds.length !== 1 || (kinds[0] === 'secret' && typeof spec.secret !== 'string'))
+    throw new UsageError(
+      `${where} must be a secret, {"secret": "...", "id"?, "test"?, "expiresAt"?}, {"publicKey": ...} or {"jwks": ...}.`,
+    );
   if (typeof spec.expiresAt === 'string') {
     const at = Date.parse(spec.expiresAt);
     if (Number.isNaN(at)) throw new UsageError(`${where}: expiresAt is not a date.`);
-    return { ...spec, expiresAt: at };
+    return { ...spec, expiresAt: at } as KeyInput;
   }
-  return spec as SigningKeyInput;
+  return spec as KeyInput;
 }
 
-/** The keys, newest first: --key values, then the --key-file lines, else the environment. */
+/** PEM text, or a JWK as JSON: what a key file holds. */
+function keyFileContents(text: string, where: string): string | Record<string, unknown> {
+  return text.trimStart().startsWith('{') ? parseJsonObject(text, where) : text;
+}
+
+/** `--jwks`: a URL (fetched as the verifier fetches it), or a file holding the set. */
+async function jwksKey(value: string, io: CliIO): Promise<KeyInput> {
+  if (/^https?:\/\//i.test(value)) return { jwks: { url: value } };
+  const text = await readText(() => io.readFile(value), `--jwks ${value}`);
+  return { jwks: parseJsonObject(text, `JWKS in ${value}`) as { keys: [] } };
+}
+
+/** The keys, newest first: --key values, the --key-file lines, --public-key files and --jwks; else the environment. */
 async function readKeys(options: KeyOptions, io: CliIO): Promise<KeyInput[]> {
   const keys = (options.key ?? []).map((text, i) => parseKey(text, `--key #${i + 1}`));
   if (options.keyFile !== undefined) {
@@ -129,6 +167,11 @@ async function readKeys(options: KeyOptions, io: CliIO): Promise<KeyInput[]> {
     // One key per line; the line ending is not part of the key (a trailing newline in a key file is the classic mistake).
     text.split(/\r?\n/).forEach((line, i) => line !== '' && keys.push(parseKey(line, `${options.keyFile} line ${i + 1}`)));
   }
+  for (const path of options.publicKey ?? []) {
+    const text = await readText(() => io.readFile(path), `--public-key ${path}`);
+    keys.push({ publicKey: keyFileContents(text, `key in ${path}`) as string });
+  }
+  if (options.jwks !== undefined) keys.push(await jwksKey(options.jwks, io));
   if (keys.length === 0) {
     for (const name of [SECRET_ENV, TEST_SECRET_ENV]) if (io.env[name]) keys.push(io.env[name]!);
   }
@@ -191,13 +234,14 @@ function refusedAsUsage<T>(sign: () => T): T {
   }
 }
 
-/** Signs `text` for `scheme`: the fields the widget sends. */
+/** Signs `text` for `scheme`: the fields the widget sends. `secret` is a private key for a public-key `jwt`. */
 function signFor(
   scheme: SchemeName,
   text: string,
-  secret: string,
+  secret: string | JwtPrivateKey,
   now: () => number,
   alg: JwtAlgorithm | undefined,
+  kid?: string,
 ): Record<string, unknown> {
   const object = looksLikeJson(text) ? parseJsonObject(text, 'identity') : undefined;
   /** The identifier to sign: the text itself, or the field of the JSON object given. */
@@ -212,23 +256,23 @@ function signFor(
         throw new UsageError(
           'signed-payload signs a customer object: give it as JSON, e.g. {"externalId":"42","email":"ada@example.com"}.',
         );
-      return { ...signPayload(object as Record<string, FlatValue>, secret, { now }) };
+      return { ...signPayload(object as Record<string, FlatValue>, secret as string, { now }) };
     }
     case 'user-hash': {
       const userId = bare('user_id');
-      return { ...object, user_id: userId, user_hash: signUserHash(userId, secret) };
+      return { ...object, user_id: userId, user_hash: signUserHash(userId, secret as string) };
     }
     case 'contact-hash': {
       const fields = object ?? { ext_user_id: text };
-      return { ...fields, user_hash: signContactHash(fields as ContactHashFields, secret) };
+      return { ...fields, user_hash: signContactHash(fields as ContactHashFields, secret as string) };
     }
     case 'visitor-hash': {
       const visitorId = bare('anonymousUserId');
-      return { ...object, anonymousUserId: visitorId, hmac: signVisitorHash(visitorId, secret) };
+      return { ...object, anonymousUserId: visitorId, hmac: signVisitorHash(visitorId, secret as string) };
     }
     case 'jwt': {
       const claims = object ?? { externalId: text };
-      return { token: signJwt(claims, secret, alg ? { algorithm: alg, now } : { now }) };
+      return { token: signJwt(claims, secret, { now, ...(alg && { algorithm: alg }), ...(kid !== undefined && { keyId: kid }) }) };
     }
   }
 }
@@ -272,6 +316,7 @@ Examples:
   $ chat-identity check user-hash '{"user_id":"42","user_hash":"…"}' --key sk_test_…
   $ chat-identity check signed-payload @proof.json --json          (keys from $${SECRET_ENV} / $${TEST_SECRET_ENV})
   $ chat-identity check jwt eyJhbGciOi… --key-file keys.txt
+  $ chat-identity check jwt eyJhbGciOi… --jwks https://site.example/.well-known/jwks.json
   $ chat-identity sign user-hash 42 | chat-identity check user-hash
 
 The proof is what the widget sends: {"customer":{…},"signature":"…"}; {"user_id","user_hash"};
@@ -286,9 +331,38 @@ Examples:
   $ chat-identity sign contact-hash '{"email":"ada@example.com"}'
   $ chat-identity sign jwt '{"externalId":"42","email":"ada@example.com"}'
   $ chat-identity sign visitor-hash v_123
+  $ chat-identity sign jwt '{"externalId":"42"}' --private-key site-2026-01.private.pem --kid site-2026-01
 
 Prints the fields the widget sends (for jwt, the token). The key: --key, --key-file (first line),
-or $${SECRET_ENV}, else $${TEST_SECRET_ENV}.`;
+or $${SECRET_ENV}, else $${TEST_SECRET_ENV}; for a public-key jwt, --private-key.`;
+
+const KEYGEN_EXAMPLES = `
+Examples:
+  $ chat-identity keygen                                   (a live secret for the HMAC schemes)
+  $ chat-identity keygen --test
+  $ chat-identity keygen --alg ES256 --kid site-2026-01    (site-2026-01.private.pem and site-2026-01.jwks.json)
+  $ chat-identity keygen --alg EdDSA --jwks public/.well-known/jwks.json   (rotation: the new key joins the set)`;
+
+const JWKS_EXAMPLES = `
+Examples:
+  $ chat-identity jwks check https://site.example/.well-known/jwks.json
+  $ chat-identity jwks check site-2026-01.jwks.json --json
+
+Exit status: 0 no problem (warnings aside), 1 a problem (a key set aside, a duplicate kid, no usable key,
+a fetch that failed), 2 usage error.`;
+
+/** `es256-2026-01-01`: the algorithm and the day, as a rotation schedule names keys. */
+function defaultKid(alg: PublicKeyAlgorithm, now: number): string {
+  return `${alg.toLowerCase()}-${new Date(now).toISOString().slice(0, 10)}`;
+}
+
+async function writeOut(io: CliIO, path: string, text: string, mode?: number): Promise<void> {
+  try {
+    await io.writeFile(path, text, mode);
+  } catch (error) {
+    throw new UsageError(`cannot write ${path}: ${(error as Error).message}`);
+  }
+}
 
 /** Runs the CLI with `argv` (the arguments after the program name). Resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
@@ -304,12 +378,58 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
 
   program
     .command('keygen')
-    .description('Print a new secret: sk_live_ (or sk_test_) and 32 random bytes as hex.')
+    .description(
+      'Print a new secret: sk_live_ (or sk_test_) and 32 random bytes as hex. With --alg, write a key pair instead: the private ' +
+        "key (PEM, for the site's server) and the public key in a JWKS (for the site to publish).",
+    )
     .option('--test', 'make a test key (sk_test_...)')
-    .option('--json', 'print {"secret","test"} as JSON')
-    .action((options: { test?: boolean; json?: boolean }) => {
-      const secret = `${options.test ? 'sk_test_' : 'sk_live_'}${randomBytes(32).toString('hex')}`;
-      print(options.json ? JSON.stringify({ secret, test: options.test === true }) : secret);
+    .option('--alg <alg>', 'make a key pair for ES256, EdDSA, RS256 or PS256', publicKeyAlgorithm)
+    .option('--kid <kid>', 'with --alg: the key id (default: the algorithm and the date)')
+    .option('--out <dir>', 'with --alg: where to write <kid>.private.pem and, unless --jwks, <kid>.jwks.json', '.')
+    .option('--jwks <file>', 'with --alg: add the public key to this JWKS file (created if missing), keeping its keys: a rotation')
+    .option('--json', 'print {"secret","test"} (with --alg: {"kid","alg","privateKeyFile","jwksFile"}) as JSON')
+    .addHelpText('after', KEYGEN_EXAMPLES)
+    .action(async (options: { test?: boolean; json?: boolean; alg?: PublicKeyAlgorithm; kid?: string; out: string; jwks?: string }) => {
+      if (options.alg === undefined) {
+        if (options.kid !== undefined || options.jwks !== undefined) throw new UsageError('--kid and --jwks go with --alg.');
+        const secret = `${options.test ? 'sk_test_' : 'sk_live_'}${randomBytes(32).toString('hex')}`;
+        print(options.json ? JSON.stringify({ secret, test: options.test === true }) : secret);
+        return;
+      }
+      if (options.test)
+        throw new UsageError('--test makes a secret; a public key is a test key where it is configured so ({ publicKey, test: true }).');
+      const made = await generateKeyPair(options.alg, options.kid ?? defaultKid(options.alg, io.now()));
+      const dir = options.out.replace(/\/$/, '');
+      const privateKeyFile = `${dir}/${made.kid}.private.pem`;
+      const jwksFile = options.jwks ?? `${dir}/${made.kid}.jwks.json`;
+      let set: { keys: unknown[] } = { keys: [] };
+      if (options.jwks !== undefined) {
+        const existing = await io.readFile(options.jwks).catch(() => undefined);
+        if (existing !== undefined) {
+          const read = parseJsonObject(existing, `JWKS in ${options.jwks}`);
+          if (!Array.isArray(read.keys)) throw new UsageError(`${options.jwks} is not a JWKS: it has no "keys" array.`);
+          if (read.keys.some((key: { kid?: unknown }) => key?.kid === made.kid))
+            throw new UsageError(`${options.jwks} already has a key with kid "${made.kid}".`);
+          set = read as { keys: unknown[] };
+        }
+      }
+      set.keys = [made.jwk, ...set.keys]; // the new key first: verifiers try keys in order
+      await writeOut(io, privateKeyFile, made.privatePem, 0o600);
+      await writeOut(io, jwksFile, `${JSON.stringify(set, null, 2)}\n`);
+      if (options.json) {
+        print(JSON.stringify({ kid: made.kid, alg: options.alg, privateKeyFile, jwksFile }));
+        return;
+      }
+      print(
+        [
+          `kid: ${made.kid} (${options.alg})`,
+          `private key: ${privateKeyFile} (the site's server signs with it; it never goes to the chat backend)`,
+          `JWKS: ${jwksFile} (${set.keys.length} key${set.keys.length === 1 ? '' : 's'}; ` +
+            'publish it, e.g. at https://<site>/.well-known/jwks.json)',
+          `sign: chat-identity sign jwt '{"externalId":"42"}' --private-key ${privateKeyFile} --kid ${made.kid}` +
+            (options.alg.startsWith('RS') || options.alg.startsWith('PS') ? ` --algorithm ${options.alg}` : ''),
+        ].join('\n'),
+      );
     });
 
   program
@@ -320,20 +440,36 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     .option('-k, --key <secret>', 'the signing secret (first one given is used)', collect)
     .option('--key-file <path>', 'read the secret from the first line of this file')
     .option('--now <time>', 'sign at this time: seconds since the epoch or an ISO date', instant)
-    .option('--algorithm <alg>', 'jwt: HS256 (default), HS384 or HS512', (v: string) => algorithm(v)[0])
+    .option(
+      '--algorithm <alg>',
+      'jwt: HS256 (default), HS384 or HS512; with --private-key ES256, EdDSA, RS256 or PS256',
+      (v: string) => algorithm(v)[0],
+    )
+    .option('--private-key <file>', "jwt: sign with the site's private key (PEM, or a JWK with d) instead of a secret")
+    .option('--kid <kid>', "jwt: the kid to put in the header (the id of the public key in the site's JWKS)")
     .option('--json', 'print compact JSON on one line')
     .addHelpText('after', SIGN_EXAMPLES)
     .action(
       async (
         scheme: SchemeName,
         identity: string | undefined,
-        options: KeyOptions & { now?: number; algorithm?: JwtAlgorithm; json?: boolean },
+        options: KeyOptions & { now?: number; algorithm?: JwtAlgorithm; json?: boolean; privateKey?: string; kid?: string },
       ) => {
-        const [key] = await readKeys(options, io);
-        const secret = typeof key === 'string' ? key : key!.secret;
+        let signingKey: string | JwtPrivateKey;
+        if (options.privateKey !== undefined && scheme !== 'jwt')
+          throw new UsageError(`only jwt signs with a private key; ${scheme} signs with a secret.`);
+        if (options.privateKey !== undefined) {
+          const text = await readText(() => io.readFile(options.privateKey!), `--private-key ${options.privateKey}`);
+          signingKey = keyFileContents(text, `key in ${options.privateKey}`) as JwtPrivateKey;
+        } else {
+          const [key] = await readKeys(options, io);
+          if (typeof key !== 'string' && !('secret' in key!))
+            throw new UsageError('sign takes a secret (--key) or a private key (--private-key), not a public key.');
+          signingKey = typeof key === 'string' ? key : key.secret;
+        }
         const text = await readInput(identity, io, 'identity');
         const now = options.now === undefined ? () => io.now() : () => options.now!;
-        const fields = refusedAsUsage(() => signFor(scheme, text, secret, now, options.algorithm));
+        const fields = refusedAsUsage(() => signFor(scheme, text, signingKey, now, options.algorithm, options.kid));
         const shape = SCHEMES[scheme].facts.proof;
         if (shape.kind === 'token' && !options.json) print(String(fields[shape.field]));
         else print(options.json ? JSON.stringify(fields) : JSON.stringify(fields, null, 2));
@@ -345,15 +481,21 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     .description('Verify a proof as the chat backend does; print the verified contact or what is wrong.')
     .addArgument(schemeArgument())
     .argument('[proof]', 'what the widget sends, as JSON (for jwt, the token); @file reads a file, - (or a pipe) stdin')
-    .option('-k, --key <secret>', 'a signing secret, or JSON {"secret","id","test","expiresAt"}; repeat, newest first', collect)
+    .option(
+      '-k, --key <secret>',
+      'a signing secret, or JSON {"secret","id","test","expiresAt"} ({"publicKey"}, {"jwks"}); repeat, newest first',
+      collect,
+    )
     .option('--key-file <path>', 'read the secrets from a file, one per line, newest first')
+    .option('--public-key <file>', 'jwt: a public key (PEM, or a JWK as JSON); repeat', collect)
+    .option('--jwks <file|url>', "jwt: the site's JWKS, from a file or fetched from its URL as the verifier fetches it")
     .option('--test-mode', 'as if the widget declared testMode: true')
     .option('--no-test-keys', 'refuse test keys (allowTestKeys: false), as in production')
     .option('--now <time>', 'check at this time: seconds since the epoch or an ISO date', instant)
     .option('--max-age <seconds>', 'seconds a timestamp / iat stays valid with a live key', seconds)
     .option('--test-max-age <seconds>', 'the same for a test key (default 3600)', seconds)
     .option('--clock-tolerance <seconds>', 'seconds a timestamp may lie in the future (default 60)', seconds)
-    .option('--algorithm <alg>', 'jwt: an accepted algorithm; repeat (default HS256)', algorithm)
+    .option('--algorithm <alg>', 'jwt: an accepted algorithm; repeat (default: HS256 for secrets, each public key its own)', algorithm)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', CHECK_EXAMPLES)
     .action(
@@ -398,6 +540,35 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
         exitCode = result.verified ? EXIT_OK : EXIT_UNVERIFIED;
       },
     );
+
+  const jwks = program.command('jwks').description("Report on a site's JSON Web Key Set.");
+  jwks
+    .command('check')
+    .description(
+      "Fetch (or read) a site's JWKS and say what the verifier would make of it: each key's kid, algorithm and size, the keys it " +
+        'sets aside and why, duplicate kids, missing alg or use, and how long the set would be cached.',
+    )
+    .argument('<source>', 'the JWKS URL (https, or http to a loopback address), or a file')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', JWKS_EXAMPLES)
+    .action(async (source: string, options: { json?: boolean }) => {
+      let from: JwksSource;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+        from = { url: source };
+      } else {
+        const text = await readText(() => io.readFile(source), source);
+        let document: unknown;
+        try {
+          document = JSON.parse(text);
+        } catch {
+          document = undefined;
+        }
+        from = { file: source, document };
+      }
+      const report = await checkJwks(from);
+      print(options.json ? JSON.stringify(report) : report.text);
+      exitCode = report.problems.length === 0 ? EXIT_OK : EXIT_UNVERIFIED;
+    });
 
   program
     .command('troubleshooting')

@@ -14,7 +14,14 @@ export interface DemoKeys {
 
 export declare function demoKeys(env?: Record<string, string | undefined>): DemoKeys;
 
-export declare function createDemoApp(options?: { env?: Record<string, string | undefined>; keys?: DemoKeys; now?: () => number }): Express;
+export declare function demoSessionKey(env?: Record<string, string | undefined>): string;
+
+export declare function createDemoApp(options?: {
+  env?: Record<string, string | undefined>;
+  keys?: DemoKeys;
+  sessionKey?: string;
+  now?: () => number;
+}): Express;
 
 export interface RunningDemo {
   url: string;
@@ -24,4 +31,9 @@ export interface RunningDemo {
   close(): Promise<void>;
 }
 
-export declare function startDemo(options?: { port?: number; host?: string; env?: Record<string, string | undefined>; now?: () => number }): Promise<RunningDemo>;
+export declare function startDemo(options?: {
+  port?: number;
+  host?: string;
+  env?: Record<string, string | undefined>;
+  now?: () => number;
+}): Promise<RunningDemo>;

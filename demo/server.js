@@ -4,7 +4,10 @@
  * - an example site (`/site/...`): sign in as a sample user; its own endpoint signs the user's
  *   identity on the server, the seed's flow (`GET /site/identity` -> `{ customer, signature }`);
  * - an example chat backend (`POST /chat`): the Express adapter with `required: true`, so only a
- *   verified contact gets a reply and everything else gets `401 identity_unverified`;
+ *   verified contact gets a reply and everything else gets `401 identity_unverified`. A verified
+ *   proof starts a session bound to the browser's key (DPoP): the widget goes on with it past the
+ *   proof's 5 minutes, and fetches a fresh proof only when the backend says the session ended
+ *   (`POST /chat/logout` ends it; `POST /site/rotate-key` rotates the site's key with a grace period);
  * - a signature tester (`POST /api/tester`, page `/tester.html`): paste a proof and a key, get the
  *   verdict and the diagnosis of the signing mistake.
  *
@@ -14,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { createVerifier, signPayload } from 'chat-identity';
-import { identityVerification } from 'chat-identity/express';
+import { endSession, identityVerification } from 'chat-identity/express';
 
 export const SCHEMES = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
 
@@ -56,11 +59,12 @@ function readCookie(req, name) {
 
 /** Keys pasted into the tester: secrets, or `{ secret, id?, test?, expiresAt? }` with expiresAt as ms or a date. */
 function testerKeys(pasted) {
-  if (!Array.isArray(pasted) || pasted.length > MAX_TESTER_KEYS) throw new TypeError(`keys must be a list of at most ${MAX_TESTER_KEYS} secrets.`);
+  if (!Array.isArray(pasted) || pasted.length > MAX_TESTER_KEYS)
+    throw new TypeError(`keys must be a list of at most ${MAX_TESTER_KEYS} secrets.`);
   return pasted.map((key) => {
     if (key && typeof key === 'object' && typeof key.expiresAt === 'string') {
       const at = Date.parse(key.expiresAt);
-      if (Number.isNaN(at)) throw new TypeError('a key\'s expiresAt is not a date.');
+      if (Number.isNaN(at)) throw new TypeError("a key's expiresAt is not a date.");
       return { ...key, expiresAt: at };
     }
     return key;
@@ -68,15 +72,33 @@ function testerKeys(pasted) {
 }
 
 /**
+ * The chat backend's session key: `CHAT_IDENTITY_SESSION_SECRET`, or one generated at start (every
+ * session then ends with the process, as a rotated session key would end them).
+ */
+export function demoSessionKey(env = process.env) {
+  return env.CHAT_IDENTITY_SESSION_SECRET || `session_${randomBytes(32).toString('hex')}`;
+}
+
+/**
  * The demo's Express app.
- * @param {{ env?: Record<string, string | undefined>, keys?: ReturnType<typeof demoKeys>, now?: () => number }} [options]
+ * @param {{ env?: Record<string, string | undefined>, keys?: ReturnType<typeof demoKeys>, sessionKey?: string,
+ *   now?: () => number }} [options]
  */
 export function createDemoApp(options = {}) {
-  const { keys, signingKey } = options.keys ?? demoKeys(options.env);
+  const initial = options.keys ?? demoKeys(options.env);
+  // The site's keys change when it rotates them (POST /site/rotate-key): the chat backend looks them up.
+  let { keys, signingKey } = initial;
   const now = options.now ?? Date.now;
+  const sessionKey = options.sessionKey ?? demoSessionKey(options.env);
+  let rotations = 0;
   const sessions = new Map();
   const app = express();
   app.disable('x-powered-by');
+  // Every answer says the server's time: the widget dates its DPoP proofs by it, not by the browser's clock.
+  app.use((_req, res, next) => {
+    res.setHeader('Date', new Date(now()).toUTCString());
+    next();
+  });
 
   // ---- The example site: its own sign-in, and the endpoint that signs the identity (seed 000).
   const currentUser = (req) => SAMPLE_USERS.find((u) => u.id === sessions.get(readCookie(req, SESSION_COOKIE)));
@@ -109,19 +131,59 @@ export function createDemoApp(options = {}) {
     if (!user) return res.status(401).json({ error: 'Not logged in' });
     // Only these fields are signed (flat, no nested objects), with the time in seconds; a fresh
     // signature for each page load, never cached.
-    const { customer, signature } = signPayload({ email: user.email, externalId: user.id, name: user.name, plan: user.plan }, signingKey.secret, { now });
+    const { customer, signature } = signPayload(
+      { email: user.email, externalId: user.id, name: user.name, plan: user.plan },
+      signingKey.secret,
+      { now },
+    );
     res.json({ customer, signature, testMode: signingKey.test });
+  });
+
+  // The site rotates its key: the new one signs from now on; the old one verifies for `graceSeconds`
+  // more (the seed's 24 hours by default), and the sessions its proofs started end with it. (A demo's
+  // admin action: a real site guards it, and its chat backend reads the keys from where the site keeps them.)
+  app.post('/site/rotate-key', express.json({ limit: '1kb' }), (req, res) => {
+    const grace = req.body?.graceSeconds ?? 86_400;
+    if (!Number.isInteger(grace) || grace < 0) return res.status(400).json({ error: 'graceSeconds must be a whole number of seconds.' });
+    const prefix = signingKey.test ? 'sk_test_' : 'sk_live_';
+    const next = {
+      secret: `${prefix}${randomBytes(32).toString('hex')}`,
+      id: `${signingKey.test ? 'test' : 'live'}-${(rotations += 1) + 1}`,
+      test: signingKey.test,
+    };
+    const retired = keys.map((key) => (key === signingKey ? { ...key, expiresAt: now() + grace * 1000 } : key));
+    keys = [next, ...retired.filter((key) => key.expiresAt === undefined || key.expiresAt > now())];
+    signingKey = next;
+    res.json({
+      keys: keys.map(({ id, expiresAt }) => ({ id, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() })),
+    });
   });
 
   // ---- The example chat backend: only verified contacts get a reply.
   const chat = express.Router();
   chat.use(express.json({ limit: '16kb' }));
   // Hints are the server's decision: on while the demo runs on a test key (development), off with a live key.
-  chat.use(identityVerification({ scheme: 'signed-payload', keys, required: true, diagnostics: signingKey.test, now, logger: silent }));
+  // Sessions: a verified proof starts one, bound to the browser's key; the widget goes on with it.
+  chat.use(
+    identityVerification({
+      scheme: 'signed-payload',
+      keys: () => keys,
+      keyCache: false, // a lookup of this process's own list: rotations apply at once
+      required: true,
+      diagnostics: initial.signingKey.test,
+      now,
+      logger: silent,
+      session: { keys: [sessionKey], bind: 'dpop' },
+    }),
+  );
   chat.post('/', (req, res) => {
-    const { contact, test } = req.identity;
+    const { contact, test, via } = req.identity;
     const message = typeof req.body.message === 'string' ? req.body.message.slice(0, 500) : '';
-    res.json({ reply: `Hello ${contact.name ?? contact.externalId}, you said: ${message}`, contact, test });
+    res.json({ reply: `Hello ${contact.name ?? contact.externalId}, you said: ${message}`, contact, test, via });
+  });
+  // The widget's sign-out: the session ends on the server too, and the response says so.
+  chat.post('/logout', (req, res, next) => {
+    endSession(req, res).then((ended) => res.json({ ended }), next);
   });
   app.use('/chat', chat);
 
@@ -129,7 +191,8 @@ export function createDemoApp(options = {}) {
   app.post('/api/tester', express.json({ limit: '64kb' }), async (req, res) => {
     const { scheme, proof, keys: pasted, testMode, allowTestKeys } = req.body ?? {};
     if (!SCHEMES.includes(scheme)) return res.status(400).json({ error: `scheme must be one of ${SCHEMES.join(', ')}.` });
-    if (proof === null || typeof proof !== 'object' || Array.isArray(proof)) return res.status(400).json({ error: 'proof must be an object: the fields the widget sends (for jwt, { token }).' });
+    if (proof === null || typeof proof !== 'object' || Array.isArray(proof))
+      return res.status(400).json({ error: 'proof must be an object: the fields the widget sends (for jwt, { token }).' });
     const usingDemoKeys = pasted === undefined || (Array.isArray(pasted) && pasted.length === 0);
     let verifier;
     try {
@@ -156,12 +219,13 @@ export function createDemoApp(options = {}) {
 }
 
 /**
- * Starts the demo. `port: 0` picks a free port (the tests do).
+ * Starts the demo. `port: 0` picks a free port (the tests do); `now` is the server's clock (the
+ * browser test moves it through a 20-minute conversation without waiting).
  * @param {{ port?: number, host?: string, env?: Record<string, string | undefined>, now?: () => number }} [options]
  */
 export function startDemo(options = {}) {
   const keys = demoKeys(options.env);
-  const app = createDemoApp({ keys, now: options.now });
+  const app = createDemoApp({ keys, now: options.now, env: options.env });
   const host = options.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port ?? 3000, host, (error) => {

@@ -8,6 +8,7 @@ import type { RateLimitOptions } from './rateLimit.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
 import { JWT_ALGORITHMS } from './schemes/jwt/index.js';
 import type { Scheme, SchemeSettings } from './schemes/scheme.js';
+import { readSessionOptions, type SessionConfig } from './session/options.js';
 import type { Logger, VerifierOptions } from './types.js';
 
 /** Every option of `createVerifier`, as `VerifierOptions` declares them. */
@@ -31,6 +32,7 @@ const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [
   'keyLookupTimeout',
   'logger',
   'rateLimit',
+  'session',
 ];
 const RATE_LIMIT_OPTIONS: readonly (keyof RateLimitOptions)[] = ['identity', 'address', 'redis', 'store', 'maxKeys', 'keyPrefix', 'ipv6Subnet', 'storeTimeout'];
 
@@ -48,6 +50,8 @@ export interface VerifierConfig {
   readonly tenant: VerifierOptions['tenant'];
   readonly getCredentials: VerifierOptions['getCredentials'];
   readonly onVerified: VerifierOptions['onVerified'];
+  /** Sessions, when the `session` option turns them on. */
+  readonly session: SessionConfig | undefined;
 }
 
 export function resolveOptions(options: VerifierOptions): VerifierConfig {
@@ -68,6 +72,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
       allowTestKeys,
       keyCache: options.keyCache,
       keyLookupTimeout: options.keyLookupTimeout,
+      algorithms: options.algorithms,
       now,
       logger,
     }),
@@ -80,6 +85,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     tenant: readFunction(options.tenant, 'tenant'),
     getCredentials: readFunction(options.getCredentials, 'getCredentials'),
     onVerified: readFunction(options.onVerified, 'onVerified'),
+    session: readSessionOptions(options.session, { rateLimit: options.rateLimit, now, logger }),
   });
 }
 
@@ -141,9 +147,11 @@ function readSettings(options: VerifierOptions): SchemeSettings {
     }
     return value;
   };
-  const algorithms = options.algorithms ?? ['HS256'];
-  if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !JWT_ALGORITHMS.includes(a))) {
-    throw new TypeError(`chat-identity: options.algorithms must list some of ${JWT_ALGORITHMS.join(', ')}; "none" and asymmetric algorithms are not accepted.`);
+  // Unset: HS256 for shared secrets, each public key's own algorithm (the key decides; src/schemes/jwt/keySelection.ts).
+  const algorithms = options.algorithms;
+  const unknown = (a: unknown) => !JWT_ALGORITHMS.includes(a as never);
+  if (algorithms !== undefined && (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some(unknown))) {
+    throw new TypeError(`chat-identity: options.algorithms must list some of ${JWT_ALGORITHMS.join(', ')}; "none" is never accepted.`);
   }
   return {
     maxAge: seconds('maxAge'),

@@ -7,6 +7,10 @@
  * proof is read, a claimed identity over its limit before any HMAC, and every attempt counts
  * while it is in flight, so neither a flood nor a burst buys work.
  *
+ * With the `session` option, a verified proof also starts a session (src/session/), and a request
+ * that carries no proof but a session credential is verified by that, through the same limits. A
+ * proof always wins: present, it alone decides, and a session beside it is never consulted.
+ *
  * @example
  * ```ts
  * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] });
@@ -21,7 +25,8 @@ import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
 import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
 import { Rejection, reject } from './rejection.js';
 import type { Scheme } from './schemes/scheme.js';
-import type { Credentials, IdentityResult, Logger, Verifier, VerifierOptions, VerifyRequest } from './types.js';
+import { createSessions, type SessionFacts, type Sessions, type Stage } from './session/index.js';
+import type { Credentials, IdentityResult, Logger, VerifiedIdentity, Verifier, VerifierOptions, VerifyRequest } from './types.js';
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
 const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
@@ -31,12 +36,78 @@ const NO_HINT: { hint?: string; mistake?: string } = {};
 /** Longer tenant names are refused before they reach a lookup, a cache or a limiter. */
 export const MAX_TENANT_LENGTH = 256;
 
-/** Every result a verifier returned. A guard trusts only these, never an object shaped like one. */
-const issued = new WeakSet<object>();
+/** What a verifier noted of a result: the headers its response must carry, and its session. */
+interface Note {
+  /** A session issued, renewed or ended. */
+  headers?: Record<string, string>;
+  /** The session the result was verified by or issued, for `endSession(result)`. */
+  session?: SessionFacts;
+}
+
+/** Every result a verifier returned, with the verifier and its note. A guard trusts only these, never an object shaped like one. */
+const issued = new WeakMap<object, Note & { verifier: Verifier }>();
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Whether `value` is a result a verifier of this package returned (not a look-alike). */
 export function isIssuedResult(value: unknown): value is IdentityResult {
   return typeof value === 'object' && value !== null && issued.has(value);
+}
+
+/**
+ * The verifier that returned `result`, for an adapter's `endSession()`; undefined for anything else.
+ *
+ * @example
+ * ```ts
+ * await verifierOf(req.identity)?.endSession(req.identity!);
+ * ```
+ */
+export function verifierOf(result: unknown): Verifier | undefined {
+  return typeof result === 'object' && result !== null ? issued.get(result)?.verifier : undefined;
+}
+
+/**
+ * The headers the response to the request that produced `result` must carry: the session credential
+ * issued or renewed (`Chat-Identity-Session`, or `Set-Cookie`), or the end of one and the challenge
+ * (`WWW-Authenticate: ChatIdentity …`). Empty when there are none, always without sessions.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify(request);
+ * for (const [name, value] of Object.entries(responseHeadersOf(result))) res.setHeader(name, value);
+ * ```
+ */
+export function responseHeadersOf(result: unknown): Readonly<Record<string, string>> {
+  return (typeof result === 'object' && result !== null && issued.get(result)?.headers) || NO_HEADERS;
+}
+
+/**
+ * Marks each key handed to a scheme with an id that names its place in the list, so that the result
+ * tells which key matched (a session binds it); `unlabel` puts the key's own id back. Only with sessions.
+ */
+const LABEL = '\0key ';
+const labelledLists = new WeakMap<readonly SigningKey[], readonly SigningKey[]>();
+
+function labelled(keys: readonly SigningKey[]): readonly SigningKey[] {
+  let list = labelledLists.get(keys);
+  if (list === undefined) {
+    list = keys.map((key, i) => ({ ...key, id: `${LABEL}${i}` }));
+    labelledLists.set(keys, list);
+  }
+  return list;
+}
+
+/** The key a result of `labelled` keys names, and the result with that key's own id (none: rebuilt without, not `delete`d). */
+function unlabel(labelledResult: VerifiedIdentity, keys: readonly SigningKey[]): { result: VerifiedIdentity; key: SigningKey } {
+  const key = keys[Number(labelledResult.keyId!.slice(LABEL.length))]!;
+  if (key.id !== undefined) {
+    labelledResult.keyId = key.id;
+    return { result: labelledResult, key };
+  }
+  const { verified, scheme, contact, test, tenant, issuedAt } = labelledResult;
+  const result: VerifiedIdentity = { verified, scheme, contact, test };
+  if (tenant !== undefined) result.tenant = tenant;
+  if (issuedAt !== undefined) result.issuedAt = issuedAt;
+  return { result, key };
 }
 
 interface Picked {
@@ -53,6 +124,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // for every tenant alike, so counting failures per tenant would only multiply an attacker's guesses.
   const tenantOf = config.tenant;
   const say = sayOnce(logger);
+  const sessions = config.session && createSessions(config.session, { clockTolerance: settings.clockTolerance, allowTestKeys, say });
+  sessions?.refuseSiteKeys((fingerprint: string) => keyRing.schemeOf(fingerprint));
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
   function pick(request: VerifyRequest): Picked | undefined {
@@ -102,15 +175,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
   }
 
-  async function check(request: VerifyRequest): Promise<IdentityResult> {
+  async function check(request: VerifyRequest, note: Note): Promise<IdentityResult> {
     let picked: Picked | undefined;
     let attempt: LimitedAttempt | undefined;
     let tenant: string | undefined;
     let tenantKeys: TenantKeys | undefined;
     let claimed = false;
+    const stage: Stage = { failure: 'credential' };
     try {
       picked = pick(request);
       if (!picked) {
+        const credential = sessions?.credentialOf(request);
+        if (credential !== undefined) return await checkSession(sessions!, credential, request, note);
         if (!required) return { verified: false };
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
@@ -121,20 +197,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (admitted) await admitted;
       tenant = keyRing.looksUp(scheme.name) ? readTenant(request) : undefined;
       const proof = scheme.parse(credentials, settings);
-      // Static keys come back as they are: awaiting them would only cost a turn of the queue.
-      const configured = keyRing.configured(scheme.name, tenant, request);
+      // Static keys come back as they are: awaiting them would only cost a turn of the queue. A key
+      // set fetched from a URL that lacks the key the proof names (a JWT's kid) is fetched again first.
+      const configured = keyRing.configured(scheme.name, tenant, request, proof.keyId);
       tenantKeys = configured instanceof Promise ? await configured : configured;
       // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
       const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
       if (claim) await claim;
       claimed = true;
       const at = now();
-      const result = scheme.verify(proof, { keys: keyRing.usable(tenantKeys.keys, at), tenant: tenantKeys.tenant, now: at, settings });
+      const usable = keyRing.usable(tenantKeys.keys, at);
+      if (sessions) {
+        const { result, key } = unlabel(scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }), usable);
+        result.via = 'proof';
+        await startSession(sessions, result, key, request, at, stage, note);
+        void attempt?.end(undefined);
+        return result;
+      }
+      const result = scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
+      result.via = 'proof';
       // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
       void attempt?.end(undefined);
       return result;
     } catch (error) {
       let rejection = asRejection(error);
+      if (stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
       // Hints are the server's decision: diagnostics on, or a signature that matched a test key
       // (then only test keys are examined). A client's own flag buys neither a hint nor work.
       let examined = tenantKeys?.keys;
@@ -191,18 +278,121 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
-  return {
+  /**
+   * A verified proof starts a session: its credential goes in the response. A bound verifier needs
+   * the request's DPoP proof (a present but invalid one refuses the request); a session the request
+   * also carries, for someone else, is ended (the user switched accounts).
+   */
+  async function startSession(
+    sessions: Sessions,
+    result: VerifiedIdentity,
+    siteKey: SigningKey,
+    request: VerifyRequest,
+    at: number,
+    stage: Stage,
+    note: Note,
+  ): Promise<void> {
+    const binding = sessions.config.bind ? await sessions.bindingOf(request, at, stage) : undefined;
+    const started = await sessions.issue(result, siteKey, at, binding);
+    if (started) {
+      note.session = started.facts;
+      note.headers = sessions.issuedHeaders(started.credential, started.facts, at);
+    }
+    const carried = sessions.credentialOf(request);
+    if (carried !== undefined) await sessions.replaced(carried, result, at);
+  }
+
+  /** A proof that verified, refused for its DPoP proof: the proof's failure, with the DPoP challenge. */
+  async function refusedBinding(
+    sessions: Sessions,
+    rejection: Rejection,
+    picked: Picked,
+    attempt: LimitedAttempt | undefined,
+    note: Note,
+  ): Promise<IdentityResult> {
+    const ended = attempt?.end(rejection.code);
+    if (ended) await ended;
+    const error = failure(rejection.code, diagnostics ? rejection.hint : undefined);
+    const result: IdentityResult = { verified: false, error, scheme: picked.scheme.name };
+    note.headers = sessions.refusedHeaders(rejection, 'dpop');
+    return result;
+  }
+
+  /**
+   * A request with no proof, and a session credential: read, limited like a proof (the address
+   * before it is read, the identity it claims before its MAC), then checked (src/session/index.ts).
+   */
+  async function checkSession(sessions: Sessions, credential: string, request: VerifyRequest, note: Note): Promise<IdentityResult> {
+    let attempt: LimitedAttempt | undefined;
+    const stage: Stage = { failure: 'credential' };
+    try {
+      attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      const admitted = attempt?.admit();
+      if (admitted) await admitted;
+      const opened = sessions.open(credential);
+      const scheme = schemes.find((s) => s.name === opened.claims.s);
+      if (!scheme) reject('INVALID_SIGNATURE', `The session was issued for ${opened.claims.s}, which this verifier does not take.`);
+      const tenant = keyRing.looksUp(scheme.name) ? readTenant(request) : undefined;
+      const configured = keyRing.configured(scheme.name, tenant, request);
+      const tenantKeys = configured instanceof Promise ? await configured : configured;
+      const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${opened.identity}`);
+      if (claim) await claim;
+      const at = now();
+      const context = { tenant: tenantKeys.tenant, keys: tenantKeys.keys, now: at, request };
+      const { result, renewed, facts } = await sessions.resume(opened, credential, context, stage);
+      note.session = facts;
+      if (renewed !== undefined) note.headers = sessions.issuedHeaders(renewed, facts, at);
+      void attempt?.end(undefined);
+      return result;
+    } catch (error) {
+      const rejection = asRejection(error);
+      const ended = attempt?.end(rejection.code);
+      if (ended) await ended;
+      // A session has no signing mistake to diagnose: its hint, with diagnostics on, is the answer.
+      const refused = failure(rejection.code, diagnostics ? rejection.hint : undefined, rejection.retryAfter);
+      const result: IdentityResult = { verified: false, error: refused, via: 'session' };
+      note.headers = sessions.refusedHeaders(rejection, stage.failure);
+      return result;
+    }
+  }
+
+  /** The sessions, or a TypeError for a verifier without the `session` option. */
+  function sessionsFor(method: string): Sessions {
+    if (!sessions) throw new TypeError(`chat-identity: ${method}() needs the session option.`);
+    return sessions;
+  }
+
+  const verifier: Verifier = {
     required,
     schemes: schemes.map((s) => s.name),
     refreshKeys: (tenant) => keyRing.forget(tenant),
     async verify(request) {
-      const result = await check(request ?? {});
-      issued.add(result);
+      const note: Note & { verifier: Verifier } = { verifier };
+      const result = await check(request ?? {}, note);
+      issued.set(result, note);
       // Outside the try on purpose: a failing contact store is the app's error, not bad input.
       if (result.verified && onVerified) await onVerified(result, request);
       return result;
     },
+    async endSession(target) {
+      const sessions = sessionsFor('endSession');
+      const at = now();
+      let ended = false;
+      if (typeof target === 'string') ended = await sessions.endCredential(target, at);
+      else {
+        const noted = typeof target === 'object' && target !== null ? issued.get(target) : undefined;
+        if (noted?.verifier === verifier && noted.session) ended = await sessions.endById(noted.session, at);
+      }
+      return { ended, headers: sessions.endedHeaders() };
+    },
+    async endSessions(tenant) {
+      if (tenant !== undefined && typeof tenant !== 'string') {
+        throw new TypeError('chat-identity: endSessions(tenant) takes a tenant name, or nothing.');
+      }
+      await sessionsFor('endSessions').endAll(tenant);
+    },
   };
+  return verifier;
 }
 
 /** Says each distinct problem once per verifier, not once per request. */

@@ -17,6 +17,7 @@ export const IdentityErrorCode = {
   SIGNATURE_EXPIRED: 'SIGNATURE_EXPIRED',
   RATE_LIMITED: 'RATE_LIMITED',
   KEY_UNAVAILABLE: 'KEY_UNAVAILABLE',
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
 } as const;
 
 export type IdentityErrorCode = (typeof IdentityErrorCode)[keyof typeof IdentityErrorCode];
@@ -35,6 +36,9 @@ const CODES: Record<IdentityErrorCode, CodeInfo> = {
   SIGNATURE_EXPIRED: { status: 401, message: 'The identity signature has expired.' },
   RATE_LIMITED: { status: 429, message: 'Too many failed identity attempts; try again later.' },
   KEY_UNAVAILABLE: { status: 503, message: 'Identity keys are unavailable; try again later.' },
+  // Sent with `WWW-Authenticate: ChatIdentity realm="chat-identity", error="session_expired"`: the
+  // widget gets a fresh proof from the site and goes on (docs/sessions.md).
+  SESSION_EXPIRED: { status: 401, message: 'The session has ended; send a fresh identity proof.' },
 };
 
 /** The HTTP status a rejection with this code is answered with. */

@@ -2,13 +2,14 @@
  * chat-identity: verify the signed identity a chat widget forwards, framework-agnostic.
  * Adapters live at `chat-identity/express`, `chat-identity/koa` and `chat-identity/passport`.
  */
-export { createVerifier, isIssuedResult } from './createVerifier.js';
+export { createVerifier, isIssuedResult, responseHeadersOf, verifierOf } from './createVerifier.js';
+export { memorySessionStore, redisSessionStore, type SessionState, type SessionStore } from './session/index.js';
 export { IdentityError, IdentityErrorCode, type RejectionBody } from './errors.js';
 export { SCHEME_NAMES } from './schemes/index.js';
 export { signPayload, type SignedPayload } from './schemes/signedPayload/sign.js';
 export { signUserHash } from './schemes/userHash/sign.js';
 export { signContactHash, type ContactHashFields } from './schemes/contactHash/sign.js';
-export { signJwt } from './schemes/jwt/sign.js';
+export { signJwt, type JwtPrivateKey, type SignJwtOptions } from './schemes/jwt/sign.js';
 export { signVisitorHash } from './schemes/visitorHash/sign.js';
 export { memoryStore, redisStore, DEFAULT_MAX_KEYS, type AttemptCount, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
 export { DEFAULT_ADDRESS_LIMIT, DEFAULT_IDENTITY_LIMIT, DEFAULT_STORE_TIMEOUT, type RateLimitOptions } from './rateLimit.js';
@@ -18,16 +19,26 @@ export type {
   Credentials,
   IdentityFailure,
   IdentityResult,
+  HmacJwtAlgorithm,
+  JwksInput,
+  JwksUrl,
   JwtAlgorithm,
   KeyInput,
   KeyLookup,
   KeyLookupContext,
   KeysByScheme,
   Logger,
+  PublicJwk,
+  PublicKeyAlgorithm,
+  PublicKeyInput,
   SchemeKeys,
   SchemeName,
   SigningKeyInput,
   TenantKeySet,
+  EndedSession,
+  SessionCookieOptions,
+  SessionKeyInput,
+  SessionOptions,
   UnverifiedIdentity,
   VerifiedIdentity,
   Verifier,

@@ -13,6 +13,12 @@
  *   a real one. Concurrent misses share one call, whose signal is aborted at `keyLookupTimeout`. An
  *   answer may name the canonical tenant (`{ tenant, keys }`), which the ring reports. `forget` drops a
  *   tenant's entries (by the name asked or the canonical one) when it rotates or revokes a key.
+ * - For `jwt`, public keys instead of secrets (`{ publicKey }`, a JWKS given as it is, or
+ *   `{ jwks: { url } }`, fetched and kept fresh by src/jwks/remote.ts). Secrets and public keys never
+ *   share a ring: a token's `alg` can then never turn a public key into an HMAC secret (RFC 8725
+ *   §2.1). A list mixing them is refused at construction, a lookup answer mixing them at run time.
+ * - A token's kid selects the key (src/schemes/jwt/keySelection.ts). `configured` is told it: a kid that
+ *   no key of a fetched set has makes the set fetch again, at most once per its cooldown.
  *
  * @example
  * ```ts
@@ -25,20 +31,49 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fingerprint, noteAcrossVerifiers, SecretSchemes } from './keyFingerprint.js';
 import { refuseUnknown } from './config.js';
+import { publicSigningKey, readKeySet, type KeySetInfo } from './jwks/keySet.js';
+import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS, readPublicKey } from './jwks/publicKey.js';
+import { readJwksUrl, RemoteKeySet, type JwksSource } from './jwks/remote.js';
 import { reject, Rejection } from './rejection.js';
 import type {
-  KeyInput, KeyLookup, KeysByScheme, Logger, SchemeKeys, SchemeName, TenantKeySet, VerifierOptions, VerifyRequest,
+  JwksInput,
+  JwtAlgorithm,
+  KeyInput,
+  KeyLookup,
+  KeysByScheme,
+  Logger,
+  PublicKeyAlgorithm,
+  PublicKeyInput,
+  SchemeKeys,
+  SchemeName,
+  SigningKeyInput,
+  TenantKeySet,
+  VerifierOptions,
+  VerifyRequest,
 } from './types.js';
 
 export interface SigningKey {
+  /** The label a result reports as `keyId`. */
   readonly id?: string;
+  /**
+   * The kid a token names this key by: the key's own id. Kept apart from `id`, a label, so that a
+   * copy of a key relabelled for reporting is still selected by the same kid.
+   */
+  readonly kid?: string;
   readonly test: boolean;
   /** Milliseconds since the epoch; absent for a key that does not expire. */
   readonly expiresAt?: number;
-  /** Held as a KeyObject: it prints as `SecretKeyObject`, never as the secret. */
+  /**
+   * A shared secret (`type: 'secret'`: it prints as `SecretKeyObject`, never as the secret), or for
+   * `jwt` a public key (`type: 'public'`).
+   */
   readonly material: KeyObject;
-  /** A keyed hash of the secret's bytes (src/keyFingerprint.ts), to compare secrets without holding them. */
+  /** A keyed hash of the key's bytes (src/keyFingerprint.ts), to compare secrets without holding them. */
   readonly fingerprint: string;
+  /** A public key's algorithm, the only one it verifies (the key decides). Absent for a secret: `algorithms` decides. */
+  readonly alg?: PublicKeyAlgorithm;
+  /** The JWKS a public key came from, when it came from one (the diagnosis reads it). */
+  readonly set?: KeySetInfo;
 }
 
 export interface TenantKeys {
@@ -57,23 +92,29 @@ export interface KeyRingOptions {
   keyCache: VerifierOptions['keyCache'];
   /** Milliseconds; default 5000. */
   keyLookupTimeout: number | undefined;
+  /** `options.algorithms`, to refuse at construction a list that none of the static keys could verify. */
+  algorithms?: readonly JwtAlgorithm[] | undefined;
   now: () => number;
   logger: Logger;
 }
 
 export interface KeyRing {
   /**
-   * Keys of `scheme` for `tenant`: synchronously when static or cached. Throws (or rejects) a
-   * KEY_UNAVAILABLE `Rejection` when the lookup failed, timed out, returned nothing, returned a
-   * malformed key, or returned a secret another scheme uses. Hints never contain a secret.
+   * Keys of `scheme` for `tenant`: synchronously when static or cached (and any fetched key set is
+   * fresh). Throws (or rejects) a KEY_UNAVAILABLE `Rejection` when the lookup failed, timed out,
+   * returned nothing, returned a malformed key, or returned a secret another scheme uses, or when no
+   * key set could be fetched. Hints never contain a secret. `kid`, the key a token names: a fetched
+   * set that has no key of that kid is fetched again first, unless it was within its cooldown.
    */
-  configured(scheme: SchemeName, tenant: string | undefined, request: VerifyRequest): TenantKeys | Promise<TenantKeys>;
+  configured(scheme: SchemeName, tenant: string | undefined, request: VerifyRequest, kid?: string): TenantKeys | Promise<TenantKeys>;
   /** Those usable now, in the order to try (unexpired; test keys only when allowed). Throws KEY_UNAVAILABLE when none. */
   usable(keys: readonly SigningKey[], now: number): readonly SigningKey[];
   /** Forgets cached keys and cached failures of one tenant (by any name it was asked or answered by), or of all. */
   forget(tenant?: string): void;
   /** Whether `scheme`'s keys come from a lookup, which a tenant selects (static keys are the same for every tenant). */
   looksUp(scheme: SchemeName): boolean;
+  /** The scheme a secret serves here, by fingerprint: static keys, and lookup answers held or remembered. */
+  schemeOf(fingerprint: string): SchemeName | undefined;
 }
 
 export const TEST_KEY_PREFIX = 'sk_test_';
@@ -81,44 +122,170 @@ export const TEST_KEY_PREFIX = 'sk_test_';
 const DEFAULT_CACHE = { max: 1000, ttl: 60_000 };
 /** Failures are remembered this long at most: a tenant that just got keys, or a lookup that recovered, waits no longer. */
 const NEGATIVE_TTL = 5_000;
+/** Fetched key sets a verifier keeps (by URL and settings); beyond it the least recently used is dropped, fetched again when needed. */
+const MAX_REMOTE_SETS = 1000;
+/** Distinct problems a key ring says at most (each once). */
+const MAX_SAID = 1000;
 const DEFAULT_LOOKUP_TIMEOUT = 5_000;
-/** The fields of a key object. An object with none of them is keys per scheme. */
-const KEY_FIELDS = ['secret', 'id', 'test', 'expiresAt'];
+/** The fields of each kind of key object. An object with none of them is keys per scheme. */
+const SECRET_FIELDS = ['secret', 'id', 'test', 'expiresAt'];
+const PUBLIC_KEY_FIELDS = ['publicKey', 'alg', 'id', 'test', 'expiresAt'];
+const JWKS_FIELDS = ['jwks', 'alg', 'test'];
+const KEY_FIELDS = [...new Set([...SECRET_FIELDS, ...PUBLIC_KEY_FIELDS, ...JWKS_FIELDS])];
 const PREFIX = 'chat-identity: ';
 const ONE_SCHEME_PER_SECRET =
   'A secret may serve one scheme only: the schemes all sign with HMAC-SHA256, so what a site signs for one ' +
   '(a hash of a crafted user id, any visitor id) could pass as a proof of another.';
 
-/** Turns one configured key into a SigningKey; `where` names it in the error for the operator (never the secret). */
+/** One configured key, a secret or a public key, as a SigningKey; `where` names it in errors for the operator (never the secret). */
 export function toSigningKey(input: KeyInput, where: string): SigningKey {
+  if (input !== null && typeof input === 'object' && 'publicKey' in input) return toPublicKey(input, where);
+  if (input !== null && typeof input === 'object' && 'jwks' in input) {
+    throw new TypeError(`${PREFIX}${where} is a key set (jwks) where one key is expected.`);
+  }
   const spec = typeof input === 'string' ? { secret: input } : input;
   if (spec === null || typeof spec !== 'object' || typeof spec.secret !== 'string' || spec.secret.length === 0) {
-    throw new TypeError(`${PREFIX}${where} must be a non-empty secret string or { secret, id?, test?, expiresAt? }.`);
+    throw new TypeError(
+      `${PREFIX}${where} must be a non-empty secret string or { secret, id?, test?, expiresAt? } ` +
+        '(for jwt also { publicKey, alg?, id? } or { jwks }).',
+    );
   }
   // A misspelt expiresAt would leave a retired key verifying for ever.
-  refuseUnknown(spec, KEY_FIELDS, where);
+  refuseUnknown(spec, SECRET_FIELDS, where);
+  // A public key is public: as an HMAC secret it lets anyone sign (RFC 8725 §2.1). Said before the
+  // whitespace check, which PEM text (ending in a newline) would fail first with the wrong advice.
+  if (/-----BEGIN [A-Z0-9 ]*(KEY|CERTIFICATE)-----/.test(spec.secret) || /^\s*\{[\s\S]*"kty"/.test(spec.secret)) {
+    throw new TypeError(
+      `${PREFIX}${where} is a key in PEM or JWK form, not a shared secret: a public key is public, so an HMAC ` +
+        'made with it proves nothing (algorithm confusion, RFC 8725 §2.1). For jwt give the public key as { publicKey }.',
+    );
+  }
   // Refused, not trimmed: whether the site signs with the pasted newline or without it, a guess would fail quietly.
   if (/^\s|\s$/.test(spec.secret)) {
     throw new TypeError(`${PREFIX}${where} starts or ends with whitespace (a pasted newline?); remove it where the secret is stored.`);
   }
-  const expiresAt = spec.expiresAt instanceof Date ? spec.expiresAt.getTime() : spec.expiresAt;
-  if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
-    throw new TypeError(`${PREFIX}${where}.expiresAt must be a Date or milliseconds since the epoch.`);
-  }
+  const expiresAt = readExpiresAt(spec, where);
   const bytes = Buffer.from(spec.secret, 'utf8');
   const key: { -readonly [K in keyof SigningKey]: SigningKey[K] } = {
     test: spec.test ?? spec.secret.startsWith(TEST_KEY_PREFIX),
     material: createSecretKey(bytes),
     fingerprint: fingerprint(bytes),
   };
-  if (spec.id !== undefined) key.id = String(spec.id);
+  if (spec.id !== undefined) key.id = key.kid = readId(spec.id, where);
   if (expiresAt !== undefined) key.expiresAt = expiresAt;
   return key;
 }
 
-export function toSigningKeys(input: KeyInput | readonly KeyInput[] | undefined, where: string): SigningKey[] {
+/** `{ publicKey, alg?, id?, test?, expiresAt? }` as a SigningKey; a TypeError saying why it cannot verify (never printing the key). */
+function toPublicKey(spec: PublicKeyInput, where: string): SigningKey {
+  refuseUnknown(spec, PUBLIC_KEY_FIELDS, where);
+  const read = readPublicKey(spec.publicKey, { alg: spec.alg, configured: 'required' });
+  if ('problem' in read) throw new TypeError(`${PREFIX}${where}.publicKey cannot verify tokens: ${read.problem}.`);
+  if (spec.test !== undefined && typeof spec.test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
+  const id = spec.id === undefined ? read.kid : readId(spec.id, where);
+  return publicSigningKey(read, { id, test: spec.test ?? false, expiresAt: readExpiresAt(spec, where) });
+}
+
+function readExpiresAt(spec: SigningKeyInput | PublicKeyInput, where: string): number | undefined {
+  const expiresAt = spec.expiresAt instanceof Date ? spec.expiresAt.getTime() : spec.expiresAt;
+  if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
+    throw new TypeError(`${PREFIX}${where}.expiresAt must be a Date or milliseconds since the epoch.`);
+  }
+  return expiresAt;
+}
+
+function readId(id: unknown, where: string): string {
+  const text = String(id);
+  if (text.length > MAX_KID_LENGTH) throw new TypeError(`${PREFIX}${where}.id is longer than ${MAX_KID_LENGTH} characters.`);
+  return text;
+}
+
+/** A key set to fetch, as configured. */
+interface RemoteSpec {
+  readonly source: JwksSource;
+  readonly alg: PublicKeyAlgorithm | undefined;
+  readonly test: boolean;
+}
+
+/** One scheme's keys as configured, read: the keys, and the key sets to fetch. */
+interface ReadKeys {
+  readonly keys: SigningKey[];
+  readonly remote: RemoteSpec[];
+}
+
+/**
+ * Reads a key list: secrets, public keys, JWKS given as they are (their keys, in order) and JWKS
+ * to fetch. A TypeError for a key that cannot be read, for secrets beside public keys, and for
+ * public keys anywhere but `jwt`.
+ */
+function readKeys(input: KeyInput | readonly KeyInput[] | undefined, where: string, scheme: SchemeName | undefined): ReadKeys {
   const list = input === undefined ? [] : Array.isArray(input) ? input : [input as KeyInput];
-  return list.map((key, i) => toSigningKey(key, `${where}[${i}]`));
+  const keys: SigningKey[] = [];
+  const remote: RemoteSpec[] = [];
+  list.forEach((entry, i) => {
+    const at = `${where}[${i}]`;
+    if (entry === null || typeof entry !== 'object' || !('jwks' in entry)) {
+      keys.push(toSigningKey(entry, at));
+      return;
+    }
+    const spec = readJwksInput(entry, at);
+    if ('url' in spec.jwks) remote.push({ source: readJwksUrl(spec.jwks, `${at}.jwks`), alg: spec.alg, test: spec.test ?? false });
+    else keys.push(...localSet(spec, at));
+  });
+  const publicKeys = remote.length > 0 || keys.some((key) => key.alg !== undefined);
+  if (publicKeys && scheme !== undefined && scheme !== 'jwt') {
+    throw new TypeError(`${PREFIX}${where} holds a public key or a JWKS: those verify jwt tokens only; ${scheme} needs shared secrets.`);
+  }
+  if (publicKeys && keys.some((key) => key.alg === undefined)) {
+    throw new TypeError(
+      `${PREFIX}${where} mixes shared secrets and public keys. They never share a ring: a token whose header names ` +
+        'an HMAC algorithm could otherwise have a public key, which anyone may hold, taken as its secret (RFC 8725 §2.1). ' +
+        'Use public keys only (the site signs with its private key), or secrets only.',
+    );
+  }
+  return { keys, remote };
+}
+
+function readJwksInput(entry: JwksInput, where: string): JwksInput {
+  refuseUnknown(entry, JWKS_FIELDS, where);
+  const { jwks, alg, test } = entry;
+  if (alg !== undefined && !PUBLIC_KEY_ALGORITHMS.includes(alg)) {
+    throw new TypeError(`${PREFIX}${where}.alg must be one of ${PUBLIC_KEY_ALGORITHMS.join(', ')}.`);
+  }
+  if (test !== undefined && typeof test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
+  if (jwks === null || typeof jwks !== 'object' || Array.isArray(jwks)) {
+    throw new TypeError(`${PREFIX}${where}.jwks must be { url } or a JSON Web Key Set ({ keys: [...] }).`);
+  }
+  if ('url' in jwks)
+    refuseUnknown(
+      jwks,
+      ['url', 'timeout', 'maxBytes', 'cacheMaxAge', 'minCacheAge', 'maxCacheAge', 'cooldown', 'staleFor'],
+      `${where}.jwks`,
+    );
+  return entry;
+}
+
+/** A JWKS given as it is: its usable keys, said once each for the members set aside. None usable: a TypeError. */
+function localSet(spec: JwksInput, where: string): SigningKey[] {
+  const read = readKeySet(spec.jwks, { alg: spec.alg, test: spec.test ?? false, url: undefined });
+  if ('problem' in read) throw new TypeError(`${PREFIX}${where}.jwks is not a JSON Web Key Set: ${read.problem}.`);
+  if (read.keys.length === 0) {
+    const why = read.info.setAside.map(
+      (aside) => `${aside.kid === undefined ? 'a key' : `kid ${JSON.stringify(aside.kid)}`}: ${aside.problem}`,
+    );
+    throw new TypeError(`${PREFIX}${where}.jwks has no key that can verify tokens${why.length ? ` (${why.join('; ')})` : ''}.`);
+  }
+  return read.keys;
+}
+
+/**
+ * The keys of a list: secrets, public keys and JWKS given as they are. A JWKS to fetch is for a
+ * key ring (`createKeyRing`), which fetches it: a TypeError here.
+ */
+export function toSigningKeys(input: KeyInput | readonly KeyInput[] | undefined, where: string): SigningKey[] {
+  const { keys, remote } = readKeys(input, where, undefined);
+  if (remote.length > 0) throw new TypeError(`${PREFIX}${where} holds a JWKS URL, which only a verifier fetches.`);
+  return keys;
 }
 
 /** A keys lookup, and how the operator would name it (in errors). */
@@ -146,42 +313,67 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   const timeout = readTimeout(options.keyLookupTimeout);
   const secretSchemes = new SecretSchemes();
 
-  // Static keys become one precomputed TenantKeys per scheme.
-  const sources = new Map<SchemeName, TenantKeys | LookupSource>();
+  const said = new Set<string>();
+  /** Misconfigurations and outages are logged once per kind, not once per request (or per junk tenant). */
+  const sayOnce = (kind: string, message: string) => {
+    if (said.has(kind) || said.size >= MAX_SAID) return;
+    said.add(kind);
+    logger.error(`${PREFIX}${message}`);
+  };
+
+  /** Key sets fetched from a URL, by URL and settings: tenants that share a URL share its fetches and its cooldown. */
+  const remoteSets = new LRUCache<string, RemoteKeySet>({ max: MAX_REMOTE_SETS });
+  const remoteSet = ({ source, alg, test }: RemoteSpec): RemoteKeySet => {
+    const id = `${source.url.href} ${alg} ${test} ${JSON.stringify(source.settings)}`;
+    let set = remoteSets.get(id);
+    if (!set) remoteSets.set(id, (set = new RemoteKeySet(source, { alg, test, now, say: sayOnce })));
+    return set;
+  };
+  /** Members of a JWKS given in the configuration that can never verify: said once each. */
+  const sayAside = (keys: readonly SigningKey[], where: string) => {
+    for (const info of new Set(keys.flatMap((key) => (key.set ? [key.set] : [])))) {
+      for (const aside of info.setAside) {
+        const name = aside.kid === undefined ? 'a key without kid' : `the key with kid ${JSON.stringify(aside.kid)}`;
+        sayOnce(`aside ${where} ${aside.kid} ${aside.problem}`, `${where} has ${name} that is never used: ${aside.problem}.`);
+      }
+    }
+  };
+
+  // Static keys become one precomputed KeySource per scheme.
+  const sources = new Map<SchemeName, KeySource | LookupSource>();
   for (const { scheme, keys, where } of keysPerScheme(options.keys, schemes)) {
     if (typeof keys === 'function') {
       sources.set(scheme, { lookup: keys, where });
       continue;
     }
-    const list = toSigningKeys(keys, where);
-    if (list.length === 0) throw new TypeError(`${PREFIX}${where} is empty; configure at least one signing secret.`);
-    list.forEach((key, i) => {
+    const read = readKeys(keys, where, scheme);
+    const list = read.keys;
+    if (list.length === 0 && read.remote.length === 0)
+      throw new TypeError(`${PREFIX}${where} is empty; configure at least one signing secret.`);
+    const secrets = list.filter((key) => key.alg === undefined);
+    secrets.forEach((key) => {
       const other = secretSchemes.schemeOf(key.fingerprint);
       if (other !== undefined && other !== scheme) {
-        throw new TypeError(`${PREFIX}${where}[${i}] is also a ${other} key. ${ONE_SCHEME_PER_SECRET}`);
+        throw new TypeError(`${PREFIX}${where}[${list.indexOf(key)}] is also a ${other} key. ${ONE_SCHEME_PER_SECRET}`);
       }
     });
-    secretSchemes.hold(list, scheme); // for good: static keys verify as long as the verifier lives
-    noteAcrossVerifiers(list, scheme, logger);
-    sources.set(scheme, { tenant: undefined, keys: list });
+    refuseAlgorithms(options.algorithms, list, where);
+    secretSchemes.hold(secrets, scheme); // for good: static keys verify as long as the verifier lives
+    noteAcrossVerifiers(secrets, scheme, logger);
+    sayAside(list, where);
+    const source: { -readonly [K in keyof KeySource]: KeySource[K] } = { tenant: undefined, keys: list };
+    if (read.remote.length > 0) source.remote = read.remote.map(remoteSet);
+    sources.set(scheme, source);
   }
 
   // The caches preallocate: only a verifier with a lookup gets them.
   const cacheSize = [...sources.values()].some((source) => 'lookup' in source) ? keyCache : undefined;
 
-  const said = new Set<string>();
-  /** Misconfigurations and outages are logged once per kind, not once per request (or per junk tenant). */
-  const sayOnce = (kind: string, message: string) => {
-    if (said.has(kind)) return;
-    said.add(kind);
-    logger.error(`${PREFIX}${message}`);
-  };
-
   const cacheClock = { now };
   /** Lookup answers by (scheme, tenant as asked); each holds its secrets in `secretSchemes` while cached. */
   const found =
     cacheSize &&
-    new LRUCache<string, TenantKeys>({
+    new LRUCache<string, KeySource>({
       ...cacheSize,
       ttlResolution: 0,
       perf: cacheClock,
@@ -192,7 +384,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     cacheSize &&
     new LRUCache<string, Refusal>({ max: cacheSize.max, ttl: Math.min(cacheSize.ttl, NEGATIVE_TTL), ttlResolution: 0, perf: cacheClock });
   /** Lookups under way, by (scheme, tenant as asked): concurrent requests share one. */
-  const lookups = new Map<string, Promise<TenantKeys>>();
+  const lookups = new Map<string, Promise<KeySource>>();
   /** Bumped by `forget`: a lookup that started before it may have read what was changed, so its outcome is not cached. */
   let generation = 0;
 
@@ -216,19 +408,82 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     return open;
   }
 
-  function configured(scheme: SchemeName, tenant: string | undefined, request: VerifyRequest): TenantKeys | Promise<TenantKeys> {
+  function configured(
+    scheme: SchemeName,
+    tenant: string | undefined,
+    request: VerifyRequest,
+    kid?: string,
+  ): TenantKeys | Promise<TenantKeys> {
     const source = sources.get(scheme);
     if (source === undefined) reject('KEY_UNAVAILABLE', `No keys are configured for ${scheme}.`);
-    if (!('lookup' in source)) return tenant === undefined ? source : { tenant, keys: source.keys };
+    if (!('lookup' in source)) {
+      if (!source.remote) return tenant === undefined ? source : { tenant, keys: source.keys };
+      const keys = withFetched(source, kid);
+      if (tenant === undefined) return keys;
+      return keys instanceof Promise ? keys.then((made) => ({ tenant, keys: made.keys })) : { tenant, keys: keys.keys };
+    }
     const key = cacheKey(scheme, tenant);
     const cached = found?.get(key);
-    if (cached) return cached;
+    if (cached) return cached.remote ? withFetched(cached, kid) : cached;
     const refusal = refused?.get(key);
     if (refusal) throw refusal.rejection;
-    return lookups.get(key) ?? lookUp(source, scheme, tenant, request);
+    const answer = lookups.get(key) ?? lookUp(source, scheme, tenant, request);
+    return answer.then((entry) => (entry.remote ? withFetched(entry, kid) : entry));
   }
 
-  function lookUp(source: LookupSource, scheme: SchemeName, asked: string | undefined, request: VerifyRequest): Promise<TenantKeys> {
+  /** The joined keys of a source and its fetched sets, made once per version of the sets. */
+  const joined = new WeakMap<KeySource, { parts: readonly (readonly SigningKey[])[]; keys: TenantKeys; kids: Set<string> }>();
+
+  function join(source: KeySource, parts: readonly (readonly SigningKey[])[]): { keys: TenantKeys; kids: Set<string> } {
+    const made = joined.get(source);
+    if (made && made.parts.length === parts.length && made.parts.every((part, i) => part === parts[i])) return made;
+    const keys = parts.reduce<readonly SigningKey[]>((all, part) => (part.length === 0 ? all : all.concat(part)), source.keys);
+    const fresh = { parts, keys: { tenant: source.tenant, keys }, kids: new Set<string>() };
+    for (const key of keys) if (key.kid !== undefined) fresh.kids.add(key.kid);
+    for (const set of source.remote ?? []) for (const kid of set.info?.kids ?? []) fresh.kids.add(kid);
+    joined.set(source, fresh);
+    return fresh;
+  }
+
+  /**
+   * A source with key sets to fetch: its keys and the sets' current ones, at once when every set
+   * is fresh and holds `kid` (or no kid was named); else after fetching what has expired, and once
+   * more for a kid no set holds (each set's cooldown permitting).
+   */
+  function withFetched(source: KeySource, kid: string | undefined): TenantKeys | Promise<TenantKeys> {
+    const sets = source.remote!;
+    const at = now();
+    if (sets.every((set) => set.fresh(at))) {
+      const made = join(
+        source,
+        sets.map((set) => set.keys),
+      );
+      if (kid === undefined || made.kids.has(kid)) return made.keys;
+    }
+    return fetched(source, sets, kid, at);
+  }
+
+  async function fetched(source: KeySource, sets: readonly RemoteKeySet[], kid: string | undefined, at: number): Promise<TenantKeys> {
+    const current = sets.map((set) => set.current(at));
+    let made = join(source, await Promise.all(current));
+    if (kid !== undefined && !made.kids.has(kid)) {
+      // A set fetched for this very request is as fresh as it gets: only the others are fetched again.
+      await Promise.all(sets.map((set, i) => (current[i] instanceof Promise ? set.noteMissing(kid) : set.refreshFor(kid, now()))));
+      made = join(source, await Promise.all(sets.map((set) => set.current(now()))));
+    }
+    if (made.keys.keys.length === 0) {
+      const failing = sets.find((set) => set.failure !== undefined);
+      reject(
+        'KEY_UNAVAILABLE',
+        failing
+          ? `The JWKS at ${failing.label} could not be fetched (${failing.failure}).`
+          : `The JWKS at ${sets[0]!.label} holds no usable key.`,
+      );
+    }
+    return made.keys;
+  }
+
+  function lookUp(source: LookupSource, scheme: SchemeName, asked: string | undefined, request: VerifyRequest): Promise<KeySource> {
     const key = cacheKey(scheme, asked);
     const startedIn = generation;
     let tenant = asked; // the canonical tenant, once the answer names it
@@ -272,10 +527,11 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   }
 
   /** The answer's keys, checked: a refusal when there are none, one is malformed, or one serves another scheme. */
-  function admit(scheme: SchemeName, answer: Answer, where: string): TenantKeys {
+  function admit(scheme: SchemeName, answer: Answer, where: string): KeySource {
     let keys: SigningKey[];
+    let remote: RemoteSpec[];
     try {
-      keys = toSigningKeys(answer.keys as KeyInput | readonly KeyInput[] | undefined, where);
+      ({ keys, remote } = readKeys(answer.keys as KeyInput | readonly KeyInput[] | undefined, where, scheme));
     } catch (error) {
       // Only our own messages are passed on: they name where the key is, never the secret.
       const ours = error instanceof TypeError && error.message.startsWith(PREFIX);
@@ -283,10 +539,12 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       sayOnce(`unusable ${scheme}`, `${problem} Requests needing these keys fail with KEY_UNAVAILABLE.`);
       reject('KEY_UNAVAILABLE', problem);
     }
-    if (keys.length === 0) {
+    if (keys.length === 0 && remote.length === 0) {
       reject('KEY_UNAVAILABLE', `The keys lookup returned no ${scheme} keys for ${describeTenant(answer.tenant)}.`);
     }
-    const rival = secretSchemes.claim(keys, scheme);
+    sayAside(keys, where);
+    const secrets = keys.filter((key) => key.alg === undefined);
+    const rival = secretSchemes.claim(secrets, scheme);
     if (rival !== undefined) {
       sayOnce(
         `shared ${rival} ${scheme}`,
@@ -295,8 +553,8 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       );
       reject('KEY_UNAVAILABLE', `The keys lookup returned a secret that another scheme (${rival}) uses; each scheme needs its own.`);
     }
-    noteAcrossVerifiers(keys, scheme, logger);
-    return { tenant: answer.tenant, keys };
+    noteAcrossVerifiers(secrets, scheme, logger);
+    return remote.length === 0 ? { tenant: answer.tenant, keys } : { tenant: answer.tenant, keys, remote: remote.map(remoteSet) };
   }
 
   function lookupThrew(error: unknown): Rejection {
@@ -319,7 +577,15 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       found?.clear();
       refused?.clear();
       secretSchemes.forgetRemembered();
+      for (const set of remoteSets.values()) set.forget();
       return;
+    }
+    if (found) {
+      // The tenant's fetched key sets are fetched again too (a set shared by several tenants, for all of them).
+      const asked = new Set([...sources.keys()].map((scheme) => cacheKey(scheme, tenant)));
+      for (const [key, entry] of found.entries()) {
+        if (asked.has(key) || entry.tenant === tenant) for (const set of entry.remote ?? []) set.forget();
+      }
     }
     for (const cache of [found, refused]) {
       if (!cache) continue;
@@ -329,7 +595,32 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   }
 
   const looksUp = (scheme: SchemeName) => 'lookup' in (sources.get(scheme) ?? {});
-  return { configured, usable, forget, looksUp };
+  return { configured, usable, forget, looksUp, schemeOf: (fingerprint) => secretSchemes.schemeOf(fingerprint) };
+}
+
+/** Keys as a source holds them: the keys, and the key sets to fetch whose keys join them per request. */
+interface KeySource extends TenantKeys {
+  readonly remote?: readonly RemoteKeySet[];
+}
+
+/**
+ * Refuses an `algorithms` list that none of these keys could verify with: secrets with no HMAC
+ * algorithm listed, or a public key whose algorithm is not listed (every token it signs would fail).
+ */
+function refuseAlgorithms(algorithms: readonly JwtAlgorithm[] | undefined, keys: readonly SigningKey[], where: string): void {
+  if (algorithms === undefined) return;
+  if (keys.some((key) => key.alg === undefined) && !algorithms.some((alg) => alg.startsWith('HS'))) {
+    throw new TypeError(
+      `${PREFIX}options.algorithms lists no HMAC algorithm, but ${where} holds shared secrets, which verify HS256, HS384 and HS512 only.`,
+    );
+  }
+  const unlisted = keys.find((key) => key.alg !== undefined && !algorithms.includes(key.alg));
+  if (unlisted) {
+    throw new TypeError(
+      `${PREFIX}options.algorithms does not list ${unlisted.alg}, the algorithm of a key in ${where}: list it, or leave algorithms ` +
+        'unset (each public key verifies its own algorithm).',
+    );
+  }
 }
 
 /** Scheme names hold no space, so the first space ends the scheme; no tenant is the scheme alone, apart from every string. */

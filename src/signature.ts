@@ -6,8 +6,9 @@
  * count its calls to prove that a refused request bought no work. A site's signature, made by the
  * signing helpers, is `signatureFor`.
  */
-import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { constants, createHash, createHmac, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { reject } from './rejection.js';
+import type { PublicKeyAlgorithm } from './types.js';
 
 export type HmacHash = 'sha256' | 'sha384' | 'sha512';
 
@@ -47,6 +48,61 @@ export function signatureFor(hash: HmacHash, key: KeyObject, data: string, encod
 export function signaturesEqual(expected: Buffer, given: Buffer): boolean {
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
+
+/**
+ * Whether `signature` is the `alg` signature of `data` by the holder of the private key that goes
+ * with the public `key` (RFC 7518 §3.3–3.5): ECDSA as the raw r‖s JWS sends (not DER), RSA with
+ * PKCS#1 v1.5 (RS256) or PSS with a salt the size of the hash (PS256), Ed25519 as it is. Nothing
+ * here is secret, so nothing needs comparing in constant time: the public-key check is the whole
+ * answer. Like `hmac`, the verifier's and the diagnosis's only way to check one.
+ */
+export function publicKeyVerifies(alg: PublicKeyAlgorithm, key: KeyObject, data: string, signature: Buffer): boolean {
+  const made = verifyOptions[alg];
+  let options = made.get(key);
+  if (options === undefined) {
+    options = VERIFY_OPTIONS[alg](key);
+    made.set(key, options);
+  }
+  return verify(options.hash, Buffer.from(data, 'utf8'), options.key, signature);
+}
+
+type VerifyOptions = {
+  hash: 'sha256' | null;
+  key: KeyObject | { key: KeyObject; dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number };
+};
+
+const VERIFY_OPTIONS: Readonly<Record<PublicKeyAlgorithm, (key: KeyObject) => VerifyOptions>> = {
+  ES256: (key) => ({ hash: 'sha256', key: { key, dsaEncoding: 'ieee-p1363' } }),
+  EdDSA: (key) => ({ hash: null, key }),
+  RS256: (key) => ({ hash: 'sha256', key: { key, padding: constants.RSA_PKCS1_PADDING } }),
+  PS256: (key) => ({
+    hash: 'sha256',
+    key: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+  }),
+};
+
+/**
+ * Whether `signature` is an ES256 signature of `data` in DER, not the r‖s JWS carries: a site's
+ * mistake (node:crypto's `sign` makes DER unless told `dsaEncoding: 'ieee-p1363'`), which only the
+ * diagnosis asks about. The verifier never accepts one.
+ */
+export function derSignatureVerifies(key: KeyObject, data: string, signature: Buffer): boolean {
+  return verify('sha256', Buffer.from(data, 'utf8'), { key, dsaEncoding: 'der' }, signature);
+}
+
+/** A site's signature with its private key: what `signJwt` sends for a public-key algorithm. */
+export function publicKeySignature(alg: PublicKeyAlgorithm, privateKey: KeyObject, data: string): Buffer {
+  const options = VERIFY_OPTIONS[alg](privateKey);
+  return sign(options.hash, Buffer.from(data, 'utf8'), options.key);
+}
+
+/** The options of each public key, made once per algorithm (a configured key verifies one, its own). */
+const verifyOptions: Readonly<Record<PublicKeyAlgorithm, WeakMap<KeyObject, VerifyOptions>>> = {
+  ES256: new WeakMap(),
+  EdDSA: new WeakMap(),
+  RS256: new WeakMap(),
+  PS256: new WeakMap(),
+};
 
 /** A signature of the wrong size can never match: say so plainly. */
 export function requireDigestSize(signature: Buffer, hash: HmacHash, field: string, encoding: 'hex' | 'base64url'): void {

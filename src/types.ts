@@ -4,12 +4,37 @@
  */
 import type { IdentityErrorCode } from './errors.js';
 import type { RateLimitOptions } from './rateLimit.js';
+import type { KeyObject } from 'node:crypto';
+import type { SessionStore } from './session/store.js';
 
 /** The wire formats this package verifies, one per vendor document in the seeds. */
 export type SchemeName = 'signed-payload' | 'user-hash' | 'contact-hash' | 'jwt' | 'visitor-hash';
 
-/** HMAC algorithms a JWT may be signed with. Only the ones listed in `algorithms` are accepted. */
-export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+/**
+ * HMAC algorithms a JWT may be signed with, by a shared secret. HS256 unless `algorithms` lists others.
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys: [secret], algorithms: ['HS256', 'HS512'] });
+ * ```
+ */
+export type HmacJwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+/**
+ * Asymmetric algorithms a JWT may be signed with, by the site's private key: each configured public
+ * key verifies one, its own (the key decides, never the token's header).
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys: [{ publicKey: rsaPem, alg: 'PS256' }] });
+ * ```
+ */
+export type PublicKeyAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
+/**
+ * The algorithms `jwt` knows: HMAC with a shared secret, or a public key's own.
+ * @example
+ * ```ts
+ * const accepted: JwtAlgorithm[] = ['HS256', 'ES256'];
+ * ```
+ */
+export type JwtAlgorithm = HmacJwtAlgorithm | PublicKeyAlgorithm;
 
 /**
  * The plain request the core reads. Adapters build it from their framework's request;
@@ -21,6 +46,10 @@ export interface VerifyRequest {
   query?: Record<string, unknown>;
   params?: Record<string, unknown>;
   ip?: string;
+  /** The HTTP method, as sent (`POST`): what a DPoP proof of a bound session is checked against. */
+  method?: string;
+  /** The absolute URL the client requested (`https://chat.example/chat`): the same. Adapters supply both. */
+  url?: string;
 }
 
 /** One signing secret with what the key ring needs to know about it. */
@@ -35,7 +64,95 @@ export interface SigningKeyInput {
   expiresAt?: Date | number;
 }
 
-export type KeyInput = string | SigningKeyInput;
+/**
+ * One configured key: a shared secret (a string, or `{ secret }`), or for `jwt` a public key or a JWKS.
+ * @example
+ * ```ts
+ * const keys: KeyInput[] = [{ secret: process.env.CHAT_IDENTITY_SECRET!, id: 'current' }];
+ * const jwtKeys: KeyInput[] = [{ jwks: { url: 'https://site.example/.well-known/jwks.json' } }];
+ * ```
+ */
+export type KeyInput = string | SigningKeyInput | PublicKeyInput | JwksInput;
+
+// Asymmetric JWT keys (jwt only): the site signs with a private key it keeps; the chat backend
+// holds only public keys, which cannot sign. docs/jwks.md.
+
+/**
+ * A public JWK (RFC 7517) as the site publishes it: `kty`, `crv` / `n`, `x`, `y`, `e`, and `kid`, `alg`, `use`.
+ * @example
+ * ```ts
+ * const x = '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo';
+ * const jwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x, kid: 'site-2026-01', alg: 'EdDSA', use: 'sig' };
+ * ```
+ */
+export interface PublicJwk {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+  [member: string]: unknown;
+}
+
+/**
+ * One public key that verifies `jwt` tokens.
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys: [{ publicKey: pemText, alg: 'ES256', id: 'site-2026-01' }] });
+ * ```
+ */
+export interface PublicKeyInput {
+  /** PEM (`BEGIN PUBLIC KEY`, or an X.509 certificate), a public JWK, or a public KeyObject. Never a private key: refused. */
+  publicKey: string | PublicJwk | KeyObject;
+  /** The key's algorithm: needed for RSA (RS256 or PS256); else the JWK's `alg`, or the key's type (P-256: ES256, Ed25519: EdDSA). */
+  alg?: PublicKeyAlgorithm;
+  /** The kid tokens name this key by, reported as `keyId`. Default: the JWK's `kid`. */
+  id?: string;
+  /** A test key: relaxed `testMaxAge`, results marked `test: true`. Default `false`. */
+  test?: boolean;
+  /** After this moment the key is never used. */
+  expiresAt?: Date | number;
+}
+
+/**
+ * The site's JSON Web Key Set: fetched from its URL and kept fresh, or given as it is.
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys: [{ jwks: { url: 'https://site.example/.well-known/jwks.json' } }] });
+ * ```
+ */
+export interface JwksInput {
+  jwks: JwksUrl | { keys: readonly PublicJwk[] };
+  /** The algorithm of the set's keys that state none (an RSA key without `alg` is otherwise set aside: RS256 or PS256 is ambiguous). */
+  alg?: PublicKeyAlgorithm;
+  /** Every key of the set is a test key. Default `false`. */
+  test?: boolean;
+}
+
+/**
+ * Where a JWKS is fetched from, and how it is cached (durations in milliseconds; docs/jwks.md).
+ * @example
+ * ```ts
+ * const jwks: JwksUrl = { url: 'https://site.example/.well-known/jwks.json', timeout: 2000, cooldown: 60_000 };
+ * ```
+ */
+export interface JwksUrl {
+  /** `https:` (or `http:` to a loopback address, for tests). */
+  url: string | URL;
+  /** How long a fetch may take, body included. Default 5000. */
+  timeout?: number;
+  /** The largest response accepted, in bytes. Default 131072 (128 KiB). */
+  maxBytes?: number;
+  /** How long a set is kept when its response sets no `Cache-Control: max-age`. Default 600000 (10 minutes). */
+  cacheMaxAge?: number;
+  /** The floor put on a response's max-age (`no-cache` and `max-age=0` included). Default 60000. */
+  minCacheAge?: number;
+  /** The ceiling put on a response's max-age: a removed key stops verifying within it. Default 3600000 (1 hour). */
+  maxCacheAge?: number;
+  /** At most one fetch this often for tokens whose kid the set lacks. Default 30000. */
+  cooldown?: number;
+  /** How long past its expiry the last good set keeps verifying while the URL cannot be fetched. Default 3600000 (1 hour). */
+  staleFor?: number;
+}
 
 /**
  * What a keys lookup returns for one tenant: its keys, or `{ tenant, keys }` to name the tenant
@@ -73,7 +190,8 @@ export interface VerifierOptions {
   /**
    * The signing secrets, in the order to try them (newest first), or a per-tenant lookup. With
    * several schemes, keys per scheme (`{ 'user-hash': [...], jwt: [...] }`) or a lookup, which is
-   * told the scheme: one list of secrets for several schemes is refused.
+   * told the scheme: one list of secrets for several schemes is refused. For `jwt`, public keys
+   * and key sets instead (`{ publicKey }`, `{ jwks: { url } }`), never beside secrets.
    */
   keys: SchemeKeys | KeysByScheme;
   /** Which tenant (team, agent, workspace) a request belongs to; passed to a `keys` lookup. */
@@ -92,7 +210,7 @@ export interface VerifierOptions {
   getCredentials?: (request: VerifyRequest) => Credentials | undefined;
   /** Called after every successful verification, e.g. to upsert the contact. Its errors reject `verify()`. */
   onVerified?: (result: VerifiedIdentity, request: VerifyRequest) => void | Promise<void>;
-  /** JWT algorithms accepted. Default `['HS256']`. */
+  /** JWT algorithms accepted. Default: HS256 for shared secrets, and each public key's own algorithm (the key decides). */
   algorithms?: readonly JwtAlgorithm[];
   /** JWT `iss` that must match, when set. */
   issuer?: string | readonly string[];
@@ -113,6 +231,89 @@ export interface VerifierOptions {
    * Default 30 and 10 failures a minute, in memory; pass `{ redis }` to share them; `false` turns them off.
    */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Continue a verified chat past the proof's window: a verified proof gets a session credential
+   * in the response, and later requests carrying it verify as the same contact (docs/sessions.md).
+   * Off by default.
+   */
+  session?: SessionOptions | false;
+}
+
+/**
+ * One session key: the server's own secret, never a site's.
+ *
+ * @example
+ * ```ts
+ * const keys: SessionKeyInput[] = [{ secret: process.env.CHAT_IDENTITY_SESSION_SECRET!, id: '2026-11' }];
+ * ```
+ */
+export interface SessionKeyInput {
+  /** At least 32 characters, random (`npx chat-identity keygen`). */
+  secret: string;
+  /** A label the credential names its key by. Default: derived from the secret. */
+  id?: string;
+  /** After this moment the key neither signs nor verifies: sessions it signed end (renewals move them to the newer key first). */
+  expiresAt?: Date | number;
+}
+
+/**
+ * The session cookie, for widgets served from the chat backend's own site (HttpOnly always).
+ *
+ * @example
+ * ```ts
+ * const cookie: SessionCookieOptions = { name: '__Host-chat-session', sameSite: 'Lax' };
+ * ```
+ */
+export interface SessionCookieOptions {
+  /** Default `chat_identity_session`. */
+  name?: string;
+  /** Default `'Strict'`. `'None'` (cross-site) needs your own CSRF defence. */
+  sameSite?: 'Strict' | 'Lax' | 'None';
+  /** Default `true`. */
+  secure?: boolean;
+  /** Default `/`. */
+  path?: string;
+  domain?: string;
+}
+
+/**
+ * The `session` option: a verified proof starts a session, and later requests carrying its
+ * credential (and no proof) verify as the same contact, `via: 'session'`. docs/sessions.md.
+ *
+ * @example
+ * ```ts
+ * const session: SessionOptions = { keys: [process.env.CHAT_IDENTITY_SESSION_SECRET!], idle: 1800, maxAge: 86_400 };
+ * ```
+ */
+export interface SessionOptions {
+  /** The session keys, newest first: the first usable one signs; each verifies until its `expiresAt`. Never a site's key (refused). */
+  keys: string | SessionKeyInput | readonly (string | SessionKeyInput)[];
+  /** Seconds without a request after which a session ends. Default 1800 (30 minutes). */
+  idle?: number;
+  /** Seconds a session lasts in all, from the proof's time, however active. Default 86400 (24 hours). */
+  maxAge?: number;
+  /** The header that carries the credential, both ways. Default `Chat-Identity-Session`. */
+  header?: string;
+  /** Send the credential as an HttpOnly cookie instead of a header the widget stores (same-site widgets). Default `false`. */
+  cookie?: boolean | SessionCookieOptions;
+  /** Where session ends are kept. Default: in Redis when `rateLimit.redis` is set, else in memory (this process only). */
+  store?: SessionStore;
+  /** `'dpop'`: bind each session to a key the browser holds (RFC 9449-style); it is then used only with a DPoP proof. */
+  bind?: 'dpop';
+}
+
+/**
+ * What `endSession()` did, and the headers that tell the widget (or clear the cookie).
+ *
+ * @example
+ * ```ts
+ * const { ended, headers } = await verifier.endSession(result); // headers: { 'Chat-Identity-Session': 'ended' }
+ * ```
+ */
+export interface EndedSession {
+  /** A valid session was ended on the server (false: there was none, or the store did not answer). */
+  ended: boolean;
+  headers: Record<string, string>;
 }
 
 export interface Logger {
@@ -151,6 +352,12 @@ export interface VerifiedIdentity {
   test: boolean;
   /** When the proof was signed, for the schemes that carry a time. */
   issuedAt?: Date;
+  /**
+   * How this request proved it: its own proof (`'proof'`), or a session credential issued on an
+   * earlier proof (`'session'`: the contact is exactly what that proof verified). Set on every result
+   * `verify()` returns.
+   */
+  via?: 'proof' | 'session';
 }
 
 export interface IdentityFailure {
@@ -169,6 +376,8 @@ export interface UnverifiedIdentity {
   scheme?: SchemeName;
   /** Absent when nothing was presented and nothing was required: an anonymous visitor. */
   error?: IdentityFailure;
+  /** `'session'` when the refused credential was a session credential (then `scheme` is absent). */
+  via?: 'session';
 }
 
 export type IdentityResult = VerifiedIdentity | UnverifiedIdentity;
@@ -185,4 +394,15 @@ export interface Verifier {
    * next request looks them up again. Call it when a tenant rotates or revokes a key.
    */
   refreshKeys(tenant?: string): void;
+  /**
+   * Ends one session (a logout): the one `result` was verified by or issued, or the one a credential
+   * names. Its credentials are refused from then on, on every instance sharing the session store.
+   * Resolves with the headers that tell the widget (or clear the cookie). Needs the `session` option.
+   */
+  endSession(target: IdentityResult | string): Promise<EndedSession>;
+  /**
+   * Ends every session of `tenant` (as results name it), or, with no tenant, every session that
+   * belongs to none (a verifier with static keys). Rejects when the session store does not answer.
+   */
+  endSessions(tenant?: string): Promise<void>;
 }

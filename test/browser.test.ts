@@ -1,8 +1,13 @@
 /**
  * The demo in a real browser: Debian's chromium, headless, driven by playwright-core. Sign in and
  * chat as a verified user; tamper with the proof and see identity_unverified; paste a proof with
- * a millisecond timestamp into the signature tester and see that diagnosis. Skips, saying why,
- * where /usr/bin/chromium is absent (.ci/run installs it, so CI never skips).
+ * a millisecond timestamp into the signature tester and see that diagnosis. Then sessions, on a demo
+ * with a live key (5-minute proofs) whose clock the test moves (its injectable `now`, never slept
+ * on): a 20-minute conversation stays verified with one proof; the session is bound to a key the
+ * page cannot export, so the credential lifted from storage is refused; a key rotation past its
+ * grace ends the session and the widget fetches a fresh proof and goes on; after a logout the old
+ * credential is refused. Skips, saying why, where /usr/bin/chromium is absent (.ci/run installs it,
+ * so CI never skips).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +16,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signPayload } from '../src/index.js';
 import type { RunningDemo } from '../demo/server.js';
+import { claimsOf, dpopKey, dpopProof } from './support/sessions.js';
 
 vi.mock('chat-identity/express', async () => await import('../adapters/express.js'));
 
@@ -36,7 +42,14 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -48,41 +61,202 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   }, SLOW);
 
-  it('signs in and chats as a verified user', async () => {
-    await page.goto(`${origin}/`);
-    await page.getByRole('button', { name: 'Sign in as Ada Lovelace' }).click();
-    await expect.poll(() => page.locator('#proof').textContent()).toContain('"externalId": "1"');
-    await page.locator('#message').fill('Where is my order?');
-    await page.locator('#send').click();
-    await page.locator('#messages li.them').first().waitFor();
-    expect(await page.locator('#messages li.them').first().textContent()).toBe('Hello Ada Lovelace, you said: Where is my order?');
-    expect(await page.locator('#identity-status').textContent()).toContain('Verified contact: Ada Lovelace (externalId 1, ada@example.com)');
-  }, SLOW);
+  it(
+    'signs in and chats as a verified user',
+    async () => {
+      await page.goto(`${origin}/`);
+      await page.getByRole('button', { name: 'Sign in as Ada Lovelace' }).click();
+      await expect.poll(() => page.locator('#proof').textContent()).toContain('"externalId": "1"');
+      await page.locator('#message').fill('Where is my order?');
+      await page.locator('#send').click();
+      await page.locator('#messages li.them').first().waitFor();
+      expect(await page.locator('#messages li.them').first().textContent()).toBe('Hello Ada Lovelace, you said: Where is my order?');
+      expect(await page.locator('#identity-status').textContent()).toContain(
+        'Verified contact: Ada Lovelace (externalId 1, ada@example.com)',
+      );
+    },
+    SLOW,
+  );
 
-  it('tampers with the proof and is refused with identity_unverified', async () => {
-    await page.locator('#tamper').check();
-    await page.locator('#message').fill('I am someone else now');
-    await page.locator('#send').click();
-    await page.locator('#messages li.error').first().waitFor();
-    const refusal = await page.locator('#messages li.error').first().textContent();
-    expect(refusal).toContain('401 identity_unverified: INVALID_SIGNATURE.');
-    expect(await page.locator('#identity-status').textContent()).toMatch(/^Refused: 401 identity_unverified/);
-  }, SLOW);
+  it(
+    'tampers with the proof and is refused with identity_unverified',
+    async () => {
+      await page.locator('#tamper').check();
+      await page.locator('#message').fill('I am someone else now');
+      await page.locator('#send').click();
+      await page.locator('#messages li.error').first().waitFor();
+      const refusal = await page.locator('#messages li.error').first().textContent();
+      expect(refusal).toContain('401 identity_unverified: INVALID_SIGNATURE.');
+      expect(await page.locator('#identity-status').textContent()).toMatch(/^Refused: 401 identity_unverified/);
+    },
+    SLOW,
+  );
 
-  it('diagnoses a millisecond timestamp pasted into the signature tester', async () => {
-    const key = `sk_test_${'ab'.repeat(32)}`;
-    const { customer, signature } = signPayload({ externalId: '42', email: 'ada@example.com', timestamp: Date.now() }, key);
-    await page.goto(`${origin}/tester.html`);
-    await page.locator('#scheme').selectOption('signed-payload');
-    await page.locator('#field-customer').fill(JSON.stringify(customer));
-    await page.locator('#field-signature').fill(signature);
-    await page.locator('#keys').fill(key);
-    await page.locator('#check').click();
-    await expect.poll(() => page.locator('#verdict').textContent()).toBe('Not verified: SIGNATURE_EXPIRED. The identity signature has expired.');
-    const diagnosis = await page.locator('#diagnosis').textContent();
-    expect(diagnosis).toMatch(/^Diagnosis \(timestamp-milliseconds\): customer.timestamp \(\d{13}\) looks like milliseconds/);
-    expect(diagnosis).not.toContain(key);
-  }, SLOW);
+  it(
+    'diagnoses a millisecond timestamp pasted into the signature tester',
+    async () => {
+      const key = `sk_test_${'ab'.repeat(32)}`;
+      const { customer, signature } = signPayload({ externalId: '42', email: 'ada@example.com', timestamp: Date.now() }, key);
+      await page.goto(`${origin}/tester.html`);
+      await page.locator('#scheme').selectOption('signed-payload');
+      await page.locator('#field-customer').fill(JSON.stringify(customer));
+      await page.locator('#field-signature').fill(signature);
+      await page.locator('#keys').fill(key);
+      await page.locator('#check').click();
+      await expect
+        .poll(() => page.locator('#verdict').textContent())
+        .toBe('Not verified: SIGNATURE_EXPIRED. The identity signature has expired.');
+      const diagnosis = await page.locator('#diagnosis').textContent();
+      expect(diagnosis).toMatch(/^Diagnosis \(timestamp-milliseconds\): customer.timestamp \(\d{13}\) looks like milliseconds/);
+      expect(diagnosis).not.toContain(key);
+    },
+    SLOW,
+  );
+
+  describe('sessions: a conversation that outlives its proof', () => {
+    let live: RunningDemo;
+    let site: string;
+    let offset = 0;
+    /** The demo server's clock: real time, moved on by the test. */
+    const serverNow = () => Date.now() + offset;
+    const advance = (seconds: number) => void (offset += seconds * 1000);
+    const proofsFetched = async () => Number(await page.locator('#proof-count').textContent());
+    const status = async () => (await page.locator('#identity-status').textContent()) ?? '';
+    async function send(text: string): Promise<string> {
+      const answers = page.locator('#messages li.them, #messages li.error');
+      const before = await answers.count();
+      await page.locator('#message').fill(text);
+      await page.locator('#send').click();
+      await expect.poll(() => answers.count()).toBe(before + 1);
+      return (await answers.last().textContent()) ?? '';
+    }
+    /** The credential the widget keeps (sessionStorage), read in the page. */
+    const storedSession = () => page.evaluate<string | null>(`sessionStorage.getItem('chat-identity-session')`);
+    const post = (headers: Record<string, string>) =>
+      fetch(`${site}/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ message: 'from elsewhere' }),
+      });
+
+    beforeAll(async () => {
+      // A live key: proofs are good for 5 minutes (a test key's would be good for an hour).
+      const { startDemo } = await import('../demo/server.js');
+      live = await startDemo({ port: 0, env: { CHAT_IDENTITY_SECRET: `sk_live_${'5e'.repeat(32)}` }, now: serverNow });
+      site = `http://127.0.0.1:${live.port}`;
+    }, SLOW);
+    afterAll(async () => {
+      await live?.close();
+    }, SLOW);
+
+    it(
+      'keeps a 20-minute conversation verified across four 5-minute proof windows, with one proof',
+      async () => {
+        await page.goto(`${site}/`);
+        await page.getByRole('button', { name: 'Sign in as Grace Hopper' }).click();
+        await expect.poll(() => page.locator('#proof').textContent()).toContain('"externalId": "2"');
+        const proof = JSON.parse((await page.locator('#proof').textContent())!) as object;
+        expect(await send('Hello, minute 0')).toBe('Hello Grace Hopper, you said: Hello, minute 0');
+        expect(await status()).toMatch(/^Verified contact: Grace Hopper \(externalId 2, grace@example\.com\).*; via proof\.$/);
+        for (const minute of [5, 10, 15, 20]) {
+          advance(5 * 60 + 1);
+          expect(await send(`Still here, minute ${minute}`)).toBe(`Hello Grace Hopper, you said: Still here, minute ${minute}`);
+          expect(await status()).toMatch(/; via session\.$/);
+        }
+        expect(await proofsFetched()).toBe(1);
+        // The proof on its own has been refused since minute 5.
+        const alone = await fetch(`${site}/chat`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ message: 'x', ...proof }),
+        });
+        expect(alone.status).toBe(401);
+        expect(await alone.json()).toMatchObject({ code: 'SIGNATURE_EXPIRED' });
+      },
+      SLOW,
+    );
+
+    it(
+      'binds the session to a key the page cannot export: the credential lifted from storage is refused',
+      async () => {
+        const credential = (await storedSession())!;
+        expect(credential).toMatch(/^v1\./);
+        expect(claimsOf(credential).b).toEqual(expect.any(String));
+        // The page's own key, from IndexedDB where the widget keeps it: usable, never exportable.
+        const exported = await page.evaluate<string>(`(async () => {
+        const db = await new Promise((resolve) => {
+          const open = indexedDB.open('chat-identity', 1);
+          open.onsuccess = () => resolve(open.result);
+        });
+        const pair = await new Promise((resolve) => {
+          const get = db.transaction('keys').objectStore('keys').get('dpop');
+          get.onsuccess = () => resolve(get.result);
+        });
+        return crypto.subtle.exportKey('jwk', pair.privateKey).then(() => 'exported', (error) => error.name);
+      })()`);
+        expect(exported).toBe('InvalidAccessError');
+        // Lifted, and replayed without the key, or with the thief's own key.
+        const bare = await post({ 'Chat-Identity-Session': credential });
+        expect(bare.status).toBe(401);
+        expect(bare.headers.get('www-authenticate')).toBe('ChatIdentity realm="chat-identity", error="invalid_dpop_proof"');
+        expect(await bare.json()).toMatchObject({ code: 'INVALID_SIGNATURE' });
+        const iat = Math.floor(serverNow() / 1000);
+        const thief = await post({
+          'Chat-Identity-Session': credential,
+          DPoP: dpopProof(dpopKey(), { url: `${site}/chat`, credential, iat }),
+        });
+        expect(thief.status).toBe(401);
+        expect(await thief.json()).toMatchObject({ code: 'INVALID_SIGNATURE' });
+        // In the page, with its key, it goes on.
+        expect(await send('Still me')).toBe('Hello Grace Hopper, you said: Still me');
+        expect(await status()).toMatch(/; via session\.$/);
+      },
+      SLOW,
+    );
+
+    it(
+      'a key rotation past its grace ends the session: the widget fetches a fresh proof and goes on',
+      async () => {
+        const rotated = await fetch(`${site}/site/rotate-key`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ graceSeconds: 600 }),
+        });
+        expect(rotated.status).toBe(200);
+        advance(5 * 60 + 1); // within the grace: the session goes on
+        expect(await send('After the rotation')).toBe('Hello Grace Hopper, you said: After the rotation');
+        expect(await status()).toMatch(/; via session\.$/);
+        expect(await proofsFetched()).toBe(1);
+        advance(5 * 60 + 1); // past it: the old key's sessions end
+        expect(await send('Past the grace')).toBe('Hello Grace Hopper, you said: Past the grace');
+        expect(await status()).toMatch(/; via proof\.$/);
+        expect(await proofsFetched()).toBe(2);
+        await expect
+          .poll(() => page.locator('#messages li.notice').last().textContent())
+          .toBe('The session ended (SESSION_EXPIRED): the widget fetched a fresh proof from the site and sent the message again.');
+        advance(5 * 60 + 1); // and on, with the session the new key's proof started
+        expect(await send('On the new key')).toBe('Hello Grace Hopper, you said: On the new key');
+        expect(await status()).toMatch(/; via session\.$/);
+        expect(await proofsFetched()).toBe(2);
+      },
+      SLOW,
+    );
+
+    it(
+      'signing out ends the session on the server: the old credential, put back, is refused',
+      async () => {
+        const credential = (await storedSession())!;
+        await page.locator('#logout').click();
+        await page.getByRole('button', { name: 'Sign in as Grace Hopper' }).waitFor();
+        expect(await storedSession()).toBeNull();
+        // Put back within its idle window, and used with the page's own key: ended all the same.
+        await page.evaluate(`sessionStorage.setItem('chat-identity-session', ${JSON.stringify(credential)})`);
+        expect(await send('Me again')).toBe('401 identity_unverified: MISSING_IDENTITY. No identity proof was presented.');
+        expect(await page.locator('#messages li.notice').last().textContent()).toMatch(/^The session ended \(SESSION_EXPIRED\)/);
+      },
+      SLOW,
+    );
+  });
 
   it('ran the pages without a script error', () => {
     expect(pageErrors).toEqual([]);

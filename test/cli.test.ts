@@ -9,11 +9,15 @@ import { MISTAKES } from '../src/diagnosis/index.js';
 import { signUserHash } from '../src/index.js';
 import { LIVE_KEY, NOW, NOW_SECONDS, TEST_KEY } from './helpers.js';
 import { MISTAKE_CASES, secretsOf } from './mistakeCases.js';
+import { startJwksServer } from './support/jwksServer.js';
+import { jwksOf, keyPair, tokenBy, withoutMembers } from './support/keyPairs.js';
 
 interface Outcome {
   code: number;
   stdout: string;
   stderr: string;
+  /** What the command wrote, by path, with the mode asked for. */
+  written: Record<string, { text: string; mode: number | undefined }>;
 }
 
 async function cli(
@@ -22,6 +26,7 @@ async function cli(
 ): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
+  const written: Outcome['written'] = {};
   const io: CliIO = {
     stdout: (text) => void (stdout += text),
     stderr: (text) => void (stderr += text),
@@ -30,13 +35,14 @@ async function cli(
     env: options.env ?? {},
     now: options.now ?? (() => NOW),
     readFile: async (path) => {
-      const text = options.files?.[path];
+      const text = written[path]?.text ?? options.files?.[path];
       if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
       return text;
     },
+    writeFile: async (path, text, mode) => void (written[path] = { text, mode }),
   };
   const code = await run(argv, io);
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, written };
 }
 
 // The CLI's JSON, read by the assertions whatever its shape.
@@ -168,7 +174,7 @@ describe('chat-identity usage', () => {
     [['check', 'jwt', 'x.y.z', '--key', LIVE_KEY, '--max-age', 'soon'], /expected a number of seconds/],
     [['check', 'jwt', 'x.y.z', '--key', '', '--now', String(NOW_SECONDS)], /non-empty secret/],
     [['sign', 'signed-payload', '42', '--key', LIVE_KEY], /signs a customer object/],
-    [['sign', 'user-hash', '--key', LIVE_KEY, '--algorithm', 'RS256', '42'], /expected HS256, HS384 or HS512/],
+    [['sign', 'user-hash', '--key', LIVE_KEY, '--algorithm', 'RS384', '42'], /expected HS256, HS384, HS512, ES256, EdDSA, RS256 or PS256/],
     [[], /Usage: chat-identity/],
   ])('%j: exit 2 with the reason on stderr', async (argv, message) => {
     const outcome = await cli(argv as string[]);
@@ -203,11 +209,14 @@ describe('chat-identity usage', () => {
     await expect(cli(['sign', 'signed-payload', '{"externalId":"42"}', '--key', LIVE_KEY], { now })).rejects.toThrow('a bug');
   });
 
-  it.each([[[]], [['keygen']], [['sign']], [['check']], [['troubleshooting']]])('%j --help: usage on stdout, exit 0', async (argv) => {
-    const outcome = await cli([...(argv as string[]), '--help']);
-    expect(outcome).toMatchObject({ code: 0, stderr: '' });
-    expect(outcome.stdout).toMatch(/^Usage: chat-identity/);
-  });
+  it.each([[[]], [['keygen']], [['sign']], [['check']], [['troubleshooting']], [['jwks', 'check']]])(
+    '%j --help: usage on stdout, exit 0',
+    async (argv) => {
+      const outcome = await cli([...(argv as string[]), '--help']);
+      expect(outcome).toMatchObject({ code: 0, stderr: '' });
+      expect(outcome.stdout).toMatch(/^Usage: chat-identity/);
+    },
+  );
 
   it('check --help lists the options scripts use, and the exit statuses', async () => {
     const { stdout } = await cli(['check', '--help']);
@@ -225,5 +234,181 @@ describe('chat-identity troubleshooting', () => {
     expect((await cli(['troubleshooting', '--markdown'])).stdout).toBe(troubleshootingMarkdown() + '\n');
     expect(json(await cli(['troubleshooting', '--json']))).toHaveLength(MISTAKES.length);
     expect((await cli(['troubleshooting'])).stdout).toContain('json-whitespace\n  Whitespace in the signed JSON');
+  });
+});
+
+describe('key pairs: keygen --alg, sign --private-key, check --jwks / --public-key', () => {
+  it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)(
+    '%s: writes the private key (0600) and its JWKS; what it signs, the JWKS verifies',
+    async (alg) => {
+      const made = await cli(['keygen', '--alg', alg, '--kid', `site-${alg}`, '--out', 'keys']);
+      expect(made.code).toBe(0);
+      expect(made.written[`keys/site-${alg}.private.pem`]).toEqual({
+        text: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/),
+        mode: 0o600,
+      });
+      const jwks = JSON.parse(made.written[`keys/site-${alg}.jwks.json`]!.text);
+      expect(jwks.keys).toEqual([expect.objectContaining({ kid: `site-${alg}`, alg, use: 'sig' })]);
+      expect(JSON.stringify(jwks)).not.toMatch(/"d"/);
+      expect(made.stdout).toContain(`kid: site-${alg} (${alg})`);
+      const files = {
+        'key.pem': made.written[`keys/site-${alg}.private.pem`]!.text,
+        'jwks.json': made.written[`keys/site-${alg}.jwks.json`]!.text,
+      };
+      const signArgs = [
+        'sign',
+        'jwt',
+        '{"externalId":"42"}',
+        '--private-key',
+        'key.pem',
+        '--kid',
+        `site-${alg}`,
+        '--now',
+        String(NOW_SECONDS),
+      ];
+      const signed = await cli(alg.startsWith('ES') || alg === 'EdDSA' ? signArgs : [...signArgs, '--algorithm', alg], { files });
+      expect(signed.code).toBe(0);
+      const token = signed.stdout.trim();
+      const checked = await cli(['check', 'jwt', token, '--jwks', 'jwks.json', '--now', String(NOW_SECONDS), '--json'], { files });
+      expect(json(checked)).toMatchObject({ verified: true, keyId: `site-${alg}`, contact: { externalId: '42' } });
+    },
+  );
+
+  it('keygen --jwks adds the new key first to a set, keeping the old ones (a rotation), and refuses a kid already there', async () => {
+    const first = await cli(['keygen', '--alg', 'ES256', '--kid', 'k1', '--jwks', 'site/jwks.json', '--out', 'site']);
+    const files = { 'site/jwks.json': first.written['site/jwks.json']!.text };
+    const second = await cli(['keygen', '--alg', 'EdDSA', '--kid', 'k2', '--jwks', 'site/jwks.json', '--out', 'site', '--json'], { files });
+    expect(json(second)).toEqual({ kid: 'k2', alg: 'EdDSA', privateKeyFile: 'site/k2.private.pem', jwksFile: 'site/jwks.json' });
+    expect(JSON.parse(second.written['site/jwks.json']!.text).keys.map((key: { kid: string }) => key.kid)).toEqual(['k2', 'k1']);
+    const again = await cli(['keygen', '--alg', 'ES256', '--kid', 'k1', '--jwks', 'site/jwks.json'], { files });
+    expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/already has a key with kid "k1"/) });
+  });
+
+  it('keygen names the key by its algorithm and the day when no kid is given', async () => {
+    expect(json(await cli(['keygen', '--alg', 'EdDSA', '--json']))).toMatchObject({
+      kid: 'eddsa-2026-01-01',
+      jwksFile: './eddsa-2026-01-01.jwks.json',
+    });
+  });
+
+  it.each([
+    [['keygen', '--alg', 'HS256'], /expected ES256, EdDSA, RS256 or PS256/],
+    [['keygen', '--alg', 'ES256', '--test'], /--test makes a secret/],
+    [['keygen', '--kid', 'k'], /--kid and --jwks go with --alg/],
+    [['sign', 'user-hash', '42', '--private-key', 'key.pem'], /only jwt signs with a private key/],
+    [['sign', 'jwt', '42', '--private-key', 'rsa.pem'], /RS256 or PS256 is ambiguous/],
+    [['sign', 'jwt', '42', '--private-key', 'public.pem'], /needs the private key/],
+    [['sign', 'jwt', '42', '--key', '{"publicKey":"x"}'], /not a public key/],
+  ])('%j: exit 2 with the reason', async (argv, message) => {
+    const files = {
+      'key.pem': keyPair('ES256', 'k').privatePem,
+      'rsa.pem': keyPair('RS256', 'r').privatePem,
+      'public.pem': keyPair('ES256', 'k').pem,
+    };
+    const outcome = await cli(argv as string[], { files });
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toMatch(message);
+  });
+
+  it('check takes a public key file (PEM or JWK) and a key given as JSON', async () => {
+    const pair = keyPair('EdDSA', 'ed-cli');
+    const token = tokenBy(pair, { externalId: '42' });
+    const files = { 'ed.pem': pair.pem, 'ed.jwk': JSON.stringify(pair.jwk) };
+    for (const keyArgs of [
+      ['--public-key', 'ed.jwk'],
+      ['--key', JSON.stringify({ publicKey: pair.jwk })],
+    ]) {
+      expect(json(await cli(['check', 'jwt', token, ...keyArgs, '--now', String(NOW_SECONDS), '--json'], { files }))).toMatchObject({
+        verified: true,
+        keyId: 'ed-cli',
+      });
+    }
+    // A PEM carries no kid: the token's kid then names no key with an id, and the key without one is tried.
+    expect(
+      json(await cli(['check', 'jwt', token, '--public-key', 'ed.pem', '--now', String(NOW_SECONDS), '--json'], { files })),
+    ).toMatchObject({ verified: true });
+  });
+
+  it('check --jwks <url> fetches the set as the verifier does, and names the mistake when the kid is missing', async () => {
+    const site = await startJwksServer();
+    try {
+      const pair = keyPair('ES256', 'on-the-site');
+      site.serve(jwksOf(pair));
+      const args = ['--jwks', site.url, '--now', String(NOW_SECONDS), '--json'];
+      expect(json(await cli(['check', 'jwt', tokenBy(pair, { externalId: '42' }), ...args]))).toMatchObject({
+        verified: true,
+        keyId: 'on-the-site',
+      });
+      const unpublished = tokenBy(keyPair('ES256', 'not-published'), { externalId: '42' });
+      expect(json(await cli(['check', 'jwt', unpublished, ...args]))).toMatchObject({
+        verified: false,
+        mistake: { id: 'jwt-kid-unknown' },
+      });
+    } finally {
+      await site.close();
+    }
+  });
+});
+
+describe('chat-identity jwks check', () => {
+  const good = [keyPair('ES256', 'a'), keyPair('EdDSA', 'b')];
+
+  it('reports each key of a sound set and exits 0', async () => {
+    const outcome = await cli(['jwks', 'check', 'jwks.json'], { files: { 'jwks.json': JSON.stringify(jwksOf(...good)) } });
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toContain('kid "a": ES256, an EC P-256 key, use sig');
+    expect(outcome.stdout).toContain('kid "b": EdDSA, an Ed25519 key, use sig');
+    expect(outcome.stdout).toContain('ok: every key verifies tokens');
+  });
+
+  it('names every problem and warning, exits 1', async () => {
+    const set = {
+      keys: [
+        withoutMembers(keyPair('RS256', 'rsa').jwk, 'alg'),
+        keyPair('RS256', 'small', 1024).jwk,
+        good[0]!.jwk,
+        { ...keyPair('ES256', 'a2').jwk, kid: 'a' },
+        withoutMembers(good[1]!.jwk, 'alg', 'use', 'kid'),
+        { ...keyPair('EdDSA', 'leak').privateKey.export({ format: 'jwk' }), kid: 'leak' },
+      ],
+    };
+    const outcome = await cli(['jwks', 'check', 'jwks.json', '--json'], { files: { 'jwks.json': JSON.stringify(set) } });
+    expect(outcome.code).toBe(1);
+    const report = json(outcome);
+    expect(report.problems).toEqual([
+      expect.stringMatching(/kid "rsa" is set aside: an RSA key of 2048 bits without alg: RS256 or PS256 is ambiguous/),
+      expect.stringMatching(/kid "small" is set aside: an RSA key of 1024 bits: RSA keys under 2048 bits are refused/),
+      expect.stringMatching(/kid "leak" is set aside: it holds private members/),
+      'kid "a" names 2 keys: a kid must name one key',
+    ]);
+    expect(report.warnings).toEqual([
+      'a key without kid: no "alg": its type makes it EdDSA; state it',
+      'a key without kid: no "use": state "sig"',
+      'a key without kid: no "kid": tokens cannot name it',
+    ]);
+    expect(report.keys.map((key: { usable: boolean }) => key.usable)).toEqual([false, false, true, true, true, false]);
+  });
+
+  it('fetches a URL as the verifier does: the status, the size, and how long the set would be cached', async () => {
+    const site = await startJwksServer();
+    try {
+      site.serve(jwksOf(...good), { headers: { 'cache-control': 'max-age=86400' } });
+      const outcome = await cli(['jwks', 'check', site.url]);
+      expect(outcome.code).toBe(0);
+      expect(outcome.stdout).toMatch(/HTTP 200, \d+ bytes, Cache-Control "max-age=86400": the verifier keeps it 3600 s/);
+      expect(outcome.stdout).toContain('Cache-Control max-age is 86400 s; the verifier keeps the set 3600 s');
+      site.serve('nope', { status: 404 });
+      expect(await cli(['jwks', 'check', site.url])).toMatchObject({
+        code: 1,
+        stdout: expect.stringMatching(/could not be fetched \(HTTP 404\)/),
+      });
+    } finally {
+      await site.close();
+    }
+    expect(await cli(['jwks', 'check', 'http://jwks.example/keys.json'])).toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/must be https:/),
+    });
+    expect(await cli(['jwks', 'check', 'nope.json'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot read nope.json/) });
   });
 });

@@ -24,14 +24,16 @@ describe('conformance: one table through the core and every adapter', () => {
 
     it.each(Object.keys(PATHS) as (keyof typeof PATHS)[])('%s', async (path) => {
       const outcome = path === 'core' ? await core() : await PATHS[path](options, guard, requests);
-      const { status, code, identity, hint, retryAfter } = testCase.expect;
+      const { status, code, identity, hint, retryAfter, session, challenge, body } = testCase.expect;
       expect(outcome.status).toBe(status);
       expect(outcome.retryAfter).toBe(retryAfter);
+      if (session) expect(outcome.session ?? 'none').toBe(session);
+      if (challenge) expect(outcome.challenge).toBe(challenge);
       if (code) {
         expect(outcome.body).toMatchObject({ error: status === 429 ? 'rate_limited' : 'identity_unverified', code, message: expect.any(String) });
         expect('hint' in (outcome.body as object)).toBe(hint ?? false);
       } else {
-        expect(outcome.body).toMatchObject({ identity });
+        expect(outcome.body).toMatchObject(body ?? { identity });
       }
       expect(internalErrors).toEqual([]);
       // Same status, body and attached result as the core, byte for byte.

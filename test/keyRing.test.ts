@@ -6,10 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { REMEMBERED_SECRETS } from '../src/keyFingerprint.js';
-import { createKeyRing, type KeyRing, type KeyRingOptions, type TenantKeys } from '../src/keyRing.js';
+import { createKeyRing, toSigningKeys, type KeyRing, type KeyRingOptions, type TenantKeys } from '../src/keyRing.js';
 import { Rejection } from '../src/rejection.js';
 import type { KeyLookup, KeyLookupContext, SchemeName, TenantKeySet, VerifyRequest } from '../src/types.js';
 import { LIVE_KEY, NOW, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY } from './helpers.js';
+import { startJwksServer } from './support/jwksServer.js';
+import { jwksOf, keyPair, withoutMembers } from './support/keyPairs.js';
 
 let clock = NOW;
 beforeEach(() => {
@@ -565,7 +567,10 @@ describe('usable keys', () => {
   };
 
   it('are the configured list itself, in order, when all can be used', () => {
-    const { keyRing, keys } = keysOf([{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }]);
+    const { keyRing, keys } = keysOf([
+      { secret: LIVE_KEY, id: 'new' },
+      { secret: PREVIOUS_KEY, id: 'old' },
+    ]);
     expect(keyRing.usable(keys, clock)).toBe(keys);
   });
 
@@ -588,5 +593,114 @@ describe('usable keys', () => {
     expect((await refusal((async () => expired.keyRing.usable(expired.keys, clock))())).hint).toMatch(/expired/);
     const testOnly = keysOf([TEST_KEY], false);
     await refusal((async () => testOnly.keyRing.usable(testOnly.keys, clock))());
+  });
+});
+
+describe('public keys and key sets (jwt)', () => {
+  const es = keyPair('ES256', 'es-1');
+  const ed = keyPair('EdDSA', 'ed-1');
+  const jwtRing = (keys: KeyRingOptions['keys'], options: Partial<KeyRingOptions> = {}) => ring({ keys, schemes: ['jwt'], ...options });
+
+  it('hold each public key with its algorithm and kid, printed as a key object, never as key material', () => {
+    const { keyRing } = jwtRing([{ publicKey: es.jwk }, { publicKey: ed.pem, alg: 'EdDSA', id: 'mine', test: true }]);
+    const { keys } = keyRing.configured('jwt', undefined, request) as TenantKeys;
+    expect(keys.map((key) => [key.alg, key.kid, key.id, key.test])).toEqual([
+      ['ES256', 'es-1', 'es-1', false],
+      ['EdDSA', 'mine', 'mine', true],
+    ]);
+    expect(inspect(keys[0], { depth: 5 })).toMatch(/PublicKeyObject/);
+    expect(inspect(keys[0], { depth: 5 })).not.toContain(String(es.jwk.x));
+  });
+
+  it('expand a JWKS given as it is into its keys, saying once each member set aside', () => {
+    const small = keyPair('RS256', 'small', 1024);
+    const { keyRing, log } = jwtRing([{ jwks: jwksOf(es, small, ed) }]);
+    const { keys } = keyRing.configured('jwt', undefined, request) as TenantKeys;
+    expect(keys.map((key) => key.kid)).toEqual(['es-1', 'ed-1']);
+    expect(keys[0]!.set).toBe(keys[1]!.set);
+    expect(keys[0]!.set).toMatchObject({ url: undefined, kids: ['es-1', 'small', 'ed-1'], setAside: [{ kid: 'small', bits: 1024 }] });
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(log.error.mock.calls[0]![0]).toMatch(/options\.keys has the key with kid "small" that is never used: an RSA key of 1024 bits/);
+  });
+
+  it('refuse at construction a JWKS with no usable key, and a JWKS URL in toSigningKeys (only a ring fetches)', () => {
+    expect(typeError(() => jwtRing([{ jwks: { keys: [withoutMembers(keyPair('RS256', 'r').jwk, 'alg')] } }]))).toMatch(
+      /options\.keys\[0\]\.jwks has no key that can verify tokens \(kid "r": an RSA key of 2048 bits without alg/,
+    );
+    expect(typeError(() => jwtRing([{ jwks: { keys: 'none' } as never }]))).toMatch(/is not a JSON Web Key Set: it has no "keys" array/);
+    expect(typeError(() => toSigningKeys([{ jwks: { url: 'https://site.example/jwks.json' } }], 'keys'))).toMatch(
+      /only a verifier fetches/,
+    );
+    expect(toSigningKeys([{ jwks: jwksOf(es) }], 'keys').map((key) => key.alg)).toEqual(['ES256']);
+  });
+
+  it.each([
+    ['secrets beside public keys', () => [freshSecret(), { publicKey: es.jwk }], /mixes shared secrets and public keys/],
+    [
+      'a secret beside a JWKS URL',
+      () => [{ jwks: { url: 'https://site.example/jwks.json' } }, freshSecret()],
+      /mixes shared secrets and public keys/,
+    ],
+    ['a private key', () => [{ publicKey: es.privatePem }], /it is a private key/],
+    ["the site's public key as a secret", () => [es.pem], /not a shared secret/],
+  ])('refuse a lookup answer of %s at run time: KEY_UNAVAILABLE, said once, never the key', async (_, answer, message) => {
+    const { keyRing, log } = jwtRing(lookupOf(() => answer() as TenantKeySet));
+    const refused = await refusal(keysFor(keyRing, 'acme', 'jwt'));
+    expect(refused.hint).toMatch(message);
+    await refusal(keysFor(keyRing, 'globex', 'jwt'));
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(log.error.mock.calls[0]![0]).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuse public keys for any scheme but jwt, static or looked up', async () => {
+    expect(typeError(() => ring({ keys: [{ publicKey: es.jwk }] }))).toMatch(
+      /options\.keys holds a public key or a JWKS: those verify jwt tokens only; user-hash needs/,
+    );
+    const { keyRing } = ring({ keys: lookupOf(() => [{ publicKey: es.jwk }]) });
+    expect((await refusal(keysFor(keyRing, 'acme'))).hint).toMatch(/verify jwt tokens only/);
+  });
+
+  it('answer a fetched set synchronously once it is fresh and holds the kid; fetch it again for a kid it lacks', async () => {
+    const site = await startJwksServer();
+    try {
+      site.serve(jwksOf(es));
+      const { keyRing } = jwtRing([{ jwks: { url: site.url } }]);
+      const first = keyRing.configured('jwt', undefined, request, 'es-1');
+      expect(first).toBeInstanceOf(Promise);
+      expect((await first).keys.map((key) => key.kid)).toEqual(['es-1']);
+      const again = keyRing.configured('jwt', undefined, request, 'es-1');
+      expect(again).not.toBeInstanceOf(Promise);
+      expect(keyRing.configured('jwt', undefined, request, 'es-1')).toBe(again); // the same joined list, not a copy per request
+      site.serve(jwksOf(es, ed));
+      clock += 31_000;
+      expect((await keyRing.configured('jwt', undefined, request, 'ed-1')).keys.map((key) => key.kid)).toEqual(['es-1', 'ed-1']);
+      expect(site.fetches).toBe(2);
+      // forget() drops the set: the next request fetches it.
+      keyRing.forget();
+      const refetched = keyRing.configured('jwt', undefined, request);
+      expect(refetched).toBeInstanceOf(Promise);
+      await refetched;
+      expect(site.fetches).toBe(3);
+    } finally {
+      await site.close();
+    }
+  });
+
+  it("forget(tenant) fetches that tenant's set again, and no other's", async () => {
+    const [a, b] = [await startJwksServer(), await startJwksServer()];
+    try {
+      a.serve(jwksOf(es));
+      b.serve(jwksOf(ed));
+      const urls: Record<string, string> = { acme: a.url, globex: b.url };
+      const { keyRing } = jwtRing(lookupOf((tenant) => ({ jwks: { url: urls[tenant!]! } })));
+      await keysFor(keyRing, 'acme', 'jwt');
+      await keysFor(keyRing, 'globex', 'jwt');
+      keyRing.forget('acme');
+      await keysFor(keyRing, 'acme', 'jwt');
+      await keysFor(keyRing, 'globex', 'jwt');
+      expect([a.fetches, b.fetches]).toEqual([2, 1]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });

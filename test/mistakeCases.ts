@@ -13,6 +13,8 @@ import {
   type SchemeName,
 } from '../src/index.js';
 import { frozenClock, LIVE_KEY, NOW, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY } from './helpers.js';
+import { jwtPart } from './support/jwt.js';
+import { keyPair, tokenBy, withoutMembers } from './support/keyPairs.js';
 
 export interface MistakeCase {
   name: string;
@@ -71,6 +73,18 @@ const python = (object: Record<string, unknown>) =>
     .join(', ') +
   '}';
 
+// Public keys (jwt): the site's key pairs, and keys the site might sign with by mistake.
+const SITE_ES = keyPair('ES256', 'd-es');
+const SITE_ED = keyPair('EdDSA', 'd-ed');
+const SITE_RS = keyPair('RS256', 'd-rs');
+const NEXT_ES = keyPair('ES256', 'd-next');
+const SMALL_RS = keyPair('RS256', 'd-small', 1024);
+const RS_NO_ALG = keyPair('RS256', 'd-noalg');
+const hmacOver = (secret: string, header: Record<string, unknown>) => {
+  const input = `${jwtPart(header)}.${jwtPart({ externalId: '42', iat: NOW_SECONDS })}`;
+  return { token: `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}` };
+};
+
 export const MISTAKE_CASES: MistakeCase[] = [
   {
     name: 'payload signature in base64',
@@ -107,6 +121,87 @@ export const MISTAKE_CASES: MistakeCase[] = [
     keys: [LIVE_KEY],
     code: 'MALFORMED_IDENTITY',
     detail: /standard base64/,
+  },
+  {
+    name: 'JWT ES256 signature DER-encoded',
+    mistake: 'jwt-encoding',
+    scheme: 'jwt',
+    body: { token: tokenBy(SITE_ES, { externalId: '42' }, { encoding: 'der' }) },
+    keys: [{ publicKey: SITE_ES.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /signed with the ES256 key with kid "d-es", but its ES256 signature is DER-encoded/,
+  },
+  {
+    name: 'JWT HS256 made with the public key as its secret',
+    mistake: 'jwt-hmac-with-public-key',
+    scheme: 'jwt',
+    body: hmacOver(SITE_ES.pem, { alg: 'HS256', typ: 'JWT', kid: 'd-es' }),
+    keys: [{ publicKey: SITE_ES.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /an HMAC whose secret is the ES256 key with kid "d-es" \(its PEM text\)/,
+  },
+  {
+    name: 'JWT HS256 against public keys, made with some other secret',
+    mistake: 'jwt-hmac-with-public-key',
+    scheme: 'jwt',
+    body: hmacOver(LIVE_KEY, { alg: 'HS256', typ: 'JWT' }),
+    keys: [{ publicKey: SITE_ES.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /an HMAC with a shared secret, but the jwt keys here are public keys \(ES256\)/,
+  },
+  {
+    name: "JWT header alg not the key's",
+    mistake: 'jwt-alg-not-the-keys',
+    scheme: 'jwt',
+    body: { token: tokenBy(SITE_RS, { externalId: '42' }, { header: { alg: 'PS256', typ: 'JWT', kid: 'd-rs' } }) },
+    keys: [{ publicKey: SITE_RS.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /a valid RS256 signature by the RS256 key with kid "d-rs", but the token header says alg "PS256"/,
+  },
+  {
+    name: 'JWT kid names an RSA key of 1024 bits',
+    mistake: 'rsa-key-too-short',
+    scheme: 'jwt',
+    body: { token: tokenBy(SMALL_RS, { externalId: '42' }) },
+    keys: [{ jwks: { keys: [SITE_ES.jwk, SMALL_RS.jwk] } }],
+    code: 'INVALID_SIGNATURE',
+    detail: /kid "d-small": the JWKS configured here sets that key aside: an RSA key of 1024 bits/,
+  },
+  {
+    name: 'JWT kid names an RSA key published without alg',
+    mistake: 'jwks-key-unusable',
+    scheme: 'jwt',
+    body: { token: tokenBy(RS_NO_ALG, { externalId: '42' }) },
+    keys: [{ jwks: { keys: [SITE_ES.jwk, withoutMembers(RS_NO_ALG.jwk, 'alg')] } }],
+    code: 'INVALID_SIGNATURE',
+    detail: /kid "d-noalg".*without alg: RS256 or PS256 is ambiguous/,
+  },
+  {
+    name: 'JWT signed with a rotated key the configured copy of the JWKS lacks',
+    mistake: 'jwks-not-refreshed',
+    scheme: 'jwt',
+    body: { token: tokenBy(NEXT_ES, { externalId: '42' }) },
+    keys: [{ jwks: { keys: [SITE_ES.jwk] } }],
+    code: 'INVALID_SIGNATURE',
+    detail: /kid "d-next", which the JWKS configured here \(a copy, holding kid "d-es"\) lacks/,
+  },
+  {
+    name: 'JWT kid that names no configured key',
+    mistake: 'jwt-kid-unknown',
+    scheme: 'jwt',
+    body: { token: tokenBy(NEXT_ES, { externalId: '42' }) },
+    keys: [{ publicKey: SITE_ES.jwk }, { publicKey: SITE_ED.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /kid "d-next", which no key here has \(kids: "d-es", "d-ed"\)/,
+  },
+  {
+    name: 'JWT signed with another private key under the configured kid',
+    mistake: 'jwt-wrong-key',
+    scheme: 'jwt',
+    body: { token: tokenBy(NEXT_ES, { externalId: '42' }, { header: { alg: 'ES256', typ: 'JWT', kid: 'd-es' } }) },
+    keys: [{ publicKey: SITE_ES.jwk }],
+    code: 'INVALID_SIGNATURE',
+    detail: /does not verify with the ES256 key with kid "d-es": another private key made it/,
   },
   {
     name: 'customer sent as its JSON text',
@@ -454,5 +549,5 @@ export const MISTAKE_CASES: MistakeCase[] = [
 
 /** The secrets of a case's keys, for checking that no text ever contains one. */
 export function secretsOf(keys: readonly KeyInput[]): string[] {
-  return keys.map((key) => (typeof key === 'string' ? key : key.secret));
+  return keys.flatMap((key) => (typeof key === 'string' ? [key] : 'secret' in key ? [key.secret] : []));
 }

@@ -215,7 +215,7 @@ describe('errors: codes, HTTP and bodies', () => {
     const statuses = Object.fromEntries(Object.values(IdentityErrorCode).map((c) => [c, new IdentityError({ code: c, message: 'm' }).status]));
     expect(statuses).toEqual({
       MISSING_IDENTITY: 401, MISSING_REQUIRED_FIELD: 401, MALFORMED_IDENTITY: 401, INVALID_SIGNATURE: 401,
-      SIGNATURE_EXPIRED: 401, RATE_LIMITED: 429, KEY_UNAVAILABLE: 503,
+      SIGNATURE_EXPIRED: 401, RATE_LIMITED: 429, KEY_UNAVAILABLE: 503, SESSION_EXPIRED: 401,
     });
   });
 

@@ -8,6 +8,7 @@
  */
 import { canonicalJson, type FlatValue } from '../canonicalJson.js';
 import { isFlat, isPlainObject, MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES } from '../contact.js';
+import type { SetAside } from '../jwks/keySet.js';
 import { isUsable } from '../keyRing.js';
 import { SCHEME_NAMES, SCHEMES } from '../schemes/index.js';
 import { identifierIn, type ProofShape, type SchemeFacts } from '../schemes/scheme.js';
@@ -83,14 +84,23 @@ export const MISTAKES: readonly Mistake[] = [
     title: 'JWT parts in hex or standard base64 instead of base64url',
     schemes: schemesOfKind('token'),
     fix:
-      'Encode every part of the token as unpadded base64url (A-Z a-z 0-9 - _), as every JWT library does; sign with a library ' +
-      '(jsonwebtoken, jose, PyJWT, ruby-jwt, firebase/php-jwt) rather than by hand.',
+      'Encode every part of the token as unpadded base64url (A-Z a-z 0-9 - _), as every JWT library does, and an ES256 signature ' +
+      "as r and s (64 bytes; dsaEncoding: 'ieee-p1363' in node:crypto), not DER; sign with a library (jsonwebtoken, jose, PyJWT, " +
+      'ruby-jwt, firebase/php-jwt) rather than by hand.',
     confirm: whenProof('token', (p, token) => {
       const encoding = tokenEncoding(token);
-      return encoding && p.asSent ? `The token is signed with ${p.name(p.asSent)}, but ${encoding}.` : undefined;
+      if (encoding && p.asSent) return `The token is signed with ${p.name(p.asSent)}, but ${encoding}.`;
+      if (!looksDer(token)) return undefined;
+      const key = p.selected.find((k) => p.verifiesDer(k, token.signingInput));
+      return (
+        key &&
+        `The token is signed with ${p.name(key)}, but its ES256 signature is DER-encoded ` +
+          `(${token.signature!.bytes.length} bytes), not r and s.`
+      );
     }),
     notice: whenProof('token', (_, token) => {
-      const encoding = tokenEncoding(token);
+      const encoding =
+        tokenEncoding(token) ?? (looksDer(token) ? 'its ES256 signature looks DER-encoded, not r and s (64 bytes)' : undefined);
       return encoding && `In this token, ${encoding}.`;
     }),
   },
@@ -117,13 +127,15 @@ export const MISTAKES: readonly Mistake[] = [
     fix:
       "Sign with HS256 and the shared secret (jwt.sign(claims, secret, { algorithm: 'HS256' })), or list HS384 / HS512 in the " +
       "verifier's algorithms option if you mean to use them.",
+    // With public keys, the key decides the algorithm: jwt-alg-not-the-keys and jwt-hmac-with-public-key say what is wrong.
     confirm: (p) => {
       const alg = p.subject?.kind === 'token' ? p.subject.header.alg : undefined;
-      if (typeof alg !== 'string' || p.input.settings.algorithms.includes(alg as never) || !p.asSent) return undefined;
-      return `The token is signed with ${alg} by ${p.name(p.asSent)}, but this verifier accepts ${listOf(p.input.settings.algorithms)}.`;
+      if (typeof alg !== 'string' || p.publicRing || p.accepted.includes(alg) || !p.asSent) return undefined;
+      return `The token is signed with ${alg} by ${p.name(p.asSent)}, but this verifier accepts ${listOf(p.accepted)}.`;
     },
     notice: whenProof('token', (p, { header: { alg } }) => {
-      const accepted = p.input.settings.algorithms;
+      if (p.publicRing) return undefined;
+      const accepted = p.accepted;
       if (typeof alg !== 'string') return `The token header has no alg; this verifier accepts ${listOf(accepted)}.`;
       if (accepted.includes(alg as never)) return undefined;
       const kind =
@@ -133,6 +145,136 @@ export const MISTAKES: readonly Mistake[] = [
             ? ' (an asymmetric algorithm; this integration uses a shared secret)'
             : '';
       return `The token header says alg ${quote(alg)}${kind}; this verifier accepts ${listOf(accepted)}.`;
+    }),
+  },
+  {
+    id: 'jwt-hmac-with-public-key',
+    title: 'JWT signed with HS256 and the public key as its secret',
+    schemes: schemesOfKind('token'),
+    fix:
+      "Sign with the site's private key and the key's own algorithm (ES256, EdDSA, RS256 or PS256: the alg its JWK states), e.g. " +
+      "with jose: new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).sign(privateKey). A public key is public: an HMAC " +
+      'made with it proves nothing, and this verifier never takes one as a secret (RFC 8725 §2.1).',
+    confirm: whenProof('token', (p, { header: { alg }, hash }) => {
+      if (hash === undefined || !p.publicRing) return undefined;
+      const found = p.signedWithPublicKeyText();
+      return found && `The token is ${quote(alg)}, an HMAC whose secret is ${p.name(found.key)} (its ${found.form}).`;
+    }),
+    notice: whenProof('token', (p, { header: { alg }, hash }) =>
+      hash !== undefined && p.publicRing
+        ? `The token is ${quote(alg)}, an HMAC with a shared secret, but the jwt keys here are public keys (${listOf(p.accepted)}).`
+        : undefined,
+    ),
+  },
+  {
+    id: 'jwt-alg-not-the-keys',
+    title: "JWT header alg is not the key's algorithm",
+    schemes: schemesOfKind('token'),
+    fix:
+      "Put the key's own algorithm in the token header: the alg its JWK states (e.g. setProtectedHeader({ alg: 'ES256', kid })). " +
+      'The key decides the algorithm: a token whose header names another is refused, whatever its signature.',
+    confirm: whenProof('token', (p, { header: { alg }, hash, signingInput }) => {
+      if (!p.publicRing || hash !== undefined || typeof alg !== 'string') return undefined;
+      const key = p.selected.find((k) => k.alg !== alg && p.verifies(k, signingInput));
+      return key && `The signature is a valid ${key.alg} signature by ${p.name(key)}, but the token header says alg ${quote(alg)}.`;
+    }),
+    notice: whenProof('token', (p, { header: { alg }, hash }) => {
+      if (!p.publicRing || hash !== undefined || typeof alg !== 'string') return undefined;
+      const keys = p.selected;
+      if (keys.length === 0 || keys.some((key) => key.alg === alg)) return undefined;
+      const kid = p.kid;
+      return kid !== undefined && keys[0]!.kid === kid
+        ? `The token header says alg ${quote(alg)}, but the key with kid ${quote(kid)} is an ${keys[0]!.alg} key.`
+        : `The token header says alg ${quote(alg)}, but the keys here are ${listOf([...new Set(keys.map((key) => key.alg!))])} keys.`;
+    }),
+  },
+  {
+    id: 'rsa-key-too-short',
+    title: 'RSA key under 2048 bits',
+    schemes: schemesOfKind('token'),
+    fix:
+      'Generate RSA keys of 2048 bits or more (npx chat-identity keygen --alg RS256), or an ES256 or EdDSA key, publish its public ' +
+      'key in the JWKS with a new kid, then sign with it. Keys under 2048 bits are refused (RFC 7518 §3.3).',
+    notice: (p) => {
+      const found = setAside(p);
+      return found?.aside.bits !== undefined ? `The token names kid ${quote(p.kid)}: ${found.where} ${found.aside.problem}.` : undefined;
+    },
+  },
+  {
+    id: 'jwks-key-unusable',
+    title: 'JWKS key that cannot be used',
+    schemes: schemesOfKind('token'),
+    fix:
+      'Publish each signing key as a public JWK with its alg (ES256, EdDSA, RS256 or PS256) and use "sig", or give the alg beside the ' +
+      'set (keys: [{ jwks: { url }, alg: "RS256" }]). Never publish private members (d, p, q, ...); ' +
+      'a secret (kty "oct") belongs in no JWKS.',
+    notice: (p) => {
+      const found = setAside(p);
+      return found && found.aside.bits === undefined
+        ? `The token names kid ${quote(p.kid)}: ${found.where} ${found.aside.problem}.`
+        : undefined;
+    },
+  },
+  {
+    id: 'jwks-not-refreshed',
+    title: 'JWKS not yet refreshed after the site rotated',
+    schemes: schemesOfKind('token'),
+    fix:
+      'Give the verifier the JWKS URL (keys: [{ jwks: { url } }]) rather than a copy, or update the copy whenever the site rotates. ' +
+      'On the site: publish a new key in the JWKS first, and sign with it only once verifiers have it: at least the cooldown (30 s) ' +
+      "later, and to be safe the set's cache time (Cache-Control max-age).",
+    notice: (p) => {
+      const kid = p.kid;
+      if (kid === undefined || !p.publicRing || p.knows(kid)) return undefined;
+      for (const set of p.sets) {
+        if (set.url === undefined) {
+          const held = set.kids.length === 0 ? 'no kid' : `kid ${listOf(set.kids.slice(0, 5).map(quote))}`;
+          return (
+            `The token names kid ${quote(kid)}, which the JWKS configured here (a copy, holding ${held}) lacks: ` +
+            'the site may have rotated its key since the copy was made.'
+          );
+        }
+        const refused = set.fetched?.lastCooledDown;
+        if (refused?.kid === kid && set.fetched?.fetchedAt !== undefined) {
+          const age = Math.max(0, refused.at - set.fetched.fetchedAt) / 1000;
+          return (
+            `The token names kid ${quote(kid)}, which the JWKS fetched from ${set.url} ${duration(age)} ago lacks; a token with an ` +
+            `unknown kid makes it fetch again at most every ${duration(set.fetched.cooldown / 1000)}.`
+          );
+        }
+      }
+      return undefined;
+    },
+  },
+  {
+    id: 'jwt-kid-unknown',
+    title: 'JWT kid not in the JWKS',
+    schemes: schemesOfKind('token'),
+    fix:
+      'Sign with a key that is published: the kid in the token header must be the kid of a key in the JWKS (or the id of a configured ' +
+      'key). Publish a new key before signing with it, and keep the old one published until the tokens it signed have expired.',
+    notice: (p) => {
+      const kid = p.kid;
+      if (kid === undefined || p.knows(kid) || p.usable.some((key) => key.kid === undefined)) return undefined;
+      const fetched = p.sets.find((set) => set.fetched?.lastFreshMiss?.kid === kid);
+      if (fetched) return `The token names kid ${quote(kid)}, which the JWKS at ${fetched.url}, fetched for this token, does not have.`;
+      const kids = [...new Set(p.input.keys.flatMap((key) => (key.kid === undefined ? [] : [key.kid])))];
+      return `The token names kid ${quote(kid)}, which no key here has (kids: ${listOf(kids.slice(0, 5).map(quote))}).`;
+    },
+  },
+  {
+    id: 'jwt-wrong-key',
+    title: 'JWT signed with another private key',
+    schemes: schemesOfKind('token'),
+    fix:
+      'Sign with the private key whose public key is published (or configured) under the kid the token names. After generating a new ' +
+      'key pair, publish its public key with a new kid before signing with it; never reuse a kid for another key.',
+    notice: whenProof('token', (p, { header: { alg }, hash }) => {
+      if (!p.publicRing || hash !== undefined || p.input.code !== 'INVALID_SIGNATURE' || p.asSent) return undefined;
+      const keys = p.selected.filter((key) => key.alg === alg);
+      if (keys.length === 0) return undefined;
+      const which = keys.length === 1 ? p.name(keys[0]!) : `any of the ${keys.length} ${String(alg)} keys here`;
+      return `The token's signature does not verify with ${which}: another private key made it.`;
     }),
   },
   {
@@ -494,6 +636,21 @@ export const MISTAKES: readonly Mistake[] = [
 
 const CLOCK_AHEAD = "the signing server's clock is ahead (check NTP).";
 
+/** The member of a JWKS here, set aside, that the token's kid names, and how to name its set. */
+function setAside(p: Probe): { aside: SetAside; where: string } | undefined {
+  const kid = p.kid;
+  if (kid === undefined || p.usable.some((key) => key.kid === kid)) return undefined;
+  for (const set of p.sets) {
+    const aside = set.setAside.find((member) => member.kid === kid);
+    if (aside)
+      return {
+        aside,
+        where: set.url === undefined ? 'the JWKS configured here sets that key aside:' : `the JWKS at ${set.url} has it, set aside:`,
+      };
+  }
+  return undefined;
+}
+
 /** A check for proofs of one kind only, handed the proof as read. */
 function whenProof<K extends Subject['kind']>(kind: K, check: (p: Probe, subject: Extract<Subject, { kind: K }>) => string | undefined) {
   return (p: Probe) => (p.subject?.kind === kind ? check(p, p.subject as Extract<Subject, { kind: K }>) : undefined);
@@ -515,6 +672,19 @@ function notHex(p: Probe): boolean {
 
 function inMilliseconds(value: unknown): boolean {
   return typeof value === 'number' && looksLikeMilliseconds(value);
+}
+
+/** An ES256 signature the size and shape of DER (a SEQUENCE of two INTEGERs), not the 64-byte r‖s. */
+function looksDer(subject: TokenSubject): boolean {
+  const bytes = subject.signature?.bytes;
+  return (
+    subject.header.alg === 'ES256' &&
+    bytes !== undefined &&
+    bytes.length >= 8 &&
+    bytes.length <= 72 &&
+    bytes.length !== 64 &&
+    bytes[0] === 0x30
+  );
 }
 
 function tokenEncoding(subject: TokenSubject): string | undefined {

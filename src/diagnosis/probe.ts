@@ -2,17 +2,19 @@
  * The probe: the failed proof as read, the keys the ring would try, and a budgeted way to ask
  * "does this key, with this mistake, produce the signature?". Bounded: a diagnosis runs on
  * attacker-chosen input, so it computes at most MAX_ATTEMPTS MACs over at most MAX_BYTES_HASHED
- * bytes within MAX_DIAGNOSIS_MS, over inputs no larger than the schemes' own limits.
+ * bytes within MAX_DIAGNOSIS_MS, over inputs no larger than the schemes' own limits; and at most
+ * MAX_PUBLIC_VERIFIES public-key checks (each tens of microseconds) for a token signed with one.
  */
-import type { KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { canonicalForms } from '../canonicalJson.js';
 import type { IdentityErrorCode } from '../errors.js';
 import { isUsable, type SigningKey } from '../keyRing.js';
 import { SCHEMES } from '../schemes/index.js';
 import type { SchemeFacts, SchemeSettings } from '../schemes/scheme.js';
 import { looksLikeMilliseconds, windowFor } from '../schemes/signingTime.js';
-import { hmac, plainSha256, signaturesEqual, type MacRecipe } from '../signature.js';
-import type { Credentials, SchemeName } from '../types.js';
+import type { KeySetInfo } from '../jwks/keySet.js';
+import { derSignatureVerifies, hmac, plainSha256, publicKeyVerifies, signaturesEqual, type MacRecipe } from '../signature.js';
+import type { Credentials, PublicKeyAlgorithm, SchemeName } from '../types.js';
 import { readProof, type SignedTime, type Subject } from './lenientProof.js';
 import { derivedKeys, type SecretVariant } from './variants.js';
 import { ordinal, quote } from './wording.js';
@@ -41,6 +43,11 @@ export const MAX_BYTES_HASHED = 256 * 1024;
 export const MAX_DIAGNOSIS_MS = 10;
 /** Keys tried with mistakes applied; the ring's first ones, the likeliest to be the site's. */
 const MAX_KEYS_VARIED = 4;
+/** Public-key checks one diagnosis may make. */
+export const MAX_PUBLIC_VERIFIES = 8;
+
+/** A key the probe can try: a secret (MACs), or a public key with its algorithm. */
+type Tryable = { material: KeyObject; alg?: PublicKeyAlgorithm | undefined };
 
 export class Probe {
   readonly facts: SchemeFacts;
@@ -48,6 +55,7 @@ export class Probe {
   /** The keys the verifier tried, in ring order. */
   readonly usable: readonly SigningKey[];
   private attempts = 0;
+  private publicVerifies = 0;
   private bytesHashed = 0;
   private readonly clock: () => number;
   private readonly startedAt: number;
@@ -68,10 +76,10 @@ export class Probe {
     return this.subject.hash && { hmac: this.subject.hash };
   }
 
-  /** Whether `key` computes the proof's signature over `data`. Counts against the budget: MACs, bytes and time. */
+  /** Whether the secret `key` computes the proof's signature over `data`. Counts against the budget: MACs, bytes and time. */
   produces(key: KeyObject, data: string, mac: MacRecipe | undefined = this.mac): boolean {
     const signature = this.subject?.signature;
-    if (!signature || !mac || this.attempts >= MAX_ATTEMPTS) return false;
+    if (!signature || !mac || key.type !== 'secret' || this.attempts >= MAX_ATTEMPTS) return false;
     const bytes = Buffer.byteLength(data, 'utf8');
     if (this.bytesHashed + bytes > MAX_BYTES_HASHED || this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
     this.attempts++;
@@ -80,9 +88,41 @@ export class Probe {
     return signaturesEqual(computed, signature.bytes);
   }
 
+  /**
+   * Whether the public `key` verifies the token's signature over `data` with `alg` (its own unless
+   * said). Counts against the budget: MAX_PUBLIC_VERIFIES checks, and time.
+   */
+  verifies(key: Tryable, data: string, alg: PublicKeyAlgorithm | undefined = key.alg): boolean {
+    const signature = this.subject?.signature;
+    if (!signature || !alg || key.material.type !== 'public' || this.publicVerifies >= MAX_PUBLIC_VERIFIES) return false;
+    if (this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    this.publicVerifies++;
+    return publicKeyVerifies(alg, key.material, data, signature.bytes);
+  }
+
+  /** Whether the ES256 `key` made the token's signature, DER-encoded (a site's mistake). Budgeted like `verifies`. */
+  verifiesDer(key: Tryable, data: string): boolean {
+    const signature = this.subject?.signature;
+    if (!signature || key.alg !== 'ES256' || this.publicVerifies >= MAX_PUBLIC_VERIFIES) return false;
+    if (this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    this.publicVerifies++;
+    return derSignatureVerifies(key.material, data, signature.bytes);
+  }
+
+  /**
+   * Whether `key` made the signature over `data`: a secret's MAC, or a public key's own algorithm
+   * when the token's header names it (exactly as sent, header included).
+   */
+  private made(key: Tryable, data: string, recipe: MacRecipe | undefined): boolean {
+    if (key.alg === undefined) return this.produces(key.material, data, recipe ?? this.mac);
+    // A public key makes no mistaken MAC: only the token as sent, under the alg its header names.
+    const subject = this.subject;
+    return recipe === undefined && subject?.kind === 'token' && subject.header.alg === key.alg && this.verifies(key, data);
+  }
+
   /** The first key, data outer and keys inner as the verifier tries them, that produces the signature. */
-  firstProducing<K extends { material: KeyObject }>(keys: readonly K[], data: Iterable<string>, mac?: MacRecipe): K | undefined {
-    for (const text of data) for (const key of keys) if (this.produces(key.material, text, mac)) return key;
+  firstProducing<K extends Tryable>(keys: readonly K[], data: Iterable<string>, recipe?: MacRecipe): K | undefined {
+    for (const text of data) for (const key of keys) if (this.made(key, text, recipe)) return key;
     return undefined;
   }
 
@@ -98,16 +138,74 @@ export class Probe {
     return this.asSentKey ?? undefined;
   }
 
-  /** Usable keys to try with a mistake applied to the data. */
+  /** Usable secrets to try with a mistake applied to the data. */
   get keysToVary(): readonly SigningKey[] {
-    return this.usable.slice(0, MAX_KEYS_VARIED);
+    return this.usable.filter((key) => key.alg === undefined).slice(0, MAX_KEYS_VARIED);
+  }
+
+  // Public keys (jwt).
+
+  /** The jwt keys here are public keys (a ring never mixes them with secrets). */
+  get publicRing(): boolean {
+    return this.input.keys.some((key) => key.alg !== undefined);
+  }
+
+  /** The algorithms a token may name against these keys. */
+  get accepted(): readonly string[] {
+    const shape = this.facts.proof;
+    return shape.kind === 'token' ? shape.accepted(this.usable, this.input.settings) : [];
+  }
+
+  /** The token's kid, when it names one. */
+  get kid(): string | undefined {
+    const kid = this.subject?.kind === 'token' ? this.subject.header.kid : undefined;
+    return typeof kid === 'string' ? kid : undefined;
+  }
+
+  /** The usable keys the verifier tries for this token: those its kid names, else those without an id. */
+  get selected(): readonly SigningKey[] {
+    const kid = this.kid;
+    if (kid === undefined) return this.usable;
+    const named = this.usable.filter((key) => key.kid === kid);
+    return named.length > 0 ? named : this.usable.filter((key) => key.kid === undefined);
+  }
+
+  /** Whether any key here, usable or not, or any JWKS here, even among its keys set aside, holds `kid`. */
+  knows(kid: string): boolean {
+    return this.input.keys.some((key) => key.kid === kid) || this.sets.some((set) => set.kids.includes(kid));
+  }
+
+  /** The JWKS the keys here come from. */
+  get sets(): readonly KeySetInfo[] {
+    return [...new Set(this.input.keys.flatMap((key) => (key.set ? [key.set] : [])))];
+  }
+
+  /**
+   * The public key whose text (PEM, or its JWK as JSON), taken as an HMAC secret, made the token's
+   * signature: the algorithm-confusion forgery, or a site that signs with the wrong file.
+   */
+  signedWithPublicKeyText(): { key: SigningKey; form: string } | undefined {
+    const data = this.signedData();
+    if (this.asSent || data.length === 0) return undefined;
+    const publicKeys = this.usable.filter((key) => key.alg !== undefined).slice(0, MAX_KEYS_VARIED);
+    for (const key of publicKeys) {
+      const pem = key.material.export({ type: 'spki', format: 'pem' }).toString();
+      const jwk = JSON.stringify(key.material.export({ format: 'jwk' }));
+      const forms: Array<[string, string]> = [
+        [pem, 'PEM text'],
+        [pem.trimEnd(), 'PEM text without its final newline'],
+        [jwk, 'JWK as JSON'],
+      ];
+      for (const [text, form] of forms) if (this.produces(createSecretKey(Buffer.from(text, 'utf8')), data[0]!)) return { key, form };
+    }
+    return undefined;
   }
 
   /**
    * Like `firstProducing`, for a mistake made on purpose: only asked when the proof as sent does
    * not verify (when it does, the key and the data are right and these mistakes are not it).
    */
-  reproduce<K extends { material: KeyObject }>(keys: readonly K[], data: Iterable<string>, mac?: MacRecipe): K | undefined {
+  reproduce<K extends Tryable>(keys: readonly K[], data: Iterable<string>, mac?: MacRecipe): K | undefined {
     return this.asSent ? undefined : this.firstProducing(keys, data, mac);
   }
 
@@ -130,6 +228,7 @@ export class Probe {
 
   /** How the configured key is named in a detail: its id, or live / test and its place; `kind` says which it is when the id does not. */
   name(key: SigningKey, kind?: 'live' | 'test'): string {
+    if (key.alg !== undefined) return `the ${key.alg} key${key.kid === undefined ? '' : ` with kid ${quote(key.kid)}`}`;
     if (key.id !== undefined) return `the key with id ${quote(key.id)}${kind ? `, a ${kind} key` : ''}`;
     const same = this.input.keys.filter((k) => k.test === key.test && k.id === undefined);
     const which = key.test ? 'test' : 'live';

@@ -14,7 +14,8 @@ export interface SchemeSettings {
   maxAge: number | undefined;
   testMaxAge: number;
   clockTolerance: number;
-  algorithms: readonly JwtAlgorithm[];
+  /** undefined: HS256 for secrets, each public key's own algorithm. */
+  algorithms: readonly JwtAlgorithm[] | undefined;
   issuer: readonly string[] | undefined;
   audience: readonly string[] | undefined;
 }
@@ -32,6 +33,8 @@ export interface VerifyContext {
 export interface ParsedProof {
   /** The identity the proof claims (unverified): what failed-attempt limits count against. */
   claimedIdentity: string;
+  /** The key the proof names (a JWT's kid), unverified: a fetched key set that lacks it is fetched again. */
+  keyId?: string | undefined;
 }
 
 export interface Scheme<P extends ParsedProof = ParsedProof> {
@@ -120,8 +123,10 @@ export interface TokenShape {
   readonly identifiers: IdentifierLevels;
   /** Longer tokens are refused unread. */
   readonly maxLength: number;
-  /** The HMAC hash each `alg` the scheme knows names. */
+  /** The HMAC hash each HMAC `alg` the scheme knows names. */
   readonly hashes: Readonly<Record<string, HmacHash>>;
+  /** The algorithms a token may name, given the keys it is checked against and the settings. */
+  readonly accepted: (keys: readonly SigningKey[], settings: SchemeSettings) => readonly string[];
 }
 
 /** A string that can name an identity: present, and within the identifier limit. */

@@ -15,10 +15,13 @@
  * body, which Koa's parser refuses with 400) live in test/security/attacks.test.ts instead.
  */
 import { createHmac } from 'node:crypto';
-import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type SessionOptions, type VerifierOptions } from '../../src/index.js';
+import { CHALLENGE_DPOP, CHALLENGE_EXPIRED, CHALLENGE_INVALID, OTHER_VERIFIER_SESSION_KEY, SESSION_KEY, claimsOf, dpopKey, dpopProof, forge, mintSession, tamper } from '../support/sessions.js';
 import { forgeJwt, jwtPart } from '../support/jwt.js';
 import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
-import type { ConformanceCase } from './cases.js';
+import type { CaseRequest, ConformanceCase } from './cases.js';
+import { sharedJwksServer } from '../support/jwksServer.js';
+import { keyPair, tokenBy, withoutMembers, type TestKeyPair, type TokenOptions } from '../support/keyPairs.js';
 
 /** A key the attacker holds: never configured anywhere. */
 export const ATTACKER_KEY = 'attacker-chosen-secret';
@@ -109,11 +112,14 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: jwt crit [] with a genuine signature', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, crit: [] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
   { name: 'attack: jwt b64:false (RFC 7797) with crit', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, b64: false, crit: ['b64'] }, claimsAt(), LIVE_KEY)) }, expect: rejected('MALFORMED_IDENTITY') },
 
-  // --- kid: a label only, never a path, a query or a key selector (RFC 8725 §3.10).
+  // --- kid: a label matched against the configured keys' ids, never a path or a query (RFC 8725 §3.10).
+  // It selects among configured keys only; a kid no key carries leaves the keys without an id.
   { name: 'attack: jwt kid path traversal to /dev/null, signed with an empty key', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: '../../../../../../dev/null' }, claimsAt(), '')) }, expect: rejected('INVALID_SIGNATURE') },
   { name: 'attack: jwt kid SQL injection selecting the attacker key', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: `' UNION SELECT '${ATTACKER_KEY}' --` }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
-  { name: 'attack: jwt kid path traversal with a genuine signature: kid ignored, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: '../../etc/passwd' }, claimsAt({ externalId: 'k1' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k1' }) },
-  { name: 'attack: jwt kid naming the previous key does not select it', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'old' }, claimsAt({ externalId: 'k2' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k2' }, { keyId: 'new' }) },
+  { name: 'attack: jwt kid path traversal with a genuine signature: a kid names no key without an id, verified', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, kid: '../../etc/passwd' }, claimsAt({ externalId: 'k1' }), LIVE_KEY)) }, expect: verified('jwt', { externalId: 'k1' }) },
+  { name: 'attack: jwt kid naming the previous key selects it alone: signed with the live key, refused', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'old' }, claimsAt({ externalId: 'k2' }), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt kid naming no key when every key has an id: refused', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'other' }, claimsAt({ externalId: 'k2' }), LIVE_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: jwt kid naming the key that signed it: verified, keyId reported', options: required('jwt', { keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old' }] }), request: { headers: bearer(forgeJwt({ ...HS256, kid: 'old' }, claimsAt({ externalId: 'k2' }), PREVIOUS_KEY)) }, expect: verified('jwt', { externalId: 'k2' }, { keyId: 'old' }) },
 
   // --- jku, x5u, jwk: keys come only from the configuration.
   { name: 'attack: jwt embedding its own key (jwk) and signed with it', options: required('jwt'), request: { headers: bearer(forgeJwt({ ...HS256, jwk: { kty: 'oct', k: jwtPart(ATTACKER_KEY) } }, claimsAt(), ATTACKER_KEY)) }, expect: rejected('INVALID_SIGNATURE') },
@@ -288,3 +294,139 @@ export const ATTACK_CASES: ConformanceCase[] = [
   { name: 'attack: 56 customer fields, refused before serialising', options: required('signed-payload'), request: { body: { customer: Object.fromEntries(Array.from({ length: 56 }, (_, i) => [`f${i}`, i])), signature: '0'.repeat(64) } }, expect: rejected('MALFORMED_IDENTITY') },
   { name: 'attack: a customer whose escaped spelling is over 8192 characters, correctly signed', options: required('signed-payload'), request: { body: payloadAnyway({ externalId: '1', a: '\u00e9'.repeat(1000), b: '\u00e9'.repeat(1000) }) }, expect: rejected('MALFORMED_IDENTITY') },
 ];
+
+// --- Sessions (docs/sessions.md, SECURITY.md › Sessions): a session credential is the server's own,
+// HMAC-SHA256 under its session keys with a fixed prefix, bound to tenant, scheme, contact, site key
+// and (optionally) a browser key. Credentials of other verifiers are minted at load by real verifiers.
+const SESSION: SessionOptions = { keys: [{ secret: SESSION_KEY, id: 's1' }] };
+const sessionRequired = (extra: Partial<VerifierOptions> = {}) => required('user-hash', { session: SESSION, ...extra });
+const sessionFor = (credential: string, headers: Record<string, string> = {}): CaseRequest => ({ headers: { 'chat-identity-session': credential, ...headers } });
+const sessionOf = (credential: string) => sessionFor(credential);
+/** A refused session: a dead credential is ended (the widget told); a refused DPoP proof leaves the session be. */
+const refusedSession = (code: string, challenge = CHALLENGE_INVALID) => ({ ...rejected(code), challenge, session: challenge === CHALLENGE_DPOP ? ('none' as const) : ('ended' as const) });
+const quietMint = { now: frozenClock, rateLimit: false as const };
+const genuine = (await mintSession({ ...quietMint, scheme: 'user-hash', keys: [LIVE_KEY], session: SESSION }, { body: userHashBody('u1') }))!;
+const genuineClaims = claimsOf(genuine);
+const ofTenantA = (await mintSession({ ...quietMint, scheme: 'user-hash', ...tenantOptions, session: SESSION }, { headers: team('acme'), body: userHashBody('u1') }))!;
+const ofAnotherSecret = (await mintSession({ ...quietMint, scheme: 'user-hash', keys: [LIVE_KEY], session: { keys: [{ secret: OTHER_VERIFIER_SESSION_KEY, id: 's1' }] } }, { body: userHashBody('u1') }))!;
+const ofAnotherRing = (await mintSession({ ...quietMint, scheme: 'user-hash', keys: [LIVE_KEY], session: { keys: [OTHER_VERIFIER_SESSION_KEY] } }, { body: userHashBody('u1') }))!;
+const ofTestKey = (await mintSession({ ...quietMint, scheme: 'user-hash', keys: [LIVE_KEY, TEST_KEY], session: SESSION }, { body: userHashBody('u1', TEST_KEY) }))!;
+const ofJwt = (await mintSession({ ...quietMint, scheme: 'jwt', keys: [SECOND_SCHEME_KEY], session: SESSION }, { headers: bearer(jwtFor({ externalId: 'u1' }, SECOND_SCHEME_KEY)) }))!;
+const victimKey = dpopKey();
+const attackerKey = dpopKey();
+const ofBound = (await mintSession(
+  { ...quietMint, scheme: 'user-hash', keys: [LIVE_KEY], session: { ...SESSION, bind: 'dpop' } },
+  { headers: { dpop: dpopProof(victimKey) }, body: userHashBody('u1'), method: 'POST', url: 'http://chat.example/chat' },
+))!;
+const bound = sessionRequired({ session: { ...SESSION, bind: 'dpop' } });
+const boundProof: CaseRequest = { headers: { dpop: dpopProof(victimKey) }, body: userHashBody('u1') };
+/** The victim's DPoP proof for a credential, made once: sending it twice is a replay. */
+const madeOnce = new Map<string, string>();
+const victimProofOnce = (credential: string) => ({ dpop: madeOnce.get(credential) ?? madeOnce.set(credential, dpopProof(victimKey, { credential })).get(credential)! });
+
+const SESSION_ATTACKS: ConformanceCase[] = [
+  // Claims changed, the MAC kept: every claim is under the MAC.
+  { name: 'attack: session claims changed to another identity, MAC kept', options: sessionRequired(), request: sessionOf(tamper(genuine, (claims) => void (claims.c = { externalId: 'admin' }))), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: session claims changed to another tenant, MAC kept', options: sessionRequired(tenantOptions), request: sessionFor(tamper(ofTenantA, (claims) => void (claims.t = 'globex')), team('globex')), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: "attack: tenant A's genuine session presented for tenant B (swapped tenant)", options: sessionRequired(tenantOptions), request: sessionFor(ofTenantA, team('globex')), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: session times moved forward to outlive its window, MAC kept', options: sessionRequired({ now: clockAt(7200) }), request: sessionOf(tamper(genuine, (claims) => void (claims.a = claims.n = NOW_SECONDS + 7000))), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a bound session with its key binding removed (claim b), MAC kept', options: sessionRequired(), request: sessionOf(tamper(ofBound, (claims) => void delete claims.b)), expect: refusedSession('INVALID_SIGNATURE') },
+  // Keys: a site's key, another verifier's, another use of the same key.
+  { name: 'attack: a session forged with the site key (a tenant minting sessions)', options: sessionRequired(), request: sessionOf(forge({ ...genuineClaims, c: { externalId: 'admin' } }, LIVE_KEY)), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a MAC over the credential without its domain prefix (another use of the session key)', options: sessionRequired(), request: sessionOf(forge(genuineClaims, SESSION_KEY, '')), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a credential of another verifier, same session key id, another secret', options: sessionRequired(), request: sessionOf(ofAnotherSecret), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a credential of another verifier whose session keys this one lacks: refused, no MAC computed', options: sessionRequired(), request: sessionOf(ofAnotherRing), expect: refusedSession('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'attack: a session of another scheme (same session key) on a user-hash verifier', options: sessionRequired(), request: sessionOf(ofJwt), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a session from a test key on live traffic (allowTestKeys: false)', options: sessionRequired({ keys: [LIVE_KEY, TEST_KEY], allowTestKeys: false }), request: sessionOf(ofTestKey), expect: refusedSession('INVALID_SIGNATURE') },
+  { name: 'attack: a session from a test key where live traffic configures no test key', options: sessionRequired(), request: sessionOf(ofTestKey), expect: refusedSession('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  // One algorithm, one shape.
+  { name: 'attack: session version v2', options: sessionRequired(), request: sessionOf(`v2${genuine.slice(2)}`), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: session as an unsigned JWT (alg "none")', options: sessionRequired(), request: sessionOf(`${jwtPart({ alg: 'none' })}.${genuine.split('.')[1]}.`), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: "attack: a site's HS256 jwt presented as a session credential", options: sessionRequired(), request: sessionOf(jwtFor({ externalId: 'u1' })), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: session with an empty MAC', options: sessionRequired(), request: sessionOf(`${genuine.slice(0, genuine.lastIndexOf('.'))}.`), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: session with a truncated MAC (16 bytes)', options: sessionRequired(), request: sessionOf(genuine.slice(0, genuine.lastIndexOf('.') + 23)), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: session with an HMAC-SHA512-sized MAC (64 bytes)', options: sessionRequired(), request: sessionOf(`${genuine}${genuine.slice(genuine.lastIndexOf('.') + 1)}A`), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: session claims that are not JSON', options: sessionRequired(), request: sessionOf(`v1.${Buffer.from('{"q":').toString('base64url')}.${genuine.split('.')[2]}`), expect: refusedSession('MALFORMED_IDENTITY') },
+  { name: 'attack: a session credential over 3072 characters, refused unread', options: sessionRequired(), request: sessionOf(`v1.${'A'.repeat(4000)}.${genuine.split('.')[2]}`), expect: refusedSession('MALFORMED_IDENTITY') },
+  // Replay.
+  { name: 'attack: session replayed after logout, within the idle window', options: sessionRequired(), before: [{ body: userHashBody('u1') }, { session: true, at: 60, path: '/logout' }], request: { session: ([first]) => first!, at: 120 }, expect: refusedSession('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'attack: tampered session credentials count as failed attempts', options: { scheme: 'user-hash', required: true, session: SESSION, rateLimit: { identity: { points: 2, duration: 60 } } }, before: [{ body: userHashBody('u1') }, ...[1, 2].map((n): CaseRequest => ({ session: ([first]) => tamper(first!, (claims) => void (claims.a = (claims.a as number) - n)) }))], request: { session: ([first]) => first! }, expect: { ...rejected('RATE_LIMITED'), status: 429, retryAfter: '60' } },
+  // Bound sessions (DPoP).
+  { name: 'attack: a bound session lifted without its key (no DPoP proof)', options: bound, before: [boundProof], request: { session: true }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: "attack: a bound session lifted, with a DPoP proof of the attacker's key", options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(attackerKey, { credential }) }) }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a bound session with its DPoP proof replayed (same jti)', options: bound, before: [boundProof, { session: true, sessionHeaders: victimProofOnce }], request: { session: true, sessionHeaders: victimProofOnce }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a bound session with a DPoP proof made for another URL', options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(victimKey, { credential, url: 'http://chat.example/admin' }) }) }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a bound session with a DPoP proof made for another method', options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(victimKey, { credential, method: 'GET' }) }) }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: "attack: a bound session with the DPoP proof of the identity proof's request (no ath)", options: bound, before: [boundProof], request: { session: true, headers: { dpop: boundProof.headers!.dpop! } }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a DPoP proof with alg "none"', options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: `${dpopProof(victimKey, { credential, header: { alg: 'none' } }).split('.').slice(0, 2).join('.')}.` }) }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a DPoP proof naming one key and signed by another', options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(attackerKey, { credential, header: { jwk: victimKey.jwk } }) }) }, expect: refusedSession('INVALID_SIGNATURE', CHALLENGE_DPOP) },
+  { name: 'attack: a DPoP proof carrying a private key (d)', options: bound, before: [boundProof], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(victimKey, { credential, header: { jwk: { ...victimKey.jwk, d: 'AAAA' } } }) }) }, expect: refusedSession('MALFORMED_IDENTITY', CHALLENGE_DPOP) },
+  { name: 'attack: a valid proof of identity with an invalid DPoP proof is refused, not left unbound', options: bound, request: { headers: { dpop: dpopProof(victimKey, { method: 'GET' }) }, body: userHashBody('u1') }, expect: { ...rejected('INVALID_SIGNATURE'), challenge: CHALLENGE_DPOP, session: 'none' } },
+];
+ATTACK_CASES.push(...SESSION_ATTACKS);
+
+// --- Asymmetric JWT (docs/jwks.md, SECURITY.md): the site signs with its private key; the chat
+// backend holds public keys only. RFC 8725 §2.1 / §3.1 (alg none, algorithm confusion), §3.10
+// (kid, jku, x5u, jwk), and Hono's CVE-2026-22817 / CVE-2026-22818 (the header's alg chose the
+// algorithm when a JWK carried none). Every row is refused, or verifies a genuine token as shown.
+const SITE_ES = keyPair('ES256', 'site-es');
+const SITE_RS = keyPair('RS256', 'site-rs');
+const SITE_ED = keyPair('EdDSA', 'site-ed');
+const RSA_NO_ALG = keyPair('RS256', 'rsa-no-alg');
+const ATTACKER_PAIR = keyPair('ES256', 'attacker');
+/** The site's JWKS, as configured: ES256, RS256 and EdDSA keys, and an RSA key published without alg. */
+const SITE_JWKS = { keys: [SITE_ES.jwk, SITE_RS.jwk, SITE_ED.jwk, withoutMembers(RSA_NO_ALG.jwk, 'alg')] };
+const publicKeys = (extra: Partial<VerifierOptions> = {}) => required('jwt', { keys: [{ jwks: SITE_JWKS }], ...extra });
+const signedBy = (pair: TestKeyPair, claims: Record<string, unknown> = {}, options: TokenOptions = {}) => tokenBy(pair, { externalId: 'admin', ...claims }, options);
+/** An HS256 token whose HMAC secret is `text`: what an attacker makes of a public key they hold. */
+const hmacWith = (text: string, header: object = { alg: 'HS256', kid: SITE_ES.kid }) => forgeJwt(header, claimsAt(), text);
+const esSignature = (bytes: Buffer) => `${jwtPart({ alg: 'ES256', kid: SITE_ES.kid })}.${jwtPart(claimsAt())}.${bytes.toString('base64url')}`;
+/** A JWKS served over HTTP for the rows that fetch one (test/support/jwksServer.ts), through a keys lookup. */
+const fetched = (path: '/.well-known/jwks.json' | '/garbage.json') =>
+  required('jwt', {
+    keys: async () => {
+      const server = await sharedJwksServer();
+      server.serve(SITE_JWKS);
+      server.route('/garbage.json', '<html>maintenance</html>');
+      return { jwks: { url: `${server.origin}${path}` } };
+    },
+  });
+
+const ASYMMETRIC_ATTACKS: ConformanceCase[] = [
+  { name: 'attack: public keys: a genuine ES256 token of the site verifies (the control)', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, { externalId: 'ada' })) }, expect: verified('jwt', { externalId: 'ada' }, { keyId: 'site-es' }) },
+  { name: 'attack: public keys: a genuine EdDSA token in the body verifies (the control)', options: publicKeys(), request: { body: { token: signedBy(SITE_ED, { externalId: 'ada' }) } }, expect: verified('jwt', { externalId: 'ada' }, { keyId: 'site-ed' }) },
+  { name: 'attack: public keys: alg "none" naming the site kid', options: publicKeys(), request: { headers: bearer(`${jwtPart({ alg: 'none', kid: SITE_ES.kid })}.${jwtPart(claimsAt())}.`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: algorithm confusion: HS256 with the public key PEM as HMAC secret', options: publicKeys(), request: { headers: bearer(hmacWith(SITE_ES.pem)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: algorithm confusion: HS256 with the RSA public key PEM as HMAC secret, no kid', options: publicKeys(), request: { headers: bearer(hmacWith(SITE_RS.pem, HS256)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: algorithm confusion: HS256 with the public key JWK as HMAC secret', options: publicKeys(), request: { headers: bearer(hmacWith(JSON.stringify(SITE_ES.jwk))) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: algorithm confusion: the public key PEM configured as an HMAC secret by a lookup fails closed', options: required('jwt', { keys: () => [SITE_ES.pem] }), request: { headers: bearer(hmacWith(SITE_ES.pem)) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: alg mismatch with the JWK: RS256 header naming the ES256 key', options: publicKeys(), request: { headers: bearer(signedBy(SITE_RS, {}, { header: { alg: 'RS256', kid: SITE_ES.kid } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: alg mismatch with the JWK: PS256 header and signature by the RS256 key', options: publicKeys(), request: { headers: bearer(signedBy(SITE_RS, {}, { header: { alg: 'PS256', kid: SITE_RS.kid }, signAs: 'PS256' })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: alg mismatch with the JWK: ES384 header over the ES256 key', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, {}, { header: { alg: 'ES384', kid: SITE_ES.kid } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a JWK without alg: RS256 by the RSA key published without alg (CVE-2026-22818)', options: publicKeys(), request: { headers: bearer(signedBy(RSA_NO_ALG)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a JWK without alg: PS256 by the RSA key published without alg', options: publicKeys(), request: { headers: bearer(signedBy(RSA_NO_ALG, {}, { header: { alg: 'PS256', kid: RSA_NO_ALG.kid }, signAs: 'PS256' })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a JWK without alg: HS256 with its PEM as HMAC secret', options: publicKeys(), request: { headers: bearer(hmacWith(RSA_NO_ALG.pem, { alg: 'HS256', kid: RSA_NO_ALG.kid })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: kid pointing elsewhere: the RS256 key named over an ES256 signature', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, {}, { header: { alg: 'ES256', kid: SITE_RS.kid } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: kid pointing elsewhere: the attacker's key under the site's kid", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256', kid: SITE_ES.kid } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: kid pointing elsewhere: another tenant's key", options: required('jwt', { tenant: tenantOptions.tenant, keys: (tenant: string | undefined) => (tenant === 'acme' ? { jwks: { keys: [SITE_ES.jwk] } } : tenant === 'globex' ? { jwks: { keys: [ATTACKER_PAIR.jwk] } } : undefined) }), request: { headers: { ...team('acme'), ...bearer(signedBy(ATTACKER_PAIR)) } }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: public keys: the attacker's key with no kid", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256' } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: public keys: the attacker's key embedded as jwk", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256', jwk: ATTACKER_PAIR.jwk } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: public keys: jku pointing at the attacker's key set", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256', kid: 'attacker', jku: 'https://attacker.example/jwks.json' } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: public keys: x5u pointing at the attacker's certificate", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256', x5u: 'https://attacker.example/cert.pem' } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: "attack: public keys: x5c carrying the attacker's certificate chain", options: publicKeys(), request: { headers: bearer(signedBy(ATTACKER_PAIR, {}, { header: { alg: 'ES256', x5c: [Buffer.from('attacker certificate').toString('base64')] } })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: jku, x5u and jwk on a genuine token are ignored, verified', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, { externalId: 'k4' }, { header: { alg: 'ES256', kid: SITE_ES.kid, jku: 'https://attacker.example/jwks.json', x5u: 'https://attacker.example/c.pem', jwk: ATTACKER_PAIR.jwk } })) }, expect: verified('jwt', { externalId: 'k4' }, { keyId: 'site-es' }) },
+  { name: "attack: public keys: the site's signature over the attacker's claims", options: publicKeys(), request: { headers: bearer(`${jwtPart({ alg: 'ES256', typ: 'JWT', kid: SITE_ES.kid })}.${jwtPart(claimsAt())}.${signedBy(SITE_ES, { externalId: 'ada' }).split('.')[2]}`) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: an ES256 signature DER-encoded', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, {}, { encoding: 'der' })) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: an ES256 signature of 64 zero bytes', options: publicKeys(), request: { headers: bearer(esSignature(Buffer.alloc(64))) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: an empty ES256 signature', options: publicKeys(), request: { headers: bearer(esSignature(Buffer.alloc(0))) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: a crit header on a genuine token', options: publicKeys(), request: { headers: bearer(signedBy(SITE_ES, {}, { header: { alg: 'ES256', kid: SITE_ES.kid, crit: ['exp'] } })) }, expect: rejected('MALFORMED_IDENTITY') },
+  { name: 'attack: public keys: a genuine token replayed 16 minutes later', options: publicKeys({ now: clockAt(960) }), request: { headers: bearer(signedBy(SITE_ES)) }, expect: rejected('SIGNATURE_EXPIRED') },
+  { name: 'attack: public keys: an expired public key', options: required('jwt', { keys: [{ publicKey: SITE_ED.jwk }, { publicKey: SITE_ES.jwk, expiresAt: NOW_SECONDS * 1000 }] }), request: { headers: bearer(signedBy(SITE_ES)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: public keys: a test public key while test keys are off', options: required('jwt', { allowTestKeys: false, keys: [{ publicKey: SITE_ED.jwk }, { publicKey: SITE_ES.jwk, test: true }] }), request: { headers: bearer(signedBy(SITE_ES)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a keys lookup mixing secrets and public keys fails closed', options: required('jwt', { keys: () => [LIVE_KEY, { publicKey: SITE_ES.jwk }] }), request: { headers: bearer(jwtFor({ externalId: 'admin' })) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: a keys lookup returning a private key fails closed', options: required('jwt', { keys: () => [{ publicKey: SITE_ES.privatePem }] }), request: { headers: bearer(signedBy(SITE_ES)) }, expect: rejected('KEY_UNAVAILABLE') },
+  { name: 'attack: a fetched JWKS: a genuine token verifies (the control)', options: fetched('/.well-known/jwks.json'), request: { headers: bearer(signedBy(SITE_RS, { externalId: 'ada' })) }, expect: verified('jwt', { externalId: 'ada' }, { keyId: 'site-rs' }) },
+  { name: 'attack: a fetched JWKS: a kid the site never published, after one refetch', options: fetched('/.well-known/jwks.json'), request: { headers: bearer(signedBy(ATTACKER_PAIR)) }, expect: rejected('INVALID_SIGNATURE') },
+  { name: 'attack: a fetched JWKS that answers garbage fails closed', options: fetched('/garbage.json'), request: { headers: bearer(signedBy(SITE_ES)) }, expect: rejected('KEY_UNAVAILABLE') },
+];
+ATTACK_CASES.push(...ASYMMETRIC_ATTACKS);

@@ -4,9 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import { canonicalJson, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import { canonicalJson, memorySessionStore, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type SessionOptions, type VerifierOptions, type VerifyRequest } from '../../src/index.js';
+import { CHALLENGE_DPOP, CHALLENGE_EXPIRED, CHALLENGE_INVALID, SESSION_KEY, dpopKey, dpopProof, tamper } from '../support/sessions.js';
 import { jwtPart } from '../support/jwt.js';
-import { LIVE_KEY, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
+import { LIVE_KEY, NOW, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY, clockAt, frozenClock } from '../helpers.js';
+import { sharedJwksServer } from '../support/jwksServer.js';
+import { jwksOf, keyPair, tokenBy } from '../support/keyPairs.js';
 
 export interface ConformanceCase {
   name: string;
@@ -27,6 +30,12 @@ export interface ConformanceCase {
     hint?: boolean;
     /** The Retry-After header. */
     retryAfter?: string;
+    /** What the response says of a session: a credential issued (or renewed), its end, or nothing. */
+    session?: 'issued' | 'ended' | 'none';
+    /** The WWW-Authenticate header, exactly. */
+    challenge?: string;
+    /** A part of the body a route answered that is not `{ identity }` (the logout's). */
+    body?: Record<string, unknown>;
   };
 }
 
@@ -34,6 +43,19 @@ export interface CaseRequest {
   headers?: Record<string, string>;
   body?: unknown;
   rawBody?: { type: string; text: string };
+  /**
+   * Send a session credential an earlier response of the case issued, as it came (header or
+   * cookie): `true` the latest, or what this function makes of all of them, in order.
+   */
+  session?: true | ((issued: readonly string[]) => string);
+  /** Headers made from the credential sent (a DPoP proof over it). */
+  sessionHeaders?: (credential: string) => Record<string, string>;
+  /** Seconds after the case's clock at which this request is sent. */
+  at?: number;
+  /** `/logout`: a route that ends the request's session (`endSession`). Default `/chat`. */
+  path?: '/chat' | '/logout';
+  /** First end every session of this tenant (`true`: of no tenant), through another verifier on the case's session store. */
+  endSessions?: string | true;
 }
 
 const userHashBody = (id: string, key = LIVE_KEY) => ({ user_id: id, user_hash: signUserHash(id, key) });
@@ -122,3 +144,68 @@ export const CASES: ConformanceCase[] = [
   { name: 'successes are never counted', options: { scheme: 'user-hash', required: true, rateLimit: { identity: { points: 1, duration: 60 } } }, before: [1, 2, 3].map(() => ({ body: userHashBody('alice') })), request: { body: userHashBody('alice') }, expect: verified('user-hash', { externalId: 'alice' }) },
   { name: 'a signature made over unsorted keys', options: { scheme: 'signed-payload', required: true }, request: { body: { customer: { timestamp: NOW_SECONDS, externalId: '1' }, signature: createHmac('sha256', LIVE_KEY).update(`{"timestamp":${NOW_SECONDS},"externalId":"1"}`).digest('hex') } }, expect: rejected(401, 'INVALID_SIGNATURE') },
 ];
+
+// --- Sessions (docs/sessions.md): a verified proof issues a session credential; later requests carry
+// it instead of a proof. Each row sends the proof first (`before`), then the credential the path's
+// own response issued, on the case's clock moved by `at` seconds. Session keys are the server's own.
+const sessionOn = (extra: Partial<SessionOptions> = {}): SessionOptions => ({ keys: [SESSION_KEY], ...extra });
+const withSession = (at = 60, extra: CaseRequest = {}): CaseRequest => ({ session: true, at, ...extra });
+const viaSession = (scheme: string, contact: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({ ...verified(scheme, contact, { via: 'session', ...extra }), session: 'none' as const });
+const sessionRefused = (code: string, challenge: string, session: 'ended' | 'none' = 'ended') => ({ ...rejected(401, code), session, challenge });
+const ROTATED = 'x-keys';
+/** The site's keys as a lookup: the previous key is removed once a request says the rotation is done. */
+const rotatingKeys = (_tenant: string | undefined, request: VerifyRequest) => (request.headers?.[ROTATED] === 'rotated' ? [LIVE_KEY] : [LIVE_KEY, PREVIOUS_KEY]);
+const browserKey = dpopKey();
+const boundOptions: ConformanceCase['options'] = { scheme: 'user-hash', required: true, session: sessionOn({ bind: 'dpop' }) };
+
+const SESSION_CASES: ConformanceCase[] = [
+  { name: 'session: a verified proof issues a session credential', options: { scheme: 'user-hash', required: true, session: sessionOn() }, request: { body: userHashBody('u1') }, expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'proof' }), session: 'issued' } },
+  { name: 'session: without the session option, no credential is issued', options: { scheme: 'user-hash', required: true }, request: { body: userHashBody('u1') }, expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'proof' }), session: 'none' } },
+  { name: 'session: a valid session and no proof verifies as the same contact', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(), expect: viaSession('user-hash', { externalId: 'u1', verifiedFields: ['externalId'], identityKey: 'externalId' }) },
+  { name: 'session: a signed payload goes on past its 5-minute window, with exactly its signed fields', options: { scheme: 'signed-payload', required: true, session: sessionOn() }, before: [{ body: payloadFor({ externalId: '42', email: 'jane@example.com', plan: 'pro' }) }], request: withSession(1200), expect: { ...verified('signed-payload', { externalId: '42', email: 'jane@example.com', attributes: { plan: 'pro' }, verifiedFields: ['externalId', 'email', 'attributes.plan'] }, { via: 'session', issuedAt: new Date(NOW).toISOString() }), session: 'issued' } },
+  { name: 'session: a jwt session goes on past its 15-minute window', options: { scheme: 'jwt', required: true, session: sessionOn() }, before: [{ headers: bearer(jwtFor({ email: 'j@example.com' })) }], request: withSession(1000), expect: { ...verified('jwt', { email: 'j@example.com', identityKey: 'email' }, { via: 'session' }), session: 'issued' } },
+  { name: 'session: renewed once a sixth of the idle window has passed (sliding)', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(300), expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'session' }), session: 'issued' } },
+  { name: 'session: idle past its window (30 minutes): SESSION_EXPIRED with the challenge', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(1800), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: renewed while active, yet ended at its hard maximum', options: { scheme: 'user-hash', required: true, session: sessionOn({ idle: 1800, maxAge: 3600 }) }, before: [{ body: userHashBody('u1') }, withSession(1500), withSession(3000)], request: withSession(3600), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: expired while optional: anonymous with the code, the widget told', options: { scheme: 'user-hash', session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(1800), expect: { status: 200, identity: { verified: false, via: 'session', error: { code: 'SESSION_EXPIRED' } }, session: 'ended', challenge: CHALLENGE_EXPIRED } },
+  { name: 'session: expired while optional, guarded: 401 with the challenge', options: { scheme: 'user-hash', session: sessionOn() }, guard: true, before: [{ body: userHashBody('u1') }], request: withSession(1800), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: "session: the tenant's sessions ended (endSessions): SESSION_EXPIRED", options: { scheme: 'user-hash', required: true, ...tenantOptions, session: sessionOn({ store: memorySessionStore() }) }, before: [{ headers: team('acme'), body: userHashBody('u1') }], request: withSession(60, { headers: team('acme'), endSessions: 'acme' }), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: "session: another tenant's sessions ended: this one goes on", options: { scheme: 'user-hash', required: true, ...tenantOptions, session: sessionOn({ store: memorySessionStore() }) }, before: [{ headers: team('acme'), body: userHashBody('u1') }], request: withSession(60, { headers: team('acme'), endSessions: 'globex' }), expect: viaSession('user-hash', { externalId: 'u1' }, { tenant: 'acme' }) },
+  { name: 'session: the site key of its proof within its grace: goes on', options: { scheme: 'user-hash', required: true, keys: [LIVE_KEY, { secret: PREVIOUS_KEY, id: 'old', expiresAt: NOW + 600_000 }], session: sessionOn() }, before: [{ body: userHashBody('u1', PREVIOUS_KEY) }], request: withSession(599), expect: { ...viaSession('user-hash', { externalId: 'u1' }, { keyId: 'old' }), session: 'issued' } },
+  { name: 'session: the site key of its proof past its grace (expiresAt): SESSION_EXPIRED', options: { scheme: 'user-hash', required: true, keys: [LIVE_KEY, { secret: PREVIOUS_KEY, expiresAt: NOW + 600_000 }], session: sessionOn() }, before: [{ body: userHashBody('u1', PREVIOUS_KEY) }], request: withSession(600), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: the site key of its proof removed from the lookup: SESSION_EXPIRED', options: { scheme: 'user-hash', required: true, keys: rotatingKeys, keyCache: false, session: sessionOn() }, before: [{ body: userHashBody('u1', PREVIOUS_KEY) }], request: withSession(60, { headers: { [ROTATED]: 'rotated' } }), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: the new key of a rotation keeps its sessions', options: { scheme: 'user-hash', required: true, keys: rotatingKeys, keyCache: false, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(60, { headers: { [ROTATED]: 'rotated' } }), expect: viaSession('user-hash', { externalId: 'u1' }) },
+  { name: "session: tenant A's session presented for tenant B: INVALID_SIGNATURE", options: { scheme: 'user-hash', required: true, ...tenantOptions, session: sessionOn() }, before: [{ headers: team('acme'), body: userHashBody('u1') }], request: withSession(60, { headers: team('globex') }), expect: sessionRefused('INVALID_SIGNATURE', CHALLENGE_INVALID) },
+  { name: 'session: tampered claims: INVALID_SIGNATURE, the widget told', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: { session: ([issued]) => tamper(issued!, (claims) => void (claims.c = { externalId: 'admin' })) }, expect: sessionRefused('INVALID_SIGNATURE', CHALLENGE_INVALID) },
+  { name: 'session: a proof and a session that disagree: the invalid proof is refused, not rescued', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(60, { body: { user_id: 'u1', user_hash: signUserHash('u2', LIVE_KEY) } }), expect: { ...rejected(401, 'INVALID_SIGNATURE'), session: 'none' } },
+  { name: 'session: a proof and a session that disagree: the expired proof is refused, not rescued', options: { scheme: 'signed-payload', required: true, session: sessionOn() }, before: [{ body: payloadFor({ externalId: '1' }) }], request: withSession(400, { body: payloadFor({ externalId: '1' }) }), expect: { ...rejected(401, 'SIGNATURE_EXPIRED'), session: 'none' } },
+  { name: "session: another identity's proof replaces the session (account switch)", options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(60, { body: userHashBody('u2') }), expect: { ...verified('user-hash', { externalId: 'u2' }, { via: 'proof' }), session: 'issued' } },
+  { name: "session: the session an account switch replaced is ended", options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }, withSession(60, { body: userHashBody('u2') })], request: { session: ([first]) => first!, at: 120 }, expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: logout ends it and tells the widget', options: { scheme: 'user-hash', required: true, session: sessionOn() }, before: [{ body: userHashBody('u1') }], request: withSession(60, { path: '/logout' }), expect: { status: 200, body: { ended: true }, session: 'ended' } },
+  { name: 'session: by cookie (same-site widget): HttpOnly cookie issued', options: { scheme: 'user-hash', required: true, session: sessionOn({ cookie: true }) }, request: { body: userHashBody('u1') }, expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'proof' }), session: 'issued' } },
+  { name: 'session: by cookie: the cookie verifies', options: { scheme: 'user-hash', required: true, session: sessionOn({ cookie: true }) }, before: [{ body: userHashBody('u1') }], request: withSession(), expect: viaSession('user-hash', { externalId: 'u1' }) },
+  { name: 'session: by cookie: expired, the cookie cleared', options: { scheme: 'user-hash', required: true, session: sessionOn({ cookie: true }) }, before: [{ body: userHashBody('u1') }], request: withSession(1800), expect: sessionRefused('SESSION_EXPIRED', CHALLENGE_EXPIRED) },
+  { name: 'session: bound to the browser key (DPoP): issued with a DPoP proof', options: boundOptions, request: { headers: { dpop: dpopProof(browserKey) }, body: userHashBody('u1') }, expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'proof' }), session: 'issued' } },
+  { name: 'session: bound: no DPoP proof with the proof, no session', options: boundOptions, request: { body: userHashBody('u1') }, expect: { ...verified('user-hash', { externalId: 'u1' }, { via: 'proof' }), session: 'none' } },
+  { name: 'session: bound: used with a DPoP proof of its key', options: boundOptions, before: [{ headers: { dpop: dpopProof(browserKey) }, body: userHashBody('u1') }], request: { session: true, sessionHeaders: (credential) => ({ dpop: dpopProof(browserKey, { credential }) }) }, expect: viaSession('user-hash', { externalId: 'u1' }) },
+  { name: 'session: bound, presented without a DPoP proof: INVALID_SIGNATURE, the session kept', options: boundOptions, before: [{ headers: { dpop: dpopProof(browserKey) }, body: userHashBody('u1') }], request: { session: true }, expect: sessionRefused('INVALID_SIGNATURE', CHALLENGE_DPOP, 'none') },
+  { name: 'session: bound, a DPoP proof a minute old: SIGNATURE_EXPIRED, the session kept', options: boundOptions, before: [{ headers: { dpop: dpopProof(browserKey) }, body: userHashBody('u1') }], request: { session: true, at: 61, sessionHeaders: (credential) => ({ dpop: dpopProof(browserKey, { credential }) }) }, expect: sessionRefused('SIGNATURE_EXPIRED', CHALLENGE_DPOP, 'none') },
+];
+CASES.push(...SESSION_CASES);
+
+// --- Asymmetric JWT (docs/jwks.md): the site signs with its private key (ES256, EdDSA, RS256,
+// PS256); the chat backend holds its public keys, given as PEM, a JWK, a JWKS, or a JWKS URL. The
+// key decides the algorithm; the header's kid selects the key. Attacks: test/conformance/attacks.ts.
+const SITE_KEYS = { ES256: keyPair('ES256', 'case-es'), EdDSA: keyPair('EdDSA', 'case-ed'), RS256: keyPair('RS256', 'case-rs'), PS256: keyPair('PS256', 'case-ps') };
+const siteToken = (alg: keyof typeof SITE_KEYS, claims: Record<string, unknown> = {}) => tokenBy(SITE_KEYS[alg], { externalId: 'site-user', ...claims });
+const ASYMMETRIC_CASES: ConformanceCase[] = [
+  { name: 'jwt ES256 with the site JWKS, in the Authorization header', options: { scheme: 'jwt', required: true, keys: [{ jwks: jwksOf(...Object.values(SITE_KEYS)) }] }, request: { headers: bearer(siteToken('ES256', { email: 'ada@example.com' })) }, expect: verified('jwt', { externalId: 'site-user', email: 'ada@example.com', identityKey: 'email' }, { keyId: 'case-es' }) },
+  { name: 'jwt EdDSA with a public JWK, in the body', options: { scheme: 'jwt', required: true, keys: [{ publicKey: SITE_KEYS.EdDSA.jwk }] }, request: { body: { token: siteToken('EdDSA') } }, expect: verified('jwt', { externalId: 'site-user' }, { keyId: 'case-ed' }) },
+  { name: 'jwt RS256 with a PEM public key and its alg', options: { scheme: 'jwt', required: true, keys: [{ publicKey: SITE_KEYS.RS256.pem, alg: 'RS256', id: 'case-rs' }] }, request: { headers: bearer(siteToken('RS256')) }, expect: verified('jwt', { externalId: 'site-user' }, { keyId: 'case-rs' }) },
+  { name: 'jwt PS256 from a tenant lookup returning its JWKS', options: { scheme: 'jwt', required: true, tenant: tenantOptions.tenant, keys: (tenant: string | undefined) => (tenant === 'acme' ? { jwks: jwksOf(SITE_KEYS.PS256) } : undefined) }, request: { headers: { ...team('acme'), ...bearer(siteToken('PS256')) } }, expect: verified('jwt', { externalId: 'site-user' }, { keyId: 'case-ps', tenant: 'acme' }) },
+  { name: 'jwt ES256 whose kid names another key of the set', options: { scheme: 'jwt', required: true, keys: [{ jwks: jwksOf(...Object.values(SITE_KEYS)) }] }, request: { headers: bearer(tokenBy(SITE_KEYS.ES256, { externalId: 'x' }, { header: { alg: 'ES256', kid: 'case-ed' } })) }, expect: rejected(401, 'INVALID_SIGNATURE') },
+  { name: 'jwt HS256 against public keys', options: { scheme: 'jwt', required: true, keys: [{ publicKey: SITE_KEYS.ES256.jwk }] }, request: { headers: bearer(jwtFor({ externalId: 'x' })) }, expect: rejected(401, 'INVALID_SIGNATURE') },
+  { name: 'jwt ES256 at 901 seconds', options: { scheme: 'jwt', required: true, now: clockAt(901), keys: [{ publicKey: SITE_KEYS.ES256.jwk }] }, request: { headers: bearer(siteToken('ES256')) }, expect: rejected(401, 'SIGNATURE_EXPIRED') },
+  { name: 'jwt from a JWKS URL the site cannot serve: 503', options: { scheme: 'jwt', required: true, keys: async () => ({ jwks: { url: `${(await sharedJwksServer()).origin}/missing.json` } }) }, request: { headers: bearer(siteToken('ES256')) }, expect: rejected(503, 'KEY_UNAVAILABLE') },
+];
+CASES.push(...ASYMMETRIC_CASES);

@@ -24,6 +24,7 @@ describe('contact-hash', () => {
     const result = await verifyBody({ scheme: 'contact-hash' }, { ...all, user_hash: generateHMAC('u-9', LIVE_KEY) });
     expect(result).toEqual({
       verified: true,
+      via: 'proof',
       scheme: 'contact-hash',
       test: false,
       contact: {

@@ -1,8 +1,14 @@
-import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as jose from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { signJwt, type VerifierOptions } from '../../src/index.js';
+import { createVerifier, signJwt, type VerifierOptions } from '../../src/index.js';
 import { LIVE_KEY, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock, verifierFor } from '../helpers.js';
+import { jwksOf, keyPair, tokenBy, withoutMembers, type TestKeyPair } from '../support/keyPairs.js';
 
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 /** Builds a token by hand, so any header or payload can be signed. */
@@ -36,6 +42,7 @@ describe('jwt: tokens as the seed makes them', () => {
       test: false,
       issuedAt: new Date(NOW_SECONDS * 1000),
       contact: { externalId: 'user_id', attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' },
+      via: 'proof',
     });
   });
 
@@ -223,8 +230,299 @@ describe('signJwt refuses what the verifier would refuse', () => {
   });
 
   it('an algorithm it does not know: a TypeError naming the ones it does', () => {
-    expect(() => signJwt({ externalId: 'u' }, LIVE_KEY, { algorithm: 'RS256' as never })).toThrow(
-      /signs with HS256, HS384, HS512, not "RS256"/,
+    expect(() => signJwt({ externalId: 'u' }, LIVE_KEY, { algorithm: 'RS384' as never })).toThrow(
+      /signs with HS256, HS384, HS512, ES256, EdDSA, RS256, PS256, not "RS384"/,
+    );
+  });
+
+  it('a public-key algorithm with a secret: a TypeError asking for the private key', () => {
+    expect(() => signJwt({ externalId: 'u' }, LIVE_KEY, { algorithm: 'RS256' })).toThrow(/signs RS256 with a private key/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Asymmetric JWT: the site signs with its private key; the verifier holds public keys only.
+
+const PAIRS = {
+  ES256: keyPair('ES256', 'es-1'),
+  EdDSA: keyPair('EdDSA', 'ed-1'),
+  RS256: keyPair('RS256', 'rs-1'),
+  PS256: keyPair('PS256', 'ps-1'),
+} as const;
+const ALGS = Object.keys(PAIRS) as (keyof typeof PAIRS)[];
+const quietly = { warn() {}, error() {} };
+const publicVerifier = (keys: VerifierOptions['keys'], options: Partial<VerifierOptions> = {}) =>
+  createVerifier({ scheme: 'jwt', keys, now: frozenClock, logger: quietly, rateLimit: false, ...options });
+async function codeWith(keys: VerifierOptions['keys'], token: string, options: Partial<VerifierOptions> = {}) {
+  const result = await publicVerifier(keys, options).verify({ headers: { authorization: `Bearer ${token}` } });
+  return result.verified ? `VERIFIED ${result.keyId ?? ''}`.trim() : result.error?.code;
+}
+
+describe('jwt: public keys (ES256, EdDSA, RS256, PS256)', () => {
+  describe.each(ALGS)('%s', (alg) => {
+    const pair = PAIRS[alg];
+    const token = tokenBy(pair, { externalId: 'u1', email: 'ada@example.com' });
+
+    it.each([
+      ['PEM', () => [{ publicKey: pair.pem, alg, id: pair.kid }]],
+      ['a JWK (its alg and kid)', () => [{ publicKey: pair.jwk }]],
+      ['a KeyObject', () => [{ publicKey: pair.publicKey, alg, id: pair.kid }]],
+      ['a local JWKS', () => [{ jwks: jwksOf(pair) }]],
+      ['an X.509 certificate', () => (alg === 'ES256' ? [{ publicKey: certificate, id: pair.kid }] : [{ publicKey: pair.jwk }])],
+    ])('verifies with the public key given as %s, reporting its kid', async (_, keys) => {
+      const configured = keys() as VerifierOptions['keys'];
+      const pairFor = _ === 'an X.509 certificate' && alg === 'ES256' ? certificatePair : pair;
+      expect(await codeWith(configured, tokenBy(pairFor, { externalId: 'u1' }))).toBe(`VERIFIED ${pair.kid}`);
+    });
+
+    it('verifies the whole contact, email first, like an HS256 token', async () => {
+      expect(await publicVerifier([{ publicKey: pair.jwk }]).verify({ body: { token } })).toMatchObject({
+        verified: true,
+        keyId: pair.kid,
+        contact: { externalId: 'u1', email: 'ada@example.com', identityKey: 'email', verifiedFields: ['externalId', 'email'] },
+      });
+    });
+
+    it("verifies tokens made by jose's SignJWT, and signJwt's tokens verify with jose.jwtVerify", async () => {
+      const byJose = await new jose.SignJWT({ externalId: 'u2' })
+        .setProtectedHeader({ alg, kid: pair.kid })
+        .setIssuedAt(NOW_SECONDS)
+        .sign(pair.privateKey);
+      expect(await codeWith([{ publicKey: pair.jwk }], byJose)).toBe(`VERIFIED ${pair.kid}`);
+      const ours = signJwt({ externalId: 'u3' }, pair.privatePem, { algorithm: alg, keyId: pair.kid, now: frozenClock });
+      const { payload, protectedHeader } = await jose.jwtVerify(ours, await jose.importJWK(pair.jwk as jose.JWK, alg), {
+        currentDate: new Date(NOW_SECONDS * 1000),
+      });
+      expect(payload).toEqual({ externalId: 'u3', iat: NOW_SECONDS });
+      expect(protectedHeader).toEqual({ alg, typ: 'JWT', kid: pair.kid });
+    });
+
+    it('refuses any changed byte of header, payload or signature', async () => {
+      const [h, p, sig] = token.split('.') as [string, string, string];
+      const flip = (part: string, at: number) => part.slice(0, at) + (part[at] === 'A' ? 'B' : 'A') + part.slice(at + 1);
+      for (const tampered of [`${flip(h, 3)}.${p}.${sig}`, `${h}.${flip(p, 5)}.${sig}`, `${h}.${p}.${flip(sig, 10)}`]) {
+        expect(await codeWith([{ publicKey: pair.jwk }], tampered)).toMatch(/INVALID_SIGNATURE|MALFORMED_IDENTITY/);
+      }
+    });
+  });
+
+  it('verifies RS256 and PS256 tokens made by jsonwebtoken', async () => {
+    for (const alg of ['RS256', 'PS256', 'ES256'] as const) {
+      const pair = PAIRS[alg];
+      const token = jsonwebtoken.sign({ externalId: 'jw', iat: NOW_SECONDS }, pair.privatePem, { algorithm: alg, keyid: pair.kid });
+      expect(await codeWith([{ publicKey: pair.jwk }], token)).toBe(`VERIFIED ${pair.kid}`);
+    }
+  });
+
+  it('signJwt signs with a private JWK (its kid and alg) and a KeyObject', async () => {
+    const pair = PAIRS.EdDSA;
+    const privateJwk = { ...(pair.privateKey.export({ format: 'jwk' }) as { kty: string; d: string }), kid: pair.kid, alg: 'EdDSA' };
+    expect(await codeWith([{ publicKey: pair.jwk }], signJwt({ externalId: 'u' }, privateJwk, { now: frozenClock }))).toBe(
+      `VERIFIED ${pair.kid}`,
+    );
+    const es = PAIRS.ES256;
+    expect(await codeWith([{ publicKey: es.jwk }], signJwt({ externalId: 'u' }, es.privateKey, { keyId: es.kid, now: frozenClock }))).toBe(
+      `VERIFIED ${es.kid}`,
+    );
+  });
+
+  it.each([
+    [
+      'an RSA key without algorithm',
+      () => signJwt({ externalId: 'u' }, PAIRS.RS256.privatePem),
+      /RS256 or PS256 is ambiguous.*pass \{ algorithm/,
+    ],
+    ['a public key', () => signJwt({ externalId: 'u' }, PAIRS.ES256.pem), /needs the private key/],
+    ['a public JWK', () => signJwt({ externalId: 'u' }, PAIRS.ES256.jwk as never), /needs a private JWK/],
+    [
+      'an algorithm the key cannot make',
+      () => signJwt({ externalId: 'u' }, PAIRS.ES256.privateKey, { algorithm: 'RS256' }),
+      /alg RS256 does not fit an EC P-256 key/,
+    ],
+    [
+      'an RSA key of 1024 bits',
+      () => signJwt({ externalId: 'u' }, keyPair('RS256', 'small', 1024).privateKey, { algorithm: 'RS256' }),
+      /under 2048 bits/,
+    ],
+    ['claims the verifier refuses', () => signJwt({ externalId: 42 }, PAIRS.ES256.privateKey), /externalId must be a string/],
+  ])('signJwt refuses %s with a TypeError', (_, sign, message) => {
+    expect(sign).toThrow(TypeError);
+    expect(sign).toThrow(message);
+  });
+});
+
+describe('jwt: the key decides the algorithm', () => {
+  it('refuses a token whose header names another algorithm than its key, whatever the signature', async () => {
+    const rsa = PAIRS.RS256; // alg RS256 in its JWK
+    const asPss = tokenBy(rsa, { externalId: 'u' }, { header: { alg: 'PS256', kid: rsa.kid }, signAs: 'PS256' });
+    expect(await codeWith([{ publicKey: rsa.jwk }], asPss)).toBe('INVALID_SIGNATURE');
+    const headerOnly = tokenBy(rsa, { externalId: 'u' }, { header: { alg: 'PS256', kid: rsa.kid }, signAs: 'RS256' });
+    expect(await codeWith([{ publicKey: rsa.jwk }], headerOnly)).toBe('INVALID_SIGNATURE');
+  });
+
+  it('gives a JWK without alg one only where its type makes it unambiguous', async () => {
+    const es = withoutMembers(PAIRS.ES256.jwk, 'alg');
+    const ed = withoutMembers(PAIRS.EdDSA.jwk, 'alg');
+    expect(await codeWith([{ publicKey: es }], tokenBy(PAIRS.ES256, { externalId: 'u' }))).toBe('VERIFIED es-1');
+    expect(await codeWith([{ publicKey: ed }], tokenBy(PAIRS.EdDSA, { externalId: 'u' }))).toBe('VERIFIED ed-1');
+    const rsa = withoutMembers(PAIRS.RS256.jwk, 'alg');
+    expect(() => publicVerifier([{ publicKey: rsa }])).toThrow(/RSA key of 2048 bits without alg: RS256 or PS256 is ambiguous/);
+    expect(await codeWith([{ publicKey: rsa, alg: 'RS256' }], tokenBy(PAIRS.RS256, { externalId: 'u' }))).toBe('VERIFIED rs-1');
+    expect(await codeWith([{ publicKey: rsa, alg: 'PS256' }], tokenBy(PAIRS.RS256, { externalId: 'u' }))).toBe('INVALID_SIGNATURE');
+  });
+
+  it.each([
+    ['a private key (PEM)', () => PAIRS.ES256.privatePem, /it is a private key/],
+    ['a private key (KeyObject)', () => PAIRS.ES256.privateKey, /it is a private key/],
+    ['a private JWK', () => PAIRS.EdDSA.privateKey.export({ format: 'jwk' }), /holds private members/],
+    ['a shared secret as a JWK', () => ({ kty: 'oct', k: 'c2VjcmV0' }), /shared secret \(kty "oct"\)/],
+    ['an EC P-384 key', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, /an EC P-384 key is not supported/],
+    ['an Ed448 key', () => generateKeyPairSync('ed448').publicKey, /an Ed448 key is not supported/],
+    ['an RSA key of 1024 bits', () => keyPair('RS256', 'small', 1024).jwk, /RSA key of 1024 bits: RSA keys under 2048 bits are refused/],
+    ['a JWK for encryption', () => ({ ...PAIRS.ES256.jwk, use: 'enc' }), /use is "enc", not "sig"/],
+    ['a JWK whose key_ops exclude verify', () => ({ ...PAIRS.ES256.jwk, key_ops: ['encrypt'] }), /key_ops do not include "verify"/],
+    ['a JWK whose alg does not fit it', () => ({ ...PAIRS.ES256.jwk, alg: 'RS256' }), /its alg RS256 does not fit an EC P-256 key/],
+    [
+      'a JWK with an alg this verifier does not take',
+      () => ({ ...PAIRS.ES256.jwk, alg: 'ES384' }),
+      /its alg "ES384" is not one this verifier takes/,
+    ],
+    ['text that is no key', () => 'not a key', /not a PEM public key/],
+  ])('refuses %s at construction, saying why', (_, publicKey, message) => {
+    expect(() => publicVerifier([{ publicKey: publicKey() as never }])).toThrow(message);
+  });
+
+  it('refuses a configured alg that contradicts the JWK', () => {
+    expect(() => publicVerifier([{ publicKey: PAIRS.RS256.jwk, alg: 'PS256' }])).toThrow(/the JWK says alg RS256, the configuration PS256/);
+  });
+
+  it('never takes a public key as an HMAC secret, nor mixes secrets and public keys', () => {
+    expect(() => publicVerifier([PAIRS.ES256.pem])).toThrow(/a key in PEM or JWK form, not a shared secret/);
+    expect(() => publicVerifier([JSON.stringify(PAIRS.ES256.jwk)])).toThrow(/not a shared secret/);
+    expect(() => publicVerifier([LIVE_KEY, { publicKey: PAIRS.ES256.jwk }])).toThrow(/mixes shared secrets and public keys/);
+    expect(() => publicVerifier([LIVE_KEY, { jwks: { url: 'https://site.example/jwks.json' } }])).toThrow(
+      /mixes shared secrets and public keys/,
+    );
+    expect(() => createVerifier({ scheme: 'user-hash', keys: [{ publicKey: PAIRS.ES256.jwk }] })).toThrow(
+      /public keys? or a JWKS: those verify jwt tokens only/,
+    );
+  });
+
+  it('refuses algorithms that no configured key could verify, and accepts the keys own', async () => {
+    expect(() => publicVerifier([{ publicKey: PAIRS.EdDSA.jwk }], { algorithms: ['ES256'] })).toThrow(/does not list EdDSA/);
+    expect(() => publicVerifier([LIVE_KEY], { algorithms: ['ES256'] })).toThrow(/lists no HMAC algorithm/);
+    expect(await codeWith([{ publicKey: PAIRS.ES256.jwk }], tokenBy(PAIRS.ES256, { externalId: 'u' }), { algorithms: ['ES256'] })).toBe(
+      'VERIFIED es-1',
+    );
+    // A lookup's keys are checked per token: an algorithm not listed is refused.
+    const lookup = () => [{ publicKey: PAIRS.EdDSA.jwk }];
+    expect(await codeWith(lookup, tokenBy(PAIRS.EdDSA, { externalId: 'u' }), { algorithms: ['ES256'] })).toBe('INVALID_SIGNATURE');
+  });
+});
+
+describe('jwt: the kid selects the key', () => {
+  const first = keyPair('ES256', 'k1');
+  const second = keyPair('ES256', 'k2');
+  const keys = [{ publicKey: first.jwk }, { publicKey: second.jwk }];
+
+  it('tries only the key its kid names', async () => {
+    expect(await codeWith(keys, tokenBy(second, { externalId: 'u' }))).toBe('VERIFIED k2');
+    const misnamed = tokenBy(second, { externalId: 'u' }, { header: { alg: 'ES256', kid: 'k1' } });
+    expect(await codeWith(keys, misnamed)).toBe('INVALID_SIGNATURE');
+  });
+
+  it('without a kid, tries the keys in order, at most four public keys', async () => {
+    const noKid = (pair: TestKeyPair) => tokenBy(pair, { externalId: 'u' }, { header: { alg: 'ES256' } });
+    expect(await codeWith(keys, noKid(second))).toBe('VERIFIED k2');
+    const five = [1, 2, 3, 4, 5].map((i) => keyPair('ES256', `n${i}`));
+    const all = five.map((pair) => ({ publicKey: pair.jwk }));
+    expect(await codeWith(all, noKid(five[3]!))).toBe('VERIFIED n4');
+    expect(await codeWith(all, noKid(five[4]!))).toBe('INVALID_SIGNATURE');
+    expect(await codeWith(all, tokenBy(five[4]!, { externalId: 'u' }))).toBe('VERIFIED n5'); // named, it is found
+  });
+
+  it('a kid that no key has: refused when every key has an id, else the keys without one are tried', async () => {
+    const unknown = tokenBy(second, { externalId: 'u' }, { header: { alg: 'ES256', kid: 'k9' } });
+    expect(await codeWith(keys, unknown)).toBe('INVALID_SIGNATURE');
+    expect(await codeWith([{ publicKey: first.jwk }, { publicKey: second.pem, alg: 'ES256' }], unknown)).toBe('VERIFIED');
+  });
+
+  it('selects by kid with sessions on too (which relabel the keys they hand the scheme)', async () => {
+    const verifier = publicVerifier(keys, { session: { keys: [`session-key-${'7'.repeat(32)}`] } });
+    const result = await verifier.verify({ headers: { authorization: `Bearer ${tokenBy(second, { externalId: 'u' })}` } });
+    expect(result).toMatchObject({ verified: true, keyId: 'k2', via: 'proof' });
+    const misnamed = tokenBy(second, { externalId: 'u' }, { header: { alg: 'ES256', kid: 'k1' } });
+    expect(await verifier.verify({ headers: { authorization: `Bearer ${misnamed}` } })).toMatchObject({
+      verified: false,
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+  });
+
+  it('selects HMAC keys by id too', async () => {
+    const hmacKeys = [
+      { secret: LIVE_KEY, id: 'a' },
+      { secret: PREVIOUS_KEY, id: 'b' },
+    ];
+    expect(await code(handToken({ ...HS256, kid: 'b' }, claims, PREVIOUS_KEY), { keys: hmacKeys })).toBe('VERIFIED');
+    expect(await code(handToken({ ...HS256, kid: 'a' }, claims, PREVIOUS_KEY), { keys: hmacKeys })).toBe('INVALID_SIGNATURE');
+    expect(await code(handToken(HS256, claims, PREVIOUS_KEY), { keys: hmacKeys })).toBe('VERIFIED');
+  });
+
+  it.each([
+    ['a number', 7],
+    ['an object', { id: 'k1' }],
+    ['over 256 characters', 'k'.repeat(257)],
+  ])('refuses a kid that is %s as MALFORMED_IDENTITY', async (_, kid) => {
+    expect(await codeWith(keys, tokenBy(first, { externalId: 'u' }, { header: { alg: 'ES256', kid } }))).toBe('MALFORMED_IDENTITY');
+  });
+});
+
+describe('jwt: public-key signatures', () => {
+  it('refuses an ES256 signature that is DER-encoded (what crypto.sign makes by default), saying so', async () => {
+    const der = tokenBy(PAIRS.ES256, { externalId: 'u' }, { encoding: 'der' });
+    const result = await publicVerifier([{ publicKey: PAIRS.ES256.jwk }], { diagnostics: true }).verify({ body: { token: der } });
+    expect(result).toMatchObject({
+      error: {
+        code: 'INVALID_SIGNATURE',
+        mistake: 'jwt-encoding',
+        hint: expect.stringMatching(/its ES256 signature is DER-encoded \(7\d bytes\), not r and s/),
+      },
+    });
+    // Without diagnostics, the rejection's own words (for the operator's logs, never sent to live traffic).
+    const { parseJwt } = await import('../../src/schemes/jwt/index.js');
+    expect(() => parseJwt({ token: der }, { algorithms: undefined })).toThrow(
+      expect.objectContaining({ hint: expect.stringMatching(/64 bytes \(r and s, 32 bytes each, not DER\); this one has 7\d/) }),
+    );
+  });
+
+  it('refuses an empty, short or long signature, and an RSA signature of another size', async () => {
+    const token = tokenBy(PAIRS.RS256, { externalId: 'u' });
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const bytes = Buffer.from(s, 'base64url');
+    for (const signature of [Buffer.alloc(0), bytes.subarray(1), Buffer.concat([bytes, Buffer.alloc(1)])]) {
+      expect(await codeWith([{ publicKey: PAIRS.RS256.jwk }], `${h}.${p}.${signature.toString('base64url')}`)).toBe('INVALID_SIGNATURE');
+    }
+    const ed = tokenBy(PAIRS.EdDSA, { externalId: 'u' }).split('.');
+    expect(await codeWith([{ publicKey: PAIRS.EdDSA.jwk }], `${ed[0]}.${ed[1]}.${Buffer.alloc(63).toString('base64url')}`)).toBe(
+      'INVALID_SIGNATURE',
     );
   });
 });
+
+/** An ES256 key pair whose public key travels as a self-signed X.509 certificate (what some sites publish). */
+const certificatePair = keyPair('ES256', 'es-1');
+const certificate = (() => {
+  // A tiny self-signed certificate over certificatePair's key, made with openssl when the machine has it; else the PEM (same key).
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'cert-'));
+    writeFileSync(join(dir, 'key.pem'), certificatePair.privatePem);
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-key', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=site.example', '-days', '1'],
+      { stdio: 'ignore' },
+    );
+    return readFileSync(join(dir, 'cert.pem'), 'utf8');
+  } catch {
+    return certificatePair.pem;
+  }
+})();

@@ -73,6 +73,7 @@ describe('signed-payload: the signature covers every field', () => {
     const result = await verifyBody({ scheme: 'signed-payload' }, { customer, signature });
     expect(result).toEqual({
       verified: true,
+      via: 'proof',
       scheme: 'signed-payload',
       test: false,
       issuedAt: new Date(NOW_SECONDS * 1000),

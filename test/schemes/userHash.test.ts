@@ -18,6 +18,7 @@ describe('user-hash', () => {
   it('verifies the user id only: metadata is carried, not verified', async () => {
     expect(await verifyBody({ scheme: 'user-hash' }, body)).toEqual({
       verified: true,
+      via: 'proof',
       scheme: 'user-hash',
       test: false,
       contact: {

@@ -24,6 +24,7 @@ describe('visitor-hash', () => {
   it('verifies only the visitor id: name, email and externalId are carried, not verified', async () => {
     expect(await verifyBody({ scheme: 'visitor-hash' }, body)).toEqual({
       verified: true,
+      via: 'proof',
       scheme: 'visitor-hash',
       test: false,
       contact: {

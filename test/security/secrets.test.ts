@@ -33,9 +33,9 @@ const SECRETS = [...new Set([LIVE_KEY, PREVIOUS_KEY, TEST_KEY, OTHER_TENANT_KEY,
 
 function secretsIn(keys: VerifierOptions['keys'] | undefined): string[] {
   if (keys === undefined || typeof keys === 'function') return [];
-  if (typeof keys === 'object' && !Array.isArray(keys) && !('secret' in keys)) return Object.values(keys).flatMap((k) => secretsIn(k as VerifierOptions['keys']));
+  if (typeof keys === 'object' && !Array.isArray(keys) && !('secret' in keys) && !('publicKey' in keys) && !('jwks' in keys)) return Object.values(keys).flatMap((k) => secretsIn(k as VerifierOptions['keys']));
   const list = (Array.isArray(keys) ? keys : [keys]) as KeyInput[];
-  return list.map((k) => (typeof k === 'string' ? k : k.secret));
+  return list.flatMap((k) => (typeof k === 'string' ? [k] : 'secret' in k ? [k.secret] : []));
 }
 
 const SECRET_PIECE = 12;

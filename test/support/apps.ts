@@ -16,7 +16,7 @@ import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:
 import { Socket } from 'node:net';
 import * as expressAdapter from '../../adapters/express.js';
 import * as koaAdapter from '../../adapters/koa.js';
-import { IdentityStrategy } from '../../adapters/passport.js';
+import { IdentityStrategy, endSession as endPassportSession } from '../../adapters/passport.js';
 import type { MiddlewareOptions } from '../../adapters/adapter.js';
 
 export const ADAPTERS = ['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const;
@@ -45,6 +45,10 @@ function expressApp(createApp: typeof express5, options: MiddlewareOptions, sett
   app.post('/chat', ...guard, (req: express5.Request, res: express5.Response) => {
     res.json({ identity: req.identity });
   });
+  // A logout: ends the request's session (docs/sessions.md).
+  app.post('/logout', ...guard, (req: express5.Request, res: express5.Response, next: express5.NextFunction) => {
+    expressAdapter.endSession(req, res).then((ended) => res.json({ ended }), next);
+  });
   // Records what reached Express' error handling, then lets Express answer as it always does.
   app.use(((err, _req, _res, next) => {
     errors.push(err);
@@ -61,8 +65,9 @@ function koaApp(Koa: typeof Koa3, options: MiddlewareOptions, settings: AppSetti
   app.use(bodyParser(settings.limit ? { jsonLimit: settings.limit } : undefined));
   app.use(koaAdapter.identityVerification(options));
   if (settings.guard) app.use(koaAdapter.requireVerified({ logger: options.logger }));
-  app.use((ctx) => {
+  app.use(async (ctx) => {
     if (ctx.method === 'POST' && ctx.path === '/chat') ctx.body = { identity: ctx.state.identity };
+    if (ctx.method === 'POST' && ctx.path === '/logout') ctx.body = { ended: await koaAdapter.endSession(ctx) };
   });
   return { handler: app.callback() as Handler, errors };
 }
@@ -76,6 +81,9 @@ function passportApp(options: MiddlewareOptions, settings: AppSettings): BuiltAp
   app.use(authenticator.initialize());
   app.post('/chat', authenticator.authenticate('chat-identity', { session: false }), (req, res) => {
     res.json({ identity: req.authInfo });
+  });
+  app.post('/logout', authenticator.authenticate('chat-identity', { session: false }), (req, res, next) => {
+    endPassportSession(req, res).then((ended) => res.json({ ended }), next);
   });
   app.use(((err, _req, _res, next) => {
     errors.push(err);

@@ -4,8 +4,12 @@
  * 15 minutes. Sent as `Authorization: Bearer <jwt>` or as the body field `token`. When both
  * email and externalId are present, email is the identity key, as the seed says.
  *
+ * Or signed with the site's private key (ES256, EdDSA, RS256, PS256), verified with its public key
+ * or JWKS: the key decides the algorithm, the header's kid selects the key (keySelection.ts).
+ *
  * Verified with node:crypto and a strict parser instead of a JWT library: the HMAC is the whole
- * cost (a few µs), where jose's jwtVerify costs 40–75 µs and jsonwebtoken ~425 µs per token.
+ * cost (a few µs), where jose's jwtVerify costs 40–75 µs and jsonwebtoken ~425 µs per token; a
+ * public-key token costs its one crypto.verify, and little more (bench/core.mjs).
  *
  * @example
  * ```ts
@@ -13,21 +17,29 @@
  * ```
  */
 import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../../contact.js';
+import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS } from '../../jwks/publicKey.js';
 import { reject } from '../../rejection.js';
 import { decodeBase64url, requireDigestSize, type HmacHash } from '../../signature.js';
-import type { Credentials, JwtAlgorithm } from '../../types.js';
-import { bodyFields, findSigningKey, identifierIn, verifiedIdentity } from '../scheme.js';
+import type { Credentials, HmacJwtAlgorithm, JwtAlgorithm } from '../../types.js';
+import { bodyFields, identifierIn, verifiedIdentity } from '../scheme.js';
 import type { ParsedProof, Scheme, SchemeFacts, SchemeSettings } from '../scheme.js';
 import { checkSigningTime } from '../signingTime.js';
+import { acceptedAlgorithms, signingKeyFor } from './keySelection.js';
 
 /** Longer tokens are refused unread. */
 export const MAX_TOKEN_LENGTH = 8192;
 /** Seconds a live key's token stays valid when `maxAge` is not set: the seed's 15 minutes. */
 const DEFAULT_MAX_AGE = 900;
 
-/** The HMAC hash of each algorithm this scheme knows. */
-export const HASHES: Readonly<Record<JwtAlgorithm, HmacHash>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
-export const JWT_ALGORITHMS = Object.keys(HASHES) as JwtAlgorithm[];
+/** The hash of each HMAC algorithm this scheme knows. */
+export const HASHES: Readonly<Record<HmacJwtAlgorithm, HmacHash>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+export const HMAC_ALGORITHMS = Object.keys(HASHES) as HmacJwtAlgorithm[];
+/** Every algorithm this scheme knows: HMAC with a shared secret, or a public key's own. */
+export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = [...HMAC_ALGORITHMS, ...PUBLIC_KEY_ALGORITHMS];
+/** Accepted when `algorithms` is not set: HS256 by a secret, or a public key's own algorithm (the key decides). */
+const DEFAULT_ALGORITHMS: readonly string[] = ['HS256', ...PUBLIC_KEY_ALGORITHMS];
+/** The size of an ES256 (r and s, 32 bytes each) or Ed25519 signature. */
+const FIXED_SIGNATURE_BYTES = 64;
 
 /** Registered claims (RFC 7519) and the identity claims: none of them is an attribute. */
 const NOT_ATTRIBUTES = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'externalId', 'external_id', 'email', 'name', 'phone']);
@@ -35,7 +47,12 @@ const NOT_ATTRIBUTES = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti',
 export interface JwtProof extends ParsedProof {
   signingInput: string;
   signature: Buffer;
-  hash: HmacHash;
+  /** The header's alg, one this verifier knows. */
+  alg: JwtAlgorithm;
+  /** The HMAC hash of an HMAC alg; undefined for a public-key alg. */
+  hash: HmacHash | undefined;
+  /** The header's kid: the key it names (`keyId`, for the key ring). */
+  keyId: string | undefined;
   claims: Record<string, unknown>;
   iat: number;
   externalId?: string | undefined;
@@ -56,6 +73,7 @@ const facts: SchemeFacts = {
     identifiers: [['email'], ['externalId', 'external_id', 'sub']],
     maxLength: MAX_TOKEN_LENGTH,
     hashes: HASHES,
+    accepted: acceptedAlgorithms,
   },
   nearMisses: { externalId: ['userId', 'user_id', 'uid', 'id'], email: ['emailAddress', 'mail'], iat: ['issuedAt', 'issued_at'] },
   fieldNames: 'externalId or email, and iat',
@@ -77,18 +95,25 @@ export function parseJwt(fields: Credentials, settings: Pick<SchemeSettings, 'al
   const alg = header.alg;
   if (typeof alg !== 'string') reject('MALFORMED_IDENTITY', 'The JWT header has no alg.');
   if (alg.toLowerCase() === 'none') reject('INVALID_SIGNATURE', 'Unsigned tokens (alg "none") are never accepted.');
-  if (!(settings.algorithms as readonly string[]).includes(alg)) {
-    reject(
-      'INVALID_SIGNATURE',
-      `The token is signed with ${JSON.stringify(alg)}; this verifier accepts ${settings.algorithms.join(', ')}.`,
-    );
+  const accepted: readonly string[] = settings.algorithms ?? DEFAULT_ALGORITHMS;
+  if (!accepted.includes(alg)) {
+    const which = settings.algorithms ? accepted.join(', ') : 'HS256 with a shared secret, or the algorithm of a configured public key';
+    reject('INVALID_SIGNATURE', `The token is signed with ${JSON.stringify(alg)}; this verifier accepts ${which}.`);
   }
   if (header.crit !== undefined) reject('MALFORMED_IDENTITY', 'The JWT header lists critical extensions (crit); none are supported.');
-  const hash = HASHES[alg as JwtAlgorithm];
+  const kid = header.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH)) {
+    reject('MALFORMED_IDENTITY', `The JWT header's kid must be a string of at most ${MAX_KID_LENGTH} characters.`);
+  }
+  const hash = Object.hasOwn(HASHES, alg) ? HASHES[alg as HmacJwtAlgorithm] : undefined;
 
   const signature = decodeBase64url(signaturePart);
   if (signature === undefined) reject('MALFORMED_IDENTITY', 'The JWT signature is not base64url.');
-  requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
+  if (hash !== undefined) requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
+  else if ((alg === 'ES256' || alg === 'EdDSA') && signature.length !== FIXED_SIGNATURE_BYTES) {
+    const form = alg === 'ES256' ? 'r and s, 32 bytes each, not DER' : 'Ed25519';
+    reject('INVALID_SIGNATURE', `An ${alg} signature is ${FIXED_SIGNATURE_BYTES} bytes (${form}); this one has ${signature.length}.`);
+  }
 
   const claims = decodeJsonPart(payloadPart, 'payload');
   if (claims.iat === undefined)
@@ -109,7 +134,9 @@ export function parseJwt(fields: Credentials, settings: Pick<SchemeSettings, 'al
     claimedIdentity: email ?? externalId!,
     signingInput: `${headerPart}.${payloadPart}`,
     signature,
+    alg: alg as JwtAlgorithm,
     hash,
+    keyId: kid as string | undefined,
     claims,
     iat: claims.iat as number,
     externalId,
@@ -154,8 +181,7 @@ export const jwt: Scheme<JwtProof> = {
   parse: parseJwt,
 
   verify(proof, context) {
-    const key = findSigningKey(context.keys, [proof.signingInput], proof.signature, proof.hash);
-    if (!key) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
+    const key = signingKeyFor(proof, context.keys);
     const { settings } = context;
     const now = context.now / 1000;
     checkSigningTime(proof.iat, 'iat', key, context, DEFAULT_MAX_AGE);
@@ -180,9 +206,10 @@ export const jwt: Scheme<JwtProof> = {
   },
 };
 
-/** What parse reads of a header. */
+/** What parse reads of a header: `jku`, `x5u`, `jwk` and the rest are never read (keys come from the configuration). */
 interface JwtHeader {
   alg: unknown;
+  kid: unknown;
   crit: unknown;
 }
 
@@ -198,7 +225,7 @@ function decodeHeader(part: string): JwtHeader {
   let header = decodedHeaders.get(part);
   if (header === undefined) {
     const decoded = decodeJsonPart(part, 'header');
-    header = { alg: decoded.alg, crit: decoded.crit };
+    header = { alg: decoded.alg, kid: decoded.kid, crit: decoded.crit };
     if (decodedHeaders.size >= HEADER_CACHE_SIZE) decodedHeaders.clear();
     decodedHeaders.set(part, header);
   }

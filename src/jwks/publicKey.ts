@@ -1,0 +1,193 @@
+/**
+ * Public keys for `jwt`, read with node:crypto (synchronously, so that a bad key is refused when
+ * the verifier is built), each with the one algorithm it verifies. The key decides the algorithm:
+ * a JWK's `alg`, else the one configured beside the key, else the key's type where that is
+ * unambiguous (EC P-256: ES256, Ed25519: EdDSA). An RSA key verifies RS256 or PS256, so without an
+ * `alg` it would let the token's header choose (Hono's CVE-2026-22818): it is refused instead.
+ *
+ * Never a private key (whoever holds the chat backend's configuration could then sign any
+ * identity), never a shared secret (`kty: "oct"`), never an RSA key under 2048 bits (RFC 7518 §3.3).
+ *
+ * @example
+ * ```ts
+ * const read = readPublicKey(jwk, { alg: undefined });
+ * if ('problem' in read) throw new TypeError(read.problem); // "an RSA key without alg: ..."
+ * read.alg; // 'ES256'
+ * ```
+ */
+import { createPublicKey, KeyObject } from 'node:crypto';
+import type { PublicKeyAlgorithm } from '../types.js';
+
+export const PUBLIC_KEY_ALGORITHMS: readonly PublicKeyAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+
+/** RSA keys shorter than this are refused (RFC 7518 §3.3: 2048 bits or larger MUST be used). */
+export const MIN_RSA_BITS = 2048;
+/** Longer kids are refused: a kid is a label, and one arrives with every token. */
+export const MAX_KID_LENGTH = 256;
+
+/** JWK members that only a private or secret key has. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** A public key, read, with the algorithm it verifies. */
+export interface PublicKey {
+  readonly material: KeyObject;
+  readonly alg: PublicKeyAlgorithm;
+  /** The JWK's own kid, when it has one. */
+  readonly kid?: string;
+}
+
+/** Why a key cannot verify, in words for the operator (never key material), and what is known of it. */
+export interface KeyProblem {
+  readonly problem: string;
+  readonly kid?: string;
+  /** An RSA key's size, when that is the problem. */
+  readonly bits?: number;
+}
+
+export interface ReadOptions {
+  /** The algorithm configured beside the key. */
+  alg?: unknown;
+  /**
+   * `'required'` (a single key): the configured alg must agree with the JWK's own. `'default'` (a
+   * key set): it applies to the keys that state none and fit it, and a key's own alg wins.
+   */
+  configured?: 'required' | 'default';
+}
+
+/** Reads PEM, a JWK or a KeyObject as a public key with its algorithm, or says why it cannot be one. */
+export function readPublicKey(value: unknown, options: ReadOptions = {}): PublicKey | KeyProblem {
+  const read = readMaterial(value);
+  if ('problem' in read) return read;
+  const { material, jwk } = read;
+  const kid = jwk?.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH)) {
+    return { problem: `its kid must be a string of at most ${MAX_KID_LENGTH} characters` };
+  }
+  const named = kid === undefined ? {} : { kid };
+  const alg = algorithmOf(material, jwk?.alg, options);
+  if (typeof alg !== 'string') return { ...named, ...alg };
+  return { material, alg, ...named };
+}
+
+/** In words: "an EC P-384 key", "an RSA key of 1024 bits", "an Ed448 key". */
+export function describeKey(key: KeyObject): string {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails;
+  if (type === 'ec') {
+    const curve = details?.namedCurve ?? 'unknown-curve';
+    return `an EC ${CURVE_NAMES[curve] ?? curve} key`;
+  }
+  if (type === 'rsa' || type === 'rsa-pss') return `an ${type === 'rsa' ? 'RSA' : 'RSA-PSS'} key of ${details?.modulusLength ?? '?'} bits`;
+  if (type === 'ed25519') return 'an Ed25519 key';
+  if (type === 'ed448') return 'an Ed448 key';
+  return `a ${type ?? 'secret'} key`;
+}
+
+const CURVE_NAMES: Readonly<Record<string, string>> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+  secp256k1: 'secp256k1',
+};
+
+type Material = { material: KeyObject; jwk?: Record<string, unknown> } | KeyProblem;
+
+function readMaterial(value: unknown): Material {
+  if (value instanceof KeyObject) {
+    if (value.type === 'private') return { problem: PRIVATE };
+    if (value.type === 'secret') return { problem: SECRET };
+    return { material: value };
+  }
+  if (typeof value === 'string') {
+    if (/PRIVATE KEY-----/.test(value)) return { problem: PRIVATE };
+    if (!/^\s*-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(value)) {
+      return { problem: 'it is not a PEM public key (-----BEGIN PUBLIC KEY-----) or certificate, nor a JWK' };
+    }
+    try {
+      return { material: createPublicKey(value) };
+    } catch {
+      return { problem: 'its PEM cannot be read as a public key' };
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { problem: 'it must be PEM text, a JWK object or a KeyObject' };
+  }
+  const jwk = value as Record<string, unknown>;
+  const kid = typeof jwk.kid === 'string' && jwk.kid.length <= MAX_KID_LENGTH ? { kid: jwk.kid } : {};
+  if (jwk.kty === 'oct') return { ...kid, problem: SECRET };
+  if (typeof jwk.kty !== 'string') return { ...kid, problem: 'it has no kty' };
+  if (PRIVATE_MEMBERS.some((member) => member in jwk)) return { ...kid, problem: PRIVATE_JWK };
+  if (jwk.use !== undefined && jwk.use !== 'sig') return { ...kid, problem: `its use is ${JSON.stringify(jwk.use)}, not "sig"` };
+  const ops = jwk.key_ops;
+  if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify')))
+    return { ...kid, problem: 'its key_ops do not include "verify"' };
+  try {
+    // Only the members node:crypto reads: the others (x5c, ...) are never trusted for anything.
+    return { material: createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }), jwk };
+  } catch {
+    return { ...kid, problem: `it cannot be read as a ${jwk.kty} public key` };
+  }
+}
+
+const PRIVATE =
+  'it is a private key: configure only the public key (the private key stays on the site that signs; ' +
+  'whoever holds it can sign any identity)';
+const PRIVATE_JWK =
+  'it holds private members (d, p, q, ...): a JWK set must publish public keys only, and the chat backend needs nothing more';
+const SECRET =
+  'it is a shared secret (kty "oct"), not a public key: give a secret as { secret }, never among public keys ' +
+  '(HMAC and public keys never share a ring)';
+
+/** The algorithms a key's type allows, most specific first. */
+function algorithmsFor(key: KeyObject): readonly PublicKeyAlgorithm[] {
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? ['ES256'] : [];
+    case 'ed25519':
+      return ['EdDSA'];
+    case 'rsa':
+      return ['RS256', 'PS256'];
+    case 'rsa-pss':
+      return ['PS256'];
+    default:
+      return [];
+  }
+}
+
+function algorithmOf(key: KeyObject, stated: unknown, options: ReadOptions): PublicKeyAlgorithm | KeyProblem {
+  const allowed = algorithmsFor(key);
+  const kind = describeKey(key);
+  if (allowed.length === 0) return { problem: `${kind} is not supported: ES256 (EC P-256), EdDSA (Ed25519), RS256 or PS256 (RSA)` };
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < MIN_RSA_BITS)
+    return { problem: `${kind}: RSA keys under ${MIN_RSA_BITS} bits are refused (RFC 7518 §3.3)`, bits };
+  const fit = (alg: unknown, whose: string): KeyProblem | undefined => {
+    if (alg === undefined) return undefined;
+    if (!PUBLIC_KEY_ALGORITHMS.includes(alg as PublicKeyAlgorithm)) {
+      return { problem: `${whose} alg ${JSON.stringify(alg)} is not one this verifier takes (${PUBLIC_KEY_ALGORITHMS.join(', ')})` };
+    }
+    return allowed.includes(alg as PublicKeyAlgorithm) ? undefined : { problem: `${whose} alg ${alg} does not fit ${kind}` };
+  };
+  const statedProblem = fit(stated, 'its');
+  if (statedProblem) return statedProblem;
+  const { alg: configured, configured: how = 'required' } = options;
+  if (how === 'required') {
+    const configuredProblem = fit(configured, 'the configured');
+    if (configuredProblem) return configuredProblem;
+    if (stated !== undefined && configured !== undefined && stated !== configured) {
+      return { problem: `the JWK says alg ${String(stated)}, the configuration ${String(configured)}` };
+    }
+  }
+  const fallback = how === 'default' && allowed.includes(configured as PublicKeyAlgorithm) ? (configured as PublicKeyAlgorithm) : undefined;
+  const alg =
+    (stated as PublicKeyAlgorithm | undefined) ?? (how === 'required' ? (configured as PublicKeyAlgorithm | undefined) : undefined);
+  const chosen = alg ?? (allowed.length === 1 ? allowed[0] : fallback);
+  if (chosen === undefined) {
+    return {
+      problem:
+        `${kind} without alg: RS256 or PS256 is ambiguous, and the token's header must not choose; ` +
+        'state alg in the JWK, or beside the key (alg: "RS256")',
+    };
+  }
+  return chosen;
+}

@@ -1,0 +1,183 @@
+/**
+ * What sessions keep on the server: not the sessions (a credential carries everything it proves),
+ * only what ends them early. Per tenant, a generation that `endSessions(tenant)` bumps (a session
+ * started under an older one is over); per session, an end recorded by `endSession()` (a logout)
+ * until the session could not have lasted anyway; and the DPoP proofs already used (`jti`), until
+ * they are too old to be accepted. In memory by default (this process only); in Redis for many
+ * instances, so that an end said to one instance holds on all of them.
+ *
+ * @example
+ * ```ts
+ * const store = redisSessionStore(redis, { keyPrefix: 'chat-identity' });
+ * createVerifier({ ..., session: { keys: [process.env.CHAT_IDENTITY_SESSION_SECRET!], store } });
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { RedisClientLike } from '../attemptStore.js';
+
+/**
+ * What the store says of one session.
+ *
+ * @example
+ * ```ts
+ * const { generation, ended } = await store.state('acme', sessionId);
+ * ```
+ */
+export interface SessionState {
+  /** The tenant's generation now: a session started under another one was ended by `endSessions`. */
+  generation: number;
+  /** The session was ended on its own (`endSession`, a logout). */
+  ended: boolean;
+}
+
+/**
+ * Where session ends are kept. Implement it to keep them elsewhere; every method may answer at
+ * once or with a promise. `tenant` is undefined for a verifier whose keys are the same for every
+ * tenant (static keys): its sessions belong to no tenant.
+ *
+ * @example
+ * ```ts
+ * const store: SessionStore = redisSessionStore(redis); // or memorySessionStore(), or your own
+ * createVerifier({ scheme: 'jwt', keys, session: { keys: sessionKeys, store } });
+ * ```
+ */
+export interface SessionStore {
+  /** The tenant's generation: what a session started now is issued under. */
+  generation(tenant: string | undefined): number | PromiseLike<number>;
+  /** The tenant's generation and whether session `id` was ended: one read where the store can. */
+  state(tenant: string | undefined, id: string): SessionState | PromiseLike<SessionState>;
+  /** Ends every session of `tenant` started so far: bumps its generation. */
+  endAll(tenant: string | undefined): void | PromiseLike<void>;
+  /** Ends session `id`; kept `ttl` milliseconds, after which the session would have expired anyway. */
+  end(id: string, ttl: number): void | PromiseLike<void>;
+  /**
+   * Records a one-time value (a DPoP proof's key and `jti`) for `ttl` milliseconds. True the first
+   * time; false when it was recorded already (a replay). Must be atomic across instances.
+   */
+  firstUse(value: string, ttl: number): boolean | PromiseLike<boolean>;
+}
+
+/** Session ends and used DPoP proofs kept in memory, each at most (about 150 bytes an entry). */
+export const DEFAULT_MAX_ENTRIES = 10_000;
+
+/**
+ * The embedded store: this process only. An entry evicted early (more than `maxEntries` logouts,
+ * or DPoP proofs, within their lifetimes) reopens that one session's replay window; an attacker
+ * cannot cause that without valid sessions of their own, and then only by spending them.
+ *
+ * @example
+ * ```ts
+ * const store = memorySessionStore(); // shared by two verifiers of one process
+ * ```
+ */
+export function memorySessionStore(options: { now?: () => number; maxEntries?: number } = {}): SessionStore {
+  const { now = Date.now, maxEntries = DEFAULT_MAX_ENTRIES } = options;
+  if (!(Number.isSafeInteger(maxEntries) && maxEntries > 0))
+    throw new TypeError('chat-identity: memorySessionStore maxEntries must be a positive integer.');
+  const generations = new Map<string, number>();
+  // maxSize, not max: lru-cache preallocates `max` slots, and most verifiers never see a logout.
+  const cache = () => new LRUCache<string, true>({ maxSize: maxEntries, sizeCalculation: () => 1, ttlResolution: 0, perf: { now } });
+  const ended = cache();
+  const used = cache();
+  const tenantKey = (tenant: string | undefined) => (tenant === undefined ? '' : `=${tenant}`);
+  return {
+    generation: (tenant) => generations.get(tenantKey(tenant)) ?? 0,
+    state: (tenant, id) => ({ generation: generations.get(tenantKey(tenant)) ?? 0, ended: ended.has(id) }),
+    endAll(tenant) {
+      const key = tenantKey(tenant);
+      generations.set(key, (generations.get(key) ?? 0) + 1);
+    },
+    end(id, ttl) {
+      ended.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
+    },
+    firstUse(value, ttl) {
+      if (used.has(value)) return false;
+      used.set(value, true, { ttl: Math.max(1, Math.ceil(ttl)) });
+      return true;
+    },
+  };
+}
+
+/** A command sender for ioredis (`call`) or node-redis v4 and later (`sendCommand`). */
+type Send = (args: string[]) => Promise<unknown>;
+
+function sender(client: RedisClientLike): Send {
+  const c = client as { call?: (...args: string[]) => Promise<unknown>; sendCommand?: (args: string[]) => Promise<unknown> };
+  if (typeof c.call === 'function') return (args) => c.call!(...args);
+  if (typeof c.sendCommand === 'function') return (args) => c.sendCommand!(args);
+  throw new TypeError('chat-identity: the Redis client must be ioredis or node-redis (v4 or later).');
+}
+
+/**
+ * Session ends in Redis, shared by every instance: a generation per tenant (INCR), an end per
+ * session (SET with PX, so Redis forgets it when the session could no longer be valid), and used
+ * DPoP proofs (SET NX PX: atomic, so a proof replayed to two instances at once passes on one).
+ * Keys: `<keyPrefix>:session:gen:<tenant>`, `:session:end:<id>`, `:session:jti:<hash>`.
+ *
+ * @example
+ * ```ts
+ * const store = redisSessionStore(new Redis(process.env.REDIS_URL!), { keyPrefix: 'chat' });
+ * ```
+ */
+export function redisSessionStore(client: RedisClientLike, options: { keyPrefix?: string } = {}): SessionStore {
+  const send = sender(client);
+  const prefix = `${options.keyPrefix ?? 'chat-identity'}:session`;
+  const genKey = (tenant: string | undefined) => `${prefix}:gen:${tenant === undefined ? '' : `=${tenant}`}`;
+  const count = (value: unknown) => (value === null || value === undefined ? 0 : Number(value));
+  const ms = (ttl: number) => String(Math.max(1, Math.ceil(ttl)));
+  return {
+    generation: async (tenant) => count(await send(['GET', genKey(tenant)])),
+    async state(tenant, id) {
+      const [generation, ended] = (await send(['MGET', genKey(tenant), `${prefix}:end:${id}`])) as unknown[];
+      return { generation: count(generation), ended: ended !== null && ended !== undefined };
+    },
+    async endAll(tenant) {
+      await send(['INCR', genKey(tenant)]);
+    },
+    async end(id, ttl) {
+      await send(['SET', `${prefix}:end:${id}`, '1', 'PX', ms(ttl)]);
+    },
+    async firstUse(value, ttl) {
+      // Hashed: the key is the same size whatever the client put in its jti.
+      const key = `${prefix}:jti:${createHash('sha256').update(value).digest('base64url')}`;
+      return (await send(['SET', key, '1', 'PX', ms(ttl), 'NX'])) !== null;
+    },
+  };
+}
+
+/**
+ * `store` with a deadline on every operation: a store that does not answer within `timeout`
+ * milliseconds has failed, and the caller fails closed (a session it cannot check is refused as
+ * expired, so the widget falls back to a fresh proof, which needs no store).
+ */
+export function withDeadline(store: SessionStore, timeout: number): SessionStore {
+  const guard = <T>(operation: () => T | PromiseLike<T>): T | Promise<T> => {
+    const answer = operation();
+    if (!isPromiseLike(answer)) return answer;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the session store did not answer within ${timeout} ms`)), timeout);
+      timer.unref();
+      Promise.resolve(answer).then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  };
+  return {
+    generation: (tenant) => guard(() => store.generation(tenant)),
+    state: (tenant, id) => guard(() => store.state(tenant, id)),
+    endAll: (tenant) => guard(() => store.endAll(tenant)),
+    end: (id, ttl) => guard(() => store.end(id, ttl)),
+    firstUse: (value, ttl) => guard(() => store.firstUse(value, ttl)),
+  };
+}
+
+export const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as PromiseLike<T> | undefined)?.then === 'function';

@@ -1,0 +1,817 @@
+/**
+ * Sessions (docs/sessions.md): what the conformance table does not show row by row. The options and
+ * what they refuse; the credential's format and what it binds (and never carries); renewal; ending
+ * one session, a tenant's, or by the store's failure; what verifying costs; cookies and headers
+ * through every adapter; the DPoP binding against an independent implementation (jose); and two
+ * verifier instances agreeing through a real redis-server. The clock is frozen and moved, never slept on.
+ */
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import bodyParser from '@koa/bodyparser';
+import express from 'express';
+import { Redis } from 'ioredis';
+import * as jose from 'jose';
+import Koa from 'koa';
+import { createClient } from 'redis';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as forExpress from '../adapters/express.js';
+import * as forKoa from '../adapters/koa.js';
+import {
+  IdentityErrorCode,
+  createVerifier,
+  memorySessionStore,
+  redisSessionStore,
+  responseHeadersOf,
+  signJwt,
+  signPayload,
+  signUserHash,
+  verifierOf,
+  type IdentityResult,
+  type SessionStore,
+  type VerifierOptions,
+  type VerifyRequest,
+} from '../src/index.js';
+import * as signature from '../src/signature.js';
+import { LIVE_KEY, NOW, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY } from './helpers.js';
+import { ADAPTERS, buildApp } from './support/apps.js';
+import { findRedisServer, startRedis, type RedisServer } from './support/redisServer.js';
+import {
+  CHALLENGE_DPOP,
+  CHALLENGE_EXPIRED,
+  MAC_PREFIX,
+  NEXT_SESSION_KEY,
+  SESSION_KEY,
+  claimsOf,
+  dpopKey,
+  dpopProof,
+  forge,
+  tamper,
+  type DpopKey,
+} from './support/sessions.js';
+
+const HEADER = 'Chat-Identity-Session';
+const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
+const userHashBody = (id: string, key = LIVE_KEY) => ({ user_id: id, user_hash: signUserHash(id, key) });
+const issuedBy = (result: IdentityResult) => responseHeadersOf(result)[HEADER];
+const codeOf = (result: IdentityResult) => (result.verified ? 'VERIFIED' : (result.error?.code ?? 'ANONYMOUS'));
+
+/** A verifier on a clock the test moves, with helpers for the widget's two kinds of request. */
+function setup(options: Partial<VerifierOptions> = {}) {
+  const clock = { at: NOW };
+  const logger = quiet();
+  const verifier = createVerifier({
+    scheme: 'user-hash',
+    keys: [LIVE_KEY],
+    now: () => clock.at,
+    logger,
+    session: { keys: [SESSION_KEY] },
+    ...options,
+  });
+  return {
+    verifier,
+    logger,
+    /** Moves the clock to `seconds` after NOW. */
+    at: (seconds: number) => void (clock.at = NOW + seconds * 1000),
+    proof: (id = 'u1', extra: VerifyRequest = {}) => verifier.verify({ ...extra, body: extra.body ?? userHashBody(id) }),
+    session: (credential: string, extra: VerifyRequest = {}) =>
+      verifier.verify({ ...extra, headers: { 'chat-identity-session': credential, ...extra.headers } }),
+  };
+}
+
+describe('sessions: options, checked at construction', () => {
+  const base = { scheme: 'user-hash' as const, keys: [LIVE_KEY] };
+
+  it.each([
+    ['a static site key', { keys: [LIVE_KEY] }, /session\.keys\[0\] is also a user-hash site key/],
+    ['a site key of another scheme', { keys: ['x'.repeat(40), SECOND_SCHEME_KEY] }, /session\.keys\[1\] is also a jwt site key/],
+  ])('refuses a session key that is %s (compared by fingerprint)', (_, session, message) => {
+    const keys = { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] };
+    expect(() => createVerifier({ scheme: ['user-hash', 'jwt'], keys, session })).toThrow(message);
+  });
+
+  it.each([
+    ['no keys', {}, /session\.keys is required/],
+    ['a short key', { keys: ['short'] }, /shorter than 32 characters/],
+    ['a key with a pasted newline', { keys: [`${SESSION_KEY}\n`] }, /whitespace/],
+    ['a misspelt key field', { keys: [{ secret: SESSION_KEY, expiresAT: 1 }] }, /no option "expiresAT"; did you mean "expiresAt"/],
+    ['a test flag (session keys are never test keys)', { keys: [{ secret: SESSION_KEY, test: true }] }, /no option "test"/],
+    [
+      'two keys with one id',
+      {
+        keys: [
+          { secret: SESSION_KEY, id: 'a' },
+          { secret: NEXT_SESSION_KEY, id: 'a' },
+        ],
+      },
+      /has the id "a" of another session key/,
+    ],
+    ['an id like a derived one', { keys: [{ secret: SESSION_KEY, id: '~x' }] }, /not starting with "~"/],
+    ['a misspelt option', { keys: [SESSION_KEY], idel: 60 }, /no option "idel"; did you mean "idle"/],
+    ['idle of 0', { keys: [SESSION_KEY], idle: 0 }, /session\.idle must be a whole number of seconds/],
+    ['maxAge as a string', { keys: [SESSION_KEY], maxAge: '1d' }, /session\.maxAge must be a whole number/],
+    ['a header that is no header name', { keys: [SESSION_KEY], header: 'Chat Session' }, /header must be a header name/],
+    ['another binding', { keys: [SESSION_KEY], bind: 'mtls' }, /bind must be 'dpop'/],
+    ['a store that is no store', { keys: [SESSION_KEY], store: {} }, /must be a SessionStore/],
+    ['SameSite=None without Secure', { keys: [SESSION_KEY], cookie: { sameSite: 'None', secure: false } }, /needs secure: true/],
+    [
+      'a __Host- cookie with a domain',
+      { keys: [SESSION_KEY], cookie: { name: '__Host-chat', domain: 'example.com' } },
+      /__Host- cookie needs/,
+    ],
+    ['a misspelt cookie option', { keys: [SESSION_KEY], cookie: { samesite: 'Lax' } }, /did you mean "sameSite"/],
+  ])('refuses %s', (_, session, message) => {
+    expect(() => createVerifier({ ...base, session } as unknown as VerifierOptions)).toThrow(message);
+  });
+
+  it('without the option: no credential, endSession and endSessions say the option is needed', async () => {
+    const verifier = createVerifier({ ...base, now: () => NOW });
+    const result = await verifier.verify({ body: userHashBody('u1') });
+    expect(result).toMatchObject({ verified: true, via: 'proof' });
+    expect(responseHeadersOf(result)).toEqual({});
+    // A credential sent to a verifier without sessions is no proof at all.
+    expect(await verifier.verify({ headers: { 'chat-identity-session': 'v1.x.y' } })).toEqual({ verified: false });
+    await expect(verifier.endSession(result)).rejects.toThrow('endSession() needs the session option');
+    await expect(verifier.endSessions('acme')).rejects.toThrow('endSessions() needs the session option');
+  });
+});
+
+describe('sessions: the credential', () => {
+  it('is v1.<claims>.<mac>: HMAC-SHA256 under the session key over a fixed prefix, a few hundred characters', async () => {
+    const { proof } = setup();
+    const credential = issuedBy(await proof('u1'))!;
+    const [version, claims, mac] = credential.split('.');
+    expect(version).toBe('v1');
+    expect(claims).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(mac).toBe(createHmac('sha256', SESSION_KEY).update(`${MAC_PREFIX}v1.${claims}`).digest('base64url'));
+    expect(credential.length).toBeLessThan(300);
+  });
+
+  it('binds tenant, scheme, identity, exactly the verified fields, the site key and the proof time; never a secret', async () => {
+    const tenant = {
+      tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string,
+      keys: () => ({ tenant: 'acme', keys: [{ secret: LIVE_KEY, id: 'live-2026' }] }),
+    };
+    const { proof } = setup({ scheme: 'signed-payload', ...tenant });
+    const body = signPayload({ externalId: '42', email: 'ada@example.com', plan: 'pro', timestamp: NOW_SECONDS - 120 }, LIVE_KEY);
+    const credential = issuedBy(await proof('', { headers: { 'x-team': 'ACME' }, body }))!;
+    const claims = claimsOf(credential);
+    expect(claims).toEqual({
+      q: expect.stringMatching(/^~[\w-]{11}$/),
+      s: 'signed-payload',
+      t: 'acme',
+      k: 'externalId',
+      c: { externalId: '42', email: 'ada@example.com', 'attributes.plan': 'pro' },
+      f: expect.stringMatching(/^[\w-]{16}$/),
+      i: NOW_SECONDS - 120,
+      a: NOW_SECONDS - 120, // the hard maximum counts from the proof's own time
+      n: NOW_SECONDS,
+      j: expect.stringMatching(/^[\w-]{16}$/),
+    });
+    for (const secret of [LIVE_KEY, SESSION_KEY]) expect(JSON.stringify(claims)).not.toContain(secret);
+  });
+
+  it("carries no unverified field: a user hash's metadata stays behind", async () => {
+    const { proof, session } = setup();
+    const first = await proof('u1', {
+      body: { ...userHashBody('u1'), user_metadata: { email: 'claimed@example.com', name: 'Claimed', plan: 'pro' } },
+    });
+    expect(first).toMatchObject({ verified: true, contact: { email: 'claimed@example.com', verifiedFields: ['externalId'] } });
+    const credential = issuedBy(first)!;
+    expect(claimsOf(credential).c).toEqual({ externalId: 'u1' });
+    const later = await session(credential);
+    expect(later).toEqual({
+      verified: true,
+      scheme: 'user-hash',
+      contact: { externalId: 'u1', attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' },
+      test: false,
+      via: 'session',
+    });
+  });
+
+  it('a session result is the proof result, via session: same contact, scheme, key id, tenant, test and time', async () => {
+    const { proof, session, at } = setup({ scheme: 'signed-payload', keys: [{ secret: TEST_KEY, id: 'test' }] });
+    const first = await proof('', {
+      body: signPayload(
+        { externalId: '7', name: 'Ana 🚀', email: 'ana@example.com', tier: 3, beta: true, timestamp: NOW_SECONDS },
+        TEST_KEY,
+      ),
+    });
+    at(1200);
+    const later = await session(issuedBy(first)!);
+    expect(first).toMatchObject({ via: 'proof', test: true, keyId: 'test' });
+    expect(JSON.stringify(later)).toBe(JSON.stringify({ ...first, via: 'session' }));
+  });
+
+  it('is refused unread over 3072 characters, even with a MAC of the session key', async () => {
+    const { proof, session } = setup();
+    const claims = claimsOf(issuedBy(await proof())!);
+    const long = forge({ ...claims, c: { externalId: 'u1', 'attributes.note': 'x'.repeat(3000) } }, SESSION_KEY);
+    expect(await session(long)).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+  });
+
+  it('never lets a claim reach a prototype, whoever made the credential (a session key holder)', async () => {
+    const { proof, session } = setup();
+    const claims = claimsOf(issuedBy(await proof())!);
+    const text = JSON.stringify({ ...claims, c: { externalId: 'u1' } }).replace(
+      '"c":{',
+      '"c":{"attributes.__proto__":{"admin":true},"toString":"x",',
+    );
+    const signed = `v1.${Buffer.from(text).toString('base64url')}`;
+    const credential = `${signed}.${createHmac('sha256', SESSION_KEY)
+      .update(MAC_PREFIX + signed)
+      .digest('base64url')}`;
+    const result = await session(credential);
+    expect(result).toMatchObject({ verified: true, contact: { externalId: 'u1', verifiedFields: ['externalId'] } });
+    const { attributes } = (result as { contact: { attributes: Record<string, unknown> } }).contact;
+    expect(Object.getPrototypeOf(attributes)).toBe(Object.prototype);
+    expect(attributes.admin).toBeUndefined();
+  });
+
+  it('a site key with no id is bound by a tag of its secret: replacing the secret ends the session, whatever the id', async () => {
+    let keys: (string | { secret: string; id: string })[] = [{ secret: LIVE_KEY, id: 'live' }];
+    const { proof, session } = setup({ keys: () => keys, keyCache: false });
+    const credential = issuedBy(await proof('u1'))!;
+    keys = [{ secret: PREVIOUS_KEY, id: 'live' }]; // the same id, another secret
+    expect(codeOf(await session(credential))).toBe('SESSION_EXPIRED');
+    keys = [LIVE_KEY]; // the same secret again, now without an id
+    expect(await session(credential)).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('is not issued on a site key that a lookup returns equal to a session key (said once)', async () => {
+    const { proof, logger } = setup({ keys: () => [SESSION_KEY] });
+    const result = await proof('u1', { body: userHashBody('u1', SESSION_KEY) });
+    expect(result).toMatchObject({ verified: true });
+    expect(issuedBy(result)).toBeUndefined();
+    await proof('u1', { body: userHashBody('u1', SESSION_KEY) });
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/returned a session key as a site key/);
+  });
+
+  it('is not issued when the signed fields make it too long (said once), nor for a proof older than a session lasts', async () => {
+    const { proof, logger } = setup({
+      scheme: 'signed-payload',
+      testMaxAge: 7200,
+      keys: [TEST_KEY],
+      session: { keys: [SESSION_KEY], maxAge: 3600 },
+    });
+    const big = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`note${i}`, 'x'.repeat(900)]));
+    const large = await proof('', { body: signPayload({ externalId: '1', ...big, timestamp: NOW_SECONDS }, TEST_KEY) });
+    expect(large).toMatchObject({ verified: true });
+    expect(issuedBy(large)).toBeUndefined();
+    expect(logger.error.mock.calls.map(([m]) => m)).toEqual([expect.stringMatching(/session credential over 3072 characters/)]);
+    const old = await proof('', { body: signPayload({ externalId: '1', timestamp: NOW_SECONDS - 3600 }, TEST_KEY) });
+    expect(old).toMatchObject({ verified: true });
+    expect(issuedBy(old)).toBeUndefined();
+  });
+});
+
+describe('sessions: renewal, sliding up to the hard maximum', () => {
+  it('is issued once the end would move by a sixth of the idle window (5 minutes), keeping the session', async () => {
+    const { proof, session, at } = setup();
+    const first = issuedBy(await proof())!;
+    at(299);
+    expect(issuedBy(await session(first))).toBeUndefined();
+    at(300);
+    const renewed = issuedBy(await session(first))!;
+    const [before, after] = [claimsOf(first), claimsOf(renewed)];
+    expect(after).toEqual({ ...before, n: NOW_SECONDS + 300 });
+    // The renewed credential lasts from its own time: past the first's idle end, within its own.
+    at(1800 + 299);
+    expect(codeOf(await session(first))).toBe('SESSION_EXPIRED');
+    expect(await session(renewed)).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('keeps a 20-minute conversation verified across four 5-minute proof windows, with one proof', async () => {
+    const { verifier, at } = setup({ scheme: 'signed-payload' });
+    const proofs = [signPayload({ externalId: '42', timestamp: NOW_SECONDS }, LIVE_KEY)];
+    let credential = issuedBy(await verifier.verify({ body: proofs[0] }))!;
+    for (const minute of [5, 10, 15, 20]) {
+      at(minute * 60 + 1);
+      // The proof alone would be refused by now.
+      expect(codeOf(await verifier.verify({ body: proofs[0] }))).toBe('SIGNATURE_EXPIRED');
+      const result = await verifier.verify({ headers: { 'chat-identity-session': credential } });
+      expect(result).toMatchObject({ verified: true, via: 'session', contact: { externalId: '42' } });
+      credential = issuedBy(result) ?? credential;
+    }
+  });
+
+  it('stops renewing when the hard maximum is what ends the session', async () => {
+    const { proof, session, at } = setup({ session: { keys: [SESSION_KEY], idle: 1800, maxAge: 2000 } });
+    let credential = issuedBy(await proof())!;
+    at(1500);
+    credential = issuedBy(await session(credential))!; // moves the end from 1800 to 2000: a sixth of 1800 is 300, 200 is less
+    expect(credential).toBeUndefined();
+  });
+
+  it('moves sessions to the newest session key, and the old key verifies until its expiresAt', async () => {
+    const ring = [{ secret: SESSION_KEY, id: 'old' }];
+    const first = setup({ session: { keys: ring } });
+    const credential = issuedBy(await first.proof())!;
+    const rotated = setup({
+      session: {
+        keys: [
+          { secret: NEXT_SESSION_KEY, id: 'new' },
+          { ...ring[0]!, expiresAt: NOW + 1200_000 },
+        ],
+      },
+    });
+    rotated.at(600);
+    const renewed = issuedBy(await rotated.session(credential))!;
+    expect(claimsOf(renewed)).toMatchObject({ q: 'new', j: claimsOf(credential).j });
+    // Within its idle window, but its session key is past its expiresAt: the renewed one goes on.
+    rotated.at(1200);
+    expect(codeOf(await rotated.session(credential))).toBe('SESSION_EXPIRED');
+    expect(await rotated.session(renewed)).toMatchObject({ verified: true });
+  });
+});
+
+describe('sessions: ending them', () => {
+  it('endSession(result) and endSession(credential) end one session, on the verifier and its store', async () => {
+    const { verifier, proof, session } = setup();
+    const [a, b] = [issuedBy(await proof('a'))!, issuedBy(await proof('b'))!];
+    const verified = await session(a);
+    expect(await verifier.endSession(verified)).toEqual({ ended: true, headers: { [HEADER]: 'ended' } });
+    expect(codeOf(await session(a))).toBe('SESSION_EXPIRED');
+    expect(await verifier.endSession(b)).toMatchObject({ ended: true });
+    expect(codeOf(await session(b))).toBe('SESSION_EXPIRED');
+    // A forged credential ends nothing; neither does a result of another verifier.
+    expect(await verifier.endSession(forge(claimsOf(b), LIVE_KEY))).toMatchObject({ ended: false });
+    expect(await verifier.endSession(await setup().proof('c'))).toMatchObject({ ended: false });
+  });
+
+  it('endSession(result) of the request that issued the session ends that one', async () => {
+    const { verifier, proof, session } = setup();
+    const result = await proof('u1');
+    await verifier.endSession(result);
+    expect(codeOf(await session(issuedBy(result)!))).toBe('SESSION_EXPIRED');
+  });
+
+  it("endSessions(tenant) ends that tenant's sessions started so far, not others', not later ones", async () => {
+    const tenant = {
+      tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string,
+      keys: (t: string | undefined) => ({ acme: [LIVE_KEY], globex: [OTHER_TENANT_KEY] })[t as 'acme'],
+    };
+    const { verifier, session, at } = setup(tenant);
+    const team = (name: string) => ({ 'x-team': name });
+    const acme = issuedBy(await verifier.verify({ headers: team('acme'), body: userHashBody('u1') }))!;
+    const globex = issuedBy(await verifier.verify({ headers: team('globex'), body: userHashBody('u1', OTHER_TENANT_KEY) }))!;
+    await verifier.endSessions('acme');
+    expect(codeOf(await session(acme, { headers: team('acme') }))).toBe('SESSION_EXPIRED');
+    expect(codeOf(await session(globex, { headers: team('globex') }))).toBe('VERIFIED');
+    at(1);
+    const fresh = issuedBy(await verifier.verify({ headers: team('acme'), body: userHashBody('u1') }))!;
+    expect(codeOf(await session(fresh, { headers: team('acme') }))).toBe('VERIFIED');
+  });
+
+  it('endSessions() with static keys ends every session (they belong to no tenant)', async () => {
+    const { verifier, proof, session } = setup();
+    const credential = issuedBy(await proof())!;
+    await verifier.endSessions();
+    expect(codeOf(await session(credential))).toBe('SESSION_EXPIRED');
+    await expect(verifier.endSessions(42 as unknown as string)).rejects.toThrow(TypeError);
+  });
+
+  it('keeps an ended session only as long as it could have lasted', async () => {
+    const end = vi.fn();
+    const store: SessionStore = { ...memorySessionStore(), end };
+    const { verifier, proof, at } = setup({ session: { keys: [SESSION_KEY], store } });
+    const result = await proof();
+    at(100);
+    await verifier.endSession(result);
+    expect(end).toHaveBeenCalledWith(claimsOf(issuedBy(result)!).j, 1700_000);
+  });
+
+  it('a store that fails or hangs refuses sessions as expired (fail closed), issues none, and is said once', async () => {
+    const failing: SessionStore = {
+      generation: () => Promise.reject(new Error('connection lost')),
+      state: () => new Promise(() => {}), // never answers: the deadline decides
+      endAll: () => Promise.reject(new Error('connection lost')),
+      end: () => Promise.reject(new Error('connection lost')),
+      firstUse: () => Promise.reject(new Error('connection lost')),
+    };
+    const healthy = setup();
+    const credential = issuedBy(await healthy.proof())!;
+    const { verifier, proof, session, logger } = setup({
+      session: { keys: [SESSION_KEY], store: failing },
+      rateLimit: { storeTimeout: 20 },
+    });
+    const result = await proof();
+    expect(result).toMatchObject({ verified: true, via: 'proof' });
+    expect(issuedBy(result)).toBeUndefined();
+    expect(await session(credential)).toMatchObject({ verified: false, via: 'session', error: { code: 'SESSION_EXPIRED' } });
+    await session(credential);
+    await expect(verifier.endSessions()).rejects.toThrow('connection lost');
+    expect(await verifier.endSession(credential)).toMatchObject({ ended: false });
+    expect(logger.error.mock.calls.map(([m]) => m)).toEqual([
+      expect.stringMatching(/session store failed \(connection lost\); proofs verify, but no session is issued/),
+      expect.stringMatching(/session store failed \(the session store did not answer within 20 ms\); sessions are refused/),
+      expect.stringMatching(/session store failed \(connection lost\); a session could not be ended/),
+    ]);
+  });
+});
+
+describe('sessions: what verifying one costs, and the failure limits', () => {
+  afterEach(() => void vi.restoreAllMocks());
+
+  it('costs one HMAC where it was not made or seen before, none after; issuing or renewing one adds one; an unknown key none', async () => {
+    const { proof, session, at } = setup();
+    const elsewhere = setup(); // another instance, with the same session key
+    const hmac = vi.spyOn(signature, 'hmac');
+    const credential = issuedBy(await proof())!;
+    expect(hmac).toHaveBeenCalledTimes(2); // the user hash, and the credential
+    hmac.mockClear();
+    // The instance that made it knows it: its MAC is compared with the one it made.
+    expect(await session(credential)).toMatchObject({ verified: true });
+    expect(hmac).not.toHaveBeenCalled();
+    expect(await elsewhere.session(credential)).toMatchObject({ verified: true });
+    expect(hmac).toHaveBeenCalledTimes(1);
+    hmac.mockClear();
+    expect(await elsewhere.session(credential)).toMatchObject({ verified: true });
+    expect(hmac).not.toHaveBeenCalled();
+    at(300);
+    const renewed = issuedBy(await session(credential))!;
+    expect(hmac).toHaveBeenCalledTimes(1); // the renewed credential, made
+    hmac.mockClear();
+    expect(await session(renewed)).toMatchObject({ verified: true });
+    expect(hmac).not.toHaveBeenCalled();
+    await session(forge({ ...claimsOf(credential), q: 'unknown' }, SESSION_KEY));
+    expect(hmac).not.toHaveBeenCalled();
+  });
+
+  it('a recognised credential with another MAC, or other claims, is refused: recognition is no shortcut past the MAC', async () => {
+    const { proof, session } = setup();
+    const credential = issuedBy(await proof())!;
+    await session(credential);
+    const [signed, mac] = [credential.slice(0, credential.lastIndexOf('.')), credential.slice(credential.lastIndexOf('.') + 1)];
+    const otherMac = `${signed}.${mac.startsWith('A') ? 'B' : 'A'}${mac.slice(1)}`;
+    expect(codeOf(await session(otherMac))).toBe('INVALID_SIGNATURE');
+    // Other claims ending like the credential's (its session id last): read, and MACed.
+    const hmac = vi.spyOn(signature, 'hmac');
+    expect(codeOf(await session(tamper(credential, (claims) => void (claims.c = { externalId: 'admin' }))))).toBe('INVALID_SIGNATURE');
+    expect(hmac).toHaveBeenCalledTimes(1);
+    expect(await session(credential)).toMatchObject({ verified: true, contact: { externalId: 'u1' } });
+  });
+
+  it('a claimed identity over its failure limit is refused before any HMAC, a session like a proof', async () => {
+    const { proof, session } = setup({ rateLimit: { identity: { points: 2, duration: 60 } } });
+    const credential = issuedBy(await proof('victim'))!;
+    const tampered = forge({ ...claimsOf(credential), n: NOW_SECONDS + 1 }, 'a-guessed-session-key-0000000000000000');
+    expect(codeOf(await session(tampered))).toBe('INVALID_SIGNATURE');
+    expect(codeOf(await proof('victim', { body: { user_id: 'victim', user_hash: '0'.repeat(64) } }))).toBe('INVALID_SIGNATURE');
+    const hmac = vi.spyOn(signature, 'hmac');
+    expect(await session(credential)).toMatchObject({ verified: false, via: 'session', error: { code: 'RATE_LIMITED', retryAfter: 60 } });
+    expect(hmac).not.toHaveBeenCalled();
+    // Not the credential's fault: the widget is not told its session ended.
+    expect(responseHeadersOf(await session(credential))).toEqual({});
+  });
+
+  it('expired sessions are not failures: they never use up a limit', async () => {
+    const { proof, session, at } = setup({ rateLimit: { identity: { points: 1, duration: 60 }, address: { points: 1, duration: 60 } } });
+    const credential = issuedBy(await proof('u1', { ip: '203.0.113.5' }))!;
+    at(1800);
+    for (let i = 0; i < 3; i++) expect(codeOf(await session(credential, { ip: '203.0.113.5' }))).toBe('SESSION_EXPIRED');
+    expect(codeOf(await proof('u1', { ip: '203.0.113.5' }))).toBe('VERIFIED');
+  });
+
+  it('onVerified hears session requests too, which say so', async () => {
+    const onVerified = vi.fn();
+    const { proof, session } = setup({ onVerified });
+    await session(issuedBy(await proof())!);
+    expect(onVerified.mock.calls.map(([result]) => result.via)).toEqual(['proof', 'session']);
+  });
+});
+
+describe('sessions: a proof always wins', () => {
+  it('a partial proof beside a session is the proof that decides (MISSING_IDENTITY), not the session', async () => {
+    const { proof, session } = setup({ required: true });
+    const credential = issuedBy(await proof())!;
+    expect(codeOf(await session(credential, { body: { user_id: 'u1' } }))).toBe('MISSING_IDENTITY');
+  });
+
+  it('a proof for the same person beside a session starts a fresh one, and leaves the old be', async () => {
+    const { proof, session } = setup();
+    const old = issuedBy(await proof('u1'))!;
+    const fresh = issuedBy(await proof('u1', { headers: { 'chat-identity-session': old } }))!;
+    expect(claimsOf(fresh).j).not.toBe(claimsOf(old).j);
+    expect(codeOf(await session(old))).toBe('VERIFIED');
+  });
+
+  it('a forged credential beside a proof for someone else ends nothing (its MAC is checked first)', async () => {
+    const { proof, session } = setup();
+    const victim = issuedBy(await proof('victim'))!;
+    await proof('attacker', { headers: { 'chat-identity-session': forge(claimsOf(victim), 'not-the-session-key-000000000000000') } });
+    expect(codeOf(await session(victim))).toBe('VERIFIED');
+  });
+});
+
+describe('sessions through every adapter: headers, cookies, challenges', () => {
+  const options = (extra: Partial<VerifierOptions> = {}) => ({
+    scheme: 'user-hash' as const,
+    keys: [LIVE_KEY],
+    now: () => NOW,
+    logger: quiet(),
+    required: true,
+    ...extra,
+  });
+
+  it.each(ADAPTERS)(
+    '%s: the cookie is HttpOnly, Secure, SameSite=Strict, lasts the idle window, and is cleared by a logout',
+    async (name) => {
+      const { handler } = buildApp(name, options({ session: { keys: [SESSION_KEY], cookie: true } }));
+      const issued = await request(handler).post('/chat').send(userHashBody('u1'));
+      const [cookie] = issued.headers['set-cookie'] as unknown as string[];
+      expect(cookie).toMatch(/^chat_identity_session=v1\.[\w-]+\.[\w-]{43}; Max-Age=1800; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+      expect(issued.headers['chat-identity-session']).toBeUndefined(); // HttpOnly would mean nothing if a readable header carried it too
+      const pair = cookie!.split(';')[0]!;
+      const out = await request(handler).post('/logout').set('Cookie', pair);
+      expect(out.body).toEqual({ ended: true });
+      expect(out.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
+      const replayed = await request(handler).post('/chat').set('Cookie', pair);
+      expect(replayed.status).toBe(401);
+      expect(replayed.headers['www-authenticate']).toBe(CHALLENGE_EXPIRED);
+      expect(replayed.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
+    },
+  );
+
+  it('Express and Koa keep the cookies the app set, and a rejection as an error carries the session headers', async () => {
+    const opts = options({ session: { keys: [SESSION_KEY], cookie: { sameSite: 'Lax' } } });
+    const app = express()
+      .use((_req, res, next) => void (res.cookie('theme', 'dark'), next()))
+      .use(express.json())
+      .use(forExpress.identityVerification(opts));
+    app.post('/chat', (_req, res) => void res.json({ ok: true }));
+    expect((await request(app).post('/chat').send(userHashBody('u1'))).headers['set-cookie']).toEqual([
+      'theme=dark; Path=/',
+      expect.stringMatching(/^chat_identity_session=v1\..*SameSite=Lax$/),
+    ]);
+
+    const koa = new Koa()
+      .use(async (ctx, next) => (ctx.cookies.set('theme', 'dark'), next()))
+      .use(bodyParser())
+      .use(forKoa.identityVerification({ ...opts, rejectWith: 'error' }));
+    koa.use((ctx) => void (ctx.body = { ok: true }));
+    koa.on('error', () => {});
+    const issued = await request(koa.callback()).post('/chat').send(userHashBody('u1'));
+    expect(issued.headers['set-cookie']).toEqual(['theme=dark; path=/; httponly', expect.stringMatching(/^chat_identity_session=v1\./)]);
+    const pair = (issued.headers['set-cookie'] as unknown as string[])[1]!.split(';')[0]!;
+    expect((await request(koa.callback()).post('/chat').set('Cookie', `theme=dark; ${pair}`)).status).toBe(200);
+    const tampered = await request(koa.callback())
+      .post('/chat')
+      .set('Cookie', `${pair.slice(0, -2)}AA`);
+    expect(tampered.status).toBe(401);
+    expect(tampered.headers['www-authenticate']).toBe('ChatIdentity realm="chat-identity", error="invalid_session"');
+    expect(tampered.headers['set-cookie']).toEqual([expect.stringMatching(/^chat_identity_session=; Max-Age=0/)]);
+  });
+
+  it('the challenge is RFC 9110 syntax: an auth-scheme token, then auth-params with quoted values', async () => {
+    const challenge = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [!#$%&'*+\-.^_`|~0-9A-Za-z]+="[^"\\]*"(, [!#$%&'*+\-.^_`|~0-9A-Za-z]+="[^"\\]*")*$/;
+    for (const value of [CHALLENGE_EXPIRED, CHALLENGE_DPOP, 'ChatIdentity realm="chat-identity", error="invalid_session"'])
+      expect(value).toMatch(challenge);
+    expect(IdentityErrorCode.SESSION_EXPIRED).toBe('SESSION_EXPIRED');
+  });
+
+  it('a verifier with jwt answers a refused session with its own challenge, not the Bearer one', async () => {
+    const jwtOptions = options({ scheme: 'jwt', keys: [SECOND_SCHEME_KEY], session: { keys: [SESSION_KEY] } });
+    const { handler } = buildApp('express 5', jwtOptions);
+    const issued = await request(handler)
+      .post('/chat')
+      .set('Authorization', `Bearer ${signJwt({ externalId: 'j1' }, SECOND_SCHEME_KEY, { now: () => NOW })}`);
+    const credential = issued.headers['chat-identity-session'] as string;
+    const refused = await request(handler)
+      .post('/chat')
+      .set(HEADER, forge({ ...claimsOf(credential), c: { externalId: 'x' } }, LIVE_KEY));
+    expect(refused.headers['www-authenticate']).toBe('ChatIdentity realm="chat-identity", error="invalid_session"');
+    expect((await request(handler).post('/chat')).headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
+  });
+
+  it('endSession() without identityVerification() before it says so', async () => {
+    const app = express().post('/logout', (req, res, next) => void forExpress.endSession(req, res).then(() => res.end(), next));
+    app.use(((err, _req, res, _next) => void res.status(500).json({ message: err.message })) as express.ErrorRequestHandler);
+    expect((await request(app).post('/logout')).body.message).toMatch(/endSession\(\) found no identity result on the request/);
+  });
+
+  it('verifierOf names the verifier of a result, and nothing else', async () => {
+    const { verifier, proof } = setup();
+    const result = await proof();
+    expect(verifierOf(result)).toBe(verifier);
+    expect(verifierOf({ ...result })).toBeUndefined();
+  });
+});
+
+describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
+  const URL = 'https://chat.example/api/chat';
+  const bound = (extra: Partial<VerifierOptions> = {}) => setup({ session: { keys: [SESSION_KEY], bind: 'dpop' }, ...extra });
+  const at = (dpop: string, extra: VerifyRequest = {}): VerifyRequest => ({
+    method: 'POST',
+    url: URL,
+    ...extra,
+    headers: { dpop, ...extra.headers },
+  });
+  let key: DpopKey;
+  beforeAll(() => void (key = dpopKey()));
+
+  it('binds the JWK thumbprint of RFC 7638, as jose computes it', async () => {
+    const { proof } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    expect(claimsOf(credential).b).toBe(await jose.calculateJwkThumbprint(key.jwk as jose.JWK, 'sha256'));
+  });
+
+  it('accepts a DPoP proof made by another implementation (jose, ES256)', async () => {
+    const { proof, session } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    const made = await new jose.SignJWT({
+      htm: 'POST',
+      htu: URL,
+      iat: NOW_SECONDS,
+      jti: randomUUID(),
+      ath: createHash('sha256').update(credential).digest('base64url'),
+    })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.jwk as jose.JWK })
+      .sign(key.privateKey);
+    expect(await session(credential, at(made))).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('compares the URL without query and fragment, and its scheme and host as URLs compare them', async () => {
+    const { proof, session } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    const proofFor = (url: string) => dpopProof(key, { url, credential });
+    expect(codeOf(await session(credential, at(proofFor('HTTPS://Chat.Example:443/api/chat?x=1#y'))))).toBe('VERIFIED');
+    expect(codeOf(await session(credential, at(proofFor('https://chat.example/api/chat'), { url: `${URL}?page=2` })))).toBe('VERIFIED');
+    expect(codeOf(await session(credential, at(proofFor('https://chat.example/api/chat/'))))).toBe('INVALID_SIGNATURE');
+    expect(codeOf(await session(credential, at(proofFor('http://chat.example/api/chat'))))).toBe('INVALID_SIGNATURE');
+  });
+
+  it('refuses an iat too far ahead, a jti that is missing or too long, and a request without method or url', async () => {
+    const { proof, session } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential, iat: NOW_SECONDS + 61 }))))).toBe(
+      'SIGNATURE_EXPIRED',
+    );
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential, iat: NOW_SECONDS + 60 }))))).toBe('VERIFIED');
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential, claims: { jti: 'j'.repeat(129) } }))))).toBe(
+      'MALFORMED_IDENTITY',
+    );
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential, claims: { jti: undefined } }))))).toBe(
+      'MALFORMED_IDENTITY',
+    );
+    const noUrl = await session(credential, { headers: { dpop: dpopProof(key, { url: URL, credential }) } });
+    expect(noUrl).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+  });
+
+  it('refuses a DPoP proof that hashes another credential (ath), or none, or names another algorithm', async () => {
+    const { proof, session } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential: `${credential}x` }))))).toBe('INVALID_SIGNATURE');
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL }))))).toBe('INVALID_SIGNATURE');
+    // An ES256 signature under another alg's name: one algorithm, read from nowhere but this verifier.
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential, header: { alg: 'ES384' } }))))).toBe(
+      'INVALID_SIGNATURE',
+    );
+    expect(codeOf(await session(credential, at(dpopProof(key, { url: URL, credential }))))).toBe('VERIFIED');
+  });
+
+  it('a session issued unbound is refused as expired where sessions are bound (the widget gets a bound one)', async () => {
+    const unbound = issuedBy(await setup().proof('u1'))!;
+    const { session } = bound();
+    expect(await session(unbound, at(dpopProof(key, { url: URL, credential: unbound })))).toMatchObject({
+      error: { code: 'SESSION_EXPIRED' },
+    });
+  });
+
+  it('a DPoP proof replayed to another instance on the same store is refused there', async () => {
+    const store = memorySessionStore({ now: () => NOW });
+    const [one, two] = [
+      bound({ session: { keys: [SESSION_KEY], bind: 'dpop', store } }),
+      bound({ session: { keys: [SESSION_KEY], bind: 'dpop', store } }),
+    ];
+    const credential = issuedBy(await one.proof('u1', at(dpopProof(key, { url: URL }))))!;
+    const dpop = dpopProof(key, { url: URL, credential });
+    expect(codeOf(await one.session(credential, at(dpop)))).toBe('VERIFIED');
+    expect(codeOf(await two.session(credential, at(dpop)))).toBe('INVALID_SIGNATURE');
+  });
+
+  it.each(['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const)(
+    '%s supplies the method and the absolute URL the client used',
+    async (name) => {
+      const { handler } = buildApp(name, {
+        scheme: 'user-hash',
+        keys: [LIVE_KEY],
+        now: () => NOW,
+        logger: quiet(),
+        required: true,
+        session: { keys: [SESSION_KEY], bind: 'dpop' },
+      });
+      const url = 'http://widget.example:8080/chat';
+      const issued = await request(handler)
+        .post('/chat?x=1')
+        .set('Host', 'widget.example:8080')
+        .set('DPoP', dpopProof(key, { url }))
+        .send(userHashBody('u1'));
+      const credential = issued.headers['chat-identity-session'] as string;
+      expect(credential).toMatch(/^v1\./);
+      const used = await request(handler)
+        .post('/chat')
+        .set('Host', 'widget.example:8080')
+        .set(HEADER, credential)
+        .set('DPoP', dpopProof(key, { url, credential }));
+      expect(used.body.identity).toMatchObject({ verified: true, via: 'session' });
+    },
+  );
+
+  it('Express mounted on a router: the URL is the one the client used (originalUrl)', async () => {
+    const opts = {
+      scheme: 'user-hash' as const,
+      keys: [LIVE_KEY],
+      now: () => NOW,
+      logger: quiet(),
+      required: true,
+      session: { keys: [SESSION_KEY], bind: 'dpop' as const },
+    };
+    const router = express.Router().use(express.json()).use(forExpress.identityVerification(opts));
+    router.post('/chat', (req, res) => void res.json({ identity: req.identity }));
+    const app = express().use('/api', router);
+    const issued = await request(app)
+      .post('/api/chat')
+      .set('Host', 'chat.example')
+      .set('DPoP', dpopProof(key, { url: 'http://chat.example/api/chat' }))
+      .send(userHashBody('u1'));
+    expect(issued.headers['chat-identity-session']).toMatch(/^v1\./);
+  });
+});
+
+const binary = findRedisServer();
+if (!binary)
+  console.log(
+    'SKIPPED the Redis part of test/session.test.ts: redis-server is not installed (apt-get install redis-server; .ci/run does).',
+  );
+
+describe.skipIf(!binary)('sessions in Redis: two verifier instances agree', () => {
+  let server: RedisServer;
+  const closers: (() => unknown)[] = [];
+  let prefixes = 0;
+
+  beforeAll(async () => {
+    server = await startRedis(binary!);
+  }, 30_000);
+  afterAll(async () => {
+    for (const close of closers) await close();
+    await server?.stop();
+  });
+
+  const clients = {
+    ioredis: async () => {
+      const client = new Redis({ port: server.port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
+      client.on('error', () => {});
+      closers.push(() => client.disconnect());
+      await new Promise((resolve) => client.once('ready', resolve));
+      return client;
+    },
+    'node-redis': async () => {
+      const client = createClient({ socket: { port: server.port, host: '127.0.0.1', reconnectStrategy: () => 50 } });
+      client.on('error', () => {});
+      await client.connect();
+      closers.push(() => client.destroy());
+      return client;
+    },
+  };
+
+  it.each(Object.keys(clients) as (keyof typeof clients)[])(
+    '%s: logout, endSessions and a DPoP replay said to one instance hold on the other',
+    async (kind) => {
+      const keyPrefix = `session-test-${process.pid}-${++prefixes}`;
+      // The failure limits' Redis client is the session store's too.
+      const instance = async () =>
+        setup({ rateLimit: { redis: await clients[kind](), keyPrefix }, session: { keys: [SESSION_KEY], bind: 'dpop' } });
+      const [one, two] = [await instance(), await instance()];
+      const key = dpopKey();
+      const url = 'http://chat.example/chat';
+      const on = (credential?: string): VerifyRequest => ({ method: 'POST', url, headers: { dpop: dpopProof(key, { url, credential }) } });
+
+      const first = issuedBy(await one.proof('u1', on()))!;
+      const second = issuedBy(await one.proof('u2', on()))!;
+      expect(await two.session(first, on(first))).toMatchObject({ verified: true, via: 'session' });
+      const replayed = on(first);
+      expect(codeOf(await two.session(first, replayed))).toBe('VERIFIED');
+      expect(codeOf(await one.session(first, replayed))).toBe('INVALID_SIGNATURE');
+
+      await one.verifier.endSession(first);
+      expect(codeOf(await two.session(first, on(first)))).toBe('SESSION_EXPIRED');
+      expect(codeOf(await two.session(second, on(second)))).toBe('VERIFIED');
+      await two.verifier.endSessions();
+      expect(codeOf(await one.session(second, on(second)))).toBe('SESSION_EXPIRED');
+      const fresh = issuedBy(await two.proof('u3', on()))!;
+      expect(claimsOf(fresh).g).toBe(1);
+      expect(codeOf(await one.session(fresh, on(fresh)))).toBe('VERIFIED');
+    },
+  );
+
+  it('redisSessionStore(client) can be given on its own, and refuses a client it cannot speak to', async () => {
+    const store = redisSessionStore(await clients.ioredis(), { keyPrefix: `session-own-${process.pid}` });
+    expect(await store.generation('acme')).toBe(0);
+    await store.endAll('acme');
+    expect(await store.state('acme', 'x')).toEqual({ generation: 1, ended: false });
+    expect(await store.firstUse('a', 1000)).toBe(true);
+    expect(await store.firstUse('a', 1000)).toBe(false);
+    expect(() => redisSessionStore({ multi: () => ({}) })).toThrow(/ioredis or node-redis/);
+  });
+});
