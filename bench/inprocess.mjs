@@ -66,7 +66,10 @@ export async function runInProcess({ quick = false, rounds, batchSize, framework
     const samples = Object.fromEntries(configs.map((config) => [config, []]));
     let cursor = 0;
     log(`inprocess: ${framework} warm-up`);
-    for (const config of configs) cursor += settings.batch, await batch(handlers[config], requests, cursor, settings.batch);
+    for (const config of configs) {
+      await batch(handlers[config], requests, cursor, settings.batch);
+      cursor += settings.batch;
+    }
     for (let r = 0; r < settings.rounds; r++) {
       for (let k = 0; k < configs.length; k++) {
         const config = configs[(k + r) % configs.length];
