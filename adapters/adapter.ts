@@ -32,6 +32,14 @@ import {
   type VerifyRequest,
 } from 'chat-identity';
 
+/**
+ * How an adapter delivers a rejection.
+ *
+ * @example
+ * ```ts
+ * identityVerification({ scheme: 'jwt', keys, rejectWith: 'error' }); // next(err) / throw, for apps that render errors themselves
+ * ```
+ */
 export interface AdapterOptions {
   /**
    * How a rejection is delivered: `'response'` (default) answers with the status and JSON body;
@@ -41,9 +49,24 @@ export interface AdapterOptions {
   rejectWith?: 'response' | 'error';
 }
 
-/** The options of `identityVerification()`: the verifier's, and how to deliver a rejection. */
+/**
+ * The options of `identityVerification()`: the verifier's, and how to deliver a rejection.
+ *
+ * @example
+ * ```ts
+ * const options: MiddlewareOptions = { scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!], required: true, rejectWith: 'response' };
+ * ```
+ */
 export type MiddlewareOptions = VerifierOptions & AdapterOptions;
 
+/**
+ * The options of `requireVerified()`: what a route demands beyond a verified result, and how it refuses.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', requireVerified({ schemes: ['jwt'], fields: ['email'], rejectWith: 'error' }), handler);
+ * ```
+ */
 export interface GuardOptions extends AdapterOptions {
   /** Where a misconfiguration is said, once. Default `console`. */
   logger?: Logger;
@@ -59,7 +82,15 @@ export interface GuardOptions extends AdapterOptions {
 const GUARD_OPTIONS = ['rejectWith', 'logger', 'schemes', 'fields'];
 const CONTACT_FIELDS = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
 
-/** Says each misconfiguration once per middleware, not once per request. */
+/**
+ * Says each misconfiguration once per middleware, not once per request.
+ *
+ * @example
+ * ```ts
+ * const say = onceLogger(options.logger);
+ * say('body', 'a JSON body arrived unparsed.'); // logged once, however many requests show it
+ * ```
+ */
 export function onceLogger(logger: Logger = console): (key: string, message: string) => void {
   const said = new Set<string>();
   return (key, message) => {
@@ -83,6 +114,11 @@ function bearerChallenge(failure: IdentityFailure, tokenPresented: boolean): str
  * verifier takes bearer tokens, so a 401 carries `WWW-Authenticate` (a token refused, or none sent).
  * A refused session carries its own challenge instead (`ChatIdentity …`) and, when its credential is
  * dead, its end (the header says `ended`, or the cookie is cleared).
+ *
+ * @example
+ * ```ts
+ * const rejection = rejectionFor(result, true); // undefined when verified; with WWW-Authenticate for a bearer verifier
+ * ```
  */
 export function rejectionFor(result: IdentityResult | undefined, bearer = false): IdentityError | undefined {
   if (result?.verified === true) return undefined;
@@ -110,6 +146,11 @@ function hasUnparsedJsonBody(request: VerifyRequest): boolean {
  * ```ts
  * const plain = toVerifyRequest(req satisfies NodeStyleRequest);
  * ```
+ *
+ * @example
+ * ```ts
+ * const plain = toVerifyRequest(req as NodeStyleRequest);
+ * ```
  */
 export interface NodeStyleRequest {
   headers: VerifyRequest['headers'];
@@ -129,6 +170,11 @@ export interface NodeStyleRequest {
  * A framework request with Node's fields (Express, Passport) as the plain request the core reads.
  * `url` is absolute (`<protocol>://<Host header><original path>`), and only built when read (a DPoP
  * proof of a bound session is checked against it).
+ *
+ * @example
+ * ```ts
+ * const { result } = await identity.check(toVerifyRequest(req), 'Add app.use(express.json()) first.');
+ * ```
  */
 export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
   return {
@@ -148,6 +194,12 @@ export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
 /**
  * The verification step of `identityVerification()`, for any framework: the result to attach,
  * and the rejection to deliver when verification is required.
+ *
+ * @example
+ * ```ts
+ * const identity = createRequestCheck({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] });
+ * const { result, rejection } = await identity.check(toVerifyRequest(req), 'Parse JSON bodies first.');
+ * ```
  */
 export function createRequestCheck(options: MiddlewareOptions) {
   // The verifier checks its own options (a misspelt one is refused); this one is the adapter's.
@@ -194,6 +246,11 @@ export function createRequestCheck(options: MiddlewareOptions) {
  * ```ts
  * const { ended, headers } = await endSessionFor(req.identity, 'Add identityVerification() first.');
  * ```
+ *
+ * @example
+ * ```ts
+ * const { ended, headers } = await endSessionFor(req.identity, 'Add identityVerification() first.');
+ * ```
  */
 export async function endSessionFor(attached: unknown, middlewareHint: string): Promise<EndedSession> {
   const verifier = verifierOf(attached);
@@ -205,6 +262,12 @@ export async function endSessionFor(attached: unknown, middlewareHint: string): 
  * The check of `requireVerified()`: only a result this package issued, and verified, passes (and,
  * with `schemes` or `fields`, only one of those schemes, or whose signature covers those fields).
  * A result some other code (or a mass-assigned body) put on the request is refused.
+ *
+ * @example
+ * ```ts
+ * const guard = createGuard({ schemes: ['jwt'] });
+ * const rejection = guard.check(req.identity, 'Add identityVerification() before the routes it guards.');
+ * ```
  */
 export function createGuard(options: GuardOptions = {}) {
   readAdapterOptions(options, GUARD_OPTIONS, 'requireVerified() options');
@@ -230,13 +293,25 @@ export function createGuard(options: GuardOptions = {}) {
 /**
  * The verified identity a guard let through, typed: what a guarded handler reads. Fails closed:
  * anything else (no guard ran, or it was skipped) throws the rejection for what is attached.
+ *
+ * @example
+ * ```ts
+ * const { contact } = verifiedIdentityOf(req.identity); // throws the rejection unless verified
+ * ```
  */
 export function verifiedIdentityOf(attached: unknown): VerifiedIdentity {
   if (isIssuedResult(attached) && attached.verified) return attached;
   throw rejectionFor(isIssuedResult(attached) ? attached : undefined)!;
 }
 
-/** Answers a rejection with its status, headers and JSON body (Node's response, so Express and Passport share it). */
+/**
+ * Answers a rejection with its status, headers and JSON body (Node's response, so Express and Passport share it).
+ *
+ * @example
+ * ```ts
+ * if (rejection) return writeRejection(res, rejection);
+ * ```
+ */
 export function writeRejection(res: ServerResponse, error: IdentityError): void {
   res.statusCode = error.status;
   setResponseHeaders(res, error.headers);
@@ -247,6 +322,11 @@ export function writeRejection(res: ServerResponse, error: IdentityError): void 
 /**
  * Sets headers on Node's response. A `Set-Cookie` joins the cookies already set, replacing one of
  * the same name (a session issued, then ended in the same response, ends it).
+ *
+ * @example
+ * ```ts
+ * setResponseHeaders(res, responseHeadersOf(result));
+ * ```
  *
  * @example
  * ```ts
@@ -266,6 +346,11 @@ export function setResponseHeaders(res: ServerResponse, headers: Readonly<Record
  * @example
  * ```ts
  * withCookie(['theme=dark', 's=old'], 's=new'); // ['theme=dark', 's=new']
+ * ```
+ *
+ * @example
+ * ```ts
+ * res.setHeader('Set-Cookie', withCookie(res.getHeader('Set-Cookie'), 'chat_identity_session=; Max-Age=0'));
  * ```
  */
 export function withCookie(cookies: string | number | readonly string[] | undefined, cookie: string): string[] {

@@ -45,7 +45,15 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', res: Re
   else writeRejection(res, error);
 }
 
-/** Verifies the proof on every request and sets `req.identity`; with `required: true` rejects what is not verified. */
+/**
+ * Verifies the proof on every request and sets `req.identity`; with `required: true` rejects what is not verified.
+ *
+ * @example
+ * ```ts
+ * app.use(express.json());
+ * app.use(identityVerification({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
+ * ```
+ */
 export function identityVerification(options: MiddlewareOptions): RequestHandler {
   const identity = createRequestCheck(options);
   return (req, res, next) => {
@@ -61,7 +69,15 @@ export function identityVerification(options: MiddlewareOptions): RequestHandler
   };
 }
 
-/** Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them. */
+/**
+ * Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', requireVerified(), handler);
+ * app.post('/billing-chat', requireVerified({ schemes: ['jwt'], fields: ['email'] }), handler);
+ * ```
+ */
 export function requireVerified(options?: GuardOptions): RequestHandler {
   const guard = createGuard(options);
   return (req, res, next) => {
@@ -71,7 +87,14 @@ export function requireVerified(options?: GuardOptions): RequestHandler {
   };
 }
 
-/** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
+/**
+ * The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other.
+ *
+ * @example
+ * ```ts
+ * app.post('/chat', requireVerified(), (req, res) => res.json({ hello: identityOf(req).contact.name }));
+ * ```
+ */
 export function identityOf(req: Request): VerifiedIdentity {
   return verifiedIdentityOf(req.identity);
 }

@@ -23,7 +23,14 @@ import {
   type MiddlewareOptions,
 } from 'chat-identity/adapter';
 
-/** What `identityVerification()` adds to `ctx.state`. */
+/**
+ * What `identityVerification()` adds to `ctx.state`.
+ *
+ * @example
+ * ```ts
+ * const app = new Koa<IdentityState>();
+ * ```
+ */
 export interface IdentityState {
   identity: IdentityResult;
 }
@@ -68,7 +75,15 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Co
   ctx.body = error.body;
 }
 
-/** Verifies the proof on every request and sets `ctx.state.identity`; with `required: true` rejects what is not verified. */
+/**
+ * Verifies the proof on every request and sets `ctx.state.identity`; with `required: true` rejects what is not verified.
+ *
+ * @example
+ * ```ts
+ * app.use(bodyParser());
+ * app.use(identityVerification({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
+ * ```
+ */
 export function identityVerification(options: MiddlewareOptions): Middleware<IdentityState> {
   const identity = createRequestCheck(options);
   return async (ctx, next) => {
@@ -80,7 +95,14 @@ export function identityVerification(options: MiddlewareOptions): Middleware<Ide
   };
 }
 
-/** Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them. */
+/**
+ * Lets only verified requests reach the route (of `schemes`, covering `fields`, when given); the others get the code recorded for them.
+ *
+ * @example
+ * ```ts
+ * router.post('/chat', requireVerified(), handler);
+ * ```
+ */
 export function requireVerified(options?: GuardOptions): Middleware {
   const guard = createGuard(options);
   return async (ctx, next) => {
@@ -90,7 +112,14 @@ export function requireVerified(options?: GuardOptions): Middleware {
   };
 }
 
-/** The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other. */
+/**
+ * The verified identity of a request `requireVerified()` let through; throws the rejection (fail closed) for any other.
+ *
+ * @example
+ * ```ts
+ * router.post('/chat', requireVerified(), (ctx) => { ctx.body = { hello: identityOf(ctx).contact.name }; });
+ * ```
+ */
 export function identityOf(ctx: Context): VerifiedIdentity {
   return verifiedIdentityOf(ctx.state.identity);
 }

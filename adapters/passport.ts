@@ -40,6 +40,14 @@ declare global {
   }
 }
 
+/**
+ * The strategy's options: the verifier's, a strategy name, and how a rejection is delivered.
+ *
+ * @example
+ * ```ts
+ * passport.use(new IdentityStrategy({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!], name: 'widget', rejectWith: 'fail' }));
+ * ```
+ */
 export interface IdentityStrategyOptions extends Omit<MiddlewareOptions, 'rejectWith'> {
   /** Strategy name for `passport.authenticate(name)`. Default `chat-identity`. */
   name?: string;
@@ -59,6 +67,15 @@ interface StrategyActions {
   pass(): void;
 }
 
+/**
+ * The chat-identity Passport strategy (on passport-custom): `required` by default; the contact at `req.user`, the whole result at `req.authInfo`.
+ *
+ * @example
+ * ```ts
+ * passport.use(new IdentityStrategy({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] }));
+ * app.post('/chat', passport.authenticate('chat-identity', { session: false }), (req, res) => res.json(req.user));
+ * ```
+ */
 export class IdentityStrategy extends CustomStrategy {
   constructor(options: IdentityStrategyOptions) {
     const { name = 'chat-identity', rejectWith = 'response', ...verifierOptions } = options;
