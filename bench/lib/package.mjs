@@ -10,14 +10,14 @@
  * up the tree to the project's node_modules, as in an installed app.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sourceEntries } from '../../scripts/entries.mjs';
 
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = join(benchDir, '..');
 export const packageDir = join(benchDir, '.build', 'node_modules', 'chat-identity');
 
-const ENTRIES = { index: 'src/index.ts', adapter: 'adapters/adapter.ts', express: 'adapters/express.ts', koa: 'adapters/koa.ts', passport: 'adapters/passport.ts' };
 
 /**
  * A second copy for A/B runs (`--compare <tree>`): another checkout or a patched copy of src/
@@ -32,13 +32,15 @@ export const comparePackageDir = join(benchDir, '.build', 'compare', 'node_modul
 export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir = packageDir } = {}) {
   const { build } = await import('tsup');
   const rootPackage = JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8'));
+  // Every entry point tsup.config.ts builds, but the CLI (a program, not a module to import).
+  const { cli: _cli, ...entries } = await sourceEntries();
   mkdirSync(outDir, { recursive: true });
   const log = console.log;
   if (quiet) console.log = () => {};
   try {
     await build({
       config: false,
-      entry: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, join(sourceRoot, file)])),
+      entry: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(sourceRoot, relative(rootDir, file))])),
       outDir: join(outDir, 'dist'),
       format: ['esm'],
       dts: false,
@@ -49,7 +51,8 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
       splitting: false,
       silent: quiet,
       tsconfig: join(existsSync(join(sourceRoot, 'tsconfig.json')) ? sourceRoot : rootDir, 'tsconfig.json'),
-      external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom'],
+      // The package's own entry points stay imports (one core), as in the published build; peers too.
+      external: [/^chat-identity(\/|$)/, ...Object.keys({ ...rootPackage.peerDependencies, ...rootPackage.dependencies })],
     });
   } finally {
     console.log = log;
@@ -63,7 +66,7 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
         version: rootPackage.version,
         private: true,
         type: 'module',
-        exports: { '.': entry('index'), './express': entry('express'), './koa': entry('koa'), './passport': entry('passport') },
+        exports: Object.fromEntries(Object.keys(entries).map((name) => [name === 'index' ? '.' : `./${name}`, entry(name)])),
       },
       null,
       2,
