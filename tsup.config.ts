@@ -12,6 +12,8 @@ export default defineConfig([
       express: 'adapters/express.ts',
       koa: 'adapters/koa.ts',
       passport: 'adapters/passport.ts',
+      prometheus: 'src/stats/prometheus.ts',
+      opentelemetry: 'src/stats/opentelemetry.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -19,7 +21,7 @@ export default defineConfig([
     platform: 'node',
     sourcemap: true,
     splitting: false,
-    external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom'],
+    external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom', 'prom-client', '@opentelemetry/api'],
   },
   {
     // The `chat-identity` bin (package.json "bin": dist/cli.js): a program, not an entry point,

@@ -28,6 +28,7 @@ import {
   type Logger,
   type SchemeName,
   type VerifiedIdentity,
+  type Verifier,
   type VerifierOptions,
   type VerifyRequest,
 } from 'chat-identity';
@@ -192,8 +193,25 @@ export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
 }
 
 /**
+ * Instead of the verifier's options: a verifier built elsewhere, once (`chat-identity/fetch`'s
+ * `verifyRequest(request, { verifier })` takes one), and how to deliver its rejections.
+ *
+ * @example
+ * ```ts
+ * const identity = createRequestCheck({ verifier: createVerifier({ scheme: 'jwt', keys: [process.env.CHAT_IDENTITY_SECRET!] }) });
+ * ```
+ */
+export interface BuiltVerifierOptions extends AdapterOptions {
+  verifier: Verifier;
+  /** Where a misconfiguration is said, once. Default `console`. */
+  logger?: Logger;
+}
+
+/**
  * The verification step of `identityVerification()`, for any framework: the result to attach,
- * and the rejection to deliver when verification is required.
+ * and the rejection to deliver when verification is required for it (`required: true`, or its
+ * tenant's; in `'report'` nothing is rejected and the result carries `wouldReject`). Built from the
+ * verifier's options, or around a verifier built elsewhere (`{ verifier }`).
  *
  * @example
  * ```ts
@@ -201,13 +219,13 @@ export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
  * const { result, rejection } = await identity.check(toVerifyRequest(req), 'Parse JSON bodies first.');
  * ```
  */
-export function createRequestCheck(options: MiddlewareOptions) {
+export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOptions) {
   // The verifier checks its own options (a misspelt one is refused); this one is the adapter's.
   const { rejectWith = 'response', ...verifierOptions } = options ?? ({} as MiddlewareOptions);
   readAdapterOptions({ rejectWith }, ['rejectWith'], 'options');
-  const verifier = createVerifier(verifierOptions);
+  const verifier = 'verifier' in verifierOptions ? verifierOptions.verifier : createVerifier(verifierOptions);
   const say = onceLogger(verifierOptions.logger);
-  const readsBody = !verifierOptions.getCredentials;
+  const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
   return {
     rejectWith,
@@ -230,7 +248,8 @@ export function createRequestCheck(options: MiddlewareOptions) {
           `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`,
         );
       }
-      const rejection = verifier.required ? rejectionFor(result, bearer) : undefined;
+      // Refused only where `required` was true for this result: in 'report' it goes on, marked `wouldReject`.
+      const rejection = verifier.mustReject(result) ? rejectionFor(result, bearer) : undefined;
       const headers = responseHeadersOf(result);
       return rejection ? { result, rejection, headers } : { result, headers };
     },

@@ -10,6 +10,9 @@
  *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]
  *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
  *
+ * Counting (`verifier.stats()`, on by default) is measured by `ours-no-stats` beside `ours` (and
+ * `ours-bad-no-stats` beside `ours-bad`), same rounds: `statsCostNs` is the median per-round difference.
+ *
  * Expects the package built by bench/lib/package.mjs (bench/run.mjs builds it first); with
  * --compare, also the other tree's build (`npm run bench -- --compare <tree>` makes it), whose
  * verify() runs beside ours in the same rounds.
@@ -135,6 +138,7 @@ function candidates(scheme, pool, phase, compare) {
         ours(make, suffix, [
           ['ours-bad', 'chat-identity verify(), bad signature, distinct attackers', {}, refused],
           ['ours-bad-no-limits', 'chat-identity verify(), bad signature, rateLimit: false', { rateLimit: false }, refused],
+          ['ours-bad-no-stats', 'chat-identity verify(), bad signature, stats: false', { stats: false }, refused],
         ]),
       ),
     ];
@@ -148,6 +152,7 @@ function candidates(scheme, pool, phase, compare) {
       ours(make, suffix, [
         ['ours', 'chat-identity verify()', {}, verified],
         ['ours-no-limits', 'chat-identity verify(), rateLimit: false', { rateLimit: false }, verified],
+        ['ours-no-stats', 'chat-identity verify(), stats: false (counting off)', { stats: false }, verified],
       ]),
     ),
   ];
@@ -259,6 +264,15 @@ export async function benchScheme(scheme, settings, compare) {
       }
       result.candidates[c.id] = entry;
     }
+  }
+  // What counting adds to one verify(): the per-round difference of time per call, with and without it.
+  for (const [withStats, without] of [
+    ['ours', 'ours-no-stats'],
+    ['ours-bad', 'ours-bad-no-stats'],
+  ]) {
+    if (!samples[without]) continue;
+    const cost = median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r]));
+    result.candidates[withStats].statsCostNs = round(cost, 1);
   }
   return result;
 }

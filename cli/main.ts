@@ -12,19 +12,32 @@
  * chat-identity keygen --alg ES256 --kid site-2026-01        # site-2026-01.private.pem, site-2026-01.jwks.json
  * chat-identity check jwt "$TOKEN" --jwks https://site.example/.well-known/jwks.json
  * chat-identity jwks check https://site.example/.well-known/jwks.json
+ * chat-identity report https://chat.example/internal/identity-stats   # ready to enforce?
  * ```
  *
- * Exit codes: 0 done (for `check`: verified; for `jwks check`: no problem), 1 `check` found the
- * proof not verified (`jwks check`: a problem), 2 usage error.
+ * Exit codes: 0 done (for `check`: verified; for `jwks check`: no problem; for `report`: ready to
+ * enforce), 1 `check` found the proof not verified (`jwks check`: a problem; `report`: not ready),
+ * 2 usage error.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MISTAKES } from '../src/diagnosis/index.js';
-import { createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash } from '../src/index.js';
+import {
+  createVerifier,
+  formatRolloutReport,
+  rolloutReport,
+  signContactHash,
+  signJwt,
+  signPayload,
+  signUserHash,
+  signVisitorHash,
+} from '../src/index.js';
 import type {
   ContactHashFields,
   FlatValue,
+  RolloutReportOptions,
+  StatsSnapshot,
   IdentityResult,
   JwtAlgorithm,
   KeyInput,
@@ -351,6 +364,51 @@ Examples:
 Exit status: 0 no problem (warnings aside), 1 a problem (a key set aside, a duplicate kid, no usable key,
 a fetch that failed), 2 usage error.`;
 
+const REPORT_EXAMPLES = `
+Examples:
+  $ chat-identity report stats.json                       (a snapshot saved from verifier.stats())
+  $ chat-identity report http://localhost:3000/api/stats --window day
+  $ curl -s https://chat.example/internal/identity-stats | chat-identity report - --tenant acme --json
+
+The snapshot is verifier.stats() (or identityStats().stats()) as JSON. Per tenant: the share of chat
+requests that verified, the failures by code with the key and the signing mistake diagnosed, and a
+verdict. Exit status: 0 every tenant ready to enforce (or enforcing), 1 not yet, 2 usage error.`;
+
+/** The largest snapshot `report` reads, from a file, stdin or a URL. */
+const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+
+/** A snapshot from a URL: http(s), 10 seconds, 64 MiB at most. */
+async function fetchSnapshot(url: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
+  } catch (error) {
+    throw new UsageError(`cannot fetch ${url}: ${(error as Error).message}`);
+  }
+  if (!response.ok) throw new UsageError(`cannot fetch ${url}: HTTP ${response.status}.`);
+  if (Number(response.headers.get('content-length')) > MAX_SNAPSHOT_BYTES) throw new UsageError(`${url} is larger than 64 MiB.`);
+  const text = await response.text();
+  if (text.length > MAX_SNAPSHOT_BYTES) throw new UsageError(`${url} is larger than 64 MiB.`);
+  return text;
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('expected a percentage from 0 to 100.');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more.');
+  return n;
+}
+
+function reportWindow(value: string): 'hour' | 'day' | 'all' {
+  if (value !== 'hour' && value !== 'day' && value !== 'all') throw new InvalidArgumentError('expected hour, day or all.');
+  return value;
+}
+
 /** `es256-2026-01-01`: the algorithm and the day, as a rotation schedule names keys. */
 function defaultKid(alg: PublicKeyAlgorithm, now: number): string {
   return `${alg.toLowerCase()}-${new Date(now).toISOString().slice(0, 10)}`;
@@ -569,6 +627,50 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
       print(options.json ? JSON.stringify(report) : report.text);
       exitCode = report.problems.length === 0 ? EXIT_OK : EXIT_UNVERIFIED;
     });
+
+  program
+    .command('report')
+    .description(
+      'Ready to enforce? Read a stats snapshot (verifier.stats() as JSON) and print, per tenant, the share of chat requests ' +
+        'with a valid proof, the failures by code with their diagnosis, and a verdict.',
+    )
+    .argument('[snapshot]', 'a file, an http(s) URL, or - (or a pipe) for stdin')
+    .option('--window <window>', 'hour (the last 60 minutes, default), day (the last 24 hours) or all (since counting started)', reportWindow)
+    .option('--tenant <tenant>', 'only this tenant')
+    .option('--min-requests <n>', 'fewer chat requests in the window are too few to judge (default 100)', count)
+    .option('--max-failing <percent>', 'the largest failing share still ready to enforce (default 0.5)', percent)
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', REPORT_EXAMPLES)
+    .action(
+      async (
+        source: string | undefined,
+        options: { window?: 'hour' | 'day' | 'all'; tenant?: string; minRequests?: number; maxFailing?: number; json?: boolean },
+      ) => {
+        const text =
+          source !== undefined && /^https?:\/\//i.test(source)
+            ? await fetchSnapshot(source)
+            : await readInput(source === undefined || source === '-' || source.startsWith('@') ? source : `@${source}`, io, 'snapshot');
+        let snapshot: unknown;
+        try {
+          snapshot = JSON.parse(text);
+        } catch {
+          throw new UsageError('the snapshot is not JSON: save verifier.stats() with JSON.stringify.');
+        }
+        const settings: RolloutReportOptions = {};
+        if (options.window !== undefined) settings.window = options.window;
+        if (options.tenant !== undefined) settings.tenant = options.tenant;
+        if (options.minRequests !== undefined) settings.minRequests = options.minRequests;
+        if (options.maxFailing !== undefined) settings.maxFailingPercent = options.maxFailing;
+        let report;
+        try {
+          report = rolloutReport(snapshot as StatsSnapshot, settings);
+        } catch (error) {
+          throw new UsageError((error as Error).message.replace(/^chat-identity: /, ''));
+        }
+        print(options.json ? JSON.stringify(report) : formatRolloutReport(report));
+        exitCode = report.ready && report.tenants.length > 0 ? EXIT_OK : EXIT_UNVERIFIED;
+      },
+    );
 
   program
     .command('troubleshooting')

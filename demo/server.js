@@ -9,14 +9,19 @@
  *   proof's 5 minutes, and fetches a fresh proof only when the backend says the session ended
  *   (`POST /chat/logout` ends it; `POST /site/rotate-key` rotates the site's key with a grace period);
  * - a signature tester (`POST /api/tester`, page `/tester.html`): paste a proof and a key, get the
- *   verdict and the diagnosis of the signing mistake.
+ *   verdict and the diagnosis of the signing mistake;
+ * - a rollout page (`/rollout.html`): the chat backend's own counters (`GET /api/stats`, a stats
+ *   snapshot; `GET /api/rollout`, the readiness report `chat-identity report` prints) drawn over the
+ *   last hour, the switch between enforce, report and off (`POST /api/rollout/mode`: the keys
+ *   lookup's `required` for the demo's tenant), and an hour of sample traffic to watch
+ *   (`POST /api/rollout/simulate`).
  *
  * Plain JavaScript and static pages: nothing to build but the package itself (`npm start` does).
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { createVerifier, signPayload } from 'chat-identity';
+import { createVerifier, identityStats, rolloutReport, signPayload } from 'chat-identity';
 import { endSession, identityVerification } from 'chat-identity/express';
 
 export const SCHEMES = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
@@ -29,6 +34,9 @@ export const SAMPLE_USERS = [
 ];
 
 const SESSION_COOKIE = 'demo_session';
+/** The demo's one tenant, as its keys lookup names it: the rows of the counters. */
+const TENANT = 'demo';
+const MODES = [true, false, 'report'];
 const MAX_SESSIONS = 1000;
 const MAX_TESTER_KEYS = 10;
 const silent = { warn() {}, error() {} };
@@ -92,6 +100,11 @@ export function createDemoApp(options = {}) {
   const sessionKey = options.sessionKey ?? demoSessionKey(options.env);
   let rotations = 0;
   const sessions = new Map();
+  // Rollout: the tenant's `required` (enforce by default, as the demo always did), and the counters.
+  // The counters' clock runs `shift` behind while the sample traffic of the last hour is replayed.
+  let mode = true;
+  let shift = 0;
+  const stats = identityStats({ now: () => now() + shift });
   const app = express();
   app.disable('x-powered-by');
   // Every answer says the server's time: the widget dates its DPoP proofs by it, not by the browser's clock.
@@ -167,8 +180,11 @@ export function createDemoApp(options = {}) {
   chat.use(
     identityVerification({
       scheme: 'signed-payload',
-      keys: () => keys,
-      keyCache: false, // a lookup of this process's own list: rotations apply at once
+      // A lookup of this process's own list, which names the tenant and its mode: rotations and the
+      // rollout page's switch apply at once.
+      keys: () => ({ tenant: TENANT, keys, required: mode }),
+      keyCache: false,
+      stats,
       required: true,
       diagnostics: initial.signingKey.test,
       now,
@@ -177,8 +193,14 @@ export function createDemoApp(options = {}) {
     }),
   );
   chat.post('/', (req, res) => {
-    const { contact, test, via } = req.identity;
+    const identity = req.identity;
     const message = typeof req.body.message === 'string' ? req.body.message.slice(0, 500) : '';
+    // In report (or off) mode an unverified request comes this far, as an anonymous visitor.
+    if (!identity.verified) {
+      const { wouldReject = null } = identity;
+      return res.json({ reply: `Hello, anonymous visitor, you said: ${message}`, anonymous: true, code: identity.error?.code ?? null, wouldReject });
+    }
+    const { contact, test, via } = identity;
     res.json({ reply: `Hello ${contact.name ?? contact.externalId}, you said: ${message}`, contact, test, via });
   });
   // The widget's sign-out: the session ends on the server too, and the response says so.
@@ -213,6 +235,65 @@ export function createDemoApp(options = {}) {
     const mistake = result.verified ? null : (result.error?.mistake ?? null);
     res.json({ ...result, mistake, keys: usingDemoKeys ? 'demo' : 'pasted' });
   });
+
+  // ---- Rollout: the chat backend's counters, the readiness report, the mode switch, sample traffic.
+  app.get('/api/stats', (_req, res) => res.json(stats.stats()));
+  app.get('/api/rollout', (req, res) => {
+    const window = req.query.window === 'day' ? 'day' : 'hour';
+    res.json({ mode, report: rolloutReport(stats.stats(), { window, tenant: TENANT }) });
+  });
+  app.post('/api/rollout/mode', express.json({ limit: '1kb' }), (req, res) => {
+    if (!MODES.includes(req.body?.mode)) return res.status(400).json({ error: "mode must be true, false or 'report'." });
+    mode = req.body.mode;
+    res.json({ mode });
+  });
+  app.post('/api/rollout/simulate', async (_req, res, next) => {
+    try {
+      res.json({ sent: await simulateHour() });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  /**
+   * An hour of sample traffic through a verifier counting into the same counters, minute by minute
+   * on a clock set back: a site rolling out identify(). At first a fifth of its pages send no proof
+   * and some still sign with a key retired yesterday; it fixes both during the hour.
+   */
+  async function simulateHour() {
+    const retired = { secret: `${signingKey.test ? 'sk_test_' : 'sk_live_'}${randomBytes(32).toString('hex')}`, id: 'retired' };
+    const clock = () => now() + shift;
+    const simulated = createVerifier({
+      scheme: 'signed-payload',
+      keys: () => ({ tenant: TENANT, keys: [...keys, { ...retired, expiresAt: now() - 86_400_000 }], required: mode }),
+      keyCache: false,
+      stats,
+      required: true,
+      diagnostics: true,
+      rateLimit: false,
+      now: clock,
+      logger: silent,
+    });
+    let sent = 0;
+    try {
+      for (let minute = 59; minute >= 0; minute--) {
+        shift = -minute * 60_000;
+        const elapsed = 59 - minute;
+        const missing = Math.max(0, Math.round(6 - elapsed / 7));
+        const oldKey = elapsed < 45 ? 2 : 0;
+        for (let i = 0; i < 30; i++) {
+          const user = SAMPLE_USERS[i % SAMPLE_USERS.length];
+          const secret = i < oldKey ? retired.secret : signingKey.secret;
+          const body = i >= 30 - missing ? { message: 'hi' } : signPayload({ externalId: `${user.id}-${i}`, name: user.name }, secret, { now: clock });
+          await simulated.verify({ headers: {}, body, ip: `198.51.100.${i}` });
+          sent += 1;
+        }
+      }
+    } finally {
+      shift = 0;
+    }
+    return sent;
+  }
 
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url))));
   return app;

@@ -9,7 +9,8 @@ import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
 import { JWT_ALGORITHMS } from './schemes/jwt/index.js';
 import type { Scheme, SchemeSettings } from './schemes/scheme.js';
 import { readSessionOptions, type SessionConfig } from './session/options.js';
-import type { Logger, VerifierOptions } from './types.js';
+import { countersFor } from './stats/counters.js';
+import type { IdentityStats, Logger, RequiredMode, VerifierOptions } from './types.js';
 
 /** Every option of `createVerifier`, as `VerifierOptions` declares them. */
 const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [
@@ -23,6 +24,8 @@ const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [
   'now',
   'getCredentials',
   'onVerified',
+  'onResult',
+  'stats',
   'algorithms',
   'issuer',
   'audience',
@@ -42,7 +45,8 @@ export interface VerifierConfig {
   readonly settings: SchemeSettings;
   readonly keyRing: KeyRingOptions;
   readonly rateLimit: RateLimitOptions | false | undefined;
-  readonly required: boolean;
+  /** `true`, `false` or `'report'`: the default for every tenant whose keys lookup answers none of its own. */
+  readonly required: RequiredMode;
   readonly diagnostics: boolean;
   readonly allowTestKeys: boolean;
   readonly now: () => number;
@@ -50,6 +54,9 @@ export interface VerifierConfig {
   readonly tenant: VerifierOptions['tenant'];
   readonly getCredentials: VerifierOptions['getCredentials'];
   readonly onVerified: VerifierOptions['onVerified'];
+  readonly onResult: VerifierOptions['onResult'];
+  /** The shared count to count into, `false` for none, undefined for one of the verifier's own. */
+  readonly stats: IdentityStats | false | undefined;
   /** Sessions, when the `session` option turns them on. */
   readonly session: SessionConfig | undefined;
 }
@@ -77,7 +84,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
       logger,
     }),
     rateLimit: options.rateLimit,
-    required: readBoolean(options.required, 'required') ?? false,
+    required: readRequired(options.required),
     diagnostics: readBoolean(options.diagnostics, 'diagnostics') ?? false,
     allowTestKeys,
     now,
@@ -85,6 +92,8 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
     tenant: readFunction(options.tenant, 'tenant'),
     getCredentials: readFunction(options.getCredentials, 'getCredentials'),
     onVerified: readFunction(options.onVerified, 'onVerified'),
+    onResult: readFunction(options.onResult, 'onResult'),
+    stats: readStats(options.stats),
     session: readSessionOptions(options.session, { rateLimit: options.rateLimit, now, logger }),
   });
 }
@@ -170,6 +179,20 @@ function stringList(value: string | readonly string[] | undefined, name: string)
     throw new TypeError(`chat-identity: options.${name} must be a string or an array of strings.`);
   }
   return list;
+}
+
+/** `required`: `true`, `false` or `'report'`; anything else (`'yes'`, `'enforce'`) would guard nothing as meant. */
+function readRequired(value: unknown): RequiredMode {
+  if (value === undefined) return false;
+  if (value === true || value === false || value === 'report') return value;
+  throw new TypeError(`chat-identity: options.required must be true or false, or 'report' (let everything through, counting what would be refused).`);
+}
+
+/** `stats`: `false`, or a count `identityStats()` made (a look-alike cannot be counted into). */
+function readStats(value: unknown): IdentityStats | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (countersFor(value) === undefined) throw new TypeError('chat-identity: options.stats must be false, or a count made by identityStats().');
+  return value as IdentityStats;
 }
 
 function readBoolean(value: unknown, name: string): boolean | undefined {

@@ -11,6 +11,10 @@
  * that carries no proof but a session credential is verified by that, through the same limits. A
  * proof always wins: present, it alone decides, and a session beside it is never consulted.
  *
+ * Every result is then judged by the mode of its tenant (`required`, or the keys lookup's answer for
+ * the tenant: docs/rollout.md): in `'report'` an unverified one carries `wouldReject`; and counted
+ * (src/stats/), and summarised for `onResult`.
+ *
  * @example
  * ```ts
  * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] });
@@ -26,12 +30,25 @@ import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
 import { Rejection, reject } from './rejection.js';
 import type { Scheme } from './schemes/scheme.js';
 import { createSessions, type SessionFacts, type Sessions, type Stage } from './session/index.js';
-import type { Credentials, IdentityResult, Logger, VerifiedIdentity, Verifier, VerifierOptions, VerifyRequest } from './types.js';
+import { countersFor, identityStats, type Count, type Counters } from './stats/counters.js';
+import { summarise } from './stats/summary.js';
+import type {
+  AppliedMode,
+  Credentials,
+  IdentityResult,
+  Logger,
+  RequiredMode,
+  SchemeName,
+  VerifiedIdentity,
+  Verifier,
+  VerifierOptions,
+  VerifyRequest,
+} from './types.js';
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
 const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
 
-const NO_HINT: { hint?: string; mistake?: string } = {};
+const NO_HINT: { hint?: string; mistake?: string; key?: SigningKey } = {};
 
 /** Longer tenant names are refused before they reach a lookup, a cache or a limiter. */
 export const MAX_TENANT_LENGTH = 256;
@@ -42,7 +59,31 @@ interface Note {
   headers?: Record<string, string>;
   /** The session the result was verified by or issued, for `endSession(result)`. */
   session?: SessionFacts;
+  /** Not verified, and `required` was `true` for it: to be refused (`mustReject`). */
+  enforced?: boolean;
 }
+
+/**
+ * What a check learnt besides its result, for the mode, the counters and the summary: the keys
+ * lookup's answer (the tenant as it names it, and its `required`), and a failure's diagnosis.
+ */
+interface Trace {
+  /** A keys lookup serves the request's scheme (else no tenant applies: static keys). */
+  lookedUp?: boolean;
+  /** The lookup was asked for this request's keys (so it is not asked again for the tenant's mode). */
+  asked?: boolean;
+  /** Its answer, when it gave one. */
+  answer?: TenantKeys;
+  /** The key a failure's diagnosis named. */
+  key?: SigningKey;
+  /** The diagnosed mistake's id. */
+  mistake?: string;
+  /** A failure's signature matched a test key. */
+  testKey?: boolean;
+}
+
+/** `readTenant` has not run for the request yet. */
+const UNREAD = Symbol('unread');
 
 /** Every result a verifier returned, with the verifier and its note. A guard trusts only these, never an object shaped like one. */
 const issued = new WeakMap<object, Note & { verifier: Verifier }>();
@@ -117,7 +158,7 @@ interface Picked {
 
 export function createVerifier(options: VerifierOptions): Verifier {
   const config = resolveOptions(options);
-  const { schemes, settings, logger, now, required, diagnostics, allowTestKeys, getCredentials, onVerified } = config;
+  const { schemes, settings, logger, now, required, diagnostics, allowTestKeys, getCredentials, onVerified, onResult } = config;
   const keyRing = createKeyRing(config.keyRing);
   const limits = createFailureLimits(config.rateLimit, logger);
   // A tenant matters only where keys are looked up per tenant: with static keys a proof is valid
@@ -126,6 +167,49 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const say = sayOnce(logger);
   const sessions = config.session && createSessions(config.session, { clockTolerance: settings.clockTolerance, allowTestKeys, say });
   sessions?.refuseSiteKeys((fingerprint: string) => keyRing.schemeOf(fingerprint));
+  // Counted into the app's shared count, or one of the verifier's own on its clock; or nowhere.
+  const counters: Counters | undefined = config.stats === false ? undefined : countersFor(config.stats ?? identityStats({ now }));
+  /** The scheme whose keys lookup names the tenant of a request with no proof: the first, in order, with one. */
+  const tenantScheme = schemes.find((scheme) => keyRing.looksUp(scheme.name))?.name;
+
+  /** The mode a request was judged by: its tenant's answer, or the option. */
+  const modeOf = (trace: Trace): RequiredMode => trace.answer?.required ?? required;
+
+  /**
+   * Asks the keys lookup for the tenant a request names when only its mode is needed: a request with
+   * no proof, or refused before its keys were fetched. Never throws: a lookup that cannot answer
+   * leaves the mode as configured (and the tenant unknown). `how`: `'cached'` asks no lookup (a
+   * client over its limit buys none); `'limited'` admits one not cached through the client's address
+   * limit first, and a failed one counts against it (junk tenant names cannot buy lookups).
+   */
+  async function learnTenant(
+    scheme: SchemeName | undefined,
+    request: VerifyRequest,
+    trace: Trace,
+    read: string | undefined | typeof UNREAD,
+    how: 'cached' | 'limited' | 'admitted',
+  ): Promise<void> {
+    const name = scheme ?? tenantScheme;
+    if (name === undefined || !keyRing.looksUp(name)) return;
+    trace.lookedUp = true;
+    let attempt: LimitedAttempt | undefined;
+    try {
+      const tenant = read === UNREAD ? readTenant(request) : read;
+      if (!keyRing.answersAtOnce(name, tenant)) {
+        if (how === 'cached') return;
+        if (how === 'limited') {
+          attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+          const admitted = attempt?.admit();
+          if (admitted) await admitted;
+        }
+      }
+      const answer = keyRing.answer(name, tenant, request);
+      trace.answer = answer instanceof Promise ? await answer : answer;
+      void attempt?.end(undefined);
+    } catch (error) {
+      void attempt?.end(error instanceof Rejection ? error.code : 'KEY_UNAVAILABLE');
+    }
+  }
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
   function pick(request: VerifyRequest): Picked | undefined {
@@ -175,10 +259,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
   }
 
-  async function check(request: VerifyRequest, note: Note): Promise<IdentityResult> {
+  async function check(request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
     let picked: Picked | undefined;
     let attempt: LimitedAttempt | undefined;
-    let tenant: string | undefined;
+    let tenant: string | undefined | typeof UNREAD = UNREAD;
     let tenantKeys: TenantKeys | undefined;
     let claimed = false;
     const stage: Stage = { failure: 'credential' };
@@ -186,8 +270,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       picked = pick(request);
       if (!picked) {
         const credential = sessions?.credentialOf(request);
-        if (credential !== undefined) return await checkSession(sessions!, credential, request, note);
-        if (!required) return { verified: false };
+        if (credential !== undefined) return await checkSession(sessions!, credential, request, note, trace);
+        // Nothing presented: the tenant's own setting decides whether that is MISSING_IDENTITY.
+        await learnTenant(undefined, request, trace, UNREAD, 'limited');
+        if (modeOf(trace) === false) return { verified: false };
         return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
       }
       const { scheme, credentials } = picked;
@@ -195,12 +281,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
       attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
       const admitted = attempt?.admit();
       if (admitted) await admitted;
-      tenant = keyRing.looksUp(scheme.name) ? readTenant(request) : undefined;
+      trace.lookedUp = keyRing.looksUp(scheme.name);
+      tenant = trace.lookedUp ? readTenant(request) : undefined;
       const proof = scheme.parse(credentials, settings);
       // Static keys come back as they are: awaiting them would only cost a turn of the queue. A key
       // set fetched from a URL that lacks the key the proof names (a JWT's kid) is fetched again first.
+      trace.asked = true;
       const configured = keyRing.configured(scheme.name, tenant, request, proof.keyId);
-      tenantKeys = configured instanceof Promise ? await configured : configured;
+      tenantKeys = trace.answer = configured instanceof Promise ? await configured : configured;
       // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
       const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
       if (claim) await claim;
@@ -225,26 +313,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
       // Hints are the server's decision: diagnostics on, or a signature that matched a test key
       // (then only test keys are examined). A client's own flag buys neither a hint nor work.
       let examined = tenantKeys?.keys;
-      if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed) {
-        ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request));
+      if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD) {
+        ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request, trace));
       } else if (rejection.testKey && !diagnostics) {
         examined = examined?.filter((key) => key.test);
       }
+      // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
+      if (!trace.asked) {
+        const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
+        await learnTenant(picked?.scheme.name, request, trace, tenant, how);
+      }
       const ended = attempt?.end(rejection.code);
       if (ended) await ended;
-      const { hint, mistake } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
+      const { hint, mistake, key } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
       const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
       if (picked) result.scheme = picked.scheme.name;
+      if (mistake !== undefined) trace.mistake = mistake;
+      if (key !== undefined) trace.key = key;
+      if (rejection.testKey) trace.testKey = true;
       return result;
     }
   }
 
   /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
-  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): { hint?: string; mistake?: string } {
+  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): { hint?: string; mistake?: string; key?: SigningKey } {
     if (!picked || !DIAGNOSABLE.has(rejection.code)) return { hint: rejection.hint };
     try {
       const found = findMistake({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
-      return found ? { hint: found.hint, mistake: found.mistake.id } : { hint: rejection.hint };
+      if (!found) return { hint: rejection.hint };
+      return found.key ? { hint: found.hint, mistake: found.mistake.id, key: found.key } : { hint: found.hint, mistake: found.mistake.id };
     } catch (error) {
       // A bug in the diagnosis: the verdict stands, without a hint, and the bug is said once.
       say(`internal-diagnosis-${describeError(error)}`, `internal error in the diagnosis; the verdict stands without a hint; please report it: ${error instanceof Error ? error.stack : describeError(error)}`);
@@ -264,9 +361,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     tenant: string | undefined,
     tenantKeys: TenantKeys | undefined,
     request: VerifyRequest,
+    trace: Trace,
   ): Promise<{ rejection: Rejection; examined: readonly SigningKey[] | undefined }> {
     try {
-      tenantKeys ??= await keyRing.configured(picked.scheme.name, tenant, request);
+      trace.asked = true;
+      tenantKeys = trace.answer ??= await keyRing.configured(picked.scheme.name, tenant, request);
       const identity = picked.scheme.claimedIdentity(picked.credentials);
       const claim = identity === undefined ? undefined : attempt?.claim(tenantKeys.tenant, `${picked.scheme.name}:${identity}`);
       if (claim) await claim;
@@ -322,19 +421,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * A request with no proof, and a session credential: read, limited like a proof (the address
    * before it is read, the identity it claims before its MAC), then checked (src/session/index.ts).
    */
-  async function checkSession(sessions: Sessions, credential: string, request: VerifyRequest, note: Note): Promise<IdentityResult> {
+  async function checkSession(sessions: Sessions, credential: string, request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
     let attempt: LimitedAttempt | undefined;
+    let scheme: Scheme | undefined;
+    let tenant: string | undefined | typeof UNREAD = UNREAD;
     const stage: Stage = { failure: 'credential' };
     try {
       attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
       const admitted = attempt?.admit();
       if (admitted) await admitted;
       const opened = sessions.open(credential);
-      const scheme = schemes.find((s) => s.name === opened.claims.s);
+      scheme = schemes.find((s) => s.name === opened.claims.s);
       if (!scheme) reject('INVALID_SIGNATURE', `The session was issued for ${opened.claims.s}, which this verifier does not take.`);
-      const tenant = keyRing.looksUp(scheme.name) ? readTenant(request) : undefined;
+      trace.lookedUp = keyRing.looksUp(scheme.name);
+      tenant = trace.lookedUp ? readTenant(request) : undefined;
+      trace.asked = true;
       const configured = keyRing.configured(scheme.name, tenant, request);
-      const tenantKeys = configured instanceof Promise ? await configured : configured;
+      const tenantKeys = (trace.answer = configured instanceof Promise ? await configured : configured);
       const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${opened.identity}`);
       if (claim) await claim;
       const at = now();
@@ -346,6 +449,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return result;
     } catch (error) {
       const rejection = asRejection(error);
+      if (!trace.asked) await learnTenant(scheme?.name, request, trace, tenant, rejection.code === 'RATE_LIMITED' ? 'cached' : 'admitted');
       const ended = attempt?.end(rejection.code);
       if (ended) await ended;
       // A session has no signing mistake to diagnose: its hint, with diagnostics on, is the answer.
@@ -362,17 +466,62 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return sessions;
   }
 
+  /** Counts a result and hands its summary to `onResult`: what the counters and the logs see of it. */
+  function record(result: IdentityResult, trace: Trace, mode: AppliedMode, request: VerifyRequest): void {
+    const count: Count = {
+      // The tenant as the lookup named it: `null` (unknown) when it did not answer, never the request's own name.
+      tenant: !trace.lookedUp ? undefined : trace.answer ? trace.answer.tenant : null,
+      scheme: result.scheme,
+      outcome: result.verified ? 'VERIFIED' : (result.error?.code ?? 'MISSING_IDENTITY'),
+      keyId: result.verified ? result.keyId : trace.key?.id,
+      test: result.verified ? result.test : trace.key ? trace.key.test : trace.testKey || undefined,
+      via: result.via ?? (result.scheme === undefined ? undefined : 'proof'),
+      mode,
+      mistake: trace.mistake,
+    };
+    counters?.count(count, trace.key && { test: trace.key.test, expiresAt: trace.key.expiresAt });
+    if (!onResult) return;
+    try {
+      const returned = onResult(summarise(result, count, request.ip), request);
+      if (returned instanceof Promise) returned.catch((error: unknown) => sayOnResult(error));
+    } catch (error) {
+      sayOnResult(error);
+    }
+  }
+
+  /** A log pipeline that fails must not fail the chat: said once, and the request goes on. */
+  function sayOnResult(error: unknown): void {
+    say('callback-onResult', `the onResult option threw (${describeError(error)}); the requests go on, unlogged by it.`);
+  }
+
   const verifier: Verifier = {
     required,
     schemes: schemes.map((s) => s.name),
     refreshKeys: (tenant) => keyRing.forget(tenant),
     async verify(request) {
+      request ??= {};
       const note: Note & { verifier: Verifier } = { verifier };
-      const result = await check(request ?? {}, note);
+      const trace: Trace = {};
+      const result = await check(request, note, trace);
+      const mode = modeOf(trace);
+      if (!result.verified) {
+        if (mode === true) note.enforced = true;
+        else if (mode === 'report' && result.error) result.wouldReject = result.error.code;
+      }
       issued.set(result, note);
+      if (counters || onResult) record(result, trace, mode === true ? 'enforce' : mode === false ? 'off' : 'report', request);
       // Outside the try on purpose: a failing contact store is the app's error, not bad input.
       if (result.verified && onVerified) await onVerified(result, request);
       return result;
+    },
+    mustReject(result) {
+      const noted = typeof result === 'object' && result !== null ? issued.get(result) : undefined;
+      if (noted?.verifier !== verifier) return true;
+      return !result.verified && noted.enforced === true;
+    },
+    stats() {
+      if (!counters) throw new TypeError('chat-identity: stats() needs counting on (the stats option is false).');
+      return counters.snapshot();
     },
     async endSession(target) {
       const sessions = sessionsFor('endSession');

@@ -4,6 +4,8 @@
  */
 export { createVerifier, isIssuedResult, responseHeadersOf, verifierOf } from './createVerifier.js';
 export { memorySessionStore, redisSessionStore, type SessionState, type SessionStore } from './session/index.js';
+export { identityStats } from './stats/counters.js';
+export { rolloutReport, formatRolloutReport, type RolloutReport, type RolloutReportOptions, type TenantReadiness } from './stats/report.js';
 export { IdentityError, IdentityErrorCode, type RejectionBody } from './errors.js';
 export { SCHEME_NAMES } from './schemes/index.js';
 export { signPayload, type SignedPayload } from './schemes/signedPayload/sign.js';
@@ -34,7 +36,16 @@ export type {
   SchemeKeys,
   SchemeName,
   SigningKeyInput,
+  TenantAnswer,
   TenantKeySet,
+  RequiredMode,
+  ResultSummary,
+  StatsOutcome,
+  AppliedMode,
+  StatsSeries,
+  StatsSnapshot,
+  IdentityStats,
+  IdentityStatsOptions,
   EndedSession,
   SessionCookieOptions,
   SessionKeyInput,

@@ -44,6 +44,7 @@ import type {
   Logger,
   PublicKeyAlgorithm,
   PublicKeyInput,
+  RequiredMode,
   SchemeKeys,
   SchemeName,
   SigningKeyInput,
@@ -81,6 +82,8 @@ export interface TenantKeys {
   readonly tenant: string | undefined;
   /** Every key configured for it, expired and test keys included, in the order to try. */
   readonly keys: readonly SigningKey[];
+  /** The tenant's own `required`, when a lookup's answer gave one (docs/rollout.md). */
+  readonly required?: RequiredMode;
 }
 
 export interface KeyRingOptions {
@@ -113,6 +116,14 @@ export interface KeyRing {
   forget(tenant?: string): void;
   /** Whether `scheme`'s keys come from a lookup, which a tenant selects (static keys are the same for every tenant). */
   looksUp(scheme: SchemeName): boolean;
+  /**
+   * The lookup's answer for `tenant` (its canonical name and its `required`) as `configured` gives
+   * it, without fetching any key set: what a request without a proof needs to know. Static keys:
+   * the tenant as asked, with no `required`.
+   */
+  answer(scheme: SchemeName, tenant: string | undefined, request: VerifyRequest): TenantKeys | Promise<TenantKeys>;
+  /** Whether `answer` would call no lookup: static keys, an answer or a failure cached, or a lookup under way. */
+  answersAtOnce(scheme: SchemeName, tenant: string | undefined): boolean;
   /** The scheme a secret serves here, by fingerprint: static keys, and lookup answers held or remembered. */
   schemeOf(fingerprint: string): SchemeName | undefined;
 }
@@ -294,11 +305,12 @@ interface LookupSource {
   readonly where: string;
 }
 
-/** A lookup's answer taken apart: the tenant it belongs to, its keys as returned, and whether it named that tenant. */
+/** A lookup's answer taken apart: the tenant it belongs to, its keys as returned, whether it named that tenant, its `required`. */
 interface Answer {
   readonly tenant: string | undefined;
   readonly keys: unknown;
   readonly named: boolean;
+  readonly required: RequiredMode | undefined;
 }
 
 /** A lookup failure as cached: the refusal, and the tenant it concerns (canonical when the answer named one). */
@@ -431,6 +443,24 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     return answer.then((entry) => (entry.remote ? withFetched(entry, kid) : entry));
   }
 
+  function answer(scheme: SchemeName, tenant: string | undefined, request: VerifyRequest): TenantKeys | Promise<TenantKeys> {
+    const source = sources.get(scheme);
+    if (source === undefined || !('lookup' in source)) return { tenant, keys: [] };
+    const key = cacheKey(scheme, tenant);
+    const cached = found?.get(key);
+    if (cached) return cached;
+    const refusal = refused?.get(key);
+    if (refusal) throw refusal.rejection;
+    return lookups.get(key) ?? lookUp(source, scheme, tenant, request);
+  }
+
+  function answersAtOnce(scheme: SchemeName, tenant: string | undefined): boolean {
+    const source = sources.get(scheme);
+    if (source === undefined || !('lookup' in source)) return true;
+    const key = cacheKey(scheme, tenant);
+    return found?.has(key) === true || refused?.has(key) === true || lookups.has(key);
+  }
+
   /** The joined keys of a source and its fetched sets, made once per version of the sets. */
   const joined = new WeakMap<KeySource, { parts: readonly (readonly SigningKey[])[]; keys: TenantKeys; kids: Set<string> }>();
 
@@ -489,7 +519,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     let tenant = asked; // the canonical tenant, once the answer names it
     const pending = ask(source.lookup, scheme, asked, request)
       .then((returned) => {
-        const answer = readAnswer(returned, asked);
+        const answer = readAnswer(returned, asked, sayOnce);
         tenant = answer.tenant;
         const admitted = admit(scheme, answer, lookupCall(source, scheme, asked, answer.named));
         if (startedIn === generation && found) {
@@ -540,6 +570,9 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       reject('KEY_UNAVAILABLE', problem);
     }
     if (keys.length === 0 && remote.length === 0) {
+      // A tenant whose answer says how to treat it, but gives no keys yet, is known: its proofs fail
+      // (no keys), and its setting applies to its requests, proof or not.
+      if (answer.required !== undefined) return { tenant: answer.tenant, keys, required: answer.required };
       reject('KEY_UNAVAILABLE', `The keys lookup returned no ${scheme} keys for ${describeTenant(answer.tenant)}.`);
     }
     sayAside(keys, where);
@@ -554,7 +587,10 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       reject('KEY_UNAVAILABLE', `The keys lookup returned a secret that another scheme (${rival}) uses; each scheme needs its own.`);
     }
     noteAcrossVerifiers(secrets, scheme, logger);
-    return remote.length === 0 ? { tenant: answer.tenant, keys } : { tenant: answer.tenant, keys, remote: remote.map(remoteSet) };
+    const source: { -readonly [K in keyof KeySource]: KeySource[K] } = { tenant: answer.tenant, keys };
+    if (remote.length > 0) source.remote = remote.map(remoteSet);
+    if (answer.required !== undefined) source.required = answer.required;
+    return source;
   }
 
   function lookupThrew(error: unknown): Rejection {
@@ -595,7 +631,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   }
 
   const looksUp = (scheme: SchemeName) => 'lookup' in (sources.get(scheme) ?? {});
-  return { configured, usable, forget, looksUp, schemeOf: (fingerprint) => secretSchemes.schemeOf(fingerprint) };
+  return { configured, answer, answersAtOnce, usable, forget, looksUp, schemeOf: (fingerprint) => secretSchemes.schemeOf(fingerprint) };
 }
 
 /** Keys as a source holds them: the keys, and the key sets to fetch whose keys join them per request. */
@@ -632,13 +668,30 @@ function describeTenant(tenant: string | undefined): string {
   return tenant === undefined ? 'no tenant' : `tenant ${JSON.stringify(tenant)}`;
 }
 
-function readAnswer(answer: TenantKeySet | null, asked: string | undefined): Answer {
-  if (answer !== null && typeof answer === 'object' && !Array.isArray(answer) && 'keys' in answer && !('secret' in answer)) {
-    const { tenant, keys } = answer as { tenant: unknown; keys: unknown };
-    if (typeof tenant !== 'string') reject('KEY_UNAVAILABLE', 'The keys lookup returned { tenant, keys } with a non-string tenant.');
-    return { tenant, keys, named: true };
+/** The members of a lookup's `{ tenant, keys, required }` answer. */
+const ANSWER_FIELDS = ['tenant', 'keys', 'required'];
+
+function readAnswer(answer: TenantKeySet | null, asked: string | undefined, say: (kind: string, message: string) => void): Answer {
+  const isAnswer =
+    answer !== null &&
+    typeof answer === 'object' &&
+    !Array.isArray(answer) &&
+    !KEY_FIELDS.some((field) => field in answer) &&
+    ANSWER_FIELDS.some((field) => field in answer);
+  if (!isAnswer) return { tenant: asked, keys: answer ?? undefined, named: false, required: undefined };
+  const { tenant, keys, required } = answer as { tenant?: unknown; keys?: unknown; required?: unknown };
+  const refuse = (problem: string): never => {
+    // Said: a misspelt `requried` would otherwise fail every request of its tenants quietly.
+    say(`answer ${problem}`, `${problem} Requests needing its keys fail with KEY_UNAVAILABLE.`);
+    reject('KEY_UNAVAILABLE', problem);
+  };
+  const unknown = Object.keys(answer).find((field) => !ANSWER_FIELDS.includes(field));
+  if (unknown !== undefined) refuse(`The keys lookup answered with ${JSON.stringify(unknown)}; an answer takes tenant, keys and required.`);
+  if (tenant !== undefined && typeof tenant !== 'string') refuse('The keys lookup returned { tenant, keys } with a non-string tenant.');
+  if (required !== undefined && required !== true && required !== false && required !== 'report') {
+    refuse("The keys lookup answered a required that is not true, false or 'report'.");
   }
-  return { tenant: asked, keys: answer ?? undefined, named: false };
+  return { tenant: (tenant as string | undefined) ?? asked, keys, named: tenant !== undefined, required: required as RequiredMode | undefined };
 }
 
 /** Whether `key` may verify at `at`: not past its `expiresAt`, and not a test key where test keys are refused. */

@@ -155,11 +155,47 @@ export interface JwksUrl {
 }
 
 /**
- * What a keys lookup returns for one tenant: its keys, or `{ tenant, keys }` to name the tenant
- * they belong to (a canonical id, so that `Acme` and `acme` share one failure limit), or nothing
- * for an unknown tenant (`KEY_UNAVAILABLE`).
+ * Whether unverified requests are refused: `true` refuses them (401, 429, 503), `false` lets them
+ * through as anonymous, `'report'` lets them through as anonymous too but marks each result with the
+ * code enforcing would have refused it with (`wouldReject`) and counts it: the step between the two
+ * (docs/rollout.md).
+ *
+ * @example
+ * ```ts
+ * const mode: RequiredMode = process.env.ENFORCE_IDENTITY === '1' ? true : 'report';
+ * ```
  */
-export type TenantKeySet = KeyInput | readonly KeyInput[] | { tenant: string; keys: KeyInput | readonly KeyInput[] } | undefined;
+export type RequiredMode = boolean | 'report';
+
+/**
+ * A keys lookup's answer as an object: the keys, the canonical tenant they belong to (so that `Acme`
+ * and `acme` share one failure limit and one row of counters), and the tenant's own `required`,
+ * which overrides the option for its requests. A tenant with `required` and no keys is a known
+ * tenant not signing yet (its proofs fail with `KEY_UNAVAILABLE`).
+ *
+ * @example
+ * ```ts
+ * const answer: TenantAnswer = { tenant: 'acme', keys: [process.env.ACME_SECRET!], required: 'report' };
+ * ```
+ */
+export interface TenantAnswer {
+  tenant?: string;
+  keys?: KeyInput | readonly KeyInput[];
+  /** This tenant's setting: `true`, `false` or `'report'`; absent, the `required` option applies. */
+  required?: RequiredMode;
+}
+
+/**
+ * What a keys lookup returns for one tenant: its keys, or `{ tenant?, keys, required? }` to name the
+ * tenant they belong to and its own `required` setting, or nothing for an unknown tenant
+ * (`KEY_UNAVAILABLE`).
+ *
+ * @example
+ * ```ts
+ * const keys = async (tenant: string | undefined): Promise<TenantKeySet> => (tenant === 'acme' ? { tenant, keys: [acmeSecret], required: 'report' } : undefined);
+ * ```
+ */
+export type TenantKeySet = KeyInput | readonly KeyInput[] | TenantAnswer | undefined;
 
 /** What a keys lookup is told besides the tenant and the request. */
 export interface KeyLookupContext {
@@ -196,8 +232,12 @@ export interface VerifierOptions {
   keys: SchemeKeys | KeysByScheme;
   /** Which tenant (team, agent, workspace) a request belongs to; passed to a `keys` lookup. */
   tenant?: (request: VerifyRequest) => string | undefined;
-  /** Record `MISSING_IDENTITY` when no proof was presented, and let adapters reject unverified requests. Default `false`. */
-  required?: boolean;
+  /**
+   * `true`: record `MISSING_IDENTITY` when no proof was presented, and let adapters reject unverified
+   * requests. `'report'`: the same results, but nothing is rejected: each would-be rejection carries
+   * `wouldReject` and is counted. Per tenant: a keys lookup's answer `{ keys, required }`. Default `false`.
+   */
+  required?: RequiredMode;
   /** Seconds a timestamp / `iat` stays valid with a live key. Default 300 for `signed-payload`, 900 for `jwt`. */
   maxAge?: number;
   /** Seconds a timestamp / `iat` stays valid when the signature matched a test key. Default 3600. */
@@ -210,6 +250,18 @@ export interface VerifierOptions {
   getCredentials?: (request: VerifyRequest) => Credentials | undefined;
   /** Called after every successful verification, e.g. to upsert the contact. Its errors reject `verify()`. */
   onVerified?: (result: VerifiedIdentity, request: VerifyRequest) => void | Promise<void>;
+  /**
+   * Called for every result with a summary made to be logged as it is (pino, winston): the outcome,
+   * code, scheme, tenant, key id, never a proof, a signature, a hint or the contact. Not awaited; an
+   * error it throws is said once and the request goes on.
+   */
+  onResult?: (summary: ResultSummary, request: VerifyRequest) => void | Promise<void>;
+  /**
+   * Where results are counted for `verifier.stats()`: by default a count of the verifier's own;
+   * `identityStats()` to share one between verifiers (and hand it to the Prometheus and
+   * OpenTelemetry bindings); `false` counts nothing.
+   */
+  stats?: IdentityStats | false;
   /** JWT algorithms accepted. Default: HS256 for shared secrets, and each public key's own algorithm (the key decides). */
   algorithms?: readonly JwtAlgorithm[];
   /** JWT `iss` that must match, when set. */
@@ -378,6 +430,8 @@ export interface UnverifiedIdentity {
   error?: IdentityFailure;
   /** `'session'` when the refused credential was a session credential (then `scheme` is absent). */
   via?: 'session';
+  /** In `required: 'report'`: the code enforcing would have refused this request with (it went on as anonymous). */
+  wouldReject?: IdentityErrorCode;
 }
 
 export type IdentityResult = VerifiedIdentity | UnverifiedIdentity;
@@ -385,8 +439,19 @@ export type IdentityResult = VerifiedIdentity | UnverifiedIdentity;
 export interface Verifier {
   /** Checks the proof a request carries. Never throws for bad input: bad input is a result. */
   verify(request: VerifyRequest): Promise<IdentityResult>;
-  /** Whether unverified requests are to be rejected (the `required` option). */
-  readonly required: boolean;
+  /**
+   * The `required` option: `true`, `false` or `'report'` (a keys lookup may set another per tenant).
+   * Whether one result is to be refused is `mustReject(result)`: `'report'` is truthy, refuse nothing on it.
+   */
+  readonly required: RequiredMode;
+  /**
+   * Whether `result` is to be refused: not verified, and `required` was `true` for it (the option,
+   * or its tenant's answer). `false` for a verified result and in `'report'` or `false`; `true` for
+   * anything this verifier did not return (fail closed).
+   */
+  mustReject(result: IdentityResult): boolean;
+  /** What was counted so far (`stats` option): per tenant, scheme, outcome, key, since start and per minute and hour. */
+  stats(): StatsSnapshot;
   /** The schemes tried, in order. */
   readonly schemes: readonly SchemeName[];
   /**
@@ -405,4 +470,148 @@ export interface Verifier {
    * belongs to none (a verifier with static keys). Rejects when the session store does not answer.
    */
   endSessions(tenant?: string): Promise<void>;
+}
+
+/**
+ * What a result counts as: `VERIFIED`, or the code enforcing answers (`MISSING_IDENTITY` for nothing presented, in any mode).
+ *
+ * @example
+ * ```ts
+ * const failing = (outcome: StatsOutcome) => outcome !== 'VERIFIED';
+ * ```
+ */
+export type StatsOutcome = 'VERIFIED' | IdentityErrorCode;
+
+/**
+ * The mode that applied to a request: `required: true` is `enforce`, `'report'` is `report`, `false` is `off`.
+ *
+ * @example
+ * ```ts
+ * const refused = (mode: AppliedMode, verified: boolean) => mode === 'enforce' && !verified;
+ * ```
+ */
+export type AppliedMode = 'enforce' | 'report' | 'off';
+
+/**
+ * What `onResult` is given: one result, summarised to be logged as it is. Only values from the
+ * configuration or from fixed tables: never the proof, a signature, a hint, the contact or the
+ * client's address; a tenant only as the keys lookup named it.
+ *
+ * @example
+ * ```ts
+ * const summary: ResultSummary = { outcome: 'reported', code: 'INVALID_SIGNATURE', wouldReject: 'INVALID_SIGNATURE', mode: 'report', scheme: 'user-hash', tenant: 'acme', via: 'proof', address: 'public' };
+ * ```
+ */
+export interface ResultSummary {
+  /** `verified`; `rejected` (refused: `required: true`); `reported` (would have been refused, let through); `anonymous` (not verified, let through). */
+  outcome: 'verified' | 'rejected' | 'reported' | 'anonymous';
+  /** `VERIFIED`, or the code enforcing answers: `MISSING_IDENTITY` when nothing was presented, in any mode. */
+  code: StatsOutcome;
+  mode: AppliedMode;
+  scheme?: SchemeName;
+  /** The tenant as the keys lookup named it (absent with static keys, or when the lookup did not answer). */
+  tenant?: string;
+  /** The configured id of the key that verified the proof, or that the diagnosis found signed a failing one. */
+  keyId?: string;
+  /** The key was a test key. */
+  test?: boolean;
+  /** How the request proved itself; absent when it carried neither a proof nor a session. */
+  via?: 'proof' | 'session';
+  /** In report mode: the code it would have been refused with. */
+  wouldReject?: IdentityErrorCode;
+  /** The signing mistake the diagnosis named (an id of `chat-identity troubleshooting`), where diagnosed. */
+  mistake?: string;
+  /** Seconds until a `RATE_LIMITED` client may try again. */
+  retryAfter?: number;
+  /** What `request.ip` is: `loopback`, `private` (RFC 1918, unique-local, link-local), `public`, or `none` (absent or not an address). */
+  address: 'loopback' | 'private' | 'public' | 'none';
+}
+
+/**
+ * One row of counters: requests with the same labels. A label is `null` where it does not apply;
+ * `'(other)'` where its bound was reached; a tenant is `'(unknown)'` when the keys lookup did not
+ * answer for it (never the name the request gave).
+ *
+ * @example
+ * ```ts
+ * const failingLastHour = (s: StatsSeries) => (s.outcome === 'VERIFIED' ? 0 : s.minutes.reduce((a, b) => a + b, 0));
+ * ```
+ */
+export interface StatsSeries {
+  tenant: string | null;
+  scheme: SchemeName | null;
+  outcome: StatsOutcome;
+  /** A configured key id: the key that verified, or the one a diagnosis found signed a failing proof. */
+  keyId: string | null;
+  /** Whether that key (or, failing, the signature) was a live or a test key, when known. */
+  key: 'live' | 'test' | null;
+  via: 'proof' | 'session' | null;
+  mode: AppliedMode;
+  /** The diagnosed signing mistake's id, where diagnostics ran. */
+  mistake: string | null;
+  /** Since counting started. */
+  total: number;
+  /** Per minute, the last 60, oldest first: the last is the snapshot's own (partial) minute. */
+  minutes: number[];
+  /** Per hour, the last 24, oldest first: the last is the snapshot's own (partial) hour. */
+  hours: number[];
+}
+
+/**
+ * `verifier.stats()`: what was counted, as JSON (`JSON.stringify` it as it is; `chat-identity report`
+ * reads it back).
+ *
+ * @example
+ * ```ts
+ * const snapshot: StatsSnapshot = verifier.stats();
+ * const lastHour = snapshot.series.reduce((sum, s) => sum + s.minutes.reduce((a, b) => a + b, 0), 0);
+ * ```
+ */
+export interface StatsSnapshot {
+  format: 'chat-identity-stats';
+  version: 1;
+  /** When counting started, ISO 8601. */
+  since: string;
+  /** When the snapshot was taken. */
+  at: string;
+  /** The start of `minutes[0]` and of `hours[0]` of every series. */
+  windows: { minutes: { start: string; step: 60 }; hours: { start: string; step: 3600 } };
+  /** The bounds, and requests counted under `(other)` because one was reached. */
+  limits: { maxTenants: number; maxKeyIds: number; maxSeries: number; folded: number };
+  series: StatsSeries[];
+  /** Keys a diagnosis found signing failing proofs, with their expiry: "under key 2024-old, which expired yesterday". */
+  keys: { tenant: string | null; keyId: string; test: boolean; expiresAt: string | null }[];
+}
+
+/**
+ * A count of results that several verifiers may share (`stats` option), and that the Prometheus and
+ * OpenTelemetry bindings read. Made by `identityStats()`.
+ *
+ * @example
+ * ```ts
+ * const stats: IdentityStats = identityStats({ maxTenants: 500 });
+ * ```
+ */
+export interface IdentityStats {
+  stats(): StatsSnapshot;
+}
+
+/**
+ * The bounds of a count: `maxTenants` tenants get rows of their own (the first seen; later ones
+ * count as `(other)`), `maxKeyIds` key ids per tenant, `maxSeries` rows in all.
+ *
+ * @example
+ * ```ts
+ * const options: IdentityStatsOptions = { maxTenants: 500, now: () => Date.now() };
+ * ```
+ */
+export interface IdentityStatsOptions {
+  /** Default 100. */
+  maxTenants?: number;
+  /** Default 20 per tenant. */
+  maxKeyIds?: number;
+  /** Default 5000. */
+  maxSeries?: number;
+  /** The clock that dates the counts, milliseconds since the epoch. Default `Date.now`; a verifier's own count uses its `now`. */
+  now?: () => number;
 }

@@ -6,10 +6,12 @@
  * on): a 20-minute conversation stays verified with one proof; the session is bound to a key the
  * page cannot export, so the credential lifted from storage is refused; a key rotation past its
  * grace ends the session and the widget fetches a fresh proof and goes on; after a logout the old
- * credential is refused. Skips, saying why, where /usr/bin/chromium is absent (.ci/run installs it,
- * so CI never skips).
+ * credential is refused. The rollout page: an hour of report-mode traffic drawn (valid share per
+ * minute, failures by code, the verdict naming the retired key), a screenshot taken; a tampered proof
+ * chats on in report mode and is refused once switched to enforce. Skips, saying why, where
+ * /usr/bin/chromium is absent (.ci/run installs it, so CI never skips).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -253,6 +255,85 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
         await page.evaluate(`sessionStorage.setItem('chat-identity-session', ${JSON.stringify(credential)})`);
         expect(await send('Me again')).toBe('401 identity_unverified: MISSING_IDENTITY. No identity proof was presented.');
         expect(await page.locator('#messages li.notice').last().textContent()).toMatch(/^The session ended \(SESSION_EXPIRED\)/);
+      },
+      SLOW,
+    );
+  });
+
+  describe('rollout: report, watch the numbers, then enforce', () => {
+    let rollout: RunningDemo;
+    let site: string;
+    const shots = mkdtempSync(join(tmpdir(), 'chat-identity-rollout-'));
+
+    beforeAll(async () => {
+      const { startDemo } = await import('../demo/server.js');
+      rollout = await startDemo({ port: 0, env: {} });
+      site = `http://127.0.0.1:${rollout.port}`;
+    }, SLOW);
+    afterAll(async () => {
+      await rollout?.close();
+      rmSync(shots, { recursive: true, force: true });
+    }, SLOW);
+
+    const chatAs = async (text: string, tamper: boolean) => {
+      await page.locator('#tamper').setChecked(tamper);
+      const answers = page.locator('#messages li.them, #messages li.error');
+      const before = await answers.count();
+      await page.locator('#message').fill(text);
+      await page.locator('#send').click();
+      await expect.poll(() => answers.count()).toBe(before + 1);
+      return (await answers.last().textContent()) ?? '';
+    };
+
+    it(
+      'draws an hour of report-mode traffic: the valid share per minute, failures by code, the verdict with its diagnosis',
+      async () => {
+        await page.goto(`${site}/rollout.html`);
+        await expect.poll(() => page.locator('#verdict').textContent()).toBe('No chat requests counted yet.');
+        await page.locator('input[name=mode][value=report]').check();
+        await page.locator('#simulate').click();
+        await expect.poll(() => page.locator('#verdict').textContent(), { timeout: 20_000 }).toMatch(/^Not ready: \d+(\.\d)? % valid over the last hour/);
+        const verdict = (await page.locator('#verdict').textContent())!;
+        expect(verdict).toContain('INVALID_SIGNATURE under key "retired", which expired 24 hours ago (previous-key-expired)');
+        expect(verdict).toContain('MISSING_IDENTITY');
+        expect(await page.locator('#verdict').getAttribute('class')).toBe('not-ready');
+        // One point of valid share per minute of the hour, failures stacked by code, the legend, the table.
+        expect(await page.locator('#share-chart circle.share-point').count()).toBe(60);
+        expect(await page.locator('#failure-chart rect.failure[data-code="INVALID_SIGNATURE"]').count()).toBe(45);
+        expect(await page.locator('#failure-chart rect.failure[data-code="MISSING_IDENTITY"]').count()).toBeGreaterThan(30);
+        expect(await page.locator('#legend span').allTextContents()).toEqual(expect.arrayContaining(['MISSING_IDENTITY', 'INVALID_SIGNATURE']));
+        expect(await page.locator('#failures tbody').textContent()).toContain('previous-key-expired: Previous key past its grace period.');
+        expect(await page.locator('#totals').textContent()).toMatch(/^1800 chat requests \(report\)/);
+        // The chart rises: the last minute's point sits higher than the first's (smaller y).
+        const ys = await page.locator('#share-chart circle.share-point').evaluateAll((points) => points.map((p) => Number(p.getAttribute('cy'))));
+        expect(ys.at(-1)!).toBeLessThan(ys[0]!);
+        const shot = join(shots, 'rollout.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        expect(statSync(shot).size).toBeGreaterThan(10_000);
+        if (process.env.CHAT_IDENTITY_SCREENSHOTS) copyFileSync(shot, join(process.env.CHAT_IDENTITY_SCREENSHOTS, 'rollout.png'));
+      },
+      SLOW,
+    );
+
+    it(
+      'in report mode a tampered proof chats on as anonymous and is counted; switched to enforce, it is refused',
+      async () => {
+        await page.goto(`${site}/`);
+        await page.getByRole('button', { name: 'Sign in as Alan Turing' }).click();
+        await expect.poll(() => page.locator('#proof').textContent()).toContain('"externalId": "3"');
+        expect(await chatAs('Hello', false)).toBe('Hello Alan Turing, you said: Hello');
+        expect(await chatAs('I am Ada now', true)).toBe('Hello, anonymous visitor, you said: I am Ada now');
+        expect(await page.locator('#identity-status').textContent()).toBe(
+          'Anonymous: report mode let it through; enforcing would refuse it (INVALID_SIGNATURE).',
+        );
+        const { report } = (await (await fetch(`${site}/api/rollout`)).json()) as { report: { tenants: { requests: number }[] } };
+        expect(report.tenants[0]!.requests).toBe(1802);
+        await page.goto(`${site}/rollout.html`);
+        await page.locator('input[name=mode][value=true]').check();
+        await expect.poll(async () => ((await (await fetch(`${site}/api/rollout`)).json()) as { mode: unknown }).mode).toBe(true);
+        await page.goto(`${site}/`);
+        await page.locator('#signed-in').waitFor(); // still signed in to the site
+        expect(await chatAs('I am Ada again', true)).toMatch(/^401 identity_unverified: INVALID_SIGNATURE\./);
       },
       SLOW,
     );

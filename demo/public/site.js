@@ -236,7 +236,14 @@ $('chat-form').addEventListener('submit', async (event) => {
   const change = $('tamper').checked ? (customer) => ({ ...customer, externalId: customer.externalId === '1' ? '2' : '1' }) : undefined;
   const response = await widget.send(message, { change });
   const answer = await json(response);
-  if (response.ok) {
+  if (response.ok && answer.anonymous) {
+    // Report mode (or off): the backend let it through as an anonymous visitor.
+    addMessage(answer.reply, 'them');
+    $('identity-status').textContent = answer.wouldReject
+      ? `Anonymous: report mode let it through; enforcing would refuse it (${answer.wouldReject}).`
+      : `Anonymous${answer.code ? ` (${answer.code})` : ''}: verification is off.`;
+    $('identity-status').className = 'bad';
+  } else if (response.ok) {
     const { contact } = answer;
     addMessage(answer.reply, 'them');
     $('identity-status').textContent =

@@ -25,6 +25,7 @@
  */
 import { HEX_ENCODING_MISTAKE, MISTAKES, type Mistake } from './mistakes.js';
 import { Probe, type DiagnosisInput } from './probe.js';
+import type { SigningKey } from '../keyRing.js';
 
 export { MISTAKES, type Mistake } from './mistakes.js';
 export { MAX_ATTEMPTS, MAX_BYTES_HASHED, MAX_DIAGNOSIS_MS, type DiagnosisInput } from './probe.js';
@@ -35,6 +36,8 @@ export interface Diagnosis {
   detail: string;
   /** `detail`, the fix and the id: what `error.hint` says. */
   hint: string;
+  /** The configured key the detail names (signed with an expired key, a test key refused, ...), if any. */
+  key?: SigningKey;
 }
 
 /**
@@ -47,10 +50,14 @@ export function findMistake(input: DiagnosisInput): Diagnosis | undefined {
   const applies = MISTAKES.filter((m) => m.schemes.includes(input.scheme));
   for (const pass of ['confirm', 'notice'] as const) {
     for (const mistake of applies) {
+      probe.named = undefined;
       const found = mistake[pass]?.(probe);
       if (found) {
+        const key = probe.named;
         const detail = alsoEvident(probe, mistake, found);
-        return { mistake, detail, hint: `${detail} ${mistake.fix} (troubleshooting: ${mistake.id})` };
+        const diagnosis: Diagnosis = { mistake, detail, hint: `${detail} ${mistake.fix} (troubleshooting: ${mistake.id})` };
+        if (key !== undefined) diagnosis.key = key;
+        return diagnosis;
       }
     }
     // A signature that verifies as sent is right: only the confirmations about the proof's contents apply.

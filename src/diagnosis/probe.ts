@@ -60,6 +60,8 @@ export class Probe {
   private readonly clock: () => number;
   private readonly startedAt: number;
   private asSentKey: SigningKey | null | undefined;
+  /** The first key a detail named (`name`): the key behind the mistake found, for the counters. Reset before each check. */
+  named: SigningKey | undefined;
   private signed: readonly string[] | undefined;
 
   constructor(readonly input: DiagnosisInput) {
@@ -228,6 +230,7 @@ export class Probe {
 
   /** How the configured key is named in a detail: its id, or live / test and its place; `kind` says which it is when the id does not. */
   name(key: SigningKey, kind?: 'live' | 'test'): string {
+    this.named ??= key;
     if (key.alg !== undefined) return `the ${key.alg} key${key.kid === undefined ? '' : ` with kid ${quote(key.kid)}`}`;
     if (key.id !== undefined) return `the key with id ${quote(key.id)}${kind ? `, a ${kind} key` : ''}`;
     const same = this.input.keys.filter((k) => k.test === key.test && k.id === undefined);

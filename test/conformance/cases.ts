@@ -209,3 +209,61 @@ const ASYMMETRIC_CASES: ConformanceCase[] = [
   { name: 'jwt from a JWKS URL the site cannot serve: 503', options: { scheme: 'jwt', required: true, keys: async () => ({ jwks: { url: `${(await sharedJwksServer()).origin}/missing.json` } }) }, request: { headers: bearer(siteToken('ES256')) }, expect: rejected(503, 'KEY_UNAVAILABLE') },
 ];
 CASES.push(...ASYMMETRIC_CASES);
+
+// --- Rollout (docs/rollout.md): `required: 'report'` lets through, as anonymous and marked
+// `wouldReject`, exactly what `required: true` refuses. One tenant's traffic, each request a pair of
+// rows: enforced, then reported (test/rollout.test.ts sends the same traffic and counts it). Then the
+// tenant's own setting, from the keys lookup's answer, over the option's.
+export interface RolloutRequest {
+  name: string;
+  /** Everything but `required`. */
+  options: ConformanceCase['options'];
+  before?: CaseRequest[];
+  request: CaseRequest;
+  /** What enforcing answers; none: verified. */
+  refused?: { status: number; code: string; retryAfter?: string; session?: 'ended'; challenge?: string };
+  /** Verified: a part of the result. */
+  identity?: Record<string, unknown>;
+}
+const RETIRED = { secret: PREVIOUS_KEY, id: '2024-old', expiresAt: NOW - 86_400_000 };
+/** The tenant acme's keys: the current one, and the one it retired yesterday. */
+const acmeKeys = (tenant: string | undefined) => (tenant === 'acme' ? { tenant, keys: [{ secret: LIVE_KEY, id: '2025' }, RETIRED] } : undefined);
+const acme = { scheme: 'user-hash' as const, tenant: tenantOptions.tenant, keys: acmeKeys };
+const acmeHeaders = team('acme');
+export const ROLLOUT_TRAFFIC: RolloutRequest[] = [
+  { name: 'a valid proof', options: acme, request: { headers: acmeHeaders, body: userHashBody('u1') }, identity: { verified: true, tenant: 'acme', keyId: '2025', via: 'proof' } },
+  { name: 'no proof', options: acme, request: { headers: acmeHeaders, body: { message: 'hi' } }, refused: { status: 401, code: 'MISSING_IDENTITY' } },
+  { name: 'a proof signed with the key retired yesterday', options: acme, request: { headers: acmeHeaders, body: userHashBody('u2', PREVIOUS_KEY) }, refused: { status: 401, code: 'INVALID_SIGNATURE' } },
+  { name: 'a user_hash in base64', options: acme, request: { headers: acmeHeaders, body: { user_id: 'u3', user_hash: Buffer.from(signUserHash('u3', LIVE_KEY), 'hex').toString('base64') } }, refused: { status: 401, code: 'MALFORMED_IDENTITY' } },
+  { name: 'a user_hash without its user_id', options: acme, request: { headers: acmeHeaders, body: { user_hash: signUserHash('u4', LIVE_KEY) } }, refused: { status: 401, code: 'MISSING_REQUIRED_FIELD' } },
+  { name: 'a signed payload 301 seconds old', options: { ...acme, scheme: 'signed-payload', now: clockAt(301) }, request: { headers: acmeHeaders, body: payloadFor({ externalId: '5' }) }, refused: { status: 401, code: 'SIGNATURE_EXPIRED' } },
+  { name: 'a tenant with no keys', options: acme, request: { headers: team('initech'), body: userHashBody('u6') }, refused: { status: 503, code: 'KEY_UNAVAILABLE' } },
+  { name: 'a keys lookup that fails', options: { ...acme, keys: () => Promise.reject(new Error('db down')) }, request: { headers: acmeHeaders, body: userHashBody('u7') }, refused: { status: 503, code: 'KEY_UNAVAILABLE' } },
+  { name: 'an identity over its failure limit', options: { ...acme, rateLimit: { identity: { points: 1, duration: 60 } } }, before: [{ headers: acmeHeaders, body: { user_id: 'victim', user_hash: signUserHash('x', LIVE_KEY) } }], request: { headers: acmeHeaders, body: userHashBody('victim') }, refused: { status: 429, code: 'RATE_LIMITED', retryAfter: '60' } },
+  { name: 'a jwt without a token', options: { ...acme, scheme: 'jwt' }, request: { headers: { ...acmeHeaders, authorization: 'Basic dXNlcjpwYXNz' } }, refused: { status: 401, code: 'MISSING_IDENTITY', challenge: 'Bearer realm="chat-identity"' } },
+  { name: 'a valid session', options: { ...acme, session: sessionOn() }, before: [{ headers: acmeHeaders, body: userHashBody('u8') }], request: withSession(60, { headers: acmeHeaders }), identity: { verified: true, tenant: 'acme', via: 'session' } },
+  { name: 'a session idle past its window', options: { ...acme, session: sessionOn() }, before: [{ headers: acmeHeaders, body: userHashBody('u9') }], request: withSession(1800, { headers: acmeHeaders }), refused: { status: 401, code: 'SESSION_EXPIRED', session: 'ended', challenge: CHALLENGE_EXPIRED } },
+];
+const reportedAs = (code: string, extra: Record<string, unknown> = {}) => ({ status: 200, identity: { verified: false, error: { code }, wouldReject: code, ...extra } });
+for (const { name, options, before, request, refused, identity } of ROLLOUT_TRAFFIC) {
+  const enforced: ConformanceCase['expect'] = refused ? { ...rejected(refused.status, refused.code), retryAfter: refused.retryAfter, session: refused.session, challenge: refused.challenge } : { status: 200, identity };
+  // Reported: through, with the code enforcing gave; a session's end is still told to the widget.
+  const reported: ConformanceCase['expect'] = refused ? { ...reportedAs(refused.code, refused.session ? { via: 'session' } : {}), session: refused.session, challenge: refused.session && refused.challenge } : { status: 200, identity };
+  CASES.push({ name: `rollout: enforced, ${name}`, options: { ...options, required: true }, before, request, expect: enforced });
+  CASES.push({ name: `rollout: reported, ${name}`, options: { ...options, required: 'report' }, before, request, expect: reported });
+}
+/** A lookup that answers every tenant with the live key and the setting its `x-required` header names (the test's stand-in for a tenants table). */
+const settingPerTenant = (tenant: string | undefined, request: VerifyRequest) => {
+  const said = request.headers?.['x-required'];
+  return { tenant, keys: said === 'no-keys' ? [] : [LIVE_KEY], required: said === 'report' || said === 'no-keys' ? ('report' as const) : said === 'true' };
+};
+const perTenant = (required: boolean | 'report') => ({ scheme: 'user-hash' as const, tenant: tenantOptions.tenant, keys: settingPerTenant, keyCache: false as const, required });
+const badProof = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
+CASES.push(
+  { name: "rollout: the option true, the tenant's answer report: through, marked", options: perTenant(true), request: { headers: { ...acmeHeaders, 'x-required': 'report' }, body: badProof }, expect: reportedAs('INVALID_SIGNATURE', { scheme: 'user-hash' }) },
+  { name: "rollout: the option report, the tenant's answer true: refused", options: perTenant('report'), request: { headers: { ...acmeHeaders, 'x-required': 'true' }, body: badProof }, expect: rejected(401, 'INVALID_SIGNATURE') },
+  { name: "rollout: the option true, the tenant's answer false, nothing presented: anonymous", options: perTenant(true), request: { headers: { ...acmeHeaders, 'x-required': 'false' }, body: { message: 'hi' } }, expect: anonymous() },
+  { name: "rollout: the option false, the tenant's answer true, nothing presented: refused", options: perTenant(false), request: { headers: { ...acmeHeaders, 'x-required': 'true' }, body: { message: 'hi' } }, expect: rejected(401, 'MISSING_IDENTITY') },
+  { name: 'rollout: a tenant not signing yet ({ required: report }, no keys): through as KEY_UNAVAILABLE', options: perTenant(true), request: { headers: { ...acmeHeaders, 'x-required': 'no-keys' }, body: userHashBody('u1') }, expect: reportedAs('KEY_UNAVAILABLE') },
+  { name: 'rollout: report, guarded: requireVerified() still refuses', options: { ...acme, required: 'report' }, guard: true, request: { headers: acmeHeaders, body: userHashBody('u2', PREVIOUS_KEY) }, expect: rejected(401, 'INVALID_SIGNATURE') },
+);

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
 import { coreOutcome } from '../conformance/paths.js';
 import { createVerifier } from '../../src/index.js';
-import { ADAPTERS, buildApps, inject, type BuiltApp } from '../support/apps.js';
+import { ADAPTERS, asNodeParses, buildApps, inject, type BuiltApp } from '../support/apps.js';
 import { COMBINED, attackerBody, attackerRequest, propertyOptions, type RawRequest } from './arbitraries.js';
 import { ADAPTER_RUNS, RUNS, checkProperty, expectWellFormed, timeoutFor } from './fc.js';
 
@@ -56,7 +56,7 @@ describe('property: random input never throws, never 5xx, and every adapter agre
           const app: BuiltApp = apps[name];
           const answer = await inject(app.handler, { headers: request.headers, body: request.text });
           if (answer.status >= 500) throw new Error(`${name} answered ${answer.status}: ${answer.text.slice(0, 300)}`);
-          const serverErrors = app.errors.filter((e) => ((e as { status?: number }).status ?? 500) >= 500);
+          const serverErrors = app.errors.filter((e) => ((e as { status?: number; statusCode?: number }).status ?? (e as { statusCode?: number }).statusCode ?? 500) >= 500);
           if (serverErrors.length > 0) throw new Error(`${name} reported ${String(serverErrors[0])}`);
           app.errors.length = 0;
           if (PARSER_STATUSES.has(answer.status)) continue;
@@ -79,7 +79,7 @@ async function parsedOutcome(core: ReturnType<typeof createRequestCheck>, guard:
   } catch {
     return undefined;
   }
-  const headers = { ...request.headers, 'content-length': String(Buffer.byteLength(request.text)) };
+  const headers = { ...asNodeParses(request.headers), 'content-length': String(Buffer.byteLength(request.text)) };
   const { status, body: answered } = await coreOutcome(core, guard, { headers, body, query: {}, params: {} });
   return { status, body: answered };
 }

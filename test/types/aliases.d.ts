@@ -9,3 +9,7 @@ declare module 'koa2' {
   import Koa = require('koa');
   export = Koa;
 }
+declare module 'fastify4' {
+  import fastify = require('fastify');
+  export = fastify;
+}
