@@ -118,6 +118,7 @@ function throughNodeParser(listener: ReturnType<typeof getRequestListener>): Han
   return (req, res) => {
     for (const [name, value] of Object.entries(req.headers)) {
       for (const one of Array.isArray(value) ? value : [value ?? '']) {
+        // eslint-disable-next-line no-control-regex -- the control characters Node's parser refuses are the point
         if (/[\0-\x08\x0a-\x1f\x7f]/.test(one)) return void ((res.statusCode = 400), res.end());
       }
       if (typeof value === 'string' && /[^\0-\xff]/.test(value)) req.headers[name] = Buffer.from(value, 'utf8').toString('latin1');
