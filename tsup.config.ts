@@ -12,6 +12,8 @@ export default defineConfig([
       express: 'adapters/express.ts',
       koa: 'adapters/koa.ts',
       passport: 'adapters/passport.ts',
+      fastify: 'adapters/fastify.ts',
+      fetch: 'adapters/fetch.ts',
       prometheus: 'src/stats/prometheus.ts',
       opentelemetry: 'src/stats/opentelemetry.ts',
     },
@@ -21,7 +23,21 @@ export default defineConfig([
     platform: 'node',
     sourcemap: true,
     splitting: false,
-    external: ['chat-identity', 'chat-identity/adapter', 'express', 'koa', 'passport', 'passport-custom', 'prom-client', '@opentelemetry/api'],
+    // Peers stay imports (fastify and hono only as types: dist/fetch.js loads nothing of Hono's); so
+    // does fastify-plugin, a dependency of this package, shared with the app's other plugins.
+    external: [
+      'chat-identity',
+      'chat-identity/adapter',
+      'express',
+      'koa',
+      'passport',
+      'passport-custom',
+      'prom-client',
+      '@opentelemetry/api',
+      'fastify',
+      'fastify-plugin',
+      'hono',
+    ],
   },
   {
     // The `chat-identity` bin (package.json "bin": dist/cli.js): a program, not an entry point,
