@@ -3,13 +3,17 @@
  * `@ts-expect-error` line must really be an error (tsc fails on an unused one).
  */
 import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
 import Koa from 'koa';
 import Router from '@koa/router';
 import passport from 'passport';
 import * as forExpress from '../../adapters/express.js';
+import * as forFastify from '../../adapters/fastify.js';
+import * as forFetch from '../../adapters/fetch.js';
 import * as forKoa from '../../adapters/koa.js';
 import { IdentityStrategy } from '../../adapters/passport.js';
-import { IdentityError, createVerifier, type Contact, type IdentityResult } from '../../src/index.js';
+import { IdentityError, createVerifier, type Contact, type IdentityResult, type VerifiedIdentity } from '../../src/index.js';
 
 // Express: req.identity is typed by augmenting Express's Request.
 const app = express();
@@ -96,3 +100,57 @@ const status: number = error.status;
 // @ts-expect-error codes are a closed set
 new IdentityError({ code: 'NOPE', message: 'm' });
 void status;
+
+// Fastify: request.identity is typed by declaration merging (null outside the plugin's scope).
+const fastify = Fastify();
+void fastify.register(forFastify.identityVerification, { scheme: 'user-hash', keys: ['sk_live_x'], required: 'report' });
+// @ts-expect-error the plugin's options are the verifier's: no such scheme
+void fastify.register(forFastify.identityVerification, { scheme: 'hmac', keys: ['k'] });
+fastify.post('/chat', { preHandler: forFastify.requireVerified({ fields: ['email'] }) }, async (request, reply) => {
+  const result: IdentityResult | null = request.identity;
+  const identity: VerifiedIdentity = forFastify.identityOf(request);
+  const email: string | undefined = identity.contact.email;
+  // @ts-expect-error null where the plugin is not registered: check it first
+  void request.identity.verified;
+  // @ts-expect-error an unverified result has no contact
+  if (request.identity && !request.identity.verified) void request.identity.contact;
+  const ended: boolean = await forFastify.endSession(request, reply);
+  return { result, email, ended };
+});
+// @ts-expect-error rejectWith is 'response' or 'error'
+forFastify.requireVerified({ rejectWith: 'throw' });
+
+// Hono: c.get('identity') is typed by IdentityEnv.
+const hono = new Hono<forFetch.IdentityEnv>();
+hono.use(forFetch.identityVerification({ scheme: 'jwt', keys: ['k'], ip: (c) => c.req.header('x-real-ip') }));
+hono.post('/chat', forFetch.requireVerified({ schemes: ['jwt'] }), async (c) => {
+  const result: IdentityResult = c.get('identity');
+  const identity: VerifiedIdentity = forFetch.identityOf(c);
+  // @ts-expect-error the variable is a result, not a string
+  const wrong: string = c.get('identity');
+  // @ts-expect-error IdentityEnv sets only identity
+  c.get('user');
+  const ended: boolean = await forFetch.endSession(c);
+  return c.json({ verified: result.verified, name: identity.contact.name ?? null, ended, wrong });
+});
+// @ts-expect-error an unknown scheme name
+forFetch.identityVerification({ scheme: 'hmac', keys: ['k'] });
+
+// A Next.js-style route handler: verifyRequest's result, rejection and headers.
+const webVerifier = createVerifier({ scheme: 'user-hash', keys: ['sk_live_x'] });
+const POST = async (request: Request): Promise<Response> => {
+  const { result, rejection, headers } = await forFetch.verifyRequest(request, { verifier: webVerifier, requireVerified: { fields: ['email'] } });
+  const refusal: IdentityError | undefined = rejection;
+  const sessionHeaders: Readonly<Record<string, string>> = headers;
+  if (refusal) return forFetch.rejectionResponse(refusal);
+  if (result.verified) void (result.contact satisfies Contact);
+  // @ts-expect-error a result is checked (or passed to identityOf) before its contact is read
+  void result.contact;
+  const { contact }: VerifiedIdentity = forFetch.identityOf(result);
+  return forFetch.withSessionHeaders(Response.json({ id: contact.externalId }), sessionHeaders);
+};
+void POST;
+// @ts-expect-error verifyRequest needs the verifier
+void forFetch.verifyRequest(new Request('http://chat.example'), {});
+// @ts-expect-error its requireVerified takes schemes and fields; the rejection is always returned
+void forFetch.verifyRequest(new Request('http://chat.example'), { verifier: webVerifier, requireVerified: { rejectWith: 'error' } });
