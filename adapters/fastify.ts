@@ -67,7 +67,7 @@ export const identityVerification: FastifyPluginAsync<MiddlewareOptions> = fasti
     const identity = createRequestCheck(options);
     if (fastify.hasRequestDecorator('identity')) {
       throw new TypeError(
-        'chat-identity: request.identity is taken: the plugin is registered twice in one scope, or another plugin uses the name.',
+        'chat-identity: request.identity is taken: the plugin is registered already, in this scope or one around it (guard routes with requireVerified() instead), or another plugin uses the name.',
       );
     }
     fastify.decorateRequest('identity', null);
