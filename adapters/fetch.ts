@@ -108,7 +108,8 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
   const reader = request.clone().body!.getReader();
   const chunks: Uint8Array[] = [];
   for (let size = 0, read = await reader.read(); !read.done; read = await reader.read()) {
-    if ((size += read.value.byteLength) > limit) return void (await reader.cancel());
+    // Not awaited: a clone's cancel settles only once the request's own body is cancelled too (tee).
+    if ((size += read.value.byteLength) > limit) return void reader.cancel().catch(() => {});
     chunks.push(read.value);
   }
   const bytes = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.byteLength, 0));
@@ -205,7 +206,12 @@ export function withSessionHeaders(response: Response, headers: Readonly<Record<
  * ```
  */
 export function identityOf(from: Context | IdentityResult | undefined): VerifiedIdentity {
-  return verifiedIdentityOf(isContext(from) ? from.get('identity') : from);
+  if (!isContext(from)) return verifiedIdentityOf(from);
+  try {
+    return verifiedIdentityOf(from.get('identity'));
+  } catch (error) {
+    throw renderable(error as IdentityError); // Hono answers it as the guard would, not with a 500
+  }
 }
 
 const isContext = (from: unknown): from is Context => typeof (from as Context | undefined)?.get === 'function' && 'req' in (from as object);
@@ -213,8 +219,12 @@ const isContext = (from: unknown): from is Context => typeof (from as Context | 
 // Hono: thin glue over the same check. Its own error handling renders a thrown rejection
 // (`rejectWith: 'error'`) through `getResponse()`, as it does an HTTPException; `app.onError` may render it instead.
 
+function renderable(error: IdentityError): IdentityError {
+  return Object.assign(error, { getResponse: () => rejectionResponse(error) });
+}
+
 function deliver(error: IdentityError, rejectWith: 'response' | 'error'): Response {
-  if (rejectWith === 'error') throw Object.assign(error, { getResponse: () => rejectionResponse(error) });
+  if (rejectWith === 'error') throw renderable(error);
   return rejectionResponse(error);
 }
 
