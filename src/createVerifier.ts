@@ -89,7 +89,15 @@ const UNREAD = Symbol('unread');
 const issued = new WeakMap<object, Note & { verifier: Verifier }>();
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** Whether `value` is a result a verifier of this package returned (not a look-alike). */
+/**
+ * Whether `value` is a result a verifier of this package returned (not a look-alike): what a guard
+ * trusts before letting a request through.
+ *
+ * @example
+ * ```ts
+ * if (!isIssuedResult(req.identity) || !req.identity.verified) return res.status(401).end();
+ * ```
+ */
 export function isIssuedResult(value: unknown): value is IdentityResult {
   return typeof value === 'object' && value !== null && issued.has(value);
 }
@@ -156,6 +164,16 @@ interface Picked {
   credentials: Credentials;
 }
 
+/**
+ * Makes a verifier for one configuration: which schemes, which keys (or a per-tenant lookup), and
+ * whether unverified requests are refused. Make it once at start-up; the adapters take the same options.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!] });
+ * const result = await verifier.verify({ headers: req.headers, body: req.body, ip: req.ip });
+ * ```
+ */
 export function createVerifier(options: VerifierOptions): Verifier {
   const config = resolveOptions(options);
   const { schemes, settings, logger, now, required, diagnostics, allowTestKeys, getCredentials, onVerified, onResult } = config;

@@ -9,6 +9,15 @@
  */
 import type { IdentityFailure } from './types.js';
 
+/**
+ * Why a request is not verified: the `code` of every failure, rejection body and `IdentityError`.
+ * Stable across versions, so clients and dashboards may branch on it.
+ *
+ * @example
+ * ```ts
+ * if (!result.verified && result.error?.code === IdentityErrorCode.SIGNATURE_EXPIRED) await refreshProof();
+ * ```
+ */
 export const IdentityErrorCode = {
   MISSING_IDENTITY: 'MISSING_IDENTITY',
   MISSING_REQUIRED_FIELD: 'MISSING_REQUIRED_FIELD',
@@ -55,6 +64,15 @@ export function failure(code: IdentityErrorCode, hint?: string, retryAfter?: num
   return result;
 }
 
+/**
+ * The JSON body every adapter answers a rejection with (DESIGN.md): generic `message`, and the
+ * specific `hint` only with `diagnostics` or a test key.
+ *
+ * @example
+ * ```ts
+ * const body: RejectionBody = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
+ * ```
+ */
 export interface RejectionBody {
   error: 'identity_unverified' | 'rate_limited';
   code: IdentityErrorCode;
@@ -81,6 +99,11 @@ function retryAfterHeader(failure: IdentityFailure): Record<string, string> {
  * A rejection as an Error, for apps that render all errors their own way (`next(err)` / `throw`).
  * Carries the HTTP `status`, the `code`, `expose: true` (its message is safe to show the client,
  * as http-errors and Koa understand it) and the `headers` to send (`Retry-After` on 429).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof IdentityError) return res.status(err.status).set(err.headers).json(err.body);
+ * ```
  */
 export class IdentityError extends Error {
   override readonly name = 'IdentityError';

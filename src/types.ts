@@ -7,7 +7,14 @@ import type { RateLimitOptions } from './rateLimit.js';
 import type { KeyObject } from 'node:crypto';
 import type { SessionStore } from './session/store.js';
 
-/** The wire formats this package verifies, one per vendor document in the seeds. */
+/**
+ * The wire formats this package verifies, one per vendor document in the seeds: the `scheme` option.
+ *
+ * @example
+ * ```ts
+ * const schemes: SchemeName[] = ['jwt', 'user-hash'];
+ * ```
+ */
 export type SchemeName = 'signed-payload' | 'user-hash' | 'contact-hash' | 'jwt' | 'visitor-hash';
 
 /**
@@ -39,6 +46,11 @@ export type JwtAlgorithm = HmacJwtAlgorithm | PublicKeyAlgorithm;
 /**
  * The plain request the core reads. Adapters build it from their framework's request;
  * header names are lower-case, as Node gives them.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify({ headers: req.headers, body: req.body, ip: req.socket.remoteAddress });
+ * ```
  */
 export interface VerifyRequest {
   headers?: Record<string, string | string[] | undefined>;
@@ -52,7 +64,15 @@ export interface VerifyRequest {
   url?: string;
 }
 
-/** One signing secret with what the key ring needs to know about it. */
+/**
+ * One signing secret with what the key ring needs to know about it: a label for logs and the end
+ * of its rotation grace period.
+ *
+ * @example
+ * ```ts
+ * const previous: SigningKeyInput = { secret: process.env.CHAT_IDENTITY_OLD_SECRET!, id: '2025-q4', expiresAt: new Date('2026-02-01') };
+ * ```
+ */
 export interface SigningKeyInput {
   /** The shared secret, exactly as the site's server uses it. */
   secret: string;
@@ -197,7 +217,15 @@ export interface TenantAnswer {
  */
 export type TenantKeySet = KeyInput | readonly KeyInput[] | TenantAnswer | undefined;
 
-/** What a keys lookup is told besides the tenant and the request. */
+/**
+ * What a keys lookup is told besides the tenant and the request: the scheme, and a signal to
+ * pass on to the database or HTTP call so a slow lookup is abandoned.
+ *
+ * @example
+ * ```ts
+ * const keys: KeyLookup = (tenant, _request, { scheme, signal }) => db.secretsOf(tenant, scheme, { signal });
+ * ```
+ */
 export interface KeyLookupContext {
   /** The scheme the keys will verify. A secret may serve one scheme only. */
   scheme: SchemeName;
@@ -205,21 +233,59 @@ export interface KeyLookupContext {
   signal: AbortSignal;
 }
 
-/** Keys for one tenant, or a lookup that returns them. */
+/**
+ * Looks up the keys of one tenant (from a database, a secrets manager), for verifiers that serve
+ * many sites. Its answers are cached per tenant (`keyCache`).
+ *
+ * @example
+ * ```ts
+ * const keys: KeyLookup = async (tenant) => (tenant ? { tenant, keys: await db.secretsOf(tenant) } : undefined);
+ * ```
+ */
 export type KeyLookup = (tenant: string | undefined, request: VerifyRequest, context: KeyLookupContext) => TenantKeySet | Promise<TenantKeySet>;
 
-/** The keys of one scheme: a secret, a list of them (newest first), or a lookup. */
+/**
+ * The keys of one scheme: a secret, a list of them (newest first, so a rotation keeps the old one
+ * verifying), or a lookup.
+ *
+ * @example
+ * ```ts
+ * const keys: SchemeKeys = [process.env.CHAT_IDENTITY_SECRET!, process.env.CHAT_IDENTITY_OLD_SECRET!];
+ * ```
+ */
 export type SchemeKeys = KeyInput | readonly KeyInput[] | KeyLookup;
 
 /**
  * Keys per scheme, for a verifier with several: `{ 'user-hash': [...], jwt: [...] }`. No secret may
  * appear under two schemes (a user hash over a crafted id would be a valid HS256 token).
+ *
+ * @example
+ * ```ts
+ * const keys: KeysByScheme = { 'user-hash': [process.env.CHAT_IDENTITY_SECRET!], jwt: [{ jwks: { url: 'https://site.example/.well-known/jwks.json' } }] };
+ * ```
  */
 export type KeysByScheme = { readonly [S in SchemeName]?: SchemeKeys };
 
-/** The proof's wire fields, as the widget sends them (for `jwt`, the compact token is `token`). */
+/**
+ * The proof's wire fields, as the widget sends them (for `jwt`, the compact token is `token`):
+ * what a `getCredentials` option returns when the proof is somewhere else.
+ *
+ * @example
+ * ```ts
+ * const getCredentials = (request: VerifyRequest): Credentials | undefined => (request.query?.token ? { token: request.query.token } : undefined);
+ * ```
+ */
 export type Credentials = Record<string, unknown>;
 
+/**
+ * What `createVerifier` takes (and every adapter's middleware): the scheme, the keys and whether
+ * unverified requests are refused are the ones most apps set; the rest have safe defaults.
+ *
+ * @example
+ * ```ts
+ * const options: VerifierOptions = { scheme: 'user-hash', keys: [process.env.CHAT_IDENTITY_SECRET!], required: 'report' };
+ * ```
+ */
 export interface VerifierOptions {
   /** One scheme, or several: the first whose fields the request carries is used. */
   scheme: SchemeName | readonly SchemeName[];
@@ -368,12 +434,29 @@ export interface EndedSession {
   headers: Record<string, string>;
 }
 
+/**
+ * Where a verifier reports misconfiguration and outages (the `logger` option): `console`, pino,
+ * winston or anything with `warn` and `error`.
+ *
+ * @example
+ * ```ts
+ * const logger: Logger = { warn: (m) => log.warn({ component: 'chat-identity' }, m), error: (m) => log.error({ component: 'chat-identity' }, m) };
+ * ```
+ */
 export interface Logger {
   warn(message: string): void;
   error(message: string): void;
 }
 
-/** The person behind a verified proof. */
+/**
+ * The person behind a verified proof. Only the fields in `verifiedFields` are vouched for by the
+ * signature; anything else arrived beside it.
+ *
+ * @example
+ * ```ts
+ * const email = identity.contact.verifiedFields.includes('email') ? identity.contact.email : undefined;
+ * ```
+ */
 export interface Contact {
   externalId?: string;
   email?: string;
@@ -392,6 +475,14 @@ export interface Contact {
   identityKey: 'externalId' | 'email' | 'phone' | 'anonymousId';
 }
 
+/**
+ * A request whose proof (or session) verified: who the contact is, by which scheme and key.
+ *
+ * @example
+ * ```ts
+ * if (result.verified) await contacts.upsert(result.contact.externalId!, result.contact);
+ * ```
+ */
 export interface VerifiedIdentity {
   verified: true;
   scheme: SchemeName;
@@ -412,6 +503,15 @@ export interface VerifiedIdentity {
   via?: 'proof' | 'session';
 }
 
+/**
+ * Why a proof did not verify: a stable `code`, a generic `message` safe to show anyone, and the
+ * specific `hint` only where it may be seen (diagnostics on, or a test key).
+ *
+ * @example
+ * ```ts
+ * if (!result.verified && result.error) logger.warn(`${result.error.code}: ${result.error.hint ?? result.error.message}`);
+ * ```
+ */
 export interface IdentityFailure {
   code: IdentityErrorCode;
   message: string;
@@ -423,6 +523,15 @@ export interface IdentityFailure {
   retryAfter?: number;
 }
 
+/**
+ * A request that is not verified: an anonymous visitor (no `error`), or a failed proof with its
+ * reason. Let through or refused depending on `required`.
+ *
+ * @example
+ * ```ts
+ * if (!result.verified) return result.error ? res.status(401).json({ code: result.error.code }) : serveAnonymous();
+ * ```
+ */
 export interface UnverifiedIdentity {
   verified: false;
   scheme?: SchemeName;
@@ -434,8 +543,27 @@ export interface UnverifiedIdentity {
   wouldReject?: IdentityErrorCode;
 }
 
+/**
+ * What `verify()` returns, and what the adapters attach to the request: check `verified` first.
+ *
+ * @example
+ * ```ts
+ * const result: IdentityResult = await verifier.verify(request);
+ * const who = result.verified ? result.contact.externalId : 'anonymous';
+ * ```
+ */
 export type IdentityResult = VerifiedIdentity | UnverifiedIdentity;
 
+/**
+ * A configured verifier, made by `createVerifier`: `verify()` a request, then `mustReject()` its
+ * result; also key refreshes, logouts and counts.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify(request);
+ * if (verifier.mustReject(result)) return res.status(401).end();
+ * ```
+ */
 export interface Verifier {
   /** Checks the proof a request carries. Never throws for bad input: bad input is a result. */
   verify(request: VerifyRequest): Promise<IdentityResult>;

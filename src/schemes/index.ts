@@ -20,4 +20,13 @@ export const SCHEMES: Readonly<Record<SchemeName, Scheme>> = {
   'visitor-hash': visitorHash as Scheme,
 };
 
+/**
+ * The names of every scheme this package verifies, in the order the docs list them: for a config
+ * check or a select in an admin page.
+ *
+ * @example
+ * ```ts
+ * if (!SCHEME_NAMES.includes(input as SchemeName)) throw new Error(`Unknown scheme ${input}`);
+ * ```
+ */
 export const SCHEME_NAMES = Object.keys(SCHEMES) as SchemeName[];
