@@ -68,7 +68,14 @@ export interface RequestIdentity {
   headers: Readonly<Record<string, string>>;
 }
 
-/** The variables `identityVerification()` sets on a Hono context: `new Hono<IdentityEnv>()` types `c.get('identity')`. */
+/**
+ * The variables `identityVerification()` sets on a Hono context: `new Hono<IdentityEnv>()` types `c.get('identity')`.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<IdentityEnv>();
+ * ```
+ */
 export type IdentityEnv = { Variables: { identity: IdentityResult } };
 
 /**

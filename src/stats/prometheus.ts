@@ -14,7 +14,16 @@
 import { Counter, register as globalRegistry, type Registry } from 'prom-client';
 import type { StatsSeries, StatsSnapshot } from 'chat-identity';
 
-/** The label names of the counter, in order: each series' labels, `null` as the empty string. */
+/**
+ * The label names of the counter, in order: each series' labels, `null` as the empty string. For
+ * dashboards and recording rules that group by them.
+ *
+ * @example
+ * ```ts
+ * const groupBy = PROMETHEUS_LABELS.filter((label) => label !== 'key_id' && label !== 'mistake').join(', ');
+ * const query = `sum by (${groupBy}) (rate(chat_identity_requests_total[5m]))`;
+ * ```
+ */
 export const PROMETHEUS_LABELS = ['tenant', 'scheme', 'outcome', 'key_id', 'key', 'via', 'mode', 'mistake'] as const;
 
 /**
