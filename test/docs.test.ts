@@ -75,7 +75,8 @@ describe('code in the docs', () => {
   it('has snippets to check: TypeScript blocks, runnable ones, and a server quick start per framework', () => {
     expect(TS_BLOCKS.length).toBeGreaterThan(10);
     expect(RUNNABLE.length).toBeGreaterThan(5);
-    expect(SERVERS.map((b) => b.doc)).toEqual(['README.md', 'README.md', 'README.md']);
+    // Express, Koa, Passport, Fastify, and Hono (for chat-identity/fetch).
+    expect(SERVERS.map((b) => b.doc)).toEqual(['README.md', 'README.md', 'README.md', 'README.md', 'README.md']);
   });
 
   it.each(DOCS)('%s: every snippet marker sits right before a ```ts block', (doc) => {
@@ -162,8 +163,11 @@ describe('the framework quick starts', () => {
 describe('what a new user reads first', () => {
   const readme = read('README.md');
 
-  it('the README stays under 12 KB', () => {
-    expect(Buffer.byteLength(readme)).toBeLessThan(12 * 1024);
+  // 12 KB until the Fastify and fetch / Hono quick starts: five complete quick starts (install
+  // line, server, a signed test request and its answer, about 1.3 KB each) and a Next.js route
+  // handler did not fit in it after the rest was cut to links into docs/. 15 KB is the new ceiling.
+  it('the README stays under 15 KB', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThan(15 * 1024);
   });
 
   it('gives the two commands, and package.json makes them work: npm start runs the demo, npm test the tests', () => {
