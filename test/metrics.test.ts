@@ -6,6 +6,7 @@
  */
 import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   createVerifier,
@@ -18,6 +19,7 @@ import {
   type VerifierOptions,
   type VerifyRequest,
 } from '../src/index.js';
+import { countersFor } from '../src/stats/counters.js';
 import { addressClass } from '../src/stats/summary.js';
 import { openTelemetryMetrics } from '../src/stats/opentelemetry.js';
 import { PROMETHEUS_LABELS, prometheusMetrics } from '../src/stats/prometheus.js';
@@ -143,11 +145,104 @@ describe('counters', () => {
       ]),
     );
     expect(snapshot.series).toHaveLength(6);
+    // Every request a bound sent to (other): a's and b's second key ids, all of c and d.
+    expect(snapshot.limits.folded).toBe(6);
     // A seventh row would be one more: it is counted, in the overflow row of its outcome.
     await verifier.verify({ headers: { 'x-team': 'a' }, ...bad('u') });
+    await verifier.verify({ headers: { 'x-team': 'a' }, ...bad('u') });
     const after = stats.stats();
-    expect(after.limits.folded).toBe(1);
-    expect(after.series.find((s) => s.outcome === 'INVALID_SIGNATURE')).toMatchObject({ tenant: '(other)', keyId: null, total: 1 });
+    expect(after.limits.folded).toBe(8);
+    expect(after.series).toHaveLength(7);
+    expect(after.series.find((s) => s.outcome === 'INVALID_SIGNATURE')).toMatchObject({ tenant: '(other)', keyId: null, total: 2 });
+  });
+
+  it('an attacker cannot grow the labels: 10,000 made-up tenants a lookup echoes fold into one (other) row', async () => {
+    // The worst lookup: it answers any tenant name the request gives (a shared key for all).
+    const stats = identityStats({ maxTenants: 3, now: frozenClock });
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: (tenant) => ({ tenant, keys: [{ secret: LIVE_KEY, id: 'shared' }] }),
+      tenant: (r) => r.headers?.['x-team'] as string,
+      keyCache: false,
+      rateLimit: false,
+      now: frozenClock,
+      stats,
+    });
+    for (let i = 0; i < 10_000; i++) await verifier.verify({ headers: { 'x-team': `attacker-${i}` }, ...(i % 2 ? good(`u${i}`) : bad(`u${i}`)) });
+    const snapshot = stats.stats();
+    expect(snapshot.series.map((s) => [s.tenant, s.outcome, s.total])).toEqual([
+      ['attacker-0', 'INVALID_SIGNATURE', 1],
+      ['attacker-1', 'VERIFIED', 1],
+      ['attacker-2', 'INVALID_SIGNATURE', 1],
+      ['(other)', 'VERIFIED', 4999],
+      ['(other)', 'INVALID_SIGNATURE', 4998],
+    ]);
+    expect(snapshot.limits.folded).toBe(9997);
+    expect(JSON.stringify(snapshot).length).toBeLessThan(3000);
+  });
+
+  it('maxTenants counts tenants only: the rows of no tenant and of (unknown) take no tenant\'s place', async () => {
+    const stats = identityStats({ maxTenants: 2, now: frozenClock });
+    const common = { scheme: 'user-hash' as const, now: frozenClock, stats, rateLimit: false as const };
+    // A verifier with static keys (no tenant) and one with a lookup share the count.
+    const plain = createVerifier({ ...common, keys: [{ secret: LIVE_KEY, id: 'k1' }] });
+    const perTenant = createVerifier({
+      ...common,
+      keys: (tenant) => (tenant === 'nobody' ? undefined : { tenant, keys: [{ secret: LIVE_KEY, id: 'k1' }] }),
+      tenant: (r) => r.headers?.['x-team'] as string,
+    });
+    await plain.verify(good('u'));
+    await perTenant.verify({ headers: { 'x-team': 'nobody' }, ...good('u') });
+    for (const team of ['a', 'b', 'c']) await perTenant.verify({ headers: { 'x-team': team }, ...good('u') });
+    expect(stats.stats().series.map((s) => s.tenant)).toEqual([null, '(unknown)', 'a', 'b', '(other)']);
+  });
+
+  it('add up, whatever the order: every count in exactly one row, each row its labels\' tally, within the bounds (fast-check)', () => {
+    const label = <T,>(values: readonly T[]) => fc.constantFrom(...values);
+    const arbitraryCount = fc.record({
+      tenant: label([undefined, null, 'a', 'b', 'c', 'd']),
+      scheme: label([undefined, 'user-hash', 'jwt'] as const),
+      outcome: label(['VERIFIED', 'INVALID_SIGNATURE', 'MISSING_IDENTITY'] as const),
+      keyId: label([undefined, 'k1', 'k2', 'k3']),
+      test: label([undefined, true, false]),
+      via: label([undefined, 'proof', 'session'] as const),
+      mode: label(['enforce', 'report', 'off'] as const),
+      mistake: label([undefined, 'previous-key-expired']),
+    });
+    // Often the previous count with one label changed: what the row of the previous count must not be mistaken for.
+    const FIELDS = ['tenant', 'scheme', 'outcome', 'keyId', 'test', 'via', 'mode', 'mistake'] as const;
+    const arbitraryCounts = fc.array(fc.tuple(arbitraryCount, fc.nat(FIELDS.length)), { maxLength: 300 }).map((steps) => {
+      const counts: (typeof steps)[number][0][] = [];
+      for (const [fresh, field] of steps) {
+        const previous = counts.at(-1);
+        counts.push(previous && field < FIELDS.length ? { ...previous, [FIELDS[field]!]: fresh[FIELDS[field]!] } : fresh);
+      }
+      return counts;
+    });
+    fc.assert(
+      fc.property(arbitraryCounts, fc.boolean(), (counts, tight) => {
+        const bounds = tight ? { maxTenants: 2, maxKeyIds: 2, maxSeries: 40 } : {};
+        const stats = identityStats({ ...bounds, now: frozenClock });
+        const counters = countersFor(stats)!;
+        for (const count of counts) counters.count({ ...count });
+        const { series, limits } = stats.stats();
+        expect(series.reduce((sum, s) => sum + s.total, 0)).toBe(counts.length);
+        expect(new Set(series.map((s) => JSON.stringify({ ...s, total: 0, minutes: [], hours: [] }))).size).toBe(series.length);
+        if (tight) {
+          expect(new Set(series.map((s) => s.tenant)).size).toBeLessThanOrEqual(2 + 3); // + no tenant, (unknown), (other)
+          expect(series.length).toBeLessThanOrEqual(40 + 3 * 3); // + one overflow row per outcome and mode
+          return;
+        }
+        // Within the bounds, a row is the tally of its labels.
+        expect(limits.folded).toBe(0);
+        const tally = new Map<string, number>();
+        const asLabels = (c: (typeof counts)[number]) =>
+          JSON.stringify([c.tenant === undefined ? null : (c.tenant ?? '(unknown)'), c.scheme ?? null, c.outcome, c.keyId ?? null, c.test === undefined ? null : c.test ? 'test' : 'live', c.via ?? null, c.mode, c.mistake ?? null]);
+        for (const count of counts) tally.set(asLabels(count), (tally.get(asLabels(count)) ?? 0) + 1);
+        expect(new Map(series.map((s) => [JSON.stringify([s.tenant, s.scheme, s.outcome, s.keyId, s.key, s.via, s.mode, s.mistake]), s.total]))).toEqual(tally);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('never take a label from the request: a tenant the lookup did not answer is (unknown); a kid, a junk name never appear', async () => {

@@ -6,7 +6,12 @@
  * Bounded whatever clients send: a tenant gets a row of its own only as the keys lookup named it
  * (a name a request made up is `(unknown)`), and only the first `maxTenants` of them (later ones are
  * `(other)`); key ids are configured ones, `maxKeyIds` per tenant; `maxSeries` rows in all, then
- * every further combination counts in one row of `(other)`. About 0.4 kB a row.
+ * every further combination counts in one row per outcome and mode, its other labels `(other)`.
+ * `limits.folded` counts every request a bound sent to `(other)`. About 0.4 kB a row.
+ *
+ * Cheap on the request path: a count finds its row through nested maps (tenant, key id, then the
+ * other labels packed in one number), building no string and allocating nothing once the row exists
+ * (bench/core.mjs, `statsCostNs`; docs/rollout.md).
  *
  * @example
  * ```ts
@@ -56,6 +61,9 @@ interface Row {
   hour: number;
   readonly minutes: Uint32Array;
   readonly hours: Uint32Array;
+  /** The facts of its key as last counted (a diagnosis named it), and when: for the snapshot's `keys`. */
+  keyFacts: KeyFacts | undefined;
+  keyStamp: number;
 }
 
 /** What a verifier counts into; never handed to the app (it could forge counts). */
@@ -111,61 +119,88 @@ export function countersFor(stats: unknown): Counters | undefined {
 function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeries: number; now: () => number }): Counters {
   const { maxTenants, maxKeyIds, maxSeries, now } = bounds;
   const since = now();
-  const rows = new Map<string, Row>();
-  /** Key ids seen per tenant label: what bounds them. */
-  const keyIds = new Map<string | null, Set<string>>();
-  const keys = new Map<string, { tenant: string | null; keyId: string } & KeyFacts>();
+  // Rows are found through nested maps (tenant, then key id, then the other labels packed in one
+  // number): no string is built and nothing is allocated for a count that finds its row.
+  const noTenant = newSlot(null);
+  const unknownTenant = newSlot(UNKNOWN_TENANT);
+  const otherTenant = newSlot(OTHER);
+  /** The tenants with a label of their own: at most `maxTenants`, the first the lookup named. */
+  const tenants = new Map<string, TenantSlot>();
+  /** Small numbers for the labels of fixed tables (scheme, outcome, mistake id), 0 for none. */
+  const schemes = new Map<string, number>();
+  const outcomes = new Map<string, number>();
+  const mistakes = new Map<string, number>();
+  /** Every row but the overflow ones, in the order they were made: `maxSeries` at most. */
+  const rows: Row[] = [];
+  const overflowRows = new Map<string, Row>();
   let folded = 0;
-  /** The row the previous count went to: a steady stream of one kind finds it without building a key. */
-  let last: { count: Count; row: Row } | undefined;
+  /** Set by `rowFor` when a bound decided the row. */
+  let folding = false;
+  let stamp = 0;
+  /** The previous count and its row: a steady stream of one kind finds it by comparing labels alone. */
+  let lastCount: Count | undefined;
+  let lastRow: Row | undefined;
+  let lastFolded = false;
 
-  function tenantLabel(tenant: string | null | undefined): string | null {
-    if (tenant === undefined) return null;
-    if (tenant === null) return UNKNOWN_TENANT;
-    if (keyIds.has(tenant)) return tenant;
-    if (keyIds.size >= maxTenants) return OTHER;
-    keyIds.set(tenant, new Set());
-    return tenant;
+  function tenantSlot(tenant: string | null | undefined): TenantSlot {
+    if (tenant === undefined) return noTenant;
+    if (tenant === null) return unknownTenant;
+    const slot = tenants.get(tenant);
+    if (slot !== undefined) return slot;
+    if (tenants.size >= maxTenants) {
+      folding = true;
+      return otherTenant;
+    }
+    const made = newSlot(tenant);
+    tenants.set(tenant, made);
+    return made;
   }
 
-  function keyLabel(tenant: string | null, keyId: string | undefined): string | null {
-    if (keyId === undefined) return null;
-    let seen = keyIds.get(tenant);
-    if (seen === undefined) keyIds.set(tenant, (seen = new Set()));
-    if (seen.has(keyId)) return keyId;
-    if (seen.size >= maxKeyIds) return OTHER;
-    seen.add(keyId);
-    return keyId;
+  function keySlot(slot: TenantSlot, keyId: string | undefined): KeySlot {
+    if (keyId === undefined) return slot.noKey;
+    const found = slot.keys.get(keyId);
+    if (found !== undefined) return found;
+    if (slot.keys.size >= maxKeyIds) {
+      folding = true;
+      return (slot.otherKey ??= { tenant: slot.noKey.tenant, keyId: OTHER, rows: new Map() });
+    }
+    const made: KeySlot = { tenant: slot.noKey.tenant, keyId, rows: new Map() };
+    slot.keys.set(keyId, made);
+    return made;
   }
 
   function rowFor(count: Count): Row {
-    const tenant = tenantLabel(count.tenant);
-    const keyId = keyLabel(tenant, count.keyId);
-    const labels: Row['labels'] = {
-      tenant,
+    const slot = keySlot(tenantSlot(count.tenant), count.keyId);
+    const scheme = intern(schemes, count.scheme);
+    const outcome = intern(outcomes, count.outcome);
+    const mistake = intern(mistakes, count.mistake);
+    if (scheme < 0 || outcome < 0 || mistake < 0) return overflow(count.outcome, count.mode);
+    const id =
+      ((mistake * FIELD + scheme) * FIELD + outcome) * 27 +
+      (count.test === undefined ? 0 : count.test ? 1 : 2) * 9 +
+      (count.via === undefined ? 0 : count.via === 'proof' ? 1 : 2) * 3 +
+      (count.mode === 'enforce' ? 0 : count.mode === 'report' ? 1 : 2);
+    let row = slot.rows.get(id);
+    if (row !== undefined) return row;
+    if (rows.length >= maxSeries) return overflow(count.outcome, count.mode);
+    row = newRow({
+      tenant: slot.tenant,
       scheme: count.scheme ?? null,
       outcome: count.outcome,
-      keyId,
+      keyId: slot.keyId,
       key: count.test === undefined ? null : count.test ? 'test' : 'live',
       via: count.via ?? null,
       mode: count.mode,
       mistake: count.mistake ?? null,
-    };
-    const id = `${labels.tenant}\0${labels.scheme}\0${labels.outcome}\0${labels.keyId}\0${labels.key}\0${labels.via}\0${labels.mode}\0${labels.mistake}`;
-    let row = rows.get(id);
-    if (row) return row;
-    if (rows.size >= maxSeries) {
-      folded++;
-      return overflow(labels.outcome, labels.mode);
-    }
-    row = newRow(labels);
-    rows.set(id, row);
+    });
+    slot.rows.set(id, row);
+    rows.push(row);
     return row;
   }
 
   /** Past `maxSeries`: one row per outcome and mode, every other label `(other)`. */
-  const overflowRows = new Map<string, Row>();
   function overflow(outcome: StatsOutcome, mode: AppliedMode): Row {
+    folding = true;
     const id = `${outcome}\0${mode}`;
     let row = overflowRows.get(id);
     if (!row) {
@@ -177,16 +212,26 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
 
   function count(count: Count, key?: KeyFacts): void {
     const at = now();
-    const row = last !== undefined && sameLabels(last.count, count) ? last.row : rowFor(count);
-    last = { count, row };
+    let row: Row;
+    if (lastCount !== undefined && sameLabels(lastCount, count)) {
+      row = lastRow!;
+      if (lastFolded) folded++;
+    } else {
+      folding = false;
+      row = rowFor(count);
+      if (folding) folded++;
+      lastCount = count;
+      lastRow = row;
+      lastFolded = folding;
+    }
     const minute = Math.floor(at / MINUTE);
     if (minute > row.minute) roll(row, minute);
     row.total++;
     row.minutes[row.minute % MINUTES]!++;
     row.hours[row.hour % HOURS]!++;
     if (key !== undefined && row.labels.keyId !== null && row.labels.keyId !== OTHER) {
-      const id = `${row.labels.tenant}\0${row.labels.keyId}`;
-      if (keys.has(id) || keys.size < maxSeries) keys.set(id, { tenant: row.labels.tenant, keyId: row.labels.keyId, ...key });
+      row.keyFacts = key;
+      row.keyStamp = ++stamp;
     }
   }
 
@@ -194,12 +239,21 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
     const at = now();
     const minute = Math.floor(at / MINUTE);
     const hour = Math.floor(at / HOUR);
-    const series = [...rows.values(), ...overflowRows.values()].map((row) => ({
+    const all = [...rows, ...overflowRows.values()];
+    const series = all.map((row) => ({
       ...row.labels,
       total: row.total,
       minutes: window(row.minutes, row.minute, minute, MINUTES),
       hours: window(row.hours, row.hour, hour, HOURS),
     }));
+    // The keys a diagnosis found, each with the facts it was last counted with.
+    const keys = new Map<string, { row: Row; facts: KeyFacts }>();
+    for (const row of rows) {
+      if (row.keyFacts === undefined) continue;
+      const id = `${row.labels.tenant}\0${row.labels.keyId}`;
+      const seen = keys.get(id);
+      if (seen === undefined || seen.row.keyStamp < row.keyStamp) keys.set(id, { row, facts: row.keyFacts });
+    }
     return {
       format: 'chat-identity-stats',
       version: 1,
@@ -211,11 +265,11 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
       },
       limits: { maxTenants, maxKeyIds, maxSeries, folded },
       series,
-      keys: [...keys.values()].map(({ tenant, keyId, test, expiresAt }) => ({
-        tenant,
-        keyId,
-        test,
-        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+      keys: [...keys.values()].map(({ row, facts }) => ({
+        tenant: row.labels.tenant,
+        keyId: row.labels.keyId!,
+        test: facts.test,
+        expiresAt: facts.expiresAt === undefined ? null : new Date(facts.expiresAt).toISOString(),
       })),
     };
   }
@@ -223,8 +277,39 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
   return { count, snapshot };
 }
 
+/** The radix of each packed label (scheme, outcome, mistake id): more distinct values than this fold. */
+const FIELD = 1024;
+
+/** A label's small number: 0 for none, then 1, 2, ... in the order first seen; -1 past `FIELD` values. */
+function intern(table: Map<string, number>, value: string | undefined): number {
+  if (value === undefined) return 0;
+  const known = table.get(value);
+  if (known !== undefined) return known;
+  if (table.size >= FIELD - 1) return -1;
+  table.set(value, table.size + 1);
+  return table.size;
+}
+
+/** The rows under one tenant label and one key id label, by the other labels packed in a number. */
+interface KeySlot {
+  readonly tenant: string | null;
+  readonly keyId: string | null;
+  readonly rows: Map<number, Row>;
+}
+
+/** One tenant label: its key ids (at most `maxKeyIds` of their own, then `(other)`). */
+interface TenantSlot {
+  readonly noKey: KeySlot;
+  readonly keys: Map<string, KeySlot>;
+  otherKey: KeySlot | undefined;
+}
+
+function newSlot(tenant: string | null): TenantSlot {
+  return { noKey: { tenant, keyId: null, rows: new Map() }, keys: new Map(), otherKey: undefined };
+}
+
 function newRow(labels: Row['labels']): Row {
-  return { labels, total: 0, minute: -Infinity, hour: -Infinity, minutes: new Uint32Array(MINUTES), hours: new Uint32Array(HOURS) };
+  return { labels, total: 0, minute: -Infinity, hour: -Infinity, minutes: new Uint32Array(MINUTES), hours: new Uint32Array(HOURS), keyFacts: undefined, keyStamp: 0 };
 }
 
 function sameLabels(a: Count, b: Count): boolean {
