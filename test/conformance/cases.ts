@@ -1,6 +1,7 @@
 /**
  * The conformance table: one list of cases, each run through the core and every adapter
- * (Express 4 and 5, Koa 2 and 3, Passport). Add a case here and it runs everywhere.
+ * (the registry in test/support/apps.ts: Express 4 and 5, Koa 2 and 3, Passport, Fastify 4 and 5,
+ * the fetch adapter, Hono). Add a case here and it runs everywhere.
  */
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
