@@ -4,7 +4,16 @@
  * the OpenTelemetry counter read by a real SDK MetricReader; `onResult`'s summary, swept for secrets,
  * signatures and client data like test/security/secrets.test.ts; the readiness report's verdicts.
  */
-import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
+import { metrics } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  MetricReader,
+  PeriodicExportingMetricReader,
+  type DataPoint,
+} from '@opentelemetry/sdk-metrics';
+import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +28,7 @@ import {
   type VerifierOptions,
   type VerifyRequest,
 } from '../src/index.js';
+import { identityVerification as fastifyIdentity } from '../adapters/fastify.js';
 import { countersFor } from '../src/stats/counters.js';
 import { addressClass } from '../src/stats/summary.js';
 import { openTelemetryMetrics } from '../src/stats/opentelemetry.js';
@@ -249,7 +259,7 @@ describe('counters', () => {
     const stats = identityStats({ now: frozenClock });
     const verifier = createVerifier({
       scheme: 'jwt',
-      keys: (tenant) => (tenant === 'acme' ? [{ secret: LIVE_KEY, id: 'acme-key' }] : undefined),
+      keys: (tenant) => (tenant === 'acme' ? [{ secret: OTHER_TENANT_KEY, id: 'acme-key' }] : undefined),
       tenant: (r) => r.headers?.['x-team'] as string,
       now: frozenClock,
       stats,
@@ -387,6 +397,39 @@ describe('OpenTelemetry, through a real SDK MeterProvider and MetricReader', () 
   });
 });
 
+describe('OpenTelemetry, wired as an app wires it: the global MeterProvider, a PeriodicExportingMetricReader, an InMemoryMetricExporter', () => {
+  const exported = (exporter: InMemoryMetricExporter) =>
+    exporter
+      .getMetrics()
+      .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
+      .filter((m) => m.descriptor.name === 'chat_identity.requests')
+      .map((m) => Object.fromEntries((m.dataPoints as DataPoint<number>[]).map((p) => [p.attributes['chat_identity.outcome'], p.value])));
+
+  it.each([
+    ['cumulative', AggregationTemporality.CUMULATIVE, [{ VERIFIED: 2, INVALID_SIGNATURE: 1 }, { VERIFIED: 3, INVALID_SIGNATURE: 1 }]],
+    ['delta', AggregationTemporality.DELTA, [{ VERIFIED: 2, INVALID_SIGNATURE: 1 }, { VERIFIED: 1, INVALID_SIGNATURE: 0 }]],
+  ] as const)('%s: each flush exports what was counted', async (_, temporality, expected) => {
+    const exporter = new InMemoryMetricExporter(temporality);
+    const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })] });
+    metrics.setGlobalMeterProvider(provider);
+    try {
+      const stats = identityStats({ now: frozenClock });
+      const verifier = createVerifier({ scheme: 'user-hash', keys: [{ secret: LIVE_KEY, id: 'k1' }], now: frozenClock, stats });
+      openTelemetryMetrics(stats); // the default meter: metrics.getMeter('chat-identity'), from the global provider
+      await verifier.verify(good('a'));
+      await verifier.verify(good('b'));
+      await verifier.verify(bad('c'));
+      await provider.forceFlush();
+      await verifier.verify(good('d'));
+      await provider.forceFlush();
+      expect(exported(exporter)).toEqual(expected);
+    } finally {
+      await provider.shutdown();
+      metrics.disable();
+    }
+  });
+});
+
 describe('onResult', () => {
   it('hands every result a summary to log as it is, after counting; a failing hook fails no request and is said once', async () => {
     const summaries: ResultSummary[] = [];
@@ -427,6 +470,31 @@ describe('onResult', () => {
       'chat-identity: the onResult option threw (Error: async); the requests go on, unlogged by it.',
     ]);
     expect(() => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], onResult: 'log' as never })).toThrow(/onResult must be a function/);
+  });
+
+  it('is logged as it is by pino (Fastify\'s logger): each line carries the summary, value for value', async () => {
+    const lines: string[] = [];
+    const summaries: ResultSummary[] = [];
+    const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => void lines.push(line) } } });
+    await app.register(fastifyIdentity, {
+      scheme: 'user-hash',
+      keys: (tenant) => ({ tenant, keys: [{ secret: LIVE_KEY, id: 'k1' }], required: 'report' }),
+      tenant: () => 'acme',
+      now: frozenClock,
+      diagnostics: true,
+      onResult: (summary) => {
+        summaries.push(summary);
+        app.log.info({ identity: summary }, 'identity check');
+      },
+    });
+    app.post('/chat', async (request) => ({ verified: request.identity?.verified }));
+    for (const body of [good('a').body, bad('b').body, { message: 'hi' }]) await app.inject({ method: 'POST', url: '/chat', payload: body });
+    await app.close();
+    const logged = lines.map((line) => JSON.parse(line) as { msg: string; identity?: unknown }).filter((line) => line.msg === 'identity check');
+    expect(summaries.map((s) => s.outcome)).toEqual(['verified', 'reported', 'reported']);
+    expect(logged.map((line) => line.identity)).toEqual(summaries);
+    // Plain data: strings, numbers and booleans, nothing a serializer must be told about.
+    for (const summary of summaries) expect(Object.values(summary).every((v) => ['string', 'number', 'boolean'].includes(typeof v))).toBe(true);
   });
 
   it('classes addresses without keeping them', () => {
