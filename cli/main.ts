@@ -386,10 +386,17 @@ async function fetchSnapshot(url: string): Promise<string> {
     throw new UsageError(`cannot fetch ${url}: ${(error as Error).message}`);
   }
   if (!response.ok) throw new UsageError(`cannot fetch ${url}: HTTP ${response.status}.`);
-  if (Number(response.headers.get('content-length')) > MAX_SNAPSHOT_BYTES) throw new UsageError(`${url} is larger than 64 MiB.`);
-  const text = await response.text();
-  if (text.length > MAX_SNAPSHOT_BYTES) throw new UsageError(`${url} is larger than 64 MiB.`);
-  return text;
+  const tooLarge = () => new UsageError(`${url} is larger than 64 MiB.`);
+  if (Number(response.headers.get('content-length')) > MAX_SNAPSHOT_BYTES) throw tooLarge();
+  // Read as it comes, and stop at the limit: a body without Content-Length is never held whole first.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_SNAPSHOT_BYTES) throw tooLarge(); // leaving the loop cancels the body
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function percent(value: string): number {

@@ -374,6 +374,31 @@ describe('chat-identity report', () => {
     expect((await cli(['report', 'r.json', '--window', 'week'], { 'r.json': ready })).code).toBe(2);
   });
 
+  it('a URL that streams without end is read up to 64 MiB, then refused (exit 2), its connection closed', async () => {
+    const { createServer } = await import('node:http');
+    let closed = false;
+    const chunk = Buffer.alloc(1 << 20, 0x20);
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json'); // no Content-Length: chunked, without end
+      res.on('close', () => (closed = true));
+      const pump = () => {
+        while (!closed && res.write(chunk));
+        if (!closed) res.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const outcome = await cli(['report', `http://127.0.0.1:${port}/api/stats`]);
+      expect(outcome).toMatchObject({ code: 2, err: expect.stringContaining('is larger than 64 MiB') });
+      await vi.waitFor(() => expect(closed).toBe(true));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('too few requests, and a tenant that enforces already', async () => {
     expect((await cli(['report', 'r.json'], { 'r.json': await snapshotOf(0, 20) })).out).toContain(
       'verdict: Too few to judge: 20 chat requests over the last hour (100 or more are needed).',
