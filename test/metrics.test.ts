@@ -16,6 +16,8 @@ import {
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   createVerifier,
@@ -253,6 +255,27 @@ describe('counters', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('hold 5,000 rows (the default maxSeries) in under 10 MiB: about 1 kB a row, rings included', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const used = () => (gc(), process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers);
+    const before = used();
+    const stats = identityStats({ now: frozenClock });
+    const counters = countersFor(stats)!;
+    const outcomes = ['VERIFIED', 'INVALID_SIGNATURE', 'MISSING_IDENTITY', 'SIGNATURE_EXPIRED', 'MALFORMED_IDENTITY'] as const;
+    for (let tenant = 0; tenant < 100; tenant++) {
+      for (let key = 0; key < 10; key++) {
+        for (const outcome of outcomes) {
+          counters.count({ tenant: `tenant-${tenant}`, scheme: 'user-hash', outcome, keyId: `key-${key}`, test: false, via: 'proof', mode: 'report', mistake: undefined });
+        }
+      }
+    }
+    const bytes = used() - before;
+    expect(stats.stats().series).toHaveLength(5000);
+    expect(bytes / 5000).toBeLessThan(2048);
+    expect(bytes).toBeLessThan(10 * 2 ** 20);
   });
 
   it('never take a label from the request: a tenant the lookup did not answer is (unknown); a kid, a junk name never appear', async () => {
