@@ -10,8 +10,10 @@
  *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]
  *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
  *
- * Counting (`verifier.stats()`, on by default) is measured by `ours-no-stats` beside `ours` (and
- * `ours-bad-no-stats` beside `ours-bad`), same rounds: `statsCostNs` is the median per-round difference.
+ * Counting (`verifier.stats()`, on by default) is measured by a `-no-stats` twin beside `ours`,
+ * `ours-no-limits`, `ours-tenants` (20 tenants in turn: no count finds the previous count's row),
+ * `ours-bad` and `ours-bad-no-limits`, same rounds: each one's `statsCostNs` is the median
+ * per-round difference of time per call (docs/rollout.md, "What counting costs").
  *
  * Expects the package built by bench/lib/package.mjs (bench/run.mjs builds it first); with
  * --compare, also the other tree's build (`npm run bench -- --compare <tree>` makes it), whose
@@ -116,6 +118,16 @@ const floorString = floors(SECRET);
 // Candidates: each returns true for the outcome it is meant to produce (verified, or refused).
 
 /**
+ * Options for a verifier that serves 20 tenants in turn through a keys lookup (each its own row of
+ * counters, so a count never finds the previous count's row): the counters' slower path.
+ */
+function tenantsInTurn() {
+  const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
+  let turn = 0;
+  return { tenant: () => tenants[turn++ % tenants.length], keys: (tenant) => ({ tenant, keys: [SECRET] }) };
+}
+
+/**
  * Two phases: valid proofs, then failing ones. Each phase has verifiers of its own, so the
  * failure counters the bad phase fills never weigh on the valid phase (nor the reverse).
  * With `compare` (the core of another build, `--compare`), its verifiers run beside ours.
@@ -139,6 +151,7 @@ function candidates(scheme, pool, phase, compare) {
           ['ours-bad', 'chat-identity verify(), bad signature, distinct attackers', {}, refused],
           ['ours-bad-no-limits', 'chat-identity verify(), bad signature, rateLimit: false', { rateLimit: false }, refused],
           ['ours-bad-no-stats', 'chat-identity verify(), bad signature, stats: false', { stats: false }, refused],
+          ['ours-bad-no-limits-no-stats', 'chat-identity verify(), bad signature, rateLimit: false, stats: false', { rateLimit: false, stats: false }, refused],
         ]),
       ),
     ];
@@ -153,6 +166,9 @@ function candidates(scheme, pool, phase, compare) {
         ['ours', 'chat-identity verify()', {}, verified],
         ['ours-no-limits', 'chat-identity verify(), rateLimit: false', { rateLimit: false }, verified],
         ['ours-no-stats', 'chat-identity verify(), stats: false (counting off)', { stats: false }, verified],
+        ['ours-no-limits-no-stats', 'chat-identity verify(), rateLimit: false, stats: false', { rateLimit: false, stats: false }, verified],
+        ['ours-tenants', 'chat-identity verify(), 20 tenants in turn (a lookup)', tenantsInTurn(), verified],
+        ['ours-tenants-no-stats', 'chat-identity verify(), 20 tenants in turn, stats: false', { ...tenantsInTurn(), stats: false }, verified],
       ]),
     ),
   ];
@@ -266,13 +282,18 @@ export async function benchScheme(scheme, settings, compare) {
     }
   }
   // What counting adds to one verify(): the per-round difference of time per call, with and without it.
+  // With the limits off too (their memory churn is most of the noise of a failing phase), and with
+  // a tenant per request in turn, so that no count finds the previous count's row.
   for (const [withStats, without] of [
     ['ours', 'ours-no-stats'],
+    ['ours-no-limits', 'ours-no-limits-no-stats'],
+    ['ours-tenants', 'ours-tenants-no-stats'],
     ['ours-bad', 'ours-bad-no-stats'],
+    ['ours-bad-no-limits', 'ours-bad-no-limits-no-stats'],
   ]) {
     if (!samples[without]) continue;
     const cost = median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r]));
-    result.candidates[withStats].statsCostNs = round(cost, 1);
+    result.candidates[withStats].statsCostNs = round(cost, 3);
   }
   return result;
 }
