@@ -1,26 +1,61 @@
 /**
  * What a request through an adapter costs, in process: each configuration of bench/lib/apps.mjs
- * (bare, the node:crypto floor as a middleware, this package) driven by light-my-request injection,
- * with no socket and no load generator competing for the 2 cores. Many short rounds; in each, every
- * configuration of a framework runs one batch, in an order rotated round by round, so machine
- * noise falls on all of them alike, and is timed by the process's own CPU time. The added cost of a configuration is its time per request
- * minus the bare app's in the same round; the ratio (ours ÷ floor) is taken round by round, and
- * the median and the interquartile range of those ratios are reported.
+ * (the bare app, the node:crypto floor as a middleware, this package with its default options,
+ * failure limits on; and for Fastify @fastify/jwt) driven by injection (light-my-request;
+ * `fastify.inject` for Fastify): no socket and no load generator competing for the cores.
  *
- *   node bench/inprocess.mjs [--quick] [--rounds 40] [--batch 400] [--framework express] [--out file.json]
+ * Method (issue 16):
+ * - One framework per process (bench/run.mjs forks one each), so one framework's JIT state never
+ *   weighs on another's.
+ * - Warm-up: every configuration serves `warmup` requests, in interleaved chunks, before any sample.
+ * - Then many short rounds. In each round every configuration serves one batch of `batch` requests,
+ *   in an order rotated round by round, timed by the process's own CPU time (user + system), which
+ *   other processes on the machine inflate far less than wall time. Before each batch a minor GC
+ *   (with --expose-gc, not timed) empties the young generation, so every batch starts from the same
+ *   state and no batch pays for another's garbage. A batch of 50 requests (~1.5 MB) fits in the
+ *   young generation, so a collection rarely lands inside one: the figure is the request's own
+ *   work, allocation included, and the collections' share is reported apart: the bytes each
+ *   request allocates (heap growth over the batches no collection ran in) and V8's GC time inside
+ *   timed batches (mean per request; rare and large, so only indicative). Measured on this machine
+ *   under load: the settling GC narrows the 95% intervals three- to fourfold, and 50-request
+ *   batches × many rounds narrow them another two- to threefold over 200 × fewer.
+ * - The added cost of a configuration is the median over rounds of (its µs per request − the bare
+ *   app's in the same round): the median of paired differences. A slow stretch of the machine lasts
+ *   longer than a round, so it lifts both sides of a pair and cancels in the difference, where the
+ *   difference of two medians keeps it; the median then drops the rounds a GC or a preemption hit.
+ *   Both estimators are computed, with bootstrap intervals, and `estimators` says which was tighter
+ *   in this run.
+ * - ours ÷ floor is the ratio of the two medians of paired differences, with a 95% bootstrap
+ *   interval over rounds (the same rounds for both, so the pairs stay paired). A per-round ratio is
+ *   not used: a floor that adds 3 µs is within noise of 0 in a single round.
  *
- * Failure limits are on (the default options), and every request carries a new user and address,
- * as live traffic does.
+ *   node --expose-gc bench/inprocess.mjs [--quick] [--framework express] [--rounds 240] [--batch 50]
+ *                                        [--warmup 2000] [--configs bare,user-hash] [--no-settle] [--compare] [--no-build] [--out file.json]
+ *
+ * With --compare (made by `npm run bench -- --compare <tree>`, which builds the other tree), each of
+ * this package's configurations also runs on the other build, `<scheme>@compare`, in the same rounds;
+ * `vsThisBuildAdded` is its added cost over this build's, with its interval: how to measure a patch.
+ *
+ * Every request carries a new user and address (a pool of 4,096 distinct valid proofs, cycled), as
+ * live traffic does, so the failure limits see new keys; every answer must be 200.
  */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { inject } from 'light-my-request';
-import { buildHandler } from './lib/apps.mjs';
+import { buildApp, CONFIGS } from './lib/apps.mjs';
 import { goodProof } from './lib/fixtures.mjs';
-import { median, round } from './lib/stats.mjs';
+import { buildPackage, comparePackageDir } from './lib/package.mjs';
+import { bootstrap, iqr, median, medianAt, round } from './lib/stats.mjs';
 
-const SCHEMES = ['user-hash', 'signed-payload', 'jwt'];
-const FRAMEWORKS = ['express', 'koa'];
+export const SCHEMES = ['user-hash', 'signed-payload', 'jwt'];
+export const FRAMEWORKS = ['express', 'koa', 'fastify'];
+/** What the in-process bench runs for each framework (a subset of CONFIGS: the comparisons issue 16 and 14 ask for). */
+export const INPROCESS_CONFIGS = {
+  express: ['bare', ...SCHEMES.flatMap((s) => [`floor-${s}`, s])],
+  koa: ['bare', ...SCHEMES.flatMap((s) => [`floor-${s}`, s])],
+  fastify: ['bare', ...SCHEMES.flatMap((s) => [`floor-${s}`, s]), 'fastify-jwt'],
+};
 const POOL = 4096;
 
 /** The same requests for every configuration: JSON text prepared once, a new user and address each. */
@@ -37,76 +72,213 @@ function requestPool() {
   });
 }
 
+const settleGc = globalThis.gc ? () => globalThis.gc({ type: 'minor' }) : () => {};
+
+/** The garbage collections V8 reports (start and duration in ms on performance.now()'s clock). */
+const collections = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) collections.push({ start: entry.startTime, duration: entry.duration });
+});
+
 /**
- * CPU time per request (user + system, µs) over one batch: the process's own time, which other
- * processes on the machine do not inflate the way they inflate wall time.
+ * One batch of injections: CPU time per request (user + system, µs), and the window it ran in and
+ * the heap it grew by (bytes allocated, when no collection ran inside it), for the GC accounting.
  */
-async function batch(handler, requests, from, size) {
+async function batch(app, requests, from, size, settle) {
+  if (settle) settleGc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
   const before = process.cpuUsage();
   for (let i = 0; i < size; i++) {
-    const res = await inject(handler, requests[(from + i) % POOL]);
-    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}: ${res.payload}`);
+    const res = await app.inject(requests[(from + i) % POOL]);
+    if (res.statusCode !== 200) throw new Error(`${app.framework} ${app.config}: status ${res.statusCode}: ${res.payload}`);
   }
   const { user, system } = process.cpuUsage(before);
-  return (user + system) / size;
+  const t1 = performance.now();
+  return { us: (user + system) / size, t0, t1, grown: process.memoryUsage().heapUsed - heapBefore, size };
 }
 
-const quantile = (values, q) => {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
-};
+/**
+ * What the collections cost each configuration: V8's GC time inside its timed batches (included in
+ * their CPU time) per request, a mean over every batch; and the bytes one request allocates, from
+ * the batches no collection ran in.
+ */
+function gcAccounting(batches) {
+  let gcMs = 0;
+  let requests = 0;
+  const bytes = [];
+  let hit = 0;
+  for (const b of batches) {
+    const inside = collections.filter((c) => c.start >= b.t0 && c.start < b.t1);
+    gcMs += inside.reduce((t, c) => t + c.duration, 0);
+    requests += b.size;
+    if (inside.length === 0) bytes.push(b.grown / b.size);
+    else hit++;
+  }
+  return { gcUsPerRequest: round((gcMs * 1000) / requests, 3), batchesWithGc: hit, bytesPerRequest: round(median(bytes), 4) };
+}
 
-export async function runInProcess({ quick = false, rounds, batchSize, frameworks = FRAMEWORKS, log = () => {} } = {}) {
-  const settings = { rounds: rounds ?? (quick ? 12 : 40), batch: batchSize ?? (quick ? 200 : 400) };
+/** Added cost of `samples` over `bare` (µs per request, same rounds): both estimators, intervals, spread. */
+function addedCost(samples, bare) {
+  const diffs = samples.map((us, r) => us - bare[r]);
+  const paired = median(diffs);
+  const unpaired = median(samples) - median(bare);
+  const pairedCi = bootstrap(diffs.length, (ix) => medianAt(diffs, ix));
+  const unpairedCi = bootstrap(diffs.length, (ix) => medianAt(samples, ix) - medianAt(bare, ix));
+  return {
+    usPerRequest: round(median(samples), 4),
+    usPerRequestIqr: iqr(samples).map((v) => round(v, 4)),
+    addedUs: round(paired, 3),
+    addedIqr: iqr(diffs).map((v) => round(v, 3)),
+    addedCi95: pairedCi.map((v) => round(v, 3)),
+    addedDiffOfMediansUs: round(unpaired, 3),
+    addedDiffOfMediansCi95: unpairedCi.map((v) => round(v, 3)),
+    diffs,
+  };
+}
+
+/** ours-added ÷ floor-added, with its bootstrap interval over the same rounds. */
+function ratioOf(ours, floor) {
+  const value = median(ours.diffs) / median(floor.diffs);
+  const ci = bootstrap(ours.diffs.length, (ix) => medianAt(ours.diffs, ix) / medianAt(floor.diffs, ix));
+  return { value: round(value, 3), ci95: ci.map((v) => round(v, 3)) };
+}
+
+export async function runInProcess({
+  framework,
+  quick = false,
+  rounds,
+  batchSize,
+  warmup,
+  configs,
+  settle = true,
+  compare = false,
+  log = () => {},
+}) {
+  const settings = {
+    framework,
+    rounds: rounds ?? (quick ? 60 : 240),
+    batch: batchSize ?? 50,
+    warmup: warmup ?? (quick ? 800 : 2000),
+    settle: settle && globalThis.gc !== undefined,
+    configs: configs ?? INPROCESS_CONFIGS[framework],
+    compare,
+  };
+  // With --compare, each of this package's configurations also runs on the other tree's build (`<scheme>@compare`), in the same rounds.
+  if (compare) settings.configs = settings.configs.flatMap((c) => (SCHEMES.includes(c) ? [c, `${c}@compare`] : [c]));
+  if (!CONFIGS[framework]) throw new Error(`unknown framework ${framework}`);
+  const names = settings.configs;
+  if (names[0] !== 'bare') throw new Error('the first configuration must be bare');
   const requests = requestPool();
-  const results = { settings, frameworks: {} };
-  for (const framework of frameworks) {
-    const configs = ['bare', ...SCHEMES.flatMap((scheme) => [`floor-${scheme}`, scheme])];
-    const handlers = Object.fromEntries(await Promise.all(configs.map(async (config) => [config, await buildHandler(framework, config)])));
-    const samples = Object.fromEntries(configs.map((config) => [config, []]));
-    let cursor = 0;
-    log(`inprocess: ${framework} warm-up`);
-    for (const config of configs) {
-      await batch(handlers[config], requests, cursor, settings.batch);
+  const apps = {};
+  for (const config of names) {
+    const [base, build] = config.split('@');
+    apps[config] = await buildApp(framework, base, {}, build === 'compare' ? { packageDir: comparePackageDir } : {});
+  }
+  const samples = Object.fromEntries(names.map((config) => [config, []]));
+  const batches = Object.fromEntries(names.map((config) => [config, []]));
+  let cursor = 0;
+  log(`inprocess ${framework}: warm-up, ${settings.warmup} requests per configuration`);
+  const chunk = 250;
+  for (let done = 0; done < settings.warmup; done += chunk) {
+    for (const config of names) {
+      await batch(apps[config], requests, cursor, Math.min(chunk, settings.warmup - done), false);
+      cursor += chunk;
+    }
+  }
+  log(`inprocess ${framework}: ${settings.rounds} rounds of ${names.length} × ${settings.batch} requests`);
+  const t0 = Date.now();
+  collections.length = 0;
+  gcObserver.observe({ entryTypes: ['gc'] });
+  for (let r = 0; r < settings.rounds; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const config = names[(k + r) % names.length];
+      const b = await batch(apps[config], requests, cursor, settings.batch, settings.settle);
+      samples[config].push(b.us);
+      batches[config].push(b);
       cursor += settings.batch;
     }
-    for (let r = 0; r < settings.rounds; r++) {
-      for (let k = 0; k < configs.length; k++) {
-        const config = configs[(k + r) % configs.length];
-        samples[config].push(await batch(handlers[config], requests, cursor, settings.batch));
-        cursor += settings.batch;
-      }
-    }
-    const added = (config) => samples[config].map((us, r) => us - samples.bare[r]);
-    const rows = { bare: { usPerRequest: round(median(samples.bare), 3) } };
-    for (const scheme of SCHEMES) {
-      const ours = added(scheme);
-      const floor = added(`floor-${scheme}`);
-      const ratios = ours.map((a, r) => a / floor[r]);
-      rows[scheme] = {
-        usPerRequest: round(median(samples[scheme]), 3),
-        addedUs: round(median(ours), 3),
-        floorAddedUs: round(median(floor), 3),
-        vsFloorAdded: round(median(ratios), 3),
-        vsFloorAddedIqr: [round(quantile(ratios, 0.25), 3), round(quantile(ratios, 0.75), 3)],
-      };
-    }
-    results.frameworks[framework] = rows;
   }
-  return results;
+  await new Promise((resolve) => setImmediate(resolve)); // the observer's last entries
+  gcObserver.disconnect();
+  settings.seconds = (Date.now() - t0) / 1000;
+
+  const rows = { bare: { usPerRequest: round(median(samples.bare), 4), usPerRequestIqr: iqr(samples.bare).map((v) => round(v, 4)) } };
+  for (const config of names.slice(1)) rows[config] = addedCost(samples[config], samples.bare);
+  for (const config of names) Object.assign(rows[config], gcAccounting(batches[config]));
+  for (const config of names.slice(1)) {
+    rows[config].addedGcUs = round(rows[config].gcUsPerRequest - rows.bare.gcUsPerRequest, 3);
+    rows[config].addedBytes = round(rows[config].bytesPerRequest - rows.bare.bytesPerRequest, 4);
+  }
+  for (const scheme of SCHEMES) {
+    const floor = rows[`floor-${scheme}`];
+    for (const config of [scheme, `${scheme}@compare`]) {
+      const ours = rows[config];
+      if (!ours || !floor) continue;
+      const ratio = ratioOf(ours, floor);
+      ours.vsFloorAdded = ratio.value;
+      ours.vsFloorAddedCi95 = ratio.ci95;
+    }
+    // A/B: the other build's added cost over this build's, same rounds (below 1: the other build adds less).
+    if (rows[`${scheme}@compare`] && rows[scheme]) {
+      const ab = ratioOf(rows[`${scheme}@compare`], rows[scheme]);
+      rows[`${scheme}@compare`].vsThisBuildAdded = ab.value;
+      rows[`${scheme}@compare`].vsThisBuildAddedCi95 = ab.ci95;
+    }
+  }
+  if (rows['fastify-jwt'] && rows['floor-jwt']) {
+    const ratio = ratioOf(rows['fastify-jwt'], rows['floor-jwt']);
+    rows['fastify-jwt'].vsFloorAdded = ratio.value;
+    rows['fastify-jwt'].vsFloorAddedCi95 = ratio.ci95;
+  }
+  // Which estimator of the added cost was tighter here: the median width of the 95% intervals.
+  const widths = (key) => names.slice(1).map((c) => rows[c][key][1] - rows[c][key][0]);
+  const estimators = {
+    pairedCiWidthUs: round(median(widths('addedCi95')), 3),
+    diffOfMediansCiWidthUs: round(median(widths('addedDiffOfMediansCi95')), 3),
+  };
+  for (const config of names.slice(1)) delete rows[config].diffs;
+  return {
+    settings,
+    rows,
+    estimators,
+    samples: Object.fromEntries(names.map((c) => [c, samples[c].map((v) => round(v, 4))])),
+    loadAverage: os.loadavg().map((l) => round(l, 3)),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, batch: { type: 'string' }, framework: { type: 'string', multiple: true }, out: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      framework: { type: 'string', multiple: true },
+      rounds: { type: 'string' },
+      batch: { type: 'string' },
+      warmup: { type: 'string' },
+      configs: { type: 'string' },
+      'no-settle': { type: 'boolean', default: false },
+      compare: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
   });
-  const results = await runInProcess({
-    quick: values.quick,
-    rounds: values.rounds && Number(values.rounds),
-    batchSize: values.batch && Number(values.batch),
-    frameworks: values.framework ?? FRAMEWORKS,
-    log: (m) => console.error(m),
-  });
-  if (values.out) writeFileSync(values.out, JSON.stringify(results, null, 2));
-  else console.log(JSON.stringify(results, null, 2));
+  // Run alone (npm run bench:inprocess), it builds the package first; bench/run.mjs has built it already.
+  if (!values['no-build']) await buildPackage();
+  const frameworks = {};
+  for (const framework of values.framework ?? FRAMEWORKS) {
+    frameworks[framework] = await runInProcess({
+      framework,
+      quick: values.quick,
+      rounds: values.rounds && Number(values.rounds),
+      batchSize: values.batch && Number(values.batch),
+      warmup: values.warmup && Number(values.warmup),
+      configs: values.configs?.split(','),
+      settle: !values['no-settle'],
+      compare: values.compare,
+      log: (m) => console.error(m),
+    });
+  }
+  const json = JSON.stringify({ frameworks }, null, 2);
+  if (values.out) writeFileSync(values.out, json + '\n');
+  else console.log(json);
 }

@@ -6,14 +6,20 @@
  *   npm run bench:profile -- user-hash                 # core: verify() of valid proofs, flat out
  *   node bench/profile.mjs jwt --candidate ours-bad    # any core candidate (see bench/core.mjs)
  *   node bench/profile.mjs --http express:user-hash    # the bench server under autocannon load
+ *   node bench/profile.mjs --inject koa:user-hash --vs koa:floor-user-hash
+ *       # the adapter path: the app driven by injection, flat out, steady state only (bench/lib/inject-loop.mjs);
+ *       # self time per request by function in both, the difference (where the extra µs go), and
+ *       # the GC share (the profile's garbage collector, and a second run under --trace-gc)
  *   node bench/profile.mjs --file some.cpuprofile      # summarise an existing profile
  *     [--seconds 6] [--top 25] [--stream good|bad|bad-one] [--no-build]
  *
+ * Functions of this package are named by their source (src/, adapters/) through the build's source maps.
  * The .cpuprofile files stay in bench/.profiles/ (open them in Chrome DevTools or VS Code).
  */
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDir, buildPackage, packageDir, rootDir } from './lib/package.mjs';
 
@@ -22,6 +28,8 @@ const { values, positionals } = parseArgs({
   options: {
     candidate: { type: 'string', default: 'ours' },
     http: { type: 'string' },
+    inject: { type: 'string' },
+    vs: { type: 'string' },
     stream: { type: 'string', default: 'good' },
     file: { type: 'string' },
     seconds: { type: 'string', default: '6' },
@@ -30,6 +38,19 @@ const { values, positionals } = parseArgs({
     'no-build': { type: 'boolean', default: false },
   },
 });
+
+/** dist/*.js position -> src/ or adapters/ file and line, through the build's source maps. */
+const sourceMaps = new Map();
+function original(file, line, column) {
+  if (!sourceMaps.has(file)) {
+    const map = `${file}.map`;
+    sourceMaps.set(file, existsSync(map) ? new SourceMap(JSON.parse(readFileSync(map, 'utf8'))) : null);
+  }
+  const entry = sourceMaps.get(file)?.findEntry(line, column);
+  if (!entry?.originalSource) return undefined;
+  const source = entry.originalSource.startsWith('file://') ? entry.originalSource.slice(7) : resolve(dirname(file), entry.originalSource);
+  return `${relative(rootDir, source)}:${entry.originalLine + 1}`;
+}
 
 /** Self and inclusive time per function (recursion counted once), in microseconds. */
 export function summarise(file) {
@@ -48,7 +69,12 @@ export function summarise(file) {
     if (url.startsWith(rootDir)) return relative(rootDir, url);
     return url === '' ? '(native)' : url;
   };
-  const keyOf = (cf) => `${cf.functionName || '(anonymous)'}  [${where(cf)}${cf.url ? `:${cf.lineNumber + 1}` : ''}]`;
+  const keyOf = (cf) => {
+    const url = cf.url.replace('file://', '');
+    const mapped = url.startsWith(packageDir) ? original(url, cf.lineNumber, cf.columnNumber) : undefined;
+    if (mapped) return `${cf.functionName || '(anonymous)'}  [chat-identity ${mapped}]`;
+    return `${cf.functionName || '(anonymous)'}  [${where(cf)}${cf.url ? `:${cf.lineNumber + 1}` : ''}]`;
+  };
   const self = new Map();
   const inclusive = new Map();
   const walk = (node, stack) => {
@@ -73,14 +99,29 @@ export function print({ total, self, inclusive }, top) {
   const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   console.log(`${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy; shares are of the busy time\n`);
   console.log('self time');
-  for (const [key, us] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${key}`);
+  for (const [key, us] of [...self]
+    .filter(([k]) => !k.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    console.log(`  ${pct(us)}  ${key}`);
   console.log('\ninclusive time, this package and the libraries around it');
-  const interesting = (key) => /chat-identity|lru-cache|rate-limiter-flexible|jose|jsonwebtoken|express-jwt|passport|node:crypto|garbage|\(program\)/.test(key);
-  for (const [key, us] of [...inclusive].filter(([k]) => interesting(k)).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${key}`);
+  const interesting = (key) =>
+    /chat-identity|lru-cache|rate-limiter-flexible|jose|jsonwebtoken|express-jwt|passport|node:crypto|garbage|\(program\)/.test(key);
+  for (const [key, us] of [...inclusive]
+    .filter(([k]) => interesting(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    console.log(`  ${pct(us)}  ${key}`);
 }
 
 function newestProfile(dir) {
-  return join(dir, readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop());
+  return join(
+    dir,
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
+      .pop(),
+  );
 }
 
 async function profileHttp(target, seconds) {
@@ -100,7 +141,9 @@ async function profileHttp(target, seconds) {
   client.kill();
   server.disconnect();
   await new Promise((resolve) => server.once('exit', resolve));
-  console.log(`${framework} ${config}, ${values.stream} proofs: ${Math.round(result.rps).toLocaleString('en-US')} req/s under the profiler, statuses ${JSON.stringify(result.statusCodes)}`);
+  console.log(
+    `${framework} ${config}, ${values.stream} proofs: ${Math.round(result.rps).toLocaleString('en-US')} req/s under the profiler, statuses ${JSON.stringify(result.statusCodes)}`,
+  );
   return newestProfile(dir);
 }
 
@@ -110,7 +153,18 @@ function profileCore(scheme, seconds) {
   mkdirSync(dir, { recursive: true });
   const out = execFileSync(
     process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${values.interval}`, join(benchDir, 'core.mjs'), '--profile', scheme, '--candidate', values.candidate, '--seconds', String(seconds)],
+    [
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-interval=${values.interval}`,
+      join(benchDir, 'core.mjs'),
+      '--profile',
+      scheme,
+      '--candidate',
+      values.candidate,
+      '--seconds',
+      String(seconds),
+    ],
     { encoding: 'utf8' },
   );
   const run = JSON.parse(out.trim().split('\n').pop());
@@ -118,11 +172,151 @@ function profileCore(scheme, seconds) {
   return newestProfile(dir);
 }
 
+/** The GC lines of a --trace-gc run, after the steady-state marker: count and main-thread pause per kind. */
+export function traceGc(text) {
+  const lines = text.split('\n');
+  const from = lines.findIndex((l) => l.startsWith('[inject-loop] steady state'));
+  const to = lines.findIndex((l) => l.startsWith('[inject-loop] done'));
+  const kinds = {};
+  for (const line of lines.slice(from + 1, to < 0 ? undefined : to)) {
+    const m =
+      /ms: ([A-Za-z -]+?)(?: \([^)]*\))? [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms/.exec(
+        line,
+      );
+    if (!m) continue;
+    const kind = (kinds[m[1]] ??= { count: 0, pauseMs: 0 });
+    kind.count++;
+    kind.pauseMs += Number(m[2]);
+  }
+  return kinds;
+}
+
+/** Where a function's time belongs, for the adapter-path comparison. */
+function bucketOf(key) {
+  const at = /\[(.*)\]$/.exec(key)?.[1] ?? '';
+  if (at.startsWith('chat-identity ')) return `chat-identity ${at.slice(14).replace(/:\d+$/, '')}`;
+  if (key.startsWith('(garbage collector)')) return '(garbage collector)';
+  if (key.startsWith('(program)')) return '(program)';
+  if (/crypto/.test(at) || /^(createHmac|Hmac|digest|update|timingSafeEqual|hash|createSecretKey|Hash)\b/.test(key)) return 'node:crypto';
+  if (
+    /^(processTicksAndRejections|runMicrotasks|processPromiseRejections|afterTickHandler|resolve|then)\b/.test(key) ||
+    /\(native\)/.test(at)
+  )
+    return 'promises, ticks and natives';
+  if (
+    /^(express|router|body-parser|raw-body|koa|@koa\/[a-z]+|koa-compose|fastify|find-my-way|avvio|light-my-request|fast-json-stringify|secure-json-parse|@fastify\/[a-z-]+|fast-jwt)\b/.test(
+      at,
+    )
+  )
+    return `framework: ${at.replace(/:\d+$/, '').split('/')[0]}`;
+  if (at.startsWith('node:')) return 'node internals';
+  return at.replace(/:\d+$/, '') || '(other)';
+}
+
+function runInjectLoop(target, seconds, interval) {
+  const [framework, config] = target.split(':');
+  const dir = join(benchDir, '.profiles', `inject-${framework}-${config}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const loop = join(benchDir, 'lib', 'inject-loop.mjs');
+  const profile = join(dir, 'steady.cpuprofile');
+  const out = join(dir, 'run.json');
+  execFileSync(
+    process.execPath,
+    [loop, framework, config, '--seconds', String(seconds), '--profile', profile, '--interval', String(interval), '--out', out],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  // The same loop again, unprofiled, under --trace-gc: how often V8 collects, and how long it pauses.
+  const outGc = join(dir, 'run-gc.json');
+  const text = execFileSync(process.execPath, ['--trace-gc', loop, framework, config, '--seconds', String(seconds), '--out', outGc], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const gcRun = JSON.parse(readFileSync(outGc, 'utf8'));
+  const kinds = traceGc(text);
+  const gcMs = Object.values(kinds).reduce((t, k) => t + k.pauseMs, 0);
+  return {
+    target,
+    profile,
+    run,
+    summary: summarise(profile),
+    gc: {
+      requests: gcRun.requests,
+      usPerRequest: gcRun.usPerRequest,
+      kinds,
+      gcUsPerRequest: (gcMs * 1000) / gcRun.requests,
+      gcShareOfCpu: (gcMs * 1000) / gcRun.cpuUs,
+      perThousandRequests: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, (1000 * v.count) / gcRun.requests])),
+    },
+  };
+}
+
+/** Per-request self time by function (µs), busy time only. */
+function perRequest({ summary, run }) {
+  const map = new Map();
+  for (const [key, us] of summary.self) if (!key.startsWith('(idle)')) map.set(key, us / run.requests);
+  return map;
+}
+
+function printInject(a, b, top) {
+  const fmt = (v) => `${v >= 0 ? ' ' : ''}${v.toFixed(2)}`.padStart(7);
+  for (const x of [a, b].filter(Boolean)) {
+    const busy = [...perRequest(x).values()].reduce((t, v) => t + v, 0);
+    console.log(
+      `\n${x.target}: ${x.run.requests.toLocaleString('en-US')} requests in ${(x.run.wallMs / 1000).toFixed(1)} s, ${x.run.usPerRequest.toFixed(1)} µs CPU a request under the profiler (${busy.toFixed(1)} µs sampled busy); unprofiled ${x.gc.usPerRequest.toFixed(1)} µs`,
+    );
+    const gcKinds = Object.entries(x.gc.kinds)
+      .map(([k, v]) => `${k} ${v.count} (${(v.pauseMs / v.count).toFixed(2)} ms each)`)
+      .join(', ');
+    console.log(
+      `  --trace-gc: ${gcKinds || 'no collections'}; ${x.gc.gcUsPerRequest.toFixed(2)} µs of pauses a request, ${(100 * x.gc.gcShareOfCpu).toFixed(1)}% of CPU; profile's (garbage collector): ${(perRequest(x).get('(garbage collector)  [(native)]') ?? 0).toFixed(2)} µs a request`,
+    );
+    console.log('  self time per request, top functions:');
+    for (const [key, us] of [...perRequest(x)].sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
+  }
+  if (!b) return;
+  const pa = perRequest(a);
+  const pb = perRequest(b);
+  const keys = new Set([...pa.keys(), ...pb.keys()]);
+  const diff = [...keys].map((k) => [k, (pa.get(k) ?? 0) - (pb.get(k) ?? 0)]);
+  const total = diff.reduce((t, [, v]) => t + v, 0);
+  console.log(`\n${a.target} minus ${b.target}: ${total.toFixed(1)} µs more sampled time a request; by function (self):`);
+  for (const [key, us] of diff.sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
+  console.log('  ... and the most negative:');
+  for (const [key, us] of diff.sort((p, q) => p[1] - q[1]).slice(0, 5)) console.log(`   ${fmt(us)} µs  ${key}`);
+  const buckets = new Map();
+  for (const [key, us] of diff) buckets.set(bucketOf(key), (buckets.get(bucketOf(key)) ?? 0) + us);
+  console.log('  by where the time is spent:');
+  for (const [bucket, us] of [...buckets].sort((p, q) => q[1] - p[1]).filter(([, us]) => Math.abs(us) >= 0.05))
+    console.log(`   ${fmt(us)} µs  ${bucket}`);
+  console.log(`\n  inclusive time per request of this package's functions in ${a.target}:`);
+  const inc = [...a.summary.inclusive].filter(([k]) => /chat-identity|rate-limiter-flexible|lru-cache/.test(k)).sort((p, q) => q[1] - p[1]);
+  for (const [key, us] of inc.slice(0, top)) console.log(`   ${fmt(us / a.run.requests)} µs  ${key}`);
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (values.inject) {
+    if (!values['no-build']) await buildPackage();
+    const seconds = Number(values.seconds);
+    const interval = Number(values.interval);
+    const a = runInjectLoop(values.inject, seconds, interval);
+    const b = values.vs ? runInjectLoop(values.vs, seconds, interval) : undefined;
+    printInject(a, b, Number(values.top));
+    console.log(
+      `\nprofiles: ${[a, b]
+        .filter(Boolean)
+        .map((x) => relative(process.cwd(), x.profile))
+        .join(', ')}`,
+    );
+    process.exit(0);
+  }
   let file = values.file;
   if (!file) {
     if (!values['no-build']) await buildPackage();
-    file = values.http ? await profileHttp(values.http, Number(values.seconds)) : profileCore(positionals[0] ?? 'user-hash', Number(values.seconds));
+    file = values.http
+      ? await profileHttp(values.http, Number(values.seconds))
+      : profileCore(positionals[0] ?? 'user-hash', Number(values.seconds));
   }
   console.log(`profile: ${relative(process.cwd(), file)}`);
   print(summarise(file), Number(values.top));

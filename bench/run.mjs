@@ -1,16 +1,23 @@
 /**
- * `npm run bench`: builds the package privately, then runs the core, attack-cost, HTTP and memory benches,
- * each in processes of its own, prints the tables and the targets, and writes bench/results.json
- * and bench/RESULTS.md. About 9 minutes; `--quick` takes about 2. A quick, partial (--only) or
- * A/B (--compare) run writes bench/results-check.json and leaves the published results alone.
+ * `npm run bench`: builds the package privately, then runs the core, attack-cost, in-process
+ * adapter, HTTP and memory benches, each in processes of its own, prints the tables and the
+ * targets, and writes bench/results.json and bench/RESULTS.md. About 11 minutes; `--quick` takes
+ * about 3. A quick, partial (--only) or A/B (--compare) run writes bench/results-check.json and
+ * leaves the published results alone.
  *
- *   npm run bench [-- --quick] [--only core,attacks,http,memory] [--duration 2.5] [--rounds 5]
- *                 [--connections 10] [--memory-count 1000000] [--out file.json] [--md file.md] [--no-build]
+ *   npm run bench [-- --quick] [--only core,attacks,inprocess,http,memory] [--duration 2] [--rounds 4]
+ *                 [--connections 10] [--inprocess-rounds 240] [--memory-count 1000000]
+ *                 [--out file.json] [--md file.md] [--no-build]
  *   (--duration, --rounds and --connections set the HTTP runs; each section's own options are in
- *   the header of bench/core.mjs, bench/http.mjs and bench/memory.mjs)
- *   npm run bench -- --compare /path/to/other/tree [--only core,http]
+ *   the header of bench/core.mjs, bench/inprocess.mjs, bench/http.mjs and bench/memory.mjs)
+ *   npm run bench -- --compare /path/to/other/tree [--only core,inprocess,http]
  *       builds the other tree's src/ and adapters/ too and runs its verify() and middleware
  *       beside this tree's, in the same rounds: the way to measure a patch on a noisy machine.
+ *
+ * The adapter targets (issue 16) are on the in-process section: per-request CPU time through each
+ * adapter by injection, added over the bare app, against the node:crypto floor as a middleware.
+ * The HTTP section is their cross-check over sockets (server CPU per request, req/s, latency),
+ * reported, not targeted.
  *
  * Not part of `npm test`. CHAT_IDENTITY_BENCH_OPTIONS (JSON) is merged into the package's
  * options in the HTTP servers, e.g. '{"rateLimit":false}'.
@@ -23,14 +30,16 @@ import { parseArgs } from 'node:util';
 import { benchDir, buildPackage, comparePackageDir, rootDir } from './lib/package.mjs';
 import { evaluateTargets, renderConsole, renderMarkdown } from './report.mjs';
 
+const SECTIONS = ['core', 'attacks', 'inprocess', 'http', 'memory'];
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'core,attacks,http,memory' },
+    only: { type: 'string', default: SECTIONS.join(',') },
     duration: { type: 'string' },
     rounds: { type: 'string' },
     connections: { type: 'string', default: '10' },
     'memory-count': { type: 'string' },
+    'inprocess-rounds': { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
@@ -41,7 +50,7 @@ const quick = values.quick;
 const only = new Set(values.only.split(',').map((s) => s.trim()));
 const compare = values.compare !== undefined;
 // A quick, partial or A/B run is for checking: it never replaces the published results.
-const partial = quick || only.size < 4 || compare;
+const partial = quick || SECTIONS.some((section) => !only.has(section)) || compare;
 const outFile = values.out ?? join(benchDir, partial ? 'results-check.json' : 'results.json');
 const mdFile = values.md ?? (partial ? undefined : join(benchDir, 'RESULTS.md'));
 const log = (message) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -107,8 +116,21 @@ if (only.has('attacks')) {
   log('attacks: the worst failing input of each kind, beside valid requests');
   results.attacks = await child('attacks.mjs', quick ? ['--quick'] : []);
 }
+if (only.has('inprocess')) {
+  results.inprocess = { frameworks: {} };
+  for (const framework of ['express', 'koa', 'fastify']) {
+    log(
+      `inprocess: ${framework} by injection, bare / floor middleware / this package${framework === 'fastify' ? ' / @fastify/jwt' : ''}, alternated rounds`,
+    );
+    const args = ['--framework', framework, '--no-build'];
+    if (quick) args.push('--quick');
+    if (values['inprocess-rounds']) args.push('--rounds', values['inprocess-rounds']);
+    if (compare) args.push('--compare');
+    Object.assign(results.inprocess.frameworks, (await child('inprocess.mjs', args, ['--expose-gc'])).frameworks);
+  }
+}
 if (only.has('http')) {
-  log('http: Express 5 and Koa 3, bare and with each middleware (autocannon in its own process)');
+  log('http: Express 5, Koa 3 and Fastify 5, bare and with each middleware (autocannon in its own process)');
   const args = ['--connections', values.connections];
   if (quick) args.push('--quick');
   if (values.duration) args.push('--duration', values.duration);
@@ -131,6 +153,13 @@ if (only.has('memory')) {
     log(`memory: ${n.toLocaleString('en-US')} failing ${scheme} verifications, failure limits ${limits}`);
     results.memory.runs.push(await child('memory.mjs', ['--count', String(n), '--scheme', scheme, '--limits', limits], ['--expose-gc']));
   }
+  // Bytes per limiter entry below the cap: the heap kept at 10,000 and 40,000 distinct failures (a full GC at each), the slope between.
+  log('memory: bytes per failure-limiter entry, 40,000 distinct failures (below the cap)');
+  results.memory.entries = await child(
+    'memory.mjs',
+    ['--count', '40000', '--scheme', 'user-hash', '--limits', 'on', '--checkpoints', '10000,40000'],
+    ['--expose-gc'],
+  );
 }
 
 meta.loadAfter = load();

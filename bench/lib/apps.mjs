@@ -1,26 +1,28 @@
 /**
- * The benches' apps: the same small chat app on Express 5 or Koa 3, bare, behind this package's
- * middleware, behind the minimal node:crypto check (the floor), or behind express-jwt /
- * passport-jwt. `buildHandler` returns Node's `(req, res)` handler, which bench/http/server.mjs
- * serves over a socket and bench/inprocess.mjs drives by injection.
+ * The benches' apps: the same small chat app on Express 5, Koa 3 or Fastify 5, bare, behind this
+ * package's middleware (plugin), behind the minimal node:crypto check (the floor), or behind
+ * express-jwt / passport-jwt / @fastify/jwt. `buildHandler` returns Node's `(req, res)` handler,
+ * which bench/http/server.mjs serves over a socket; `buildApp` adds the app's own injection
+ * (light-my-request; `fastify.inject` for Fastify), which bench/inprocess.mjs drives.
  *
- *   framework: express | koa
- *   config:    bare | user-hash | signed-payload | jwt        (this package)
+ *   framework: express | koa | fastify
+ *   config:    bare | user-hash | signed-payload | jwt        (this package, default options: limits on)
  *              floor-user-hash | floor-signed-payload | floor-jwt (the minimal node:crypto check
  *                 of bench/lib/floors.mjs as a middleware: what any verification must cost)
- *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt
+ *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt   (Express)
+ *              fastify-jwt (@fastify/jwt, as its README shows: an onRequest hook, jwtVerify())  (Fastify)
  *
  * Every app trusts X-Forwarded-For (the bench's stand-in for a proxy in front), parses JSON,
  * and answers POST /chat with a small JSON reply naming the user, or a 401 JSON body.
  */
 import { SECRET } from './fixtures.mjs';
 import { floors } from './floors.mjs';
-import { importPackage } from './package.mjs';
+import { importPackage as importBuilt } from './package.mjs';
 
 const OURS = ['user-hash', 'signed-payload', 'jwt'];
 const UNVERIFIED = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
 
-async function expressApp(config, options, floor) {
+async function expressApp(config, options, floor, importPackage) {
   const { default: express } = await import('express');
   const app = express();
   app.set('trust proxy', true);
@@ -59,7 +61,12 @@ async function expressApp(config, options, floor) {
     const { Strategy, ExtractJwt } = await import('passport-jwt');
     passport.use(
       new Strategy(
-        { jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: SECRET, algorithms: ['HS256'], jsonWebTokenOptions: { maxAge: '15m' } },
+        {
+          jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+          secretOrKey: SECRET,
+          algorithms: ['HS256'],
+          jsonWebTokenOptions: { maxAge: '15m' },
+        },
         (payload, done) => done(null, payload),
       ),
     );
@@ -73,7 +80,7 @@ async function expressApp(config, options, floor) {
   return app;
 }
 
-async function koaApp(config, options, floor) {
+async function koaApp(config, options, floor, importPackage) {
   const { default: Koa } = await import('koa');
   const { default: Router } = await import('@koa/router');
   const { bodyParser } = await import('@koa/bodyparser');
@@ -109,11 +116,91 @@ async function koaApp(config, options, floor) {
   return app.callback();
 }
 
-/** The `(req, res)` handler of one configuration; `extraOptions` are merged into this package's options. */
-export async function buildHandler(framework, config, extraOptions = {}) {
+/**
+ * Fastify 5: JSON parsed by Fastify itself; this package as the documented plugin (a preValidation
+ * hook) with `requireVerified()` as the route's preHandler; the floor as the cheapest hook Fastify
+ * has (a callback-style preValidation hook, the same stage as the plugin's); @fastify/jwt as its
+ * README shows (an async onRequest hook calling `request.jwtVerify()`), `HS256` only, 15-minute
+ * `maxAge`, no cache (its default).
+ */
+async function fastifyApp(config, options, floor, importPackage) {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ trustProxy: true, logger: false });
+  const reply = (user) => ({ reply: 'Thanks, an agent will answer shortly.', user });
+  if (config === 'bare') {
+    app.post('/chat', async () => reply(null));
+  } else if (OURS.includes(config)) {
+    const { identityVerification, requireVerified } = await importPackage('fastify');
+    await app.register(identityVerification, options(config));
+    app.post('/chat', { preHandler: requireVerified() }, async (request) => reply(request.identity.contact.externalId));
+  } else if (floor) {
+    app.decorateRequest('user', null);
+    app.addHook('preValidation', (request, res, done) => {
+      const user = floor(request);
+      if (user === undefined) return void res.code(401).send(UNVERIFIED);
+      request.user = user;
+      done();
+    });
+    app.post('/chat', async (request) => reply(request.user));
+  } else if (config === 'fastify-jwt') {
+    const { default: fastifyJwt } = await import('@fastify/jwt');
+    await app.register(fastifyJwt, { secret: SECRET, verify: { algorithms: ['HS256'], maxAge: 900 } });
+    app.addHook('onRequest', async (request, res) => {
+      try {
+        await request.jwtVerify();
+      } catch (err) {
+        res.send(err);
+      }
+    });
+    app.post('/chat', async (request) => reply(request.user.externalId));
+  } else {
+    throw new Error(`unknown fastify config ${config}`);
+  }
+  await app.ready();
+  return app;
+}
+
+/** Every configuration of each framework that the in-process and socket benches know. */
+export const CONFIGS = {
+  express: [
+    'bare',
+    'floor-user-hash',
+    'user-hash',
+    'floor-signed-payload',
+    'signed-payload',
+    'floor-jwt',
+    'jwt',
+    'jwt-passport',
+    'express-jwt',
+    'passport-jwt',
+  ],
+  koa: ['bare', 'floor-user-hash', 'user-hash', 'floor-signed-payload', 'signed-payload', 'floor-jwt', 'jwt'],
+  fastify: ['bare', 'floor-user-hash', 'user-hash', 'floor-signed-payload', 'signed-payload', 'floor-jwt', 'jwt', 'fastify-jwt'],
+};
+
+/**
+ * One configuration, built: `handler` is Node's `(req, res)` handler (Fastify's `routing`), `inject`
+ * sends one light-my-request injection (`{ method, url, headers, payload }`) and resolves with the
+ * response (through `fastify.inject` for Fastify). `extraOptions` are merged into this package's
+ * options; `packageDir` is the built copy of this package to use (the other tree's, for --compare).
+ */
+export async function buildApp(framework, config, extraOptions = {}, { packageDir } = {}) {
   const options = (scheme) => ({ scheme, keys: [SECRET], ...extraOptions });
   const floor = config.startsWith('floor-') ? floors()[config.slice(6)] : undefined;
-  if (framework === 'express') return expressApp(config, options, floor);
-  if (framework === 'koa') return koaApp(config, options, floor);
-  throw new Error(`unknown framework ${framework}`);
+  const importPackage = (entry) => importBuilt(entry, packageDir);
+  if (framework === 'fastify') {
+    const app = await fastifyApp(config, options, floor, importPackage);
+    return { framework, config, handler: app.routing, inject: (request) => app.inject(request) };
+  }
+  let handler;
+  if (framework === 'express') handler = await expressApp(config, options, floor, importPackage);
+  else if (framework === 'koa') handler = await koaApp(config, options, floor, importPackage);
+  else throw new Error(`unknown framework ${framework}`);
+  const { inject } = await import('light-my-request');
+  return { framework, config, handler, inject: (request) => inject(handler, request) };
+}
+
+/** The `(req, res)` handler of one configuration; `extraOptions` are merged into this package's options. */
+export async function buildHandler(framework, config, extraOptions = {}) {
+  return (await buildApp(framework, config, extraOptions)).handler;
 }

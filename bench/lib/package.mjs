@@ -18,7 +18,6 @@ export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = join(benchDir, '..');
 export const packageDir = join(benchDir, '.build', 'node_modules', 'chat-identity');
 
-
 /**
  * A second copy for A/B runs (`--compare <tree>`): another checkout or a patched copy of src/
  * and adapters/, built the same way. Its node_modules lookups still end in this project's.
@@ -79,7 +78,7 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
  * The copy is CHAT_IDENTITY_BENCH_PACKAGE when set (how the HTTP servers of `--compare` runs
  * load the other tree), else the private copy.
  */
-export function importPackage(entry = '', dir = process.env.CHAT_IDENTITY_BENCH_PACKAGE || packageDir) {
-  const file = join(dir, 'dist', `${entry || 'index'}.js`);
+export function importPackage(entry = '', dir) {
+  const file = join(dir ?? (process.env.CHAT_IDENTITY_BENCH_PACKAGE || packageDir), 'dist', `${entry || 'index'}.js`);
   return import(pathToFileURL(file).href);
 }

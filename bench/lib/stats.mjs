@@ -22,3 +22,46 @@ export const int = (value) => (Number.isFinite(value) ? Math.round(value).toLoca
 
 /** Formats a ratio as `0.97×`. */
 export const ratio = (value, digits = 2) => (Number.isFinite(value) ? `${value.toFixed(digits)}×` : '—');
+
+/** The q-quantile (0..1) of the finite values, linearly interpolated. */
+export function quantile(values, q) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const at = q * (sorted.length - 1);
+  const low = Math.floor(at);
+  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
+}
+
+/** The interquartile range as [25th, 75th percentile]. */
+export const iqr = (values) => [quantile(values, 0.25), quantile(values, 0.75)];
+
+/** A small deterministic PRNG (mulberry32), so that a bootstrap gives the same interval for the same samples. */
+export function prng(seed = 0x5eed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A percentile bootstrap over rounds: `statistic(indices)` is computed on `resamples` sets of round
+ * indices drawn with replacement (all series resampled with the same rounds, so pairs stay pairs);
+ * returns the [2.5th, 97.5th] percentiles.
+ */
+export function bootstrap(rounds, statistic, resamples = 2000, seed = 0x5eed) {
+  const random = prng(seed);
+  const values = [];
+  const indices = new Array(rounds);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < rounds; i++) indices[i] = Math.floor(random() * rounds);
+    values.push(statistic(indices));
+  }
+  return [quantile(values, 0.025), quantile(values, 0.975)];
+}
+
+/** The median of `values` at `indices` (a bootstrap resample). */
+export const medianAt = (values, indices) => median(indices.map((i) => values[i]));
