@@ -12,8 +12,11 @@
  *
  * Counting (`verifier.stats()`, on by default) is measured by a `-no-stats` twin beside `ours`,
  * `ours-no-limits`, `ours-tenants` (20 tenants in turn: no count finds the previous count's row),
- * `ours-bad` and `ours-bad-no-limits`, same rounds: each one's `statsCostNs` is the median
- * per-round difference of time per call (docs/rollout.md, "What counting costs").
+ * `ours-bad` and `ours-bad-no-limits`: each one's `statsCostNs` is the median difference of time
+ * per call over 200 paired turns (`statsCost()`; 50 with --quick), `statsCostIqrNs` its quartiles.
+ * Those differences of two 5-20 µs calls are noisy on a shared machine; `statsCost` of each HMAC
+ * scheme measures counting alone, on requests with no proof (`countingPairs()`): the headline
+ * figure (docs/rollout.md, "What counting costs").
  *
  * Expects the package built by bench/lib/package.mjs (bench/run.mjs builds it first); with
  * --compare, also the other tree's build (`npm run bench -- --compare <tree>` makes it), whose
@@ -21,13 +24,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as jose from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { ASYMMETRIC, asymmetricFixture } from './lib/asymmetric.mjs';
-import { badProof, goodProof, SECRET, toVerifyRequest } from './lib/fixtures.mjs';
+import { addressOf, badProof, goodProof, SECRET, toVerifyRequest } from './lib/fixtures.mjs';
 import { floors, secretKey } from './lib/floors.mjs';
 import { comparePackageDir, importPackage } from './lib/package.mjs';
-import { median, round } from './lib/stats.mjs';
+import { median, quantile, round } from './lib/stats.mjs';
 
 const { createVerifier } = await importPackage();
 
@@ -281,9 +286,9 @@ export async function benchScheme(scheme, settings, compare) {
       result.candidates[c.id] = entry;
     }
   }
-  // What counting adds to one verify(): the per-round difference of time per call, with and without it.
-  // With the limits off too (their memory churn is most of the noise of a failing phase), and with
-  // a tenant per request in turn, so that no count finds the previous count's row.
+  // What counting adds to one verify(), each verifier beside its twin that does not count: with the
+  // limits on and off, and with a tenant per request in turn (no count finds the previous count's row).
+  const byId = new Map([...good, ...bad].map((c) => [c.id, c]));
   for (const [withStats, without] of [
     ['ours', 'ours-no-stats'],
     ['ours-no-limits', 'ours-no-limits-no-stats'],
@@ -291,15 +296,84 @@ export async function benchScheme(scheme, settings, compare) {
     ['ours-bad', 'ours-bad-no-stats'],
     ['ours-bad-no-limits', 'ours-bad-no-limits-no-stats'],
   ]) {
-    if (!samples[without]) continue;
-    const cost = median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r]));
-    result.candidates[withStats].statsCostNs = round(cost, 3);
+    if (!byId.has(without)) continue;
+    const { median: cost, q1, q3 } = await statsCost(byId.get(withStats), byId.get(without), settings.statsBlocks);
+    Object.assign(result.candidates[withStats], { statsCostNs: round(cost, 3), statsCostIqrNs: [round(q1, 3), round(q3, 3)] });
+    // The rounds' own difference, for comparison: on a shared machine it swings by microseconds.
+    result.candidates[withStats].statsCostRoundsNs = round(median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r])), 3);
+  }
+  // Counting alone, on the cheapest request (no proof: about 1 µs), where its cost stands out.
+  if (!FIXTURES[scheme]) {
+    result.statsCost = {};
+    for (const { id, label, withStats, without } of countingPairs(scheme)) {
+      const { median: cost, q1, q3 } = await statsCost(withStats, without, settings.statsBlocks, 1024);
+      result.statsCost[id] = { label, ns: round(cost, 3), iqrNs: [round(q1, 3), round(q3, 3)] };
+    }
   }
   return result;
 }
 
+/**
+ * What counting costs by itself: verifiers given requests that carry no proof (an anonymous visitor,
+ * about 1 µs a call), counting and not, with static keys (every count finds the previous count's
+ * row) and with 20 tenants in turn (none does). Counting does the same work for any result, so
+ * the difference is its cost, measured where a verify's own noise is a tenth of a valid proof's.
+ */
+function countingPairs(scheme) {
+  const pool = Array.from({ length: 4096 }, (_, i) => ({ headers: {}, body: { message: 'Hello' }, ip: addressOf(i) }));
+  const anonymous = (result) => !result.verified && result.error === undefined;
+  const twin = (options) => {
+    const verifier = createVerifier({ scheme, keys: [SECRET], ...options });
+    return { label: 'chat-identity verify(), no proof', pool, fn: async (r) => anonymous(await verifier.verify(r)) };
+  };
+  return [
+    { id: 'no-proof', label: 'a request with no proof, static keys', withStats: twin({}), without: twin({ stats: false }) },
+    {
+      id: 'no-proof-tenants',
+      label: 'a request with no proof, 20 tenants in turn (a lookup)',
+      withStats: twin(tenantsInTurn()),
+      without: twin({ ...tenantsInTurn(), stats: false }),
+    },
+  ];
+}
+
+/**
+ * What counting adds to one verify(), measured in pairs: the verifier that counts and its twin that
+ * does not take turns (A B B A) over the same 256 requests, each turn after a minor collection so a
+ * collection falls in both alike; `blocks` such turns, the median of their differences and its
+ * quartiles. The rounds above sample each candidate for 150 ms about a second apart: on a shared
+ * machine their difference swings by microseconds, and cannot tell 0.3 µs from nothing.
+ */
+async function statsCost(withStats, without, blocks, N = 256) {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  const pool = withStats.pool;
+  let cursor = Math.max(withStats.cursor ?? 0, without.cursor ?? 0);
+  const turn = async (candidate) => {
+    gc({ type: 'minor' });
+    let ok = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) if (await candidate.fn(pool[(cursor + i) & (pool.length - 1)])) ok++;
+    const ns = Number(process.hrtime.bigint() - t0) / N;
+    if (ok !== N) throw new Error(`${candidate.label}: ${N - ok} of ${N} calls did not give the expected outcome`);
+    return ns;
+  };
+  const block = async () => {
+    const a1 = await turn(withStats);
+    const b1 = await turn(without);
+    const b2 = await turn(without);
+    const a2 = await turn(withStats);
+    cursor += N;
+    return (a1 + a2 - b1 - b2) / 2;
+  };
+  for (let i = 0; i < 10; i++) await block();
+  const costs = [];
+  for (let i = 0; i < blocks; i++) costs.push(await block());
+  return { median: median(costs), q1: quantile(costs, 0.25), q3: quantile(costs, 0.75) };
+}
+
 export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {
-  const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 150 : 400, compare };
+  const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 150 : 400, statsBlocks: quick ? 50 : 200, compare };
   const compareModule = compare ? await importPackage('', comparePackageDir) : undefined;
   const results = { settings, schemes: {} };
   for (const scheme of schemes) {

@@ -10,9 +10,10 @@
  * `limits.folded` counts every request a bound sent to `(other)`. About 1 kB a row, its rings
  * included (5,000 rows: 4.6 MiB of heap and buffers; docs/rollout.md says how it was measured).
  *
- * Cheap on the request path: a count finds its row through nested maps (tenant, key id, then the
- * other labels packed in one number), building no string and allocating nothing once the row exists
- * (bench/core.mjs, `statsCostNs`; docs/rollout.md).
+ * Cheap on the request path: a count finds its tenant, then compares its labels with that tenant's
+ * previous count's, and only when they differ looks further through nested maps (key id, then the
+ * other labels packed in one number); it builds no string and allocates nothing once the row exists
+ * (bench/core.mjs, `statsCost`; docs/rollout.md, "What counting costs").
  *
  * @example
  * ```ts
@@ -35,6 +36,12 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const MINUTES = 60;
 const HOURS = 24;
+/**
+ * The minute and hour of a row not counted yet: some 2,000 years before 1970, and a small integer
+ * (not -Infinity), so that the fields stay integers and a ring's index is an integer remainder on
+ * the request path.
+ */
+const NEVER = -(2 ** 30);
 
 /** One count: its labels, as the verifier knows them. `tenant` undefined: no tenant applies; `null`: not known. */
 export interface Count {
@@ -121,7 +128,8 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
   const { maxTenants, maxKeyIds, maxSeries, now } = bounds;
   const since = now();
   // Rows are found through nested maps (tenant, then key id, then the other labels packed in one
-  // number): no string is built and nothing is allocated for a count that finds its row.
+  // number), each tenant remembering its previous count's row: no string is built and nothing is
+  // allocated for a count that finds its row.
   const noTenant = newSlot(null);
   const unknownTenant = newSlot(UNKNOWN_TENANT);
   const otherTenant = newSlot(OTHER);
@@ -135,13 +143,9 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
   const rows: Row[] = [];
   const overflowRows = new Map<string, Row>();
   let folded = 0;
-  /** Set by `rowFor` when a bound decided the row. */
+  /** Set by `tenantSlot` and `rowFor` when a bound decided the row. */
   let folding = false;
   let stamp = 0;
-  /** The previous count and its row: a steady stream of one kind finds it by comparing labels alone. */
-  let lastCount: Count | undefined;
-  let lastRow: Row | undefined;
-  let lastFolded = false;
 
   function tenantSlot(tenant: string | null | undefined): TenantSlot {
     if (tenant === undefined) return noTenant;
@@ -170,8 +174,8 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
     return made;
   }
 
-  function rowFor(count: Count): Row {
-    const slot = keySlot(tenantSlot(count.tenant), count.keyId);
+  function rowFor(tenant: TenantSlot, count: Count): Row {
+    const slot = keySlot(tenant, count.keyId);
     const scheme = intern(schemes, count.scheme);
     const outcome = intern(outcomes, count.outcome);
     const mistake = intern(mistakes, count.mistake);
@@ -213,18 +217,25 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
 
   function count(count: Count, key?: KeyFacts): void {
     const at = now();
+    folding = false;
+    const tenant = tenantSlot(count.tenant);
+    const tenantFolded = folding;
     let row: Row;
-    if (lastCount !== undefined && sameLabels(lastCount, count)) {
-      row = lastRow!;
-      if (lastFolded) folded++;
+    let rowFolded: boolean;
+    // Each tenant's steady stream of one kind finds its row by comparing labels alone.
+    const last = tenant.lastCount;
+    if (last !== undefined && sameLabels(last, count)) {
+      row = tenant.lastRow!;
+      rowFolded = tenant.lastFolded;
     } else {
       folding = false;
-      row = rowFor(count);
-      if (folding) folded++;
-      lastCount = count;
-      lastRow = row;
-      lastFolded = folding;
+      row = rowFor(tenant, count);
+      rowFolded = folding;
+      tenant.lastCount = count;
+      tenant.lastRow = row;
+      tenant.lastFolded = rowFolded;
     }
+    if (tenantFolded || rowFolded) folded++;
     const minute = Math.floor(at / MINUTE);
     if (minute > row.minute) roll(row, minute);
     row.total++;
@@ -303,10 +314,14 @@ interface TenantSlot {
   readonly noKey: KeySlot;
   readonly keys: Map<string, KeySlot>;
   otherKey: KeySlot | undefined;
+  /** The tenant's previous count, its row, and whether a key id or row bound decided that row. */
+  lastCount: Count | undefined;
+  lastRow: Row | undefined;
+  lastFolded: boolean;
 }
 
 function newSlot(tenant: string | null): TenantSlot {
-  return { noKey: { tenant, keyId: null, rows: new Map() }, keys: new Map(), otherKey: undefined };
+  return { noKey: { tenant, keyId: null, rows: new Map() }, keys: new Map(), otherKey: undefined, lastCount: undefined, lastRow: undefined, lastFolded: false };
 }
 
 function newRow(labels: Row['labels']): Row {
@@ -314,7 +329,7 @@ function newRow(labels: Row['labels']): Row {
   const rings = new ArrayBuffer((MINUTES + HOURS) * 4);
   const minutes = new Uint32Array(rings, 0, MINUTES);
   const hours = new Uint32Array(rings, MINUTES * 4, HOURS);
-  return { labels, total: 0, minute: -Infinity, hour: -Infinity, minutes, hours, keyFacts: undefined, keyStamp: 0 };
+  return { labels, total: 0, minute: NEVER, hour: NEVER, minutes, hours, keyFacts: undefined, keyStamp: 0 };
 }
 
 function sameLabels(a: Count, b: Count): boolean {
