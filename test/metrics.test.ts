@@ -130,6 +130,35 @@ describe('counters', () => {
     expect(row.total).toBe(5);
   });
 
+  it('window every count in its minute and hour, whatever the steps of a clock that moves on (fast-check)', () => {
+    const step = fc.oneof(fc.integer({ min: 0, max: 90_000 }), fc.integer({ min: 0, max: 4 * 3_600_000 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(step, fc.boolean()), { maxLength: 200 }), step, (steps, last) => {
+        const clock = movingClock();
+        const stats = identityStats({ now: clock.now });
+        const counters = countersFor(stats)!;
+        const times: number[][] = [[], []];
+        for (const [advance, failing] of steps) {
+          clock.advance(advance);
+          counters.count({ tenant: undefined, scheme: 'user-hash', outcome: failing ? 'INVALID_SIGNATURE' : 'VERIFIED', keyId: undefined, test: false, via: 'proof', mode: 'report', mistake: undefined });
+          times[failing ? 1 : 0]!.push(clock.now());
+        }
+        clock.advance(last);
+        const at = clock.now();
+        const [minute, hour] = [Math.floor(at / 60_000), Math.floor(at / 3_600_000)];
+        for (const row of stats.stats().series) {
+          const counted = times[row.outcome === 'VERIFIED' ? 0 : 1]!;
+          const perBucket = (size: number, unit: number, end: number) =>
+            Array.from({ length: size }, (_, i) => counted.filter((t) => Math.floor(t / unit) === end - size + 1 + i).length);
+          expect(row.minutes).toEqual(perBucket(60, 60_000, minute));
+          expect(row.hours).toEqual(perBucket(24, 3_600_000, hour));
+          expect(row.total).toBe(counted.length);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('fold tenants past maxTenants and key ids past maxKeyIds into (other), and rows past maxSeries', async () => {
     const stats = identityStats({ maxTenants: 2, maxKeyIds: 1, maxSeries: 6, now: frozenClock });
     const verifier = createVerifier({

@@ -64,9 +64,15 @@ export interface KeyFacts {
 interface Row {
   readonly labels: Omit<StatsSeries, 'total' | 'minutes' | 'hours'>;
   total: number;
-  /** The minute (since the epoch) the ring's newest bucket holds. */
+  /** The minute (since the epoch) counted in `thisMinute`; the ring holds the minutes before it. */
   minute: number;
   hour: number;
+  /**
+   * The counts of the current minute and hour, on the row itself: a count touches this one object,
+   * and the rings only when a minute ends.
+   */
+  thisMinute: number;
+  thisHour: number;
   readonly minutes: Uint32Array;
   readonly hours: Uint32Array;
   /** The facts of its key as last counted (a diagnosis named it), and when: for the snapshot's `keys`. */
@@ -239,8 +245,8 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
     const minute = Math.floor(at / MINUTE);
     if (minute > row.minute) roll(row, minute);
     row.total++;
-    row.minutes[row.minute % MINUTES]!++;
-    row.hours[row.hour % HOURS]!++;
+    row.thisMinute++;
+    row.thisHour++;
     if (key !== undefined && row.labels.keyId !== null && row.labels.keyId !== OTHER) {
       row.keyFacts = key;
       row.keyStamp = ++stamp;
@@ -255,8 +261,8 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
     const series = all.map((row) => ({
       ...row.labels,
       total: row.total,
-      minutes: window(row.minutes, row.minute, minute, MINUTES),
-      hours: window(row.hours, row.hour, hour, HOURS),
+      minutes: window(row.minutes, row.minute, row.thisMinute, minute, MINUTES),
+      hours: window(row.hours, row.hour, row.thisHour, hour, HOURS),
     }));
     // The keys a diagnosis found, each with the facts it was last counted with.
     const keys = new Map<string, { row: Row; facts: KeyFacts }>();
@@ -329,7 +335,7 @@ function newRow(labels: Row['labels']): Row {
   const rings = new ArrayBuffer((MINUTES + HOURS) * 4);
   const minutes = new Uint32Array(rings, 0, MINUTES);
   const hours = new Uint32Array(rings, MINUTES * 4, HOURS);
-  return { labels, total: 0, minute: NEVER, hour: NEVER, minutes, hours, keyFacts: undefined, keyStamp: 0 };
+  return { labels, total: 0, minute: NEVER, hour: NEVER, thisMinute: 0, thisHour: 0, minutes, hours, keyFacts: undefined, keyStamp: 0 };
 }
 
 function sameLabels(a: Count, b: Count): boolean {
@@ -346,16 +352,21 @@ function sameLabels(a: Count, b: Count): boolean {
 }
 
 /**
- * Moves a row's rings on to `minute`, emptying the buckets of the minutes (and hours) in between. A
- * clock that went back counts in the newest bucket: the rings never move backwards.
+ * Moves a row on to `minute`: the minute that ended goes into its ring, the buckets of the minutes
+ * in between are emptied (and the same for hours). A clock that went back counts in the current
+ * minute: the rings never move backwards.
  */
 function roll(row: Row, minute: number): void {
+  if (row.minute !== NEVER) row.minutes[row.minute % MINUTES] = row.thisMinute;
   clear(row.minutes, row.minute, minute, MINUTES);
   row.minute = minute;
+  row.thisMinute = 0;
   const hour = Math.floor(minute / 60);
   if (hour > row.hour) {
+    if (row.hour !== NEVER) row.hours[row.hour % HOURS] = row.thisHour;
     clear(row.hours, row.hour, hour, HOURS);
     row.hour = hour;
+    row.thisHour = 0;
   }
 }
 
@@ -365,12 +376,16 @@ function clear(ring: Uint32Array, from: number, to: number, size: number): void 
   else for (let i = from + 1; i <= to; i++) ring[i % size] = 0;
 }
 
-/** The ring's last `size` buckets up to `end`, oldest first; buckets the ring has not reached (or left behind) are 0. */
-function window(ring: Uint32Array, newest: number, end: number, size: number): number[] {
+/**
+ * The last `size` buckets up to `end`, oldest first: `current` for the row's current one (`newest`),
+ * the ring for those before it; buckets the row has not reached (or left behind) are 0.
+ */
+function window(ring: Uint32Array, newest: number, current: number, end: number, size: number): number[] {
   const out = new Array<number>(size).fill(0);
   for (let i = 0; i < size; i++) {
     const bucket = end - size + 1 + i;
-    if (bucket <= newest && bucket > newest - size) out[i] = ring[bucket % size]!;
+    if (bucket === newest) out[i] = current;
+    else if (bucket < newest && bucket > newest - size) out[i] = ring[bucket % size]!;
   }
   return out;
 }
