@@ -147,11 +147,6 @@ function hasUnparsedJsonBody(request: VerifyRequest): boolean {
  * ```ts
  * const plain = toVerifyRequest(req satisfies NodeStyleRequest);
  * ```
- *
- * @example
- * ```ts
- * const plain = toVerifyRequest(req as NodeStyleRequest);
- * ```
  */
 export interface NodeStyleRequest {
   headers: VerifyRequest['headers'];
@@ -260,11 +255,6 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
  * Ends the session of the result an adapter attached to a request (a logout): the session it was
  * verified by, or that its response issued. Resolves with the headers that tell the widget (or clear
  * the cookie). Throws when no verifier's result is attached: no identityVerification() ran before.
- *
- * @example
- * ```ts
- * const { ended, headers } = await endSessionFor(req.identity, 'Add identityVerification() first.');
- * ```
  *
  * @example
  * ```ts
