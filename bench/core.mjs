@@ -306,8 +306,8 @@ export async function benchScheme(scheme, settings, compare) {
   if (!FIXTURES[scheme]) {
     result.statsCost = {};
     for (const { id, label, withStats, without } of countingPairs(scheme)) {
-      const { median: cost, q1, q3 } = await statsCost(withStats, without, settings.statsBlocks, 1024);
-      result.statsCost[id] = { label, ns: round(cost, 3), iqrNs: [round(q1, 3), round(q3, 3)] };
+      const { median: cost, q1, q3, baseNs } = await statsCost(withStats, without, settings.statsBlocks, 1024);
+      result.statsCost[id] = { label, ns: round(cost, 3), iqrNs: [round(q1, 3), round(q3, 3)], requestNs: round(baseNs, 3) };
     }
   }
   return result;
@@ -358,18 +358,22 @@ async function statsCost(withStats, without, blocks, N = 256) {
     if (ok !== N) throw new Error(`${candidate.label}: ${N - ok} of ${N} calls did not give the expected outcome`);
     return ns;
   };
+  const base = [];
   const block = async () => {
     const a1 = await turn(withStats);
     const b1 = await turn(without);
     const b2 = await turn(without);
     const a2 = await turn(withStats);
     cursor += N;
+    base.push(b1, b2);
     return (a1 + a2 - b1 - b2) / 2;
   };
   for (let i = 0; i < 10; i++) await block();
+  base.length = 0;
   const costs = [];
   for (let i = 0; i < blocks; i++) costs.push(await block());
-  return { median: median(costs), q1: quantile(costs, 0.25), q3: quantile(costs, 0.75) };
+  // `baseNs`: a call of the twin that does not count, what the cost is added to.
+  return { median: median(costs), q1: quantile(costs, 0.25), q3: quantile(costs, 0.75), baseNs: median(base) };
 }
 
 export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {
