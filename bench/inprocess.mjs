@@ -30,7 +30,11 @@
  *   not used: a floor that adds 3 µs is within noise of 0 in a single round.
  *
  *   node --expose-gc bench/inprocess.mjs [--quick] [--framework express] [--rounds 240] [--batch 50]
- *                                        [--warmup 2000] [--configs bare,user-hash] [--no-settle] [--compare] [--no-build] [--out file.json]
+ *                                        [--warmup 2000] [--configs bare,user-hash] [--no-settle] [--compare] [--variant name=JSON] [--no-build] [--out file.json]
+ *
+ * With --variant name=JSON (repeatable), each of this package's configurations also runs with those
+ * options merged in, `<scheme>~<name>`, in the same rounds, and `savedUs` says what the option takes
+ * off the added cost: e.g. --variant 'nolimits={"rateLimit":false}' --variant 'nostats={"stats":false}'.
  *
  * With --compare (made by `npm run bench -- --compare <tree>`, which builds the other tree), each of
  * this package's configurations also runs on the other build, `<scheme>@compare`, in the same rounds;
@@ -153,6 +157,7 @@ export async function runInProcess({
   configs,
   settle = true,
   compare = false,
+  variants = {},
   log = () => {},
 }) {
   const settings = {
@@ -166,14 +171,27 @@ export async function runInProcess({
   };
   // With --compare, each of this package's configurations also runs on the other tree's build (`<scheme>@compare`), in the same rounds.
   if (compare) settings.configs = settings.configs.flatMap((c) => (SCHEMES.includes(c) ? [c, `${c}@compare`] : [c]));
+  // Variants (--variant name=JSON): each of this package's configurations again with those options
+  // merged in (`<scheme>~<name>`), in the same rounds; `savedUs` is what the option takes off.
+  if (Object.keys(variants).length) {
+    settings.variants = variants;
+    const takesOptions = (c) => SCHEMES.includes(c) || /^(direct|required)-/.test(c);
+    settings.configs = settings.configs.flatMap((c) => (takesOptions(c) ? [c, ...Object.keys(variants).map((v) => `${c}~${v}`)] : [c]));
+  }
   if (!CONFIGS[framework]) throw new Error(`unknown framework ${framework}`);
   const names = settings.configs;
   if (names[0] !== 'bare') throw new Error('the first configuration must be bare');
   const requests = requestPool();
   const apps = {};
   for (const config of names) {
-    const [base, build] = config.split('@');
-    apps[config] = await buildApp(framework, base, {}, build === 'compare' ? { packageDir: comparePackageDir } : {});
+    const [name, build] = config.split('@');
+    const [base, variant] = name.split('~');
+    apps[config] = await buildApp(
+      framework,
+      base,
+      variant ? variants[variant] : {},
+      build === 'compare' ? { packageDir: comparePackageDir } : {},
+    );
   }
   const samples = Object.fromEntries(names.map((config) => [config, []]));
   const batches = Object.fromEntries(names.map((config) => [config, []]));
@@ -226,6 +244,13 @@ export async function runInProcess({
       rows[`${scheme}@compare`].vsThisBuildAddedCi95 = ab.ci95;
     }
   }
+  for (const config of names.filter((c) => c.includes('~'))) {
+    const base = rows[config.slice(0, config.indexOf('~'))];
+    if (!base) continue;
+    const [ours, other] = [base.diffs, rows[config].diffs];
+    rows[config].savedUs = round(median(ours) - median(other), 3);
+    rows[config].savedCi95 = bootstrap(ours.length, (ix) => medianAt(ours, ix) - medianAt(other, ix)).map((v) => round(v, 3));
+  }
   if (rows['fastify-jwt'] && rows['floor-jwt']) {
     const ratio = ratioOf(rows['fastify-jwt'], rows['floor-jwt']);
     rows['fastify-jwt'].vsFloorAdded = ratio.value;
@@ -258,6 +283,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       configs: { type: 'string' },
       'no-settle': { type: 'boolean', default: false },
       compare: { type: 'boolean', default: false },
+      variant: { type: 'string', multiple: true },
       'no-build': { type: 'boolean', default: false },
       out: { type: 'string' },
     },
@@ -275,6 +301,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       configs: values.configs?.split(','),
       settle: !values['no-settle'],
       compare: values.compare,
+      variants: Object.fromEntries(
+        (values.variant ?? []).map((v) => [v.slice(0, v.indexOf('=')), JSON.parse(v.slice(v.indexOf('=') + 1))]),
+      ),
       log: (m) => console.error(m),
     });
   }

@@ -9,7 +9,8 @@
  *   node bench/profile.mjs --inject koa:user-hash --vs koa:floor-user-hash
  *       # the adapter path: the app driven by injection, flat out, steady state only (bench/lib/inject-loop.mjs);
  *       # self time per request by function in both, the difference (where the extra µs go), and
- *       # the GC share (the profile's garbage collector, and a second run under --trace-gc)
+ *       # the GC share (the profile's garbage collector, and a second run under --trace-gc); A and B
+ *       # alternate --repeat times (2) and are averaged; figures also in bench/.profiles/inject-*.json
  *   node bench/profile.mjs --file some.cpuprofile      # summarise an existing profile
  *     [--seconds 6] [--top 25] [--stream good|bad|bad-one] [--no-build]
  *
@@ -17,7 +18,7 @@
  * The .cpuprofile files stay in bench/.profiles/ (open them in Chrome DevTools or VS Code).
  */
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,7 @@ const { values, positionals } = parseArgs({
     http: { type: 'string' },
     inject: { type: 'string' },
     vs: { type: 'string' },
+    repeat: { type: 'string', default: '2' },
     stream: { type: 'string', default: 'good' },
     file: { type: 'string' },
     seconds: { type: 'string', default: '6' },
@@ -52,11 +54,25 @@ function original(file, line, column) {
   return `${relative(rootDir, source)}:${entry.originalLine + 1}`;
 }
 
-/** Self and inclusive time per function (recursion counted once), in microseconds. */
-export function summarise(file) {
+/**
+ * Self and inclusive time per function (recursion counted once), in microseconds. `clip` caps the
+ * time one sample stands for: on a busy machine the thread is sometimes descheduled between two
+ * samples, and the whole gap would be charged to whatever ran next (the profiler's signal waits for
+ * the thread), so the gap can be capped (`'auto'`: 5 × the median gap between samples, which
+ * under load is well above the requested interval), or every sample counted as one (`'count'`,
+ * what the inject mode does, scaling the counts to the main thread's measured CPU time).
+ */
+export function summarise(file, clip = Infinity) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
+  if (clip === 'auto') {
+    const gaps = [...profile.timeDeltas].sort((a, b) => a - b);
+    clip = 5 * gaps[gaps.length >> 1];
+  }
   const byId = new Map(profile.nodes.map((n) => [n.id, { ...n, self: 0 }]));
-  for (let i = 0; i < profile.samples.length; i++) byId.get(profile.samples[i]).self += profile.timeDeltas[i + 1] ?? 0;
+  // 'count': every sample weighs the same (1): the thread is sampled only while it runs, so counts
+  // follow its CPU time where time deltas follow the wall clock.
+  const weight = clip === 'count' ? () => 1 : (i) => Math.min(profile.timeDeltas[i + 1] ?? 0, clip);
+  for (let i = 0; i < profile.samples.length; i++) byId.get(profile.samples[i]).self += weight(i);
   const total = [...byId.values()].reduce((t, n) => t + n.self, 0);
   const where = (cf) => {
     const url = cf.url.replace('file://', '');
@@ -91,7 +107,7 @@ export function summarise(file) {
     return subtotal;
   };
   walk(byId.get(profile.nodes[0].id), new Set());
-  return { total, self, inclusive };
+  return { total, self, inclusive, keyOf };
 }
 
 export function print({ total, self, inclusive }, top) {
@@ -213,86 +229,160 @@ function bucketOf(key) {
   return at.replace(/:\d+$/, '') || '(other)';
 }
 
-function runInjectLoop(target, seconds, interval) {
+/** One profiled run and one --trace-gc run of `target` (framework:config); per-request figures. */
+function runInjectLoop(target, seconds, interval, rep) {
   const [framework, config] = target.split(':');
   const dir = join(benchDir, '.profiles', `inject-${framework}-${config}`);
-  rmSync(dir, { recursive: true, force: true });
+  if (rep === 0) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const loop = join(benchDir, 'lib', 'inject-loop.mjs');
-  const profile = join(dir, 'steady.cpuprofile');
-  const out = join(dir, 'run.json');
-  execFileSync(
-    process.execPath,
-    [loop, framework, config, '--seconds', String(seconds), '--profile', profile, '--interval', String(interval), '--out', out],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const run = JSON.parse(readFileSync(out, 'utf8'));
-  // The same loop again, unprofiled, under --trace-gc: how often V8 collects, and how long it pauses.
-  const outGc = join(dir, 'run-gc.json');
-  const text = execFileSync(process.execPath, ['--trace-gc', loop, framework, config, '--seconds', String(seconds), '--out', outGc], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
+  const profile = join(dir, `steady-${rep}.cpuprofile`);
+  const out = join(dir, `run-${rep}.json`);
+  const args = [loop, framework, config, '--seconds', String(seconds), '--out', out];
+  execFileSync(process.execPath, [...args, '--profile', profile, '--interval', String(interval)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const gcRun = JSON.parse(readFileSync(outGc, 'utf8'));
-  const kinds = traceGc(text);
-  const gcMs = Object.values(kinds).reduce((t, k) => t + k.pauseMs, 0);
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  // The same loop again, unprofiled, under --trace-gc: its CPU time (the main thread's and the
+  // process's), how often V8 collects and how long it pauses.
+  const text = execFileSync(process.execPath, ['--trace-gc', ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const plain = JSON.parse(readFileSync(out, 'utf8'));
+  // Sample counts, scaled so that the busy samples add up to the main thread's CPU time a request,
+  // measured in the unprofiled run: shares from the profile, magnitude from the clock.
+  const summary = summarise(profile, 'count');
+  const busy = [...summary.self].reduce((t, [k, n]) => (k.startsWith('(idle)') ? t : t + n), 0);
+  const scale = plain.mainThreadUsPerRequest / busy;
+  const perRequest = (map) => new Map([...map].filter(([k]) => !k.startsWith('(idle)')).map(([k, n]) => [k, n * scale]));
+  const owned = perRequest(ownedTime(profile, summary.keyOf));
   return {
     target,
     profile,
     run,
-    summary: summarise(profile),
-    gc: {
-      requests: gcRun.requests,
-      usPerRequest: gcRun.usPerRequest,
-      kinds,
-      gcUsPerRequest: (gcMs * 1000) / gcRun.requests,
-      gcShareOfCpu: (gcMs * 1000) / gcRun.cpuUs,
-      perThousandRequests: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, (1000 * v.count) / gcRun.requests])),
-    },
+    plain,
+    kinds: traceGc(text),
+    self: perRequest(summary.self),
+    inclusive: perRequest(summary.inclusive),
+    owned,
   };
 }
 
-/** Per-request self time by function (µs), busy time only. */
-function perRequest({ summary, run }) {
-  const map = new Map();
-  for (const [key, us] of summary.self) if (!key.startsWith('(idle)')) map.set(key, us / run.requests);
-  return map;
+/**
+ * This package's own time, in samples, by its function: the function's self time plus what it calls
+ * directly in Node's own code (node:crypto, Map and Promise builtins, natives) up to the next frame
+ * of any package, so crypto.hash in the limiter counts as the limiter's, and an app's handler that
+ * a middleware's next() runs does not count as the middleware's.
+ */
+function ownedTime(file, keyOf) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const counts = new Map();
+  for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const owned = new Map();
+  const isOurs = (cf) => cf.url.replace('file://', '').startsWith(packageDir);
+  const isNode = (cf) => cf.url === '' || cf.url.startsWith('node:');
+  const walk = (node, owner) => {
+    const cf = node.callFrame;
+    const here = isOurs(cf) ? keyOf(cf) : isNode(cf) ? owner : undefined;
+    const n = counts.get(node.id);
+    if (n && here) owned.set(here, (owned.get(here) ?? 0) + n);
+    for (const child of node.children ?? []) walk(byId.get(child), here);
+  };
+  walk(byId.get(profile.nodes[0].id), undefined);
+  return owned;
 }
 
+/** The runs of one target, averaged: per-request times by function, CPU, and the collections. */
+function mergeRuns(runs) {
+  const average = (maps) => {
+    const out = new Map();
+    for (const map of maps) for (const [k, v] of map) out.set(k, (out.get(k) ?? 0) + v / maps.length);
+    return out;
+  };
+  const mean = (f) => runs.reduce((t, r) => t + f(r), 0) / runs.length;
+  const kinds = {};
+  let gcMs = 0;
+  for (const r of runs) {
+    for (const [kind, v] of Object.entries(r.kinds)) {
+      const k = (kinds[kind] ??= { count: 0, pauseMs: 0, perThousandRequests: 0 });
+      k.count += v.count;
+      k.pauseMs += v.pauseMs;
+      k.perThousandRequests += (1000 * v.count) / r.plain.requests / runs.length;
+      gcMs += v.pauseMs;
+    }
+  }
+  const plainRequests = runs.reduce((t, r) => t + r.plain.requests, 0);
+  return {
+    target: runs[0].target,
+    profiles: runs.map((r) => r.profile),
+    requestsProfiled: runs.reduce((t, r) => t + r.run.requests, 0),
+    usPerRequest: mean((r) => r.plain.usPerRequest),
+    mainThreadUsPerRequest: mean((r) => r.plain.mainThreadUsPerRequest),
+    profiledUsPerRequest: mean((r) => r.run.usPerRequest),
+    gc: {
+      kinds,
+      pauseUsPerRequest: (gcMs * 1000) / plainRequests,
+      shareOfCpu: (gcMs * 1000) / runs.reduce((t, r) => t + r.plain.cpuUs, 0),
+    },
+    self: average(runs.map((r) => r.self)),
+    inclusive: average(runs.map((r) => r.inclusive)),
+    owned: average(runs.map((r) => r.owned)),
+  };
+}
+
+const fmt = (v) => `${v >= 0 ? ' ' : ''}${v.toFixed(2)}`.padStart(7);
+const GC_KEY = '(garbage collector)  [(native)]';
+
 function printInject(a, b, top) {
-  const fmt = (v) => `${v >= 0 ? ' ' : ''}${v.toFixed(2)}`.padStart(7);
   for (const x of [a, b].filter(Boolean)) {
-    const busy = [...perRequest(x).values()].reduce((t, v) => t + v, 0);
+    const busy = [...x.self.values()].reduce((t, v) => t + v, 0);
     console.log(
-      `\n${x.target}: ${x.run.requests.toLocaleString('en-US')} requests in ${(x.run.wallMs / 1000).toFixed(1)} s, ${x.run.usPerRequest.toFixed(1)} µs CPU a request under the profiler (${busy.toFixed(1)} µs sampled busy); unprofiled ${x.gc.usPerRequest.toFixed(1)} µs`,
+      `\n${x.target}: unprofiled ${x.usPerRequest.toFixed(1)} µs CPU a request (main thread ${x.mainThreadUsPerRequest?.toFixed(1) ?? '?'} µs, other threads the rest); ` +
+        `profiled: ${x.requestsProfiled.toLocaleString('en-US')} requests (sample counts scaled to the main thread's ${busy.toFixed(1)} µs)`,
     );
-    const gcKinds = Object.entries(x.gc.kinds)
-      .map(([k, v]) => `${k} ${v.count} (${(v.pauseMs / v.count).toFixed(2)} ms each)`)
+    const kinds = Object.entries(x.gc.kinds)
+      .map(([k, v]) => `${k} ${v.perThousandRequests.toFixed(2)} per 1,000 requests (${(v.pauseMs / v.count).toFixed(2)} ms each)`)
       .join(', ');
     console.log(
-      `  --trace-gc: ${gcKinds || 'no collections'}; ${x.gc.gcUsPerRequest.toFixed(2)} µs of pauses a request, ${(100 * x.gc.gcShareOfCpu).toFixed(1)}% of CPU; profile's (garbage collector): ${(perRequest(x).get('(garbage collector)  [(native)]') ?? 0).toFixed(2)} µs a request`,
+      `  --trace-gc: ${kinds || 'no collections'}; ${x.gc.pauseUsPerRequest.toFixed(2)} µs of pauses a request, ${(100 * x.gc.shareOfCpu).toFixed(1)}% of CPU; ` +
+        `the profile's (garbage collector) ${(x.self.get(GC_KEY) ?? 0).toFixed(2)} µs a request`,
     );
     console.log('  self time per request, top functions:');
-    for (const [key, us] of [...perRequest(x)].sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
+    for (const [key, us] of [...x.self].sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
+    if (x.owned.size) {
+      const total = [...x.owned.values()].reduce((t, v) => t + v, 0);
+      const byFile = new Map();
+      for (const [key, us] of x.owned) {
+        const file = /\[chat-identity (.*):\d+\]$/.exec(key)?.[1] ?? key;
+        byFile.set(file, (byFile.get(file) ?? 0) + us);
+      }
+      console.log(`  this package's own time per request (self, and the Node code it calls directly): ${total.toFixed(1)} µs; by file:`);
+      for (const [file, us] of [...byFile].sort((p, q) => q[1] - p[1])) console.log(`   ${fmt(us)} µs  ${file}`);
+      console.log('  by function:');
+      for (const [key, us] of [...x.owned].sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
+    }
+    console.log(`  inclusive time per request, the identity check's functions:`);
+    const inc = [...x.inclusive].filter(([k]) =>
+      /chat-identity|floors\.mjs|rate-limiter-flexible|lru-cache|fast-jwt|@fastify\/jwt/.test(k),
+    );
+    for (const [key, us] of inc.sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
   }
-  if (!b) return;
-  const pa = perRequest(a);
-  const pb = perRequest(b);
-  const keys = new Set([...pa.keys(), ...pb.keys()]);
-  const diff = [...keys].map((k) => [k, (pa.get(k) ?? 0) - (pb.get(k) ?? 0)]);
+  if (!b) return undefined;
+  const keys = new Set([...a.self.keys(), ...b.self.keys()]);
+  const diff = [...keys].map((k) => [k, (a.self.get(k) ?? 0) - (b.self.get(k) ?? 0)]);
   const total = diff.reduce((t, [, v]) => t + v, 0);
-  console.log(`\n${a.target} minus ${b.target}: ${total.toFixed(1)} µs more sampled time a request; by function (self):`);
+  console.log(
+    `\n${a.target} minus ${b.target}: unprofiled ${(a.usPerRequest - b.usPerRequest).toFixed(1)} µs CPU a request ` +
+      `(main thread ${(a.mainThreadUsPerRequest - b.mainThreadUsPerRequest).toFixed(1)} µs, which the functions below share out: ${total.toFixed(1)} µs). By function (self):`,
+  );
   for (const [key, us] of diff.sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`   ${fmt(us)} µs  ${key}`);
   console.log('  ... and the most negative:');
   for (const [key, us] of diff.sort((p, q) => p[1] - q[1]).slice(0, 5)) console.log(`   ${fmt(us)} µs  ${key}`);
   const buckets = new Map();
   for (const [key, us] of diff) buckets.set(bucketOf(key), (buckets.get(bucketOf(key)) ?? 0) + us);
   console.log('  by where the time is spent:');
-  for (const [bucket, us] of [...buckets].sort((p, q) => q[1] - p[1]).filter(([, us]) => Math.abs(us) >= 0.05))
-    console.log(`   ${fmt(us)} µs  ${bucket}`);
-  console.log(`\n  inclusive time per request of this package's functions in ${a.target}:`);
-  const inc = [...a.summary.inclusive].filter(([k]) => /chat-identity|rate-limiter-flexible|lru-cache/.test(k)).sort((p, q) => q[1] - p[1]);
-  for (const [key, us] of inc.slice(0, top)) console.log(`   ${fmt(us / a.run.requests)} µs  ${key}`);
+  const byBucket = [...buckets].sort((p, q) => q[1] - p[1]).filter(([, us]) => Math.abs(us) >= 0.05);
+  for (const [bucket, us] of byBucket) console.log(`   ${fmt(us)} µs  ${bucket}`);
+  return { total, diff: diff.sort((p, q) => q[1] - p[1]), buckets: byBucket };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -300,14 +390,27 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (!values['no-build']) await buildPackage();
     const seconds = Number(values.seconds);
     const interval = Number(values.interval);
-    const a = runInjectLoop(values.inject, seconds, interval);
-    const b = values.vs ? runInjectLoop(values.vs, seconds, interval) : undefined;
-    printInject(a, b, Number(values.top));
+    const repeat = Number(values.repeat);
+    // A and B alternate, `repeat` times each, so a busy stretch of the machine falls on both.
+    const runsA = [];
+    const runsB = [];
+    for (let rep = 0; rep < repeat; rep++) {
+      runsA.push(runInjectLoop(values.inject, seconds, interval, rep));
+      if (values.vs) runsB.push(runInjectLoop(values.vs, seconds, interval, rep));
+    }
+    const a = mergeRuns(runsA);
+    const b = values.vs ? mergeRuns(runsB) : undefined;
+    const comparison = printInject(a, b, Number(values.top));
+    const record = join(
+      benchDir,
+      '.profiles',
+      `inject-${values.inject.replace(':', '-')}${b ? `-vs-${values.vs.replace(':', '-')}` : ''}.json`,
+    );
+    const plainOf = (x) =>
+      x && { ...x, self: Object.fromEntries(x.self), inclusive: Object.fromEntries(x.inclusive), owned: Object.fromEntries(x.owned) };
+    writeFileSync(record, JSON.stringify({ seconds, repeat, interval, a: plainOf(a), b: plainOf(b), comparison }, null, 1));
     console.log(
-      `\nprofiles: ${[a, b]
-        .filter(Boolean)
-        .map((x) => relative(process.cwd(), x.profile))
-        .join(', ')}`,
+      `\nprofiles: ${[...a.profiles, ...(b?.profiles ?? [])].map((f) => relative(process.cwd(), f)).join(', ')}; figures: ${relative(process.cwd(), record)}`,
     );
     process.exit(0);
   }

@@ -262,7 +262,8 @@ const CONFIG_LABELS = {
 };
 const configLabel = (config) => {
   const [base, build] = config.split('@');
-  return (CONFIG_LABELS[base] ?? base) + (build ? ' [compare]' : '');
+  const [name, variant] = base.split('~');
+  return (CONFIG_LABELS[name] ?? name) + (variant ? `, ${variant}` : '') + (build ? ' [compare]' : '');
 };
 
 function inprocessTables(inprocess) {
@@ -279,12 +280,14 @@ function inprocessTables(inprocess) {
       configLabel(config),
       `${num(r.usPerRequest)} (${range(r.usPerRequestIqr, num)})`,
       config === 'bare' ? '' : `${num(r.addedUs)} (${range(r.addedCi95, num)})`,
-      r.vsFloorAdded === undefined
-        ? ''
-        : `${ratio(r.vsFloorAdded)} (${range(r.vsFloorAddedCi95, (v) => ratio(v))})` +
-          (r.vsThisBuildAdded === undefined
-            ? ''
-            : `; vs this build ${ratio(r.vsThisBuildAdded)} (${range(r.vsThisBuildAddedCi95, (v) => ratio(v))})`),
+      r.savedUs !== undefined
+        ? `saves ${num(r.savedUs)} µs (${range(r.savedCi95, num)})`
+        : r.vsFloorAdded === undefined
+          ? ''
+          : `${ratio(r.vsFloorAdded)} (${range(r.vsFloorAddedCi95, (v) => ratio(v))})` +
+            (r.vsThisBuildAdded === undefined
+              ? ''
+              : `; vs this build ${ratio(r.vsThisBuildAdded)} (${range(r.vsThisBuildAddedCi95, (v) => ratio(v))})`),
       config === 'bare' ? int(r.bytesPerRequest) : (r.addedBytes >= 0 ? '+' : '') + int(r.addedBytes),
     ]),
   }));

@@ -9,6 +9,9 @@
  *   config:    bare | user-hash | signed-payload | jwt        (this package, default options: limits on)
  *              floor-user-hash | floor-signed-payload | floor-jwt (the minimal node:crypto check
  *                 of bench/lib/floors.mjs as a middleware: what any verification must cost)
+ *              floorasync-<scheme> | direct-<scheme> | required-<scheme> (to take the adapter path
+ *                 apart: the floor through a promise; the core's verify() in the app's own
+ *                 middleware; this package's middleware with required: true and no requireVerified())
  *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt   (Express)
  *              fastify-jwt (@fastify/jwt, as its README shows: an onRequest hook, jwtVerify())  (Fastify)
  *
@@ -37,12 +40,25 @@ async function expressApp(config, options, floor, importPackage) {
     const { identityVerification, requireVerified } = await importPackage('express');
     app.use(identityVerification(options(config)));
     app.post('/chat', requireVerified(), (req, res) => reply(res, req.identity.contact.externalId));
-  } else if (floor) {
+  } else if (config.startsWith('required-')) {
+    const { identityVerification } = await importPackage('express');
+    app.use(identityVerification({ ...options(config.slice(9)), required: true }));
+    app.post('/chat', (req, res) => reply(res, req.identity.contact.externalId));
+  } else if (floor?.sync) {
     app.use((req, res, next) => {
       const user = floor(req);
       if (user === undefined) return res.status(401).json(UNVERIFIED);
       req.user = user;
       next();
+    });
+    app.post('/chat', (req, res) => reply(res, req.user));
+  } else if (floor) {
+    app.use((req, res, next) => {
+      floor({ headers: req.headers, body: req.body, ip: req.ip }).then((user) => {
+        if (user === undefined) return res.status(401).json(UNVERIFIED);
+        req.user = user;
+        next();
+      }, next);
     });
     app.post('/chat', (req, res) => reply(res, req.user));
   } else if (config === 'jwt-passport') {
@@ -97,9 +113,15 @@ async function koaApp(config, options, floor, importPackage) {
     const { identityVerification, requireVerified } = await importPackage('koa');
     app.use(identityVerification(options(config)));
     router.post('/chat', requireVerified(), (ctx) => reply(ctx, ctx.state.identity.contact.externalId));
+  } else if (config.startsWith('required-')) {
+    const { identityVerification } = await importPackage('koa');
+    app.use(identityVerification({ ...options(config.slice(9)), required: true }));
+    router.post('/chat', (ctx) => reply(ctx, ctx.state.identity.contact.externalId));
   } else if (floor) {
     app.use(async (ctx, next) => {
-      const user = floor({ headers: ctx.headers, body: ctx.request.body });
+      const user = floor.sync
+        ? floor({ headers: ctx.headers, body: ctx.request.body })
+        : await floor({ headers: ctx.headers, body: ctx.request.body, ip: ctx.ip });
       if (user === undefined) {
         ctx.status = 401;
         ctx.body = UNVERIFIED;
@@ -133,13 +155,25 @@ async function fastifyApp(config, options, floor, importPackage) {
     const { identityVerification, requireVerified } = await importPackage('fastify');
     await app.register(identityVerification, options(config));
     app.post('/chat', { preHandler: requireVerified() }, async (request) => reply(request.identity.contact.externalId));
-  } else if (floor) {
+  } else if (config.startsWith('required-')) {
+    const { identityVerification } = await importPackage('fastify');
+    await app.register(identityVerification, { ...options(config.slice(9)), required: true });
+    app.post('/chat', async (request) => reply(request.identity.contact.externalId));
+  } else if (floor?.sync) {
     app.decorateRequest('user', null);
     app.addHook('preValidation', (request, res, done) => {
       const user = floor(request);
       if (user === undefined) return void res.code(401).send(UNVERIFIED);
       request.user = user;
       done();
+    });
+    app.post('/chat', async (request) => reply(request.user));
+  } else if (floor) {
+    app.decorateRequest('user', null);
+    app.addHook('preValidation', async (request, res) => {
+      const user = await floor({ headers: request.headers, body: request.body, ip: request.ip });
+      if (user === undefined) return res.code(401).send(UNVERIFIED);
+      request.user = user;
     });
     app.post('/chat', async (request) => reply(request.user));
   } else if (config === 'fastify-jwt') {
@@ -158,6 +192,33 @@ async function fastifyApp(config, options, floor, importPackage) {
   }
   await app.ready();
   return app;
+}
+
+/**
+ * The check a floor-like configuration mounts, as `check(plainRequest)` returning the user id or
+ * undefined; `check.sync` when it answers at once (then the cheapest middleware each framework has
+ * mounts it). The decomposition configurations (bench/PROFILE.md, "Adapter path") use the same
+ * mounting with an async check:
+ *   floorasync-<scheme>  the floor, answered through a promise (an async function awaited)
+ *   direct-<scheme>      the core's verifier.verify() called from the app's own middleware (no adapter)
+ */
+async function checkOf(config, options, importPackage) {
+  const [kind, ...rest] = config.split('-');
+  const scheme = rest.join('-');
+  if (kind === 'floor') return Object.assign(floors()[scheme], { sync: true });
+  if (kind === 'floorasync') {
+    const floor = floors()[scheme];
+    return async (request) => floor(request);
+  }
+  if (kind === 'direct') {
+    const { createVerifier } = await importPackage('');
+    const verifier = createVerifier(options(scheme));
+    return async (request) => {
+      const result = await verifier.verify(request);
+      return result.verified ? result.contact.externalId : undefined;
+    };
+  }
+  return undefined;
 }
 
 /** Every configuration of each framework that the in-process and socket benches know. */
@@ -186,8 +247,8 @@ export const CONFIGS = {
  */
 export async function buildApp(framework, config, extraOptions = {}, { packageDir } = {}) {
   const options = (scheme) => ({ scheme, keys: [SECRET], ...extraOptions });
-  const floor = config.startsWith('floor-') ? floors()[config.slice(6)] : undefined;
   const importPackage = (entry) => importBuilt(entry, packageDir);
+  const floor = await checkOf(config, options, importPackage);
   if (framework === 'fastify') {
     const app = await fastifyApp(config, options, floor, importPackage);
     return { framework, config, handler: app.routing, inject: (request) => app.inject(request) };
