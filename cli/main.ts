@@ -391,10 +391,16 @@ async function fetchSnapshot(url: string): Promise<string> {
   // Read as it comes, and stop at the limit: a body without Content-Length is never held whole first.
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_SNAPSHOT_BYTES) throw tooLarge(); // leaving the loop cancels the body
-    chunks.push(chunk);
+  try {
+    for await (const chunk of response.body ?? []) {
+      size += chunk.byteLength;
+      if (size > MAX_SNAPSHOT_BYTES) throw tooLarge(); // leaving the loop cancels the body
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // The 10 seconds ran out, or the connection was cut, while the body came: said, not a crash.
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot fetch ${url}: ${(error as Error).message} (after ${size} bytes of the body).`);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -399,6 +399,23 @@ describe('chat-identity report', () => {
     }
   });
 
+  it('a URL whose connection is cut while the body comes: a usage error that says so (exit 2), not a crash', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.write('{"format":"chat-identity-stats","series":[');
+      setImmediate(() => res.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const outcome = await cli(['report', `http://127.0.0.1:${port}/api/stats`]);
+      expect(outcome).toMatchObject({ code: 2, err: expect.stringMatching(/^error: cannot fetch http:\/\/127\.0\.0\.1:\d+\/api\/stats: .* \(after \d+ bytes of the body\)\.\n$/) });
+    } finally {
+      server.close();
+    }
+  });
+
   it('too few requests, and a tenant that enforces already', async () => {
     expect((await cli(['report', 'r.json'], { 'r.json': await snapshotOf(0, 20) })).out).toContain(
       'verdict: Too few to judge: 20 chat requests over the last hour (100 or more are needed).',
