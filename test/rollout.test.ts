@@ -368,6 +368,9 @@ describe('chat-identity report', () => {
     } finally {
       server.close();
     }
+    // Nothing counted: nothing to be ready with.
+    const empty = await cli(['report', 'e.json'], { 'e.json': JSON.stringify(identityStats({ now: frozenClock }).stats()) });
+    expect(empty).toMatchObject({ code: 1, out: expect.stringContaining('No requests were counted.') });
     const wrong = await cli(['report', 'x.json'], { 'x.json': '{"series":[]}' });
     expect(wrong).toMatchObject({ code: 2, err: expect.stringContaining('not a stats snapshot') });
     expect((await cli(['report', 'x.json'], { 'x.json': 'nope' })).code).toBe(2);
