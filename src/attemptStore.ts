@@ -102,8 +102,30 @@ interface ImmediateCounter extends AttemptCounter {
   record(key: string, reserved: AttemptCount): void;
 }
 
+/**
+ * The memory store's counter as `createFailureLimits` uses it when it is the store (no shared
+ * one): an attempt there is reserved without writing anything while no other attempt can run, and
+ * its key is hashed only when a failure is recorded or one may be on record.
+ */
+export interface LocalCounter extends ImmediateCounter {
+  /** Takes back one attempt in flight (what `reserve` answered is not needed here). */
+  refund(key: string, reserved?: AttemptCount): void;
+  /** Moves one attempt in flight to the window of failures. */
+  record(key: string, reserved?: AttemptCount): void;
+  /** Nothing in flight, and every window of failures ended: any key holds nothing. */
+  quiet(): boolean;
+  /** Attempts `key` holds now (failures in its window, attempts in flight), without adding one. */
+  heldBy(key: string): number;
+  /** Milliseconds left of `key`'s window of failures (0 when none is open). */
+  msLeft(key: string): number;
+  /** Adds one attempt in flight to `key` (a reservation made without writing, written once another attempt could see it). */
+  hold(key: string): void;
+  /** Records a failure for `key`, of an attempt that was never written as in flight. */
+  fail(key: string): void;
+}
+
 interface MemoryStore extends AttemptStore {
-  counter(name: string, limit: AttemptLimit): ImmediateCounter;
+  counter(name: string, limit: AttemptLimit): LocalCounter;
 }
 
 /** The part of rate-limiter-flexible's (internal) MemoryStorage that MemoryCounter uses. */
@@ -121,10 +143,12 @@ interface MemoryStorage {
  * `maxKeys`. Memory stays bounded, and an attacker must churn `maxKeys` other keys to make it
  * forget one (each churned key is itself counted).
  */
-class MemoryCounter implements ImmediateCounter {
+class MemoryCounter implements LocalCounter {
   private readonly failures: MemoryStorage;
   private readonly recentlyFailed: LRUCache<string, true>;
   private readonly inFlight = new Map<string, number>();
+  /** No window of failures ends later than this (Date.now() ms): each begins at a failure and lasts `limit.duration`. */
+  private failuresEnd = 0;
 
   constructor(
     private readonly limit: AttemptLimit,
@@ -150,8 +174,8 @@ class MemoryCounter implements ImmediateCounter {
     const inFlight = (this.inFlight.get(key) ?? 0) + 1;
     this.inFlight.set(key, inFlight);
     // A record past its window may linger a moment (its timer deletes it): it holds nothing.
-    const failed = this.recentlyFailed.has(key) ? this.failures.get(key) : null;
-    if (!failed || failed.msBeforeNext <= 0) return { held: inFlight, msLeft: 0 };
+    const failed = this.failedRecord(key);
+    if (!failed) return { held: inFlight, msLeft: 0 };
     return { held: failed.consumedPoints + inFlight, msLeft: failed.msBeforeNext };
   }
 
@@ -163,8 +187,37 @@ class MemoryCounter implements ImmediateCounter {
 
   record(key: string): void {
     this.refund(key);
+    this.fail(key);
+  }
+
+  quiet(): boolean {
+    return this.inFlight.size === 0 && Date.now() >= this.failuresEnd;
+  }
+
+  heldBy(key: string): number {
+    const failed = this.failedRecord(key);
+    return (failed ? failed.consumedPoints : 0) + (this.inFlight.get(key) ?? 0);
+  }
+
+  msLeft(key: string): number {
+    return this.failedRecord(key)?.msBeforeNext ?? 0;
+  }
+
+  hold(key: string): void {
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+  }
+
+  fail(key: string): void {
     this.failures.incrby(key, 1, this.limit.duration);
     this.recentlyFailed.set(key, true);
+    // After incrby: its window, if it began now, began no later than this.
+    this.failuresEnd = Math.max(this.failuresEnd, Date.now() + this.limit.duration * 1000);
+  }
+
+  /** `key`'s record of failures while its window is open, else null. */
+  private failedRecord(key: string): RateLimiterRes | null {
+    const failed = this.recentlyFailed.has(key) ? this.failures.get(key) : null;
+    return failed && failed.msBeforeNext > 0 ? failed : null;
   }
 }
 

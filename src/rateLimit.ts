@@ -32,6 +32,7 @@ import {
   type AttemptCounter,
   type AttemptLimit,
   type AttemptStore,
+  type LocalCounter,
   type RedisClientLike,
 } from './attemptStore.js';
 import { clientAddress, DEFAULT_IPV6_SUBNET } from './clientAddress.js';
@@ -138,9 +139,18 @@ export interface LimitedAttempt {
 
 interface Limit {
   counter: AttemptCounter;
+  /** The memory store's counter when it is the store (no shared one): reserved without writing, below. */
+  local: LocalCounter | undefined;
   points: number;
   /** The codes that count against this limit; the others are refunded. */
   failures: ReadonlySet<IdentityErrorCode>;
+  /**
+   * The attempt whose reservation on `local` is not written in its in-flight map yet: at most one.
+   * Nothing can read that map but another reservation on this limit, which writes this one first;
+   * so an attempt that ends before any other begins (no await in between) writes nothing, and one
+   * that awaits is counted in flight by every attempt that begins meanwhile.
+   */
+  pending: Attempt | undefined;
 }
 
 interface Reservation {
@@ -168,9 +178,12 @@ export function createFailureLimits(options: RateLimitOptions | false | undefine
   const local = memoryStore({ maxKeys });
   const shared = customStore ?? (redis ? redisStore(redis, { keyPrefix }) : undefined);
   const storeName = customStore ? 'the failed-attempt store' : 'Redis';
-  const store = shared ? insuredStore(shared, local, { timeout: storeTimeout, logger, name: storeName }) : local;
-  const limitOf = (name: string, limit: AttemptLimit | false, failures: ReadonlySet<IdentityErrorCode>): Limit | undefined =>
-    limit === false ? undefined : { counter: store.counter(name, limit), points: limit.points, failures };
+  const store = shared ? insuredStore(shared, local, { timeout: storeTimeout, logger, name: storeName }) : undefined;
+  const limitOf = (name: string, limit: AttemptLimit | false, failures: ReadonlySet<IdentityErrorCode>): Limit | undefined => {
+    if (limit === false) return undefined;
+    const counter = store ? store.counter(name, limit) : local.counter(name, limit);
+    return { counter, local: store ? undefined : (counter as LocalCounter), points: limit.points, failures, pending: undefined };
+  };
   const limits: Limits = {
     address: limitOf('address', address, ADDRESS_FAILURES),
     identity: limitOf('identity', identity, IDENTITY_FAILURES),
@@ -189,9 +202,30 @@ interface Limits {
   ipv6Subnet: number;
 }
 
+/** Where a reservation on a `LocalCounter` stands. */
+const enum Held {
+  No = 0,
+  /** Reserved, not written: the limit's `pending` attempt. */
+  Pending = 1,
+  /** Written in the counter's in-flight map. */
+  InFlight = 2,
+}
+
+/**
+ * One attempt. With the memory store alone, it allocates nothing more: its keys are hashed only
+ * when a counter may hold something for them or a failure is recorded, and its reservations are
+ * written only when another attempt could see them (see `Limit.pending`). With a shared store, each
+ * reservation is a `Reservation` under its hashed key.
+ */
 class Attempt implements LimitedAttempt {
   private byAddress: Reservation | undefined;
   private byIdentity: Reservation | undefined;
+  private addressHeld = Held.No;
+  private identityHeld = Held.No;
+  private addressKey: string | undefined;
+  private identityKey: string | undefined;
+  private tenant: string | undefined;
+  private identity: string | undefined;
 
   constructor(
     private readonly limits: Limits,
@@ -199,25 +233,89 @@ class Attempt implements LimitedAttempt {
   ) {}
 
   admit(): Promise<void> | undefined {
-    const { address: limit, keyOf, ipv6Subnet } = this.limits;
+    const limit = this.limits.address;
     if (!limit || this.address === undefined) return undefined;
-    return this.reserve('byAddress', limit, keyOf(clientAddress(this.address, ipv6Subnet)));
+    if (limit.local) return this.reserveLocally(true, limit, limit.local);
+    return this.reserve('byAddress', limit, this.keyOfAddress());
   }
 
   claim(tenant: string | undefined, identity: string): Promise<void> | undefined {
-    const { identity: limit, keyOf } = this.limits;
+    const limit = this.limits.identity;
     if (!limit) return undefined;
-    // Length-prefixed, so that no (tenant, identity) pair can spell another's key.
-    const owner = tenant ?? '';
-    return this.reserve('byIdentity', limit, keyOf(`${owner.length}:${owner}\0${identity}`));
+    this.tenant = tenant;
+    this.identity = identity;
+    if (limit.local) return this.reserveLocally(false, limit, limit.local);
+    return this.reserve('byIdentity', limit, this.keyOfIdentity());
   }
 
   end(code: IdentityErrorCode | undefined): Promise<void> | undefined {
+    if (this.addressHeld !== Held.No) this.settleLocally(true, this.limits.address!, code);
+    if (this.identityHeld !== Held.No) this.settleLocally(false, this.limits.identity!, code);
+    if (this.byAddress === undefined && this.byIdentity === undefined) return undefined;
     const byAddress = settle(this.byAddress, code);
     const byIdentity = settle(this.byIdentity, code);
     this.byAddress = this.byIdentity = undefined;
     if (!isPromiseLike(byAddress) && !isPromiseLike(byIdentity)) return undefined;
     return Promise.all([byAddress, byIdentity]).then(() => undefined);
+  }
+
+  private keyOfAddress(): string {
+    return (this.addressKey ??= this.limits.keyOf(clientAddress(this.address!, this.limits.ipv6Subnet)));
+  }
+
+  private keyOfIdentity(): string {
+    // Length-prefixed, so that no (tenant, identity) pair can spell another's key.
+    const owner = this.tenant ?? '';
+    return (this.identityKey ??= this.limits.keyOf(`${owner.length}:${owner}\0${this.identity!}`));
+  }
+
+  /** Writes this attempt's pending reservation on `limit` in its counter's in-flight map. */
+  private write(byAddress: boolean, counter: LocalCounter): void {
+    if (byAddress) {
+      counter.hold(this.keyOfAddress());
+      this.addressHeld = Held.InFlight;
+    } else {
+      counter.hold(this.keyOfIdentity());
+      this.identityHeld = Held.InFlight;
+    }
+  }
+
+  /** Reserves on the memory store, synchronously: throws `RATE_LIMITED` over the limit, reserving nothing. */
+  private reserveLocally(byAddress: boolean, limit: Limit, counter: LocalCounter): undefined {
+    // Another attempt's reservation, unwritten: it is about to be read, so it is written first.
+    if (limit.pending !== undefined) {
+      limit.pending.write(byAddress, counter);
+      limit.pending = undefined;
+    }
+    // A quiet counter holds nothing for any key, and every limit allows one attempt at least.
+    if (!counter.quiet()) {
+      const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
+      if (counter.heldBy(key) + 1 > limit.points) {
+        const seconds = Math.max(1, Math.ceil(counter.msLeft(key) / 1000));
+        reject('RATE_LIMITED', `Too many failed attempts; retry in ${seconds} seconds.`, false, seconds);
+      }
+    }
+    limit.pending = this;
+    if (byAddress) this.addressHeld = Held.Pending;
+    else this.identityHeld = Held.Pending;
+    return undefined;
+  }
+
+  /** Ends a reservation on the memory store: recorded as a failure if `code` counts against `limit`, else given back. */
+  private settleLocally(byAddress: boolean, limit: Limit, code: IdentityErrorCode | undefined): void {
+    const held = byAddress ? this.addressHeld : this.identityHeld;
+    if (byAddress) this.addressHeld = Held.No;
+    else this.identityHeld = Held.No;
+    const counter = limit.local!;
+    const failed = code !== undefined && limit.failures.has(code);
+    if (held === Held.Pending) {
+      limit.pending = undefined; // a pending reservation is always its limit's pending one
+      if (failed) counter.fail(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
+      return;
+    }
+    const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
+    if (failed) counter.record(key);
+    else counter.refund(key);
   }
 
   private reserve(slot: 'byAddress' | 'byIdentity', limit: Limit, key: string): Promise<void> | undefined {
