@@ -407,7 +407,8 @@ async function fetchSnapshot(url: string): Promise<string> {
 
 function percent(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('expected a percentage from 0 to 100.');
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100)
+    throw new InvalidArgumentError('expected a percentage from 0 to 100.');
   return n;
 }
 
@@ -648,7 +649,11 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
         'with a valid proof, the failures by code with their diagnosis, and a verdict.',
     )
     .argument('[snapshot]', 'a file, an http(s) URL, or - (or a pipe) for stdin')
-    .option('--window <window>', 'hour (the last 60 minutes, default), day (the last 24 hours) or all (since counting started)', reportWindow)
+    .option(
+      '--window <window>',
+      'hour (the last 60 minutes, default), day (the last 24 hours) or all (since counting started)',
+      reportWindow,
+    )
     .option('--tenant <tenant>', 'only this tenant')
     .option('--min-requests <n>', 'fewer chat requests in the window are too few to judge (default 100)', count)
     .option('--max-failing <percent>', 'the largest failing share still ready to enforce (default 0.5)', percent)

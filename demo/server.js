@@ -198,7 +198,12 @@ export function createDemoApp(options = {}) {
     // In report (or off) mode an unverified request comes this far, as an anonymous visitor.
     if (!identity.verified) {
       const { wouldReject = null } = identity;
-      return res.json({ reply: `Hello, anonymous visitor, you said: ${message}`, anonymous: true, code: identity.error?.code ?? null, wouldReject });
+      return res.json({
+        reply: `Hello, anonymous visitor, you said: ${message}`,
+        anonymous: true,
+        code: identity.error?.code ?? null,
+        wouldReject,
+      });
     }
     const { contact, test, via } = identity;
     res.json({ reply: `Hello ${contact.name ?? contact.externalId}, you said: ${message}`, contact, test, via });
@@ -284,7 +289,8 @@ export function createDemoApp(options = {}) {
         for (let i = 0; i < 30; i++) {
           const user = SAMPLE_USERS[i % SAMPLE_USERS.length];
           const secret = i < oldKey ? retired.secret : signingKey.secret;
-          const body = i >= 30 - missing ? { message: 'hi' } : signPayload({ externalId: `${user.id}-${i}`, name: user.name }, secret, { now: clock });
+          const body =
+            i >= 30 - missing ? { message: 'hi' } : signPayload({ externalId: `${user.id}-${i}`, name: user.name }, secret, { now: clock });
           await simulated.verify({ headers: {}, body, ip: `198.51.100.${i}` });
           sent += 1;
         }

@@ -37,7 +37,16 @@ const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [
   'rateLimit',
   'session',
 ];
-const RATE_LIMIT_OPTIONS: readonly (keyof RateLimitOptions)[] = ['identity', 'address', 'redis', 'store', 'maxKeys', 'keyPrefix', 'ipv6Subnet', 'storeTimeout'];
+const RATE_LIMIT_OPTIONS: readonly (keyof RateLimitOptions)[] = [
+  'identity',
+  'address',
+  'redis',
+  'store',
+  'maxKeys',
+  'keyPrefix',
+  'ipv6Subnet',
+  'storeTimeout',
+];
 
 /** The verifier's configuration: what each part reads, resolved once. */
 export interface VerifierConfig {
@@ -68,7 +77,8 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   const now = readFunction(options.now, 'now') ?? Date.now;
   const logger = options.logger ?? console;
   const allowTestKeys = readBoolean(options.allowTestKeys, 'allowTestKeys') ?? true;
-  if (options.rateLimit !== undefined && options.rateLimit !== false) refuseUnknown(options.rateLimit, RATE_LIMIT_OPTIONS, 'options.rateLimit');
+  if (options.rateLimit !== undefined && options.rateLimit !== false)
+    refuseUnknown(options.rateLimit, RATE_LIMIT_OPTIONS, 'options.rateLimit');
   if (options.keyCache !== undefined && options.keyCache !== false) refuseUnknown(options.keyCache, ['max', 'ttl'], 'options.keyCache');
   return Object.freeze({
     schemes,
@@ -103,11 +113,14 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
  * option is silently ignored otherwise, and the setting it meant silently not applied.
  */
 export function refuseUnknown(value: object, known: readonly string[], where: string): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`chat-identity: ${where} must be an object.`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new TypeError(`chat-identity: ${where} must be an object.`);
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const closest = closestOf(key, known);
-    throw new TypeError(`chat-identity: ${where} has no option ${JSON.stringify(key)}${closest ? `; did you mean ${JSON.stringify(closest)}?` : '.'} Valid: ${known.join(', ')}.`);
+    throw new TypeError(
+      `chat-identity: ${where} has no option ${JSON.stringify(key)}${closest ? `; did you mean ${JSON.stringify(closest)}?` : '.'} Valid: ${known.join(', ')}.`,
+    );
   }
 }
 
@@ -140,7 +153,9 @@ function editDistance(a: string, b: string): number {
 function readSchemes(options: VerifierOptions): Scheme[] {
   const names: readonly unknown[] = Array.isArray(options.scheme) ? options.scheme : [options.scheme];
   if (names.length === 0 || names.some((name) => !SCHEME_NAMES.includes(name as never))) {
-    throw new TypeError(`chat-identity: options.scheme must be one of ${SCHEME_NAMES.join(', ')} (or an array of them); got ${JSON.stringify(options.scheme)}.`);
+    throw new TypeError(
+      `chat-identity: options.scheme must be one of ${SCHEME_NAMES.join(', ')} (or an array of them); got ${JSON.stringify(options.scheme)}.`,
+    );
   }
   if (options.keys === undefined || options.keys === null) {
     throw new TypeError('chat-identity: options.keys is required: the signing secrets, or a (tenant, request, { scheme }) => keys lookup.');
@@ -185,13 +200,16 @@ function stringList(value: string | readonly string[] | undefined, name: string)
 function readRequired(value: unknown): RequiredMode {
   if (value === undefined) return false;
   if (value === true || value === false || value === 'report') return value;
-  throw new TypeError(`chat-identity: options.required must be true or false, or 'report' (let everything through, counting what would be refused).`);
+  throw new TypeError(
+    `chat-identity: options.required must be true or false, or 'report' (let everything through, counting what would be refused).`,
+  );
 }
 
 /** `stats`: `false`, or a count `identityStats()` made (a look-alike cannot be counted into). */
 function readStats(value: unknown): IdentityStats | false | undefined {
   if (value === undefined || value === false) return value;
-  if (countersFor(value) === undefined) throw new TypeError('chat-identity: options.stats must be false, or a count made by identityStats().');
+  if (countersFor(value) === undefined)
+    throw new TypeError('chat-identity: options.stats must be false, or a count made by identityStats().');
   return value as IdentityStats;
 }
 

@@ -13,7 +13,16 @@ export { signUserHash } from './schemes/userHash/sign.js';
 export { signContactHash, type ContactHashFields } from './schemes/contactHash/sign.js';
 export { signJwt, type JwtPrivateKey, type SignJwtOptions } from './schemes/jwt/sign.js';
 export { signVisitorHash } from './schemes/visitorHash/sign.js';
-export { memoryStore, redisStore, DEFAULT_MAX_KEYS, type AttemptCount, type AttemptCounter, type AttemptLimit, type AttemptStore, type RedisClientLike } from './attemptStore.js';
+export {
+  memoryStore,
+  redisStore,
+  DEFAULT_MAX_KEYS,
+  type AttemptCount,
+  type AttemptCounter,
+  type AttemptLimit,
+  type AttemptStore,
+  type RedisClientLike,
+} from './attemptStore.js';
 export { DEFAULT_ADDRESS_LIMIT, DEFAULT_IDENTITY_LIMIT, DEFAULT_STORE_TIMEOUT, type RateLimitOptions } from './rateLimit.js';
 export { canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.js';
 export type {

@@ -691,7 +691,12 @@ function readAnswer(answer: TenantKeySet | null, asked: string | undefined, say:
   if (required !== undefined && required !== true && required !== false && required !== 'report') {
     refuse("The keys lookup answered a required that is not true, false or 'report'.");
   }
-  return { tenant: (tenant as string | undefined) ?? asked, keys, named: tenant !== undefined, required: required as RequiredMode | undefined };
+  return {
+    tenant: (tenant as string | undefined) ?? asked,
+    keys,
+    named: tenant !== undefined,
+    required: required as RequiredMode | undefined,
+  };
 }
 
 /** Whether `key` may verify at `at`: not past its `expiresAt`, and not a test key where test keys are refused. */

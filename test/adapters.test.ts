@@ -17,7 +17,13 @@ import { IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/in
 import { LIVE_KEY, frozenClock } from './helpers.js';
 
 const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
-const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({ scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock, logger: quiet(), ...extra });
+const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({
+  scheme: 'user-hash',
+  keys: [LIVE_KEY],
+  now: frozenClock,
+  logger: quiet(),
+  ...extra,
+});
 const valid = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
 const forged = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
 
@@ -28,7 +34,9 @@ const renderErrors: ErrorRequestHandler = (err, _req, res, _next) => {
 
 describe("rejectWith: 'error' hands the rejection to the framework", () => {
   it('Express: next(IdentityError) reaches the app error handler', async () => {
-    const app = express().use(express.json()).use(forExpress.identityVerification(options({ required: true, rejectWith: 'error' })));
+    const app = express()
+      .use(express.json())
+      .use(forExpress.identityVerification(options({ required: true, rejectWith: 'error' })));
     app.post('/chat', (_req, res) => res.json({ reached: true }));
     app.use(renderErrors);
     const res = await request(app).post('/chat').send(forged);
@@ -66,7 +74,11 @@ describe("rejectWith: 'error' hands the rejection to the framework", () => {
       ctx.body = 'reached';
     });
     app.use(router.routes());
-    expect((await request(app.callback()).post('/chat').send(forged)).body).toEqual({ handledBy: 'app', code: 'INVALID_SIGNATURE', isIdentityError: true });
+    expect((await request(app.callback()).post('/chat').send(forged)).body).toEqual({
+      handledBy: 'app',
+      code: 'INVALID_SIGNATURE',
+      isIdentityError: true,
+    });
   });
 });
 
@@ -94,7 +106,9 @@ describe('misconfiguration is said once, and fails closed', () => {
 
   it('no warning when the body is not JSON or a parser ran', async () => {
     const logger = quiet();
-    const app = express().use(express.json()).use(forExpress.identityVerification(options({ logger })));
+    const app = express()
+      .use(express.json())
+      .use(forExpress.identityVerification(options({ logger })));
     app.post('/chat', (_req, res) => res.json({ reached: true }));
     await request(app).post('/chat').send(valid);
     await request(app).post('/chat').set('Content-Type', 'text/plain').send('hello');
@@ -118,7 +132,9 @@ describe('misconfiguration is said once, and fails closed', () => {
   it('Koa: no warning when the proof came in the Authorization header and verified, though a JSON body went unparsed', async () => {
     const logger = quiet();
     const token = signJwt({ externalId: 'u1' }, LIVE_KEY, { now: frozenClock });
-    const app = new Koa().use(forKoa.identityVerification(options({ scheme: 'jwt', required: true, logger }))).use((ctx) => void (ctx.body = { ok: true }));
+    const app = new Koa()
+      .use(forKoa.identityVerification(options({ scheme: 'jwt', required: true, logger })))
+      .use((ctx) => void (ctx.body = { ok: true }));
     const res = await request(app.callback()).post('/chat').set('Authorization', `Bearer ${token}`).send({ message: 'hi' });
     expect(res.status).toBe(200);
     expect(logger.error).not.toHaveBeenCalled();
@@ -129,8 +145,12 @@ describe('misconfiguration is said once, and fails closed', () => {
     expect(() => forExpress.identityVerification(misspelt)).toThrow(/"requried"; did you mean "required"\?/);
     expect(() => forKoa.identityVerification(misspelt)).toThrow(/did you mean "required"/);
     expect(() => new IdentityStrategy(misspelt)).toThrow(/did you mean "required"/);
-    expect(() => forExpress.identityVerification({ ...options(), rateLimit: { identiy: { points: 3, duration: 60 } } } as MiddlewareOptions)).toThrow(/rateLimit has no option "identiy"; did you mean "identity"/);
-    expect(() => forExpress.identityVerification({ ...options(), rejectWith: 'throw' } as unknown as MiddlewareOptions)).toThrow(/rejectWith/);
+    expect(() =>
+      forExpress.identityVerification({ ...options(), rateLimit: { identiy: { points: 3, duration: 60 } } } as MiddlewareOptions),
+    ).toThrow(/rateLimit has no option "identiy"; did you mean "identity"/);
+    expect(() => forExpress.identityVerification({ ...options(), rejectWith: 'throw' } as unknown as MiddlewareOptions)).toThrow(
+      /rejectWith/,
+    );
     expect(() => forExpress.requireVerified({ schems: ['jwt'] } as object)).toThrow(/no option "schems"; valid: .*schemes/);
   });
 
@@ -160,7 +180,11 @@ describe('identityOf(): the verified identity of a guarded request, typed', () =
 
 describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', () => {
   const jwtApp = () => {
-    const app = express().use(express.json()).use(forExpress.identityVerification(options({ scheme: 'jwt', required: true, rateLimit: { identity: { points: 1, duration: 60 } } })));
+    const app = express()
+      .use(express.json())
+      .use(
+        forExpress.identityVerification(options({ scheme: 'jwt', required: true, rateLimit: { identity: { points: 1, duration: 60 } } })),
+      );
     app.post('/chat', (_req, res) => res.json({ reached: true }));
     return app;
   };
@@ -168,7 +192,9 @@ describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', ()
     const app = jwtApp();
     const forgedToken = signJwt({ externalId: 'a' }, 'not-the-key', { now: frozenClock });
     const refused = await request(app).post('/chat').set('Authorization', `Bearer ${forgedToken}`);
-    expect(refused.headers['www-authenticate']).toBe('Bearer realm="chat-identity", error="invalid_token", error_description="The identity signature is not valid."');
+    expect(refused.headers['www-authenticate']).toBe(
+      'Bearer realm="chat-identity", error="invalid_token", error_description="The identity signature is not valid."',
+    );
     const none = await request(app).post('/chat').send({});
     expect(none.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
     const limited = await request(app).post('/chat').set('Authorization', `Bearer ${forgedToken}`);
@@ -176,14 +202,20 @@ describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', ()
     expect(limited.headers['www-authenticate']).toBeUndefined();
   });
   it('a verifier that takes no tokens adds no challenge', async () => {
-    const app = express().use(express.json()).use(forExpress.identityVerification(options({ required: true })));
+    const app = express()
+      .use(express.json())
+      .use(forExpress.identityVerification(options({ required: true })));
     app.post('/chat', (_req, res) => res.json({ reached: true }));
     expect((await request(app).post('/chat').send(forged)).headers['www-authenticate']).toBeUndefined();
   });
 });
 
 describe('Passport strategy', () => {
-  function passportApp(strategy: IdentityStrategy, authenticateOptions: passport.AuthenticateOptions = { session: false }, name = 'chat-identity') {
+  function passportApp(
+    strategy: IdentityStrategy,
+    authenticateOptions: passport.AuthenticateOptions = { session: false },
+    name = 'chat-identity',
+  ) {
     const authenticator = new passport.Passport();
     authenticator.use(strategy);
     const app = express().use(express.json()).use(authenticator.initialize());
@@ -199,36 +231,58 @@ describe('Passport strategy', () => {
     expect(strategy.name).toBe('chat-identity');
     const app = passportApp(strategy);
     const ok = await request(app).post('/chat').send(valid);
-    expect(ok.body).toMatchObject({ user: { externalId: 'u1' }, authInfo: { verified: true, scheme: 'user-hash', contact: { externalId: 'u1' } } });
+    expect(ok.body).toMatchObject({
+      user: { externalId: 'u1' },
+      authInfo: { verified: true, scheme: 'user-hash', contact: { externalId: 'u1' } },
+    });
     const none = await request(app).post('/chat').send({});
     expect(none.status).toBe(401);
     expect(none.body).toEqual({ error: 'identity_unverified', code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
   });
 
   it('with required: false, passes an invalid request on with no req.user', async () => {
-    const res = await request(passportApp(new IdentityStrategy(options({ required: false })))).post('/chat').send(forged);
+    const res = await request(passportApp(new IdentityStrategy(options({ required: false }))))
+      .post('/chat')
+      .send(forged);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ user: null, authInfo: { verified: false, scheme: 'user-hash', error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' } } });
+    expect(res.body).toEqual({
+      user: null,
+      authInfo: {
+        verified: false,
+        scheme: 'user-hash',
+        error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' },
+      },
+    });
   });
 
   it('works without { session: false } when the app has no session support (it answered 500 before)', async () => {
-    const res = await request(passportApp(new IdentityStrategy(options()), {})).post('/chat').send(valid);
+    const res = await request(passportApp(new IdentityStrategy(options()), {}))
+      .post('/chat')
+      .send(valid);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ user: { externalId: 'u1' }, authInfo: { verified: true, contact: { externalId: 'u1' } } });
   });
 
   it('takes another name', async () => {
-    const res = await request(passportApp(new IdentityStrategy({ ...options(), name: 'widget' }), { session: false }, 'widget')).post('/chat').send(valid);
+    const res = await request(passportApp(new IdentityStrategy({ ...options(), name: 'widget' }), { session: false }, 'widget'))
+      .post('/chat')
+      .send(valid);
     expect(res.body.user).toMatchObject({ externalId: 'u1' });
   });
 
   it("rejectWith: 'error' passes the IdentityError to next(err)", async () => {
-    const res = await request(passportApp(new IdentityStrategy({ ...options(), rejectWith: 'error' }))).post('/chat').send(forged);
+    const res = await request(passportApp(new IdentityStrategy({ ...options(), rejectWith: 'error' })))
+      .post('/chat')
+      .send(forged);
     expect(res.body).toEqual({ handledBy: 'app', name: 'IdentityError', code: 'INVALID_SIGNATURE', isIdentityError: true });
   });
 
   it("rejectWith: 'fail' hands Passport a failure with the status (failWithError, chains)", async () => {
-    const res = await request(passportApp(new IdentityStrategy({ ...options(), rejectWith: 'fail' }), { session: false, failWithError: true })).post('/chat').send(forged);
+    const res = await request(
+      passportApp(new IdentityStrategy({ ...options(), rejectWith: 'fail' }), { session: false, failWithError: true }),
+    )
+      .post('/chat')
+      .send(forged);
     expect(res.body).toMatchObject({ handledBy: 'app', name: 'AuthenticationError' });
     expect(res.status).toBe(401);
   });
@@ -250,7 +304,10 @@ describe('Passport strategy', () => {
 });
 
 describe('requireVerified({ schemes, fields }): a route can demand a scheme or verified fields', () => {
-  const visitorOptions = options({ scheme: ['user-hash', 'visitor-hash'], keys: { 'user-hash': [LIVE_KEY], 'visitor-hash': [`${LIVE_KEY}-visitors`] } });
+  const visitorOptions = options({
+    scheme: ['user-hash', 'visitor-hash'],
+    keys: { 'user-hash': [LIVE_KEY], 'visitor-hash': [`${LIVE_KEY}-visitors`] },
+  });
   const visitor = { anonymousUserId: 'v1', hmac: signVisitorHash('v1', `${LIVE_KEY}-visitors`), email: 'ceo@victim.example' };
   const routes = {
     '/any': {},
@@ -261,12 +318,14 @@ describe('requireVerified({ schemes, fields }): a route can demand a scheme or v
   const apps = {
     express() {
       const app = express().use(express.json()).use(forExpress.identityVerification(visitorOptions));
-      for (const [path, demand] of Object.entries(routes)) app.post(path, forExpress.requireVerified(demand), (_req, res) => res.json({ reached: true }));
+      for (const [path, demand] of Object.entries(routes))
+        app.post(path, forExpress.requireVerified(demand), (_req, res) => res.json({ reached: true }));
       return app;
     },
     koa() {
       const router = new Router();
-      for (const [path, demand] of Object.entries(routes)) router.post(path, forKoa.requireVerified(demand), (ctx) => void (ctx.body = { reached: true }));
+      for (const [path, demand] of Object.entries(routes))
+        router.post(path, forKoa.requireVerified(demand), (ctx) => void (ctx.body = { reached: true }));
       return new Koa().use(bodyParser()).use(forKoa.identityVerification(visitorOptions)).use(router.routes()).callback();
     },
   };
@@ -293,8 +352,20 @@ describe('requireVerified({ schemes, fields }): a route can demand a scheme or v
 });
 
 describe('a guarded route is never reached unverified', () => {
-  type Attempt = { name: string; body?: unknown; headers?: Record<string, string>; query?: string; options?: Partial<MiddlewareOptions>; setup?: 'mass-assign' | 'forge' | 'no-middleware' | 'guard-first' };
-  const fakeResult = { verified: true, scheme: 'user-hash', test: false, contact: { externalId: 'admin', attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' } };
+  type Attempt = {
+    name: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    query?: string;
+    options?: Partial<MiddlewareOptions>;
+    setup?: 'mass-assign' | 'forge' | 'no-middleware' | 'guard-first';
+  };
+  const fakeResult = {
+    verified: true,
+    scheme: 'user-hash',
+    test: false,
+    contact: { externalId: 'admin', attributes: {}, verifiedFields: ['externalId'], identityKey: 'externalId' },
+  };
   const attempts: Attempt[] = [
     { name: 'nothing at all' },
     { name: 'a claimed user id with no hash', body: { user_id: 'admin' } },
@@ -304,12 +375,19 @@ describe('a guarded route is never reached unverified', () => {
     { name: 'a result object in the body', body: { identity: fakeResult, verified: true } },
     { name: 'a mass-assigning app copying the body onto req / ctx.state', body: { identity: fakeResult }, setup: 'mass-assign' },
     { name: 'app code attaching a look-alike result', setup: 'forge' },
-    { name: 'headers claiming verification', headers: { 'x-identity-verified': 'true', 'x-user-id': 'admin', authorization: 'Bearer admin' } },
+    {
+      name: 'headers claiming verification',
+      headers: { 'x-identity-verified': 'true', 'x-user-id': 'admin', authorization: 'Bearer admin' },
+    },
     { name: 'query parameters', query: '?user_id=u1&user_hash=' + valid.user_hash + '&verified=true' },
     { name: 'verification switched off in the middleware (required: false)', body: forged, options: { required: false } },
     { name: 'a keys lookup that fails', body: valid, options: { keys: () => Promise.reject(new Error('down')) } },
     { name: 'every key expired', body: valid, options: { keys: [{ secret: LIVE_KEY, expiresAt: 0 }] } },
-    { name: 'a test key while test keys are off', body: { user_id: 'u1', user_hash: signUserHash('u1', 'sk_test_x') }, options: { keys: [LIVE_KEY, 'sk_test_x'], allowTestKeys: false } },
+    {
+      name: 'a test key while test keys are off',
+      body: { user_id: 'u1', user_hash: signUserHash('u1', 'sk_test_x') },
+      options: { keys: [LIVE_KEY, 'sk_test_x'], allowTestKeys: false },
+    },
     { name: 'no identityVerification() at all', body: valid, setup: 'no-middleware' },
     { name: 'requireVerified() placed before identityVerification()', body: valid, setup: 'guard-first' },
   ];

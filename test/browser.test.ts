@@ -292,7 +292,9 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
         await expect.poll(() => page.locator('#verdict').textContent()).toBe('No chat requests counted yet.');
         await page.locator('input[name=mode][value=report]').check();
         await page.locator('#simulate').click();
-        await expect.poll(() => page.locator('#verdict').textContent(), { timeout: 20_000 }).toMatch(/^Not ready: \d+(\.\d)? % valid over the last hour/);
+        await expect
+          .poll(() => page.locator('#verdict').textContent(), { timeout: 20_000 })
+          .toMatch(/^Not ready: \d+(\.\d)? % valid over the last hour/);
         const verdict = (await page.locator('#verdict').textContent())!;
         expect(verdict).toContain('INVALID_SIGNATURE under key "retired", which expired 24 hours ago (previous-key-expired)');
         expect(verdict).toContain('MISSING_IDENTITY');
@@ -301,11 +303,15 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
         expect(await page.locator('#share-chart circle.share-point').count()).toBe(60);
         expect(await page.locator('#failure-chart rect.failure[data-code="INVALID_SIGNATURE"]').count()).toBe(45);
         expect(await page.locator('#failure-chart rect.failure[data-code="MISSING_IDENTITY"]').count()).toBeGreaterThan(30);
-        expect(await page.locator('#legend span').allTextContents()).toEqual(expect.arrayContaining(['MISSING_IDENTITY', 'INVALID_SIGNATURE']));
+        expect(await page.locator('#legend span').allTextContents()).toEqual(
+          expect.arrayContaining(['MISSING_IDENTITY', 'INVALID_SIGNATURE']),
+        );
         expect(await page.locator('#failures tbody').textContent()).toContain('previous-key-expired: Previous key past its grace period.');
         expect(await page.locator('#totals').textContent()).toMatch(/^1800 chat requests \(report\)/);
         // The chart rises: the last minute's point sits higher than the first's (smaller y).
-        const ys = await page.locator('#share-chart circle.share-point').evaluateAll((points) => points.map((p) => Number(p.getAttribute('cy'))));
+        const ys = await page
+          .locator('#share-chart circle.share-point')
+          .evaluateAll((points) => points.map((p) => Number(p.getAttribute('cy'))));
         expect(ys.at(-1)!).toBeLessThan(ys[0]!);
         const shot = join(shots, 'rollout.png');
         await page.screenshot({ path: shot, fullPage: true });

@@ -8,7 +8,16 @@ describe('conformance: one table through the core and every adapter', () => {
   it('has at least 40 cases, reaching every error code', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(40);
     const codes = new Set(CASES.map((c) => c.expect.code).filter(Boolean));
-    for (const code of ['MISSING_IDENTITY', 'MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED', 'RATE_LIMITED', 'KEY_UNAVAILABLE']) expect(codes).toContain(code);
+    for (const code of [
+      'MISSING_IDENTITY',
+      'MISSING_REQUIRED_FIELD',
+      'MALFORMED_IDENTITY',
+      'INVALID_SIGNATURE',
+      'SIGNATURE_EXPIRED',
+      'RATE_LIMITED',
+      'KEY_UNAVAILABLE',
+    ])
+      expect(codes).toContain(code);
   });
 
   describe.each([...CASES, ...ATTACK_CASES].map((c) => [c.name, c] as const))('%s', (_, testCase) => {
@@ -30,7 +39,11 @@ describe('conformance: one table through the core and every adapter', () => {
       if (session) expect(outcome.session ?? 'none').toBe(session);
       if (challenge) expect(outcome.challenge).toBe(challenge);
       if (code) {
-        expect(outcome.body).toMatchObject({ error: status === 429 ? 'rate_limited' : 'identity_unverified', code, message: expect.any(String) });
+        expect(outcome.body).toMatchObject({
+          error: status === 429 ? 'rate_limited' : 'identity_unverified',
+          code,
+          message: expect.any(String),
+        });
         expect('hint' in (outcome.body as object)).toBe(hint ?? false);
       } else {
         expect(outcome.body).toMatchObject(body ?? { identity });

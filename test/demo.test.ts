@@ -12,7 +12,10 @@ import { MISTAKE_CASES, secretsOf } from './mistakeCases.js';
 vi.mock('chat-identity/express', async () => await import('../adapters/express.js'));
 const { createDemoApp, demoKeys, SAMPLE_USERS, startDemo } = await import('../demo/server.js');
 
-const frozen = (seconds = 0) => () => NOW + seconds * 1000;
+const frozen =
+  (seconds = 0) =>
+  () =>
+    NOW + seconds * 1000;
 
 describe('demo keys', () => {
   it('generates a test key when the environment sets none, and the site then signs in test mode', () => {
@@ -26,7 +29,10 @@ describe('demo keys', () => {
   it('uses CHAT_IDENTITY_SECRET and CHAT_IDENTITY_TEST_SECRET when set, signing with the live key', () => {
     const { keys, signingKey, generated } = demoKeys({ CHAT_IDENTITY_SECRET: LIVE_KEY, CHAT_IDENTITY_TEST_SECRET: TEST_KEY });
     expect(generated).toBe(false);
-    expect(keys.map((k) => [k.secret, k.test])).toEqual([[LIVE_KEY, false], [TEST_KEY, true]]);
+    expect(keys.map((k) => [k.secret, k.test])).toEqual([
+      [LIVE_KEY, false],
+      [TEST_KEY, true],
+    ]);
     expect(signingKey.secret).toBe(LIVE_KEY);
   });
 });
@@ -34,15 +40,26 @@ describe('demo keys', () => {
 describe('demo: the example site and its chat backend', () => {
   const app = () => createDemoApp({ keys: demoKeys({}), now: frozen() });
 
-  it('signs the signed-in user on the site\'s server, and the chat answers the verified contact', async () => {
+  it("signs the signed-in user on the site's server, and the chat answers the verified contact", async () => {
     const agent = request.agent(app());
     await agent.get('/site/identity').expect(401, { error: 'Not logged in' });
     await agent.post('/site/login').send({ userId: '1' }).expect(200);
     const { body: proof } = await agent.get('/site/identity').expect(200);
-    expect(proof).toMatchObject({ customer: { externalId: '1', email: 'ada@example.com', name: 'Ada Lovelace', plan: 'pro', timestamp: NOW / 1000 }, signature: expect.stringMatching(/^[0-9a-f]{64}$/), testMode: true });
+    expect(proof).toMatchObject({
+      customer: { externalId: '1', email: 'ada@example.com', name: 'Ada Lovelace', plan: 'pro', timestamp: NOW / 1000 },
+      signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+      testMode: true,
+    });
 
-    const { body } = await agent.post('/chat').send({ message: 'hello', ...proof }).expect(200);
-    expect(body).toMatchObject({ reply: 'Hello Ada Lovelace, you said: hello', test: true, contact: { externalId: '1', email: 'ada@example.com', identityKey: 'externalId' } });
+    const { body } = await agent
+      .post('/chat')
+      .send({ message: 'hello', ...proof })
+      .expect(200);
+    expect(body).toMatchObject({
+      reply: 'Hello Ada Lovelace, you said: hello',
+      test: true,
+      contact: { externalId: '1', email: 'ada@example.com', identityKey: 'externalId' },
+    });
     expect(body.contact.verifiedFields).toEqual(['externalId', 'email', 'name', 'attributes.plan']);
   });
 
@@ -51,13 +68,25 @@ describe('demo: the example site and its chat backend', () => {
     await agent.post('/site/login').send({ userId: '2' }).expect(200);
     const { body: proof } = await agent.get('/site/identity');
     const tampered = { ...proof, customer: { ...proof.customer, externalId: '1' } };
-    const { body } = await agent.post('/chat').send({ message: 'I am Ada', ...tampered }).expect(401);
-    expect(body).toMatchObject({ error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.', hint: expect.any(String) });
+    const { body } = await agent
+      .post('/chat')
+      .send({ message: 'I am Ada', ...tampered })
+      .expect(401);
+    expect(body).toMatchObject({
+      error: 'identity_unverified',
+      code: 'INVALID_SIGNATURE',
+      message: 'The identity signature is not valid.',
+      hint: expect.any(String),
+    });
   });
 
   it('refuses a chat with no proof (MISSING_IDENTITY), and signing out stops the signing', async () => {
     const agent = request.agent(app());
-    await agent.post('/chat').send({ message: 'hi' }).expect(401).expect((res) => expect(res.body).toMatchObject({ error: 'identity_unverified', code: 'MISSING_IDENTITY' }));
+    await agent
+      .post('/chat')
+      .send({ message: 'hi' })
+      .expect(401)
+      .expect((res) => expect(res.body).toMatchObject({ error: 'identity_unverified', code: 'MISSING_IDENTITY' }));
     await agent.post('/site/login').send({ userId: '3' }).expect(200);
     await agent.post('/site/logout').expect(200);
     await agent.get('/site/identity').expect(401);
@@ -69,7 +98,10 @@ describe('demo: the example site and its chat backend', () => {
     expect((await request(server).get('/site/users').expect(200)).body).toEqual(SAMPLE_USERS.map(({ id, name }) => ({ id, name })));
     expect((await request(server).get('/').expect(200)).text).toContain('<script type="module" src="site.js">');
     expect((await request(server).get('/tester.html').expect(200)).text).toContain('<script type="module" src="tester.js">');
-    await request(server).get('/site.js').expect(200).expect('content-type', /javascript/);
+    await request(server)
+      .get('/site.js')
+      .expect(200)
+      .expect('content-type', /javascript/);
   });
 });
 
@@ -89,14 +121,20 @@ describe('demo: the signature tester endpoint', () => {
     const agent = request.agent(app);
     await agent.post('/site/login').send({ userId: '1' });
     const { body: proof } = await agent.get('/site/identity');
-    const { body } = await agent.post('/api/tester').send({ scheme: 'signed-payload', proof: { customer: proof.customer, signature: proof.signature } }).expect(200);
+    const { body } = await agent
+      .post('/api/tester')
+      .send({ scheme: 'signed-payload', proof: { customer: proof.customer, signature: proof.signature } })
+      .expect(200);
     expect(body).toMatchObject({ verified: true, test: true, keys: 'demo', contact: { externalId: '1' } });
   });
 
   it('applies testMode and a key given as JSON with an ISO expiresAt', async () => {
     const testCase = MISTAKE_CASES.find((c) => c.mistake === 'previous-key-expired')!;
     const keys = [LIVE_KEY, { secret: secretsOf(testCase.keys)[1], expiresAt: new Date(NOW - 7200_000).toISOString() }];
-    const { body } = await request(createDemoApp({ now: frozen() })).post('/api/tester').send({ scheme: 'user-hash', proof: testCase.body, keys, testMode: true }).expect(200);
+    const { body } = await request(createDemoApp({ now: frozen() }))
+      .post('/api/tester')
+      .send({ scheme: 'user-hash', proof: testCase.body, keys, testMode: true })
+      .expect(200);
     expect(body.mistake).toBe('previous-key-expired');
   });
 

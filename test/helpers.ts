@@ -16,13 +16,22 @@ export const OTHER_TENANT_KEY = 'sk_live_77777777777777777777777777777777';
 export const SECOND_SCHEME_KEY = 'sk_live_2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b';
 
 /** A short tag per scheme: a secret suffix that is no word a hint or message may contain. */
-const SCHEME_TAGS: Record<SchemeName, string> = { 'signed-payload': 'p7', 'user-hash': 'u3', 'contact-hash': 'c5', jwt: 'j2', 'visitor-hash': 'v9' };
+const SCHEME_TAGS: Record<SchemeName, string> = {
+  'signed-payload': 'p7',
+  'user-hash': 'u3',
+  'contact-hash': 'c5',
+  jwt: 'j2',
+  'visitor-hash': 'v9',
+};
 /** A scheme's own copy of a secret (`sk_test_` stays a test key), for verifiers with several schemes: one secret serves one scheme. */
 export const schemeKey = (scheme: SchemeName, secret = LIVE_KEY) => `${secret}${SCHEME_TAGS[scheme]}`;
 
 /** A verifier on the live key; with several schemes, each scheme's own key (`schemeKey`). */
 export function verifierFor(options: Partial<VerifierOptions> & Pick<VerifierOptions, 'scheme'>) {
-  const keys = Array.isArray(options.scheme) && options.scheme.length > 1 ? Object.fromEntries(options.scheme.map((s) => [s, [schemeKey(s)]])) : [LIVE_KEY];
+  const keys =
+    Array.isArray(options.scheme) && options.scheme.length > 1
+      ? Object.fromEntries(options.scheme.map((s) => [s, [schemeKey(s)]]))
+      : [LIVE_KEY];
   return createVerifier({ keys, now: frozenClock, ...options });
 }
 

@@ -55,7 +55,13 @@ describe('counters', () => {
   it('count every result by tenant, scheme, outcome, key, via and mode; JSON as it is', async () => {
     const verifier = createVerifier({
       scheme: ['user-hash', 'jwt'],
-      keys: { 'user-hash': [{ secret: LIVE_KEY, id: 'k1' }, { secret: TEST_KEY, id: 't1' }], jwt: [{ secret: OTHER_TENANT_KEY, id: 'j1' }] },
+      keys: {
+        'user-hash': [
+          { secret: LIVE_KEY, id: 'k1' },
+          { secret: TEST_KEY, id: 't1' },
+        ],
+        jwt: [{ secret: OTHER_TENANT_KEY, id: 'j1' }],
+      },
       now: frozenClock,
       required: 'report',
       rateLimit: false,
@@ -69,7 +75,14 @@ describe('counters', () => {
     const snapshot = verifier.stats();
     expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot);
     const rows = snapshot.series.map(({ minutes, hours, ...labels }) => ({ ...labels, lastMinute: minutes[59], lastHour: hours[23] }));
-    const row = (outcome: string, keyId: string | null, scheme: string | null, total: number, key: 'live' | 'test' | null, via: string | null) => ({
+    const row = (
+      outcome: string,
+      keyId: string | null,
+      scheme: string | null,
+      total: number,
+      key: 'live' | 'test' | null,
+      via: string | null,
+    ) => ({
       tenant: null,
       scheme,
       outcome,
@@ -140,7 +153,16 @@ describe('counters', () => {
         const times: number[][] = [[], []];
         for (const [advance, failing] of steps) {
           clock.advance(advance);
-          counters.count({ tenant: undefined, scheme: 'user-hash', outcome: failing ? 'INVALID_SIGNATURE' : 'VERIFIED', keyId: undefined, test: false, via: 'proof', mode: 'report', mistake: undefined });
+          counters.count({
+            tenant: undefined,
+            scheme: 'user-hash',
+            outcome: failing ? 'INVALID_SIGNATURE' : 'VERIFIED',
+            keyId: undefined,
+            test: false,
+            via: 'proof',
+            mode: 'report',
+            mistake: undefined,
+          });
           times[failing ? 1 : 0]!.push(clock.now());
         }
         clock.advance(last);
@@ -163,7 +185,13 @@ describe('counters', () => {
     const stats = identityStats({ maxTenants: 2, maxKeyIds: 1, maxSeries: 6, now: frozenClock });
     const verifier = createVerifier({
       scheme: 'user-hash',
-      keys: (tenant) => ({ tenant, keys: [{ secret: LIVE_KEY, id: `${tenant}-new` }, { secret: PREVIOUS_KEY, id: `${tenant}-old` }] }),
+      keys: (tenant) => ({
+        tenant,
+        keys: [
+          { secret: LIVE_KEY, id: `${tenant}-new` },
+          { secret: PREVIOUS_KEY, id: `${tenant}-old` },
+        ],
+      }),
       tenant: (r) => r.headers?.['x-team'] as string,
       now: frozenClock,
       stats,
@@ -209,7 +237,8 @@ describe('counters', () => {
       now: frozenClock,
       stats,
     });
-    for (let i = 0; i < 10_000; i++) await verifier.verify({ headers: { 'x-team': `attacker-${i}` }, ...(i % 2 ? good(`u${i}`) : bad(`u${i}`)) });
+    for (let i = 0; i < 10_000; i++)
+      await verifier.verify({ headers: { 'x-team': `attacker-${i}` }, ...(i % 2 ? good(`u${i}`) : bad(`u${i}`)) });
     const snapshot = stats.stats();
     expect(snapshot.series.map((s) => [s.tenant, s.outcome, s.total])).toEqual([
       ['attacker-0', 'INVALID_SIGNATURE', 1],
@@ -222,7 +251,7 @@ describe('counters', () => {
     expect(JSON.stringify(snapshot).length).toBeLessThan(3000);
   });
 
-  it('maxTenants counts tenants only: the rows of no tenant and of (unknown) take no tenant\'s place', async () => {
+  it("maxTenants counts tenants only: the rows of no tenant and of (unknown) take no tenant's place", async () => {
     const stats = identityStats({ maxTenants: 2, now: frozenClock });
     const common = { scheme: 'user-hash' as const, now: frozenClock, stats, rateLimit: false as const };
     // A verifier with static keys (no tenant) and one with a lookup share the count.
@@ -238,8 +267,8 @@ describe('counters', () => {
     expect(stats.stats().series.map((s) => s.tenant)).toEqual([null, '(unknown)', 'a', 'b', '(other)']);
   });
 
-  it('add up, whatever the order: every count in exactly one row, each row its labels\' tally, within the bounds (fast-check)', () => {
-    const label = <T,>(values: readonly T[]) => fc.constantFrom(...values);
+  it("add up, whatever the order: every count in exactly one row, each row its labels' tally, within the bounds (fast-check)", () => {
+    const label = <T>(values: readonly T[]) => fc.constantFrom(...values);
     const arbitraryCount = fc.record({
       tenant: label([undefined, null, 'a', 'b', 'c', 'd']),
       scheme: label([undefined, 'user-hash', 'jwt'] as const),
@@ -278,9 +307,20 @@ describe('counters', () => {
         expect(limits.folded).toBe(0);
         const tally = new Map<string, number>();
         const asLabels = (c: (typeof counts)[number]) =>
-          JSON.stringify([c.tenant === undefined ? null : (c.tenant ?? '(unknown)'), c.scheme ?? null, c.outcome, c.keyId ?? null, c.test === undefined ? null : c.test ? 'test' : 'live', c.via ?? null, c.mode, c.mistake ?? null]);
+          JSON.stringify([
+            c.tenant === undefined ? null : (c.tenant ?? '(unknown)'),
+            c.scheme ?? null,
+            c.outcome,
+            c.keyId ?? null,
+            c.test === undefined ? null : c.test ? 'test' : 'live',
+            c.via ?? null,
+            c.mode,
+            c.mistake ?? null,
+          ]);
         for (const count of counts) tally.set(asLabels(count), (tally.get(asLabels(count)) ?? 0) + 1);
-        expect(new Map(series.map((s) => [JSON.stringify([s.tenant, s.scheme, s.outcome, s.keyId, s.key, s.via, s.mode, s.mistake]), s.total]))).toEqual(tally);
+        expect(
+          new Map(series.map((s) => [JSON.stringify([s.tenant, s.scheme, s.outcome, s.keyId, s.key, s.via, s.mode, s.mistake]), s.total])),
+        ).toEqual(tally);
       }),
       { numRuns: 200 },
     );
@@ -297,7 +337,16 @@ describe('counters', () => {
     for (let tenant = 0; tenant < 100; tenant++) {
       for (let key = 0; key < 10; key++) {
         for (const outcome of outcomes) {
-          counters.count({ tenant: `tenant-${tenant}`, scheme: 'user-hash', outcome, keyId: `key-${key}`, test: false, via: 'proof', mode: 'report', mistake: undefined });
+          counters.count({
+            tenant: `tenant-${tenant}`,
+            scheme: 'user-hash',
+            outcome,
+            keyId: `key-${key}`,
+            test: false,
+            via: 'proof',
+            mode: 'report',
+            mistake: undefined,
+          });
         }
       }
     }
@@ -335,13 +384,18 @@ describe('counters', () => {
   it('record the key a diagnosis found behind failures, with its expiry, and the mistake', async () => {
     const verifier = createVerifier({
       scheme: 'user-hash',
-      keys: [{ secret: LIVE_KEY, id: 'new' }, { secret: PREVIOUS_KEY, id: 'old', expiresAt: NOW - 3_600_000 }],
+      keys: [
+        { secret: LIVE_KEY, id: 'new' },
+        { secret: PREVIOUS_KEY, id: 'old', expiresAt: NOW - 3_600_000 },
+      ],
       now: frozenClock,
       diagnostics: true,
     });
     await verifier.verify(good('u', PREVIOUS_KEY));
     const snapshot = verifier.stats();
-    expect(snapshot.series).toEqual([expect.objectContaining({ outcome: 'INVALID_SIGNATURE', keyId: 'old', key: 'live', mistake: 'previous-key-expired' })]);
+    expect(snapshot.series).toEqual([
+      expect.objectContaining({ outcome: 'INVALID_SIGNATURE', keyId: 'old', key: 'live', mistake: 'previous-key-expired' }),
+    ]);
     expect(snapshot.keys).toEqual([{ tenant: null, keyId: 'old', test: false, expiresAt: '2025-12-31T23:00:00.000Z' }]);
   });
 
@@ -433,7 +487,12 @@ describe('OpenTelemetry, through a real SDK MeterProvider and MetricReader', () 
         },
         {
           value: 1,
-          attributes: { 'chat_identity.outcome': 'INVALID_SIGNATURE', 'chat_identity.mode': 'off', 'chat_identity.scheme': 'user-hash', 'chat_identity.via': 'proof' },
+          attributes: {
+            'chat_identity.outcome': 'INVALID_SIGNATURE',
+            'chat_identity.mode': 'off',
+            'chat_identity.scheme': 'user-hash',
+            'chat_identity.via': 'proof',
+          },
         },
       ]),
     );
@@ -458,8 +517,22 @@ describe('OpenTelemetry, wired as an app wires it: the global MeterProvider, a P
       .map((m) => Object.fromEntries((m.dataPoints as DataPoint<number>[]).map((p) => [p.attributes['chat_identity.outcome'], p.value])));
 
   it.each([
-    ['cumulative', AggregationTemporality.CUMULATIVE, [{ VERIFIED: 2, INVALID_SIGNATURE: 1 }, { VERIFIED: 3, INVALID_SIGNATURE: 1 }]],
-    ['delta', AggregationTemporality.DELTA, [{ VERIFIED: 2, INVALID_SIGNATURE: 1 }, { VERIFIED: 1, INVALID_SIGNATURE: 0 }]],
+    [
+      'cumulative',
+      AggregationTemporality.CUMULATIVE,
+      [
+        { VERIFIED: 2, INVALID_SIGNATURE: 1 },
+        { VERIFIED: 3, INVALID_SIGNATURE: 1 },
+      ],
+    ],
+    [
+      'delta',
+      AggregationTemporality.DELTA,
+      [
+        { VERIFIED: 2, INVALID_SIGNATURE: 1 },
+        { VERIFIED: 1, INVALID_SIGNATURE: 0 },
+      ],
+    ],
   ] as const)('%s: each flush exports what was counted', async (_, temporality, expected) => {
     const exporter = new InMemoryMetricExporter(temporality);
     const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })] });
@@ -499,8 +572,27 @@ describe('onResult', () => {
     await verifier.verify({ headers: { 'x-team': 'acme' }, ip: '2001:db8::1', ...bad('b') });
     await verifier.verify({ headers: { 'x-team': 'globex' }, ip: '127.0.0.1', body: {} });
     expect(summaries).toEqual([
-      { outcome: 'verified', code: 'VERIFIED', mode: 'report', scheme: 'user-hash', tenant: 'acme', keyId: 'k1', test: false, via: 'proof', address: 'private' },
-      { outcome: 'reported', code: 'INVALID_SIGNATURE', mode: 'report', scheme: 'user-hash', tenant: 'acme', via: 'proof', wouldReject: 'INVALID_SIGNATURE', address: 'public' },
+      {
+        outcome: 'verified',
+        code: 'VERIFIED',
+        mode: 'report',
+        scheme: 'user-hash',
+        tenant: 'acme',
+        keyId: 'k1',
+        test: false,
+        via: 'proof',
+        address: 'private',
+      },
+      {
+        outcome: 'reported',
+        code: 'INVALID_SIGNATURE',
+        mode: 'report',
+        scheme: 'user-hash',
+        tenant: 'acme',
+        via: 'proof',
+        wouldReject: 'INVALID_SIGNATURE',
+        address: 'public',
+      },
       { outcome: 'rejected', code: 'MISSING_IDENTITY', mode: 'enforce', tenant: 'globex', address: 'loopback' },
     ]);
     const throwing = createVerifier({
@@ -512,7 +604,13 @@ describe('onResult', () => {
       },
       logger: { warn() {}, error: (m) => said.push(m) },
     });
-    const rejecting = createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock, onResult: () => Promise.reject(new Error('async')), logger: { warn() {}, error: (m) => said.push(m) } });
+    const rejecting = createVerifier({
+      scheme: 'user-hash',
+      keys: [LIVE_KEY],
+      now: frozenClock,
+      onResult: () => Promise.reject(new Error('async')),
+      logger: { warn() {}, error: (m) => said.push(m) },
+    });
     expect(await throwing.verify(good('a'))).toMatchObject({ verified: true });
     expect(await throwing.verify(good('a'))).toMatchObject({ verified: true });
     expect(await rejecting.verify(good('a'))).toMatchObject({ verified: true });
@@ -521,10 +619,12 @@ describe('onResult', () => {
       'chat-identity: the onResult option threw (Error: log pipe broken); the requests go on, unlogged by it.',
       'chat-identity: the onResult option threw (Error: async); the requests go on, unlogged by it.',
     ]);
-    expect(() => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], onResult: 'log' as never })).toThrow(/onResult must be a function/);
+    expect(() => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], onResult: 'log' as never })).toThrow(
+      /onResult must be a function/,
+    );
   });
 
-  it('is logged as it is by pino (Fastify\'s logger): each line carries the summary, value for value', async () => {
+  it("is logged as it is by pino (Fastify's logger): each line carries the summary, value for value", async () => {
     const lines: string[] = [];
     const summaries: ResultSummary[] = [];
     const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => void lines.push(line) } } });
@@ -540,18 +640,24 @@ describe('onResult', () => {
       },
     });
     app.post('/chat', async (request) => ({ verified: request.identity?.verified }));
-    for (const body of [good('a').body, bad('b').body, { message: 'hi' }]) await app.inject({ method: 'POST', url: '/chat', payload: body });
+    for (const body of [good('a').body, bad('b').body, { message: 'hi' }])
+      await app.inject({ method: 'POST', url: '/chat', payload: body });
     await app.close();
-    const logged = lines.map((line) => JSON.parse(line) as { msg: string; identity?: unknown }).filter((line) => line.msg === 'identity check');
+    const logged = lines
+      .map((line) => JSON.parse(line) as { msg: string; identity?: unknown })
+      .filter((line) => line.msg === 'identity check');
     expect(summaries.map((s) => s.outcome)).toEqual(['verified', 'reported', 'reported']);
     expect(logged.map((line) => line.identity)).toEqual(summaries);
     // Plain data: strings, numbers and booleans, nothing a serializer must be told about.
-    for (const summary of summaries) expect(Object.values(summary).every((v) => ['string', 'number', 'boolean'].includes(typeof v))).toBe(true);
+    for (const summary of summaries)
+      expect(Object.values(summary).every((v) => ['string', 'number', 'boolean'].includes(typeof v))).toBe(true);
   });
 
   it('classes addresses without keeping them', () => {
     expect(['127.0.0.1', '::1', '::ffff:127.0.0.1'].map(addressClass)).toEqual(['loopback', 'loopback', 'loopback']);
-    expect(['10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.0.1', '100.64.0.1', 'fd00::1', 'fe80::1%eth0'].map(addressClass)).toEqual(Array(7).fill('private'));
+    expect(['10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.0.1', '100.64.0.1', 'fd00::1', 'fe80::1%eth0'].map(addressClass)).toEqual(
+      Array(7).fill('private'),
+    );
     expect(['203.0.113.1', '172.32.0.1', '2001:db8::1'].map(addressClass)).toEqual(['public', 'public', 'public']);
     expect([undefined, '', 'not an address', '1.2.3.4, 5.6.7.8', 'x'.repeat(100)].map(addressClass)).toEqual(Array(5).fill('none'));
   });
@@ -559,7 +665,17 @@ describe('onResult', () => {
   it('says nothing secret and quotes no client data: the conformance and attack tables swept, diagnostics on', async () => {
     const secrets = [LIVE_KEY, PREVIOUS_KEY, TEST_KEY, OTHER_TENANT_KEY];
     /** What this package may say that also appears in requests: configured names, scheme names, codes. */
-    const configured = new Set(['acme', 'globex', 'initech', '2024-old', '2025', 'user-hash', 'signed-payload', 'contact-hash', 'visitor-hash']);
+    const configured = new Set([
+      'acme',
+      'globex',
+      'initech',
+      '2024-old',
+      '2025',
+      'user-hash',
+      'signed-payload',
+      'contact-hash',
+      'visitor-hash',
+    ]);
     const leaks: string[] = [];
     for (const testCase of [...CASES, ...ATTACK_CASES]) {
       const said: string[] = [];
@@ -611,7 +727,13 @@ describe('the readiness report', () => {
   const snapshotWith = async (traffic: { good: number; bad: number; required: boolean | 'report' | 'mixed' }): Promise<StatsSnapshot> => {
     const clock = movingClock();
     let required: boolean | 'report' = traffic.required === 'mixed' ? 'report' : traffic.required;
-    const verifier = createVerifier({ scheme: 'user-hash', keys: (tenant) => ({ tenant, keys: [LIVE_KEY], required }), tenant: () => 't', now: clock.now, rateLimit: false });
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: (tenant) => ({ tenant, keys: [LIVE_KEY], required }),
+      tenant: () => 't',
+      now: clock.now,
+      rateLimit: false,
+    });
     for (let i = 0; i < traffic.bad; i++) await verifier.verify(bad(`b${i}`));
     if (traffic.required === 'mixed') {
       required = true;
@@ -622,9 +744,18 @@ describe('the readiness report', () => {
   };
 
   it('judges ready, not ready, too few, enforcing and no traffic; windows hour, day and all', async () => {
-    expect(rolloutReport(await snapshotWith({ good: 995, bad: 5, required: 'report' })).tenants[0]).toMatchObject({ verdict: 'ready', validPercent: 99.5, failingPercent: 0.5 });
-    expect(rolloutReport(await snapshotWith({ good: 994, bad: 6, required: 'report' })).tenants[0]).toMatchObject({ verdict: 'not-ready', validPercent: 99.4 });
-    expect(rolloutReport(await snapshotWith({ good: 994, bad: 6, required: 'report' }), { maxFailingPercent: 1 }).tenants[0]!.verdict).toBe('ready');
+    expect(rolloutReport(await snapshotWith({ good: 995, bad: 5, required: 'report' })).tenants[0]).toMatchObject({
+      verdict: 'ready',
+      validPercent: 99.5,
+      failingPercent: 0.5,
+    });
+    expect(rolloutReport(await snapshotWith({ good: 994, bad: 6, required: 'report' })).tenants[0]).toMatchObject({
+      verdict: 'not-ready',
+      validPercent: 99.4,
+    });
+    expect(rolloutReport(await snapshotWith({ good: 994, bad: 6, required: 'report' }), { maxFailingPercent: 1 }).tenants[0]!.verdict).toBe(
+      'ready',
+    );
     expect(rolloutReport(await snapshotWith({ good: 99, bad: 0, required: 'report' })).tenants[0]!.verdict).toBe('too-few');
     expect(rolloutReport(await snapshotWith({ good: 99, bad: 1, required: true })).tenants[0]!.verdict).toBe('enforcing');
     // Both modes in the window: judged as a rollout, not as enforcing.
@@ -634,7 +765,11 @@ describe('the readiness report', () => {
     expect(rolloutReport(empty)).toMatchObject({ tenants: [], ready: true });
     // A whole day later nothing is left in the hour, everything since the start.
     const snapshot = await snapshotWith({ good: 100, bad: 0, required: 'report' });
-    const later = { ...snapshot, at: '2026-01-02T00:00:00.000Z', series: snapshot.series.map((s) => ({ ...s, minutes: Array(60).fill(0), hours: Array(24).fill(0) })) };
+    const later = {
+      ...snapshot,
+      at: '2026-01-02T00:00:00.000Z',
+      series: snapshot.series.map((s) => ({ ...s, minutes: Array(60).fill(0), hours: Array(24).fill(0) })),
+    };
     expect(rolloutReport(later).tenants[0]!.verdict).toBe('no-traffic');
     expect(rolloutReport(later, { window: 'all' }).tenants[0]!.requests).toBe(100);
     expect(rolloutReport(snapshot, { window: 'day' }).tenants[0]!.timeline.requests).toHaveLength(24);

@@ -41,12 +41,37 @@ beforeAll(() => {
 afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));
 
 const ENTRY_EXPORTS: Record<string, string[]> = {
-  'chat-identity': ['IdentityError', 'IdentityErrorCode', 'createVerifier', 'signContactHash', 'signJwt', 'signPayload', 'signUserHash', 'signVisitorHash'],
-  'chat-identity/adapter': ['createGuard', 'createRequestCheck', 'onceLogger', 'rejectionFor', 'toVerifyRequest', 'verifiedIdentityOf', 'writeRejection'],
+  'chat-identity': [
+    'IdentityError',
+    'IdentityErrorCode',
+    'createVerifier',
+    'signContactHash',
+    'signJwt',
+    'signPayload',
+    'signUserHash',
+    'signVisitorHash',
+  ],
+  'chat-identity/adapter': [
+    'createGuard',
+    'createRequestCheck',
+    'onceLogger',
+    'rejectionFor',
+    'toVerifyRequest',
+    'verifiedIdentityOf',
+    'writeRejection',
+  ],
   'chat-identity/express': ['identityOf', 'identityVerification', 'requireVerified'],
   'chat-identity/koa': ['identityOf', 'identityVerification', 'requireVerified'],
   'chat-identity/fastify': ['endSession', 'identityOf', 'identityVerification', 'requireVerified'],
-  'chat-identity/fetch': ['endSession', 'identityOf', 'identityVerification', 'rejectionResponse', 'requireVerified', 'verifyRequest', 'withSessionHeaders'],
+  'chat-identity/fetch': [
+    'endSession',
+    'identityOf',
+    'identityVerification',
+    'rejectionResponse',
+    'requireVerified',
+    'verifyRequest',
+    'withSessionHeaders',
+  ],
 };
 
 describe('the packed tarball, with no optional peer installed', () => {
@@ -59,7 +84,8 @@ describe('the packed tarball, with no optional peer installed', () => {
 
   it('the root entry carries no adapter kit (it is chat-identity/adapter)', () => {
     const root: string[] = JSON.parse(esm(`import * as m from 'chat-identity'; console.log(JSON.stringify(Object.keys(m)))`));
-    for (const name of ['createRequestCheck', 'createGuard', 'writeRejection', 'onceLogger', 'rejectionFor', 'httpStatus', 'rejectionBody']) expect(root).not.toContain(name);
+    for (const name of ['createRequestCheck', 'createGuard', 'writeRejection', 'onceLogger', 'rejectionFor', 'httpStatus', 'rejectionBody'])
+      expect(root).not.toContain(name);
   });
 
   it('verifies a signature through the packed core, both ways', () => {
@@ -74,16 +100,26 @@ describe('the packed tarball, with no optional peer installed', () => {
     const script = (load: string) => `${load}
       const mw = identityVerification({ scheme: 'user-hash', keys: ['sk_live_k'], required: true, rejectWith: 'error' });
       mw({ headers: {}, body: {} }, {}, (err) => console.log(err instanceof IdentityError && err.code));`;
-    expect(esm(script("import { identityVerification } from 'chat-identity/express'; import { IdentityError } from 'chat-identity';"))).toBe('MISSING_IDENTITY');
-    expect(cjs(script("const { identityVerification } = require('chat-identity/express'); const { IdentityError } = require('chat-identity');"))).toBe('MISSING_IDENTITY');
+    expect(
+      esm(script("import { identityVerification } from 'chat-identity/express'; import { IdentityError } from 'chat-identity';")),
+    ).toBe('MISSING_IDENTITY');
+    expect(
+      cjs(script("const { identityVerification } = require('chat-identity/express'); const { IdentityError } = require('chat-identity');")),
+    ).toBe('MISSING_IDENTITY');
   });
 
   it('the passport entry needs passport-custom, and says so when it is missing', () => {
     expect(() => cjs("require('chat-identity/passport')")).toThrow(/passport-custom/);
     link('passport-custom');
     link('passport-strategy');
-    expect(cjs("console.log(new (require('chat-identity/passport').IdentityStrategy)({ scheme: 'jwt', keys: ['k'] }).name)")).toBe('chat-identity');
-    expect(esm("import { IdentityStrategy } from 'chat-identity/passport'; console.log(new IdentityStrategy({ scheme: 'jwt', keys: ['k'] }).name)")).toBe('chat-identity');
+    expect(cjs("console.log(new (require('chat-identity/passport').IdentityStrategy)({ scheme: 'jwt', keys: ['k'] }).name)")).toBe(
+      'chat-identity',
+    );
+    expect(
+      esm(
+        "import { IdentityStrategy } from 'chat-identity/passport'; console.log(new IdentityStrategy({ scheme: 'jwt', keys: ['k'] }).name)",
+      ),
+    ).toBe('chat-identity');
   });
 
   it('the fetch entry verifies a Web Request, both ways, and leaves its body to the handler', () => {
@@ -104,8 +140,20 @@ describe('the packed tarball, with no optional peer installed', () => {
       })();`;
     const expected =
       '200 {"hello":"u1","text":"hi"} 401 application/json; charset=utf-8 {"error":"identity_unverified","code":"INVALID_SIGNATURE","message":"The identity signature is not valid."}';
-    expect(esm(script("import { createVerifier, signUserHash } from 'chat-identity'; import { identityOf, rejectionResponse, verifyRequest } from 'chat-identity/fetch';"))).toBe(expected);
-    expect(cjs(script("const { createVerifier, signUserHash } = require('chat-identity'); const { identityOf, rejectionResponse, verifyRequest } = require('chat-identity/fetch');"))).toBe(expected);
+    expect(
+      esm(
+        script(
+          "import { createVerifier, signUserHash } from 'chat-identity'; import { identityOf, rejectionResponse, verifyRequest } from 'chat-identity/fetch';",
+        ),
+      ),
+    ).toBe(expected);
+    expect(
+      cjs(
+        script(
+          "const { createVerifier, signUserHash } = require('chat-identity'); const { identityOf, rejectionResponse, verifyRequest } = require('chat-identity/fetch');",
+        ),
+      ),
+    ).toBe(expected);
   });
 
   it('a route handler type-checks against the packed fetch entry with no hono installed (skipLibCheck, as Next.js sets it)', () => {
@@ -128,9 +176,20 @@ export async function POST(request: Request): Promise<Response> {
 }
 `,
     );
-    const compilerOptions = { strict: true, noEmit: true, target: 'ES2022', lib: ['DOM', 'DOM.Iterable', 'ESNext'], module: 'ESNext', moduleResolution: 'bundler', types: ['node'] };
+    const compilerOptions = {
+      strict: true,
+      noEmit: true,
+      target: 'ES2022',
+      lib: ['DOM', 'DOM.Iterable', 'ESNext'],
+      module: 'ESNext',
+      moduleResolution: 'bundler',
+      types: ['node'],
+    };
     const tsc = (skipLibCheck: boolean) => {
-      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, skipLibCheck }, files: ['route.ts'] }));
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { ...compilerOptions, skipLibCheck }, files: ['route.ts'] }),
+      );
       try {
         execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, encoding: 'utf8' });
         return '';
@@ -158,8 +217,20 @@ export async function POST(request: Request): Promise<Response> {
         await app.close();
       })();`;
     const expected = '200 {"hello":"u1"} 401 {"caught":"MISSING_IDENTITY"}';
-    expect(esm(script("import Fastify from 'fastify'; import { IdentityError, signUserHash } from 'chat-identity'; import { identityOf, identityVerification, requireVerified } from 'chat-identity/fastify';"))).toBe(expected);
-    expect(cjs(script("const Fastify = require('fastify'); const { IdentityError, signUserHash } = require('chat-identity'); const { identityOf, identityVerification, requireVerified } = require('chat-identity/fastify');"))).toBe(expected);
+    expect(
+      esm(
+        script(
+          "import Fastify from 'fastify'; import { IdentityError, signUserHash } from 'chat-identity'; import { identityOf, identityVerification, requireVerified } from 'chat-identity/fastify';",
+        ),
+      ),
+    ).toBe(expected);
+    expect(
+      cjs(
+        script(
+          "const Fastify = require('fastify'); const { IdentityError, signUserHash } = require('chat-identity'); const { identityOf, identityVerification, requireVerified } = require('chat-identity/fastify');",
+        ),
+      ),
+    ).toBe(expected);
   });
 
   it.each([

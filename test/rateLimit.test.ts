@@ -198,6 +198,51 @@ describe('attempts in flight', () => {
   });
 });
 
+describe('reservations with the memory store', () => {
+  it('leave nothing in flight behind, however attempts interleave and end', async () => {
+    const limits = limitsWith({ identity: { points: 3, duration: 60 } });
+    const begun = (address: string) => {
+      const started = limits.begin(address);
+      started.admit();
+      return started;
+    };
+    const a = begun('10.0.0.1');
+    a.claim(undefined, 'victim');
+    const b = begun('10.0.0.1'); // a is in flight: b sees it
+    b.claim(undefined, 'victim');
+    const c = begun('10.0.0.2');
+    c.claim(undefined, 'victim'); // the third of three
+    const d = begun('10.0.0.3');
+    expect(() => d.claim(undefined, 'victim')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
+    d.end('RATE_LIMITED');
+    b.end(undefined);
+    a.end('INVALID_SIGNATURE');
+    c.end(undefined);
+    // One failure on record, nothing in flight: two more, then the limit.
+    expect(await attempt(limits, { address: '10.0.0.4', code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { address: '10.0.0.5', code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { address: '10.0.0.6' })).toMatchObject({ code: 'RATE_LIMITED' });
+    // The address 10.0.0.1 holds a's failure only: 29 more.
+    for (let i = 0; i < 29; i++) expect(await attempt(limits, { identity: `user-${i}`, code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { identity: 'someone' })).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
+  it('count failures until the last window of failures ends', async () => {
+    const limits = limitsWith({ identity: { points: 2, duration: 60 }, address: false });
+    await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
+    later(50);
+    await attempt(limits, { identity: 'b', code: 'INVALID_SIGNATURE' });
+    await attempt(limits, { identity: 'b', code: 'INVALID_SIGNATURE' });
+    later(20); // a's window has ended, b's has 40 s left
+    expect(await attempt(limits, { identity: 'b' })).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 40 });
+    expect(await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    later(40);
+    expect(await attempt(limits, { identity: 'b', code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { identity: 'b', code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+    expect(await attempt(limits, { identity: 'b' })).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+});
+
 describe('limiter keys', () => {
   it('have one fixed size, whatever the client sends, and hold none of it', async () => {
     const { store, seen } = recordingStore();

@@ -70,7 +70,12 @@ describe.skipIf(!binary)('failure limits in Redis', () => {
     const options = optionsFor({ identity: { points: 5, duration: 60 } });
     const here = limitsOn(await ioredis(), options);
     // Three failures in the other process, two here: five in all, the limit.
-    expect(await otherProcess(options, [1, 2, 3].map((n) => failing('shared', n)))).toEqual(['ADMITTED', 'ADMITTED', 'ADMITTED']);
+    expect(
+      await otherProcess(
+        options,
+        [1, 2, 3].map((n) => failing('shared', n)),
+      ),
+    ).toEqual(['ADMITTED', 'ADMITTED', 'ADMITTED']);
     expect(await codeOf(attempt(here, failing('shared', 4)))).toBe('ADMITTED');
     expect(await codeOf(attempt(here, { identity: 'shared' }))).toBe('ADMITTED'); // four failures: under, and refunded
     expect(await codeOf(attempt(here, failing('shared', 5)))).toBe('ADMITTED');

@@ -39,7 +39,10 @@ const totalOf = (series: readonly StatsSeries[]) => series.reduce((sum, s) => su
 describe('report mode counts exactly what enforcing refuses, through every path', () => {
   /** Sends one traffic entry (its `before` requests first) through a path, counting into `stats`. */
   const send = (path: keyof typeof PATHS, entry: RolloutRequest, required: true | 'report', stats: ReturnType<typeof identityStats>) =>
-    PATHS[path]({ keys: [LIVE_KEY], now: frozenClock, logger: silent, ...entry.options, required, stats }, false, [...(entry.before ?? []), entry.request]);
+    PATHS[path]({ keys: [LIVE_KEY], now: frozenClock, logger: silent, ...entry.options, required, stats }, false, [
+      ...(entry.before ?? []),
+      entry.request,
+    ]);
 
   it.each(PATH_NAMES)('%s', async (path) => {
     const reported = identityStats({ now: frozenClock });
@@ -69,7 +72,9 @@ describe('report mode counts exactly what enforcing refuses, through every path'
     expect(totalOf(failing(report))).toBe(refusedCodes.length);
     const byCode = (snapshot: StatsSnapshot) =>
       Object.fromEntries([...new Set(refusedCodes)].map((code) => [code, totalOf(failing(snapshot).filter((s) => s.outcome === code))]));
-    expect(byCode(report)).toEqual(Object.fromEntries([...new Set(refusedCodes)].map((code) => [code, refusedCodes.filter((c) => c === code).length])));
+    expect(byCode(report)).toEqual(
+      Object.fromEntries([...new Set(refusedCodes)].map((code) => [code, refusedCodes.filter((c) => c === code).length])),
+    );
     // The tenant is the lookup's; the one it did not answer is (unknown), never the name the request gave.
     expect(new Set(report.series.map((s) => s.tenant))).toEqual(new Set(['acme', '(unknown)']));
   });
@@ -121,15 +126,22 @@ describe('the mode of a request', () => {
       expect(verifier.mustReject(await verifier.verify({ body: { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) } }))).toBe(false);
       // A look-alike, or another verifier's result: refused.
       expect(verifier.mustReject({ ...result })).toBe(true);
-      expect(verifier.mustReject(await createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], required }).verify({ body: bad }))).toBe(true);
+      expect(verifier.mustReject(await createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], required }).verify({ body: bad }))).toBe(
+        true,
+      );
     }
   });
 
   it('marks wouldReject only in report mode, and MISSING_IDENTITY for nothing presented only where it is not off', async () => {
-    const nothing = async (required: boolean | 'report') => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], required }).verify({ body: {} });
+    const nothing = async (required: boolean | 'report') =>
+      createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], required }).verify({ body: {} });
     expect(await nothing(false)).toEqual({ verified: false });
     expect(await nothing(true)).toEqual({ verified: false, error: expect.objectContaining({ code: 'MISSING_IDENTITY' }) });
-    expect(await nothing('report')).toEqual({ verified: false, error: expect.objectContaining({ code: 'MISSING_IDENTITY' }), wouldReject: 'MISSING_IDENTITY' });
+    expect(await nothing('report')).toEqual({
+      verified: false,
+      error: expect.objectContaining({ code: 'MISSING_IDENTITY' }),
+      wouldReject: 'MISSING_IDENTITY',
+    });
   });
 
   describe('per tenant, from the keys lookup', () => {
@@ -146,7 +158,15 @@ describe('the mode of a request', () => {
       return row && { tenant, ...row };
     };
     const verifierWith = (required: boolean | 'report', extra: Partial<VerifierOptions> = {}) =>
-      createVerifier({ scheme: 'user-hash', keys: lookup, tenant: (r) => r.headers?.['x-team'] as string, now: frozenClock, required, logger: silent, ...extra });
+      createVerifier({
+        scheme: 'user-hash',
+        keys: lookup,
+        tenant: (r) => r.headers?.['x-team'] as string,
+        now: frozenClock,
+        required,
+        logger: silent,
+        ...extra,
+      });
     const as = (team: string, body: object, ip = '192.0.2.1'): VerifyRequest => ({ headers: { 'x-team': team }, body, ip });
 
     it("the tenant's answer decides; a tenant that gives none, or that the lookup does not know, gets the option", async () => {
@@ -204,7 +224,9 @@ describe('the mode of a request', () => {
         logger: { warn() {}, error: (m) => said.push(m) },
       });
       for (const team of ['a', 'a', 'b']) {
-        expect(await verifier.verify(as(team, { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) }))).toMatchObject({ wouldReject: 'KEY_UNAVAILABLE' });
+        expect(await verifier.verify(as(team, { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) }))).toMatchObject({
+          wouldReject: 'KEY_UNAVAILABLE',
+        });
       }
       expect(said.filter((m) => m.includes('"requried"'))).toHaveLength(1);
       expect(said.filter((m) => m.includes("not true, false or 'report'"))).toHaveLength(1);
@@ -226,7 +248,8 @@ describe('one tenant, from report to enforce', () => {
     const options = {
       scheme: 'user-hash' as const,
       tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string | undefined,
-      keys: (tenant: string | undefined) => (tenant === 'acme' ? { tenant, keys: [CURRENT, RETIRED], required: tenants.get(tenant)!.required } : undefined),
+      keys: (tenant: string | undefined) =>
+        tenant === 'acme' ? { tenant, keys: [CURRENT, RETIRED], required: tenants.get(tenant)!.required } : undefined,
       required: false,
       diagnostics: true,
       rateLimit: false as const,
@@ -266,7 +289,9 @@ describe('one tenant, from report to enforce', () => {
     expect(refused).toMatchObject({ status: 401, body: { code: 'INVALID_SIGNATURE' } });
     expect((await send(good(1))).status).toBe(200);
     const enforced = stats.stats().series.filter((s) => s.mode === 'enforce');
-    expect(enforced.map(({ outcome, keyId, total }) => ({ outcome, keyId, total })).sort((a, b) => a.outcome.localeCompare(b.outcome))).toEqual([
+    expect(
+      enforced.map(({ outcome, keyId, total }) => ({ outcome, keyId, total })).sort((a, b) => a.outcome.localeCompare(b.outcome)),
+    ).toEqual([
       { outcome: 'INVALID_SIGNATURE', keyId: '2024-old', total: 1 },
       { outcome: 'VERIFIED', keyId: '2025', total: 1 },
     ]);
@@ -291,7 +316,13 @@ describe('one tenant, from report to enforce', () => {
 
 describe('sessions and limits in report mode', () => {
   it('a rate-limited request goes on as anonymous, marked RATE_LIMITED, and its proof is not checked', async () => {
-    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock, required: 'report', rateLimit: { identity: { points: 1, duration: 60 } } });
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: [LIVE_KEY],
+      now: frozenClock,
+      required: 'report',
+      rateLimit: { identity: { points: 1, duration: 60 } },
+    });
     await verifier.verify({ body: { user_id: 'victim', user_hash: signUserHash('x', LIVE_KEY) } });
     const right = await verifier.verify({ body: { user_id: 'victim', user_hash: signUserHash('victim', LIVE_KEY) } });
     expect(right).toMatchObject({ verified: false, error: { code: 'RATE_LIMITED', retryAfter: 60 }, wouldReject: 'RATE_LIMITED' });
@@ -322,7 +353,14 @@ describe('chat-identity report', () => {
   async function snapshotOf(stale: number, good: number, required: boolean | 'report' = 'report') {
     const verifier = createVerifier({
       scheme: 'user-hash',
-      keys: (tenant) => ({ tenant, keys: [{ secret: LIVE_KEY, id: '2025' }, { secret: PREVIOUS_KEY, id: '2024-old', expiresAt: NOW - 86_400_000 }], required }),
+      keys: (tenant) => ({
+        tenant,
+        keys: [
+          { secret: LIVE_KEY, id: '2025' },
+          { secret: PREVIOUS_KEY, id: '2024-old', expiresAt: NOW - 86_400_000 },
+        ],
+        required,
+      }),
       tenant: () => 'acme',
       now: frozenClock,
       diagnostics: true,
@@ -356,7 +394,9 @@ describe('chat-identity report', () => {
     const ready = await snapshotOf(1, 999);
     const fromStdin = await cli(['report', '-'], {}, ready);
     expect(fromStdin.code).toBe(0);
-    expect(fromStdin.out).toContain('verdict: Ready to enforce: 99.9 % valid over the last hour (1,000 chat requests); enforcing would have refused 1 (0.1 %)');
+    expect(fromStdin.out).toContain(
+      'verdict: Ready to enforce: 99.9 % valid over the last hour (1,000 chat requests); enforcing would have refused 1 (0.1 %)',
+    );
     const json = JSON.parse((await cli(['report', 'r.json', '--json', '--window', 'all'], { 'r.json': ready })).out);
     expect(json).toMatchObject({ ready: true, window: { name: 'all' }, tenants: [{ tenant: 'acme', requests: 1000, verified: 999 }] });
     const { createServer } = await import('node:http');
@@ -413,7 +453,10 @@ describe('chat-identity report', () => {
     try {
       const { port } = server.address() as { port: number };
       const outcome = await cli(['report', `http://127.0.0.1:${port}/api/stats`]);
-      expect(outcome).toMatchObject({ code: 2, err: expect.stringMatching(/^error: cannot fetch http:\/\/127\.0\.0\.1:\d+\/api\/stats: .* \(after \d+ bytes of the body\)\.\n$/) });
+      expect(outcome).toMatchObject({
+        code: 2,
+        err: expect.stringMatching(/^error: cannot fetch http:\/\/127\.0\.0\.1:\d+\/api\/stats: .* \(after \d+ bytes of the body\)\.\n$/),
+      });
     } finally {
       server.close();
     }
@@ -424,7 +467,9 @@ describe('chat-identity report', () => {
       'verdict: Too few to judge: 20 chat requests over the last hour (100 or more are needed).',
     );
     const enforcing = await cli(['report', 'r.json'], { 'r.json': await snapshotOf(2, 200, true) });
-    expect(enforcing.out).toContain('verdict: Enforcing: 99 % valid over the last hour; 1 % refused (2 of 202): INVALID_SIGNATURE under key "2024-old"');
+    expect(enforcing.out).toContain(
+      'verdict: Enforcing: 99 % valid over the last hour; 1 % refused (2 of 202): INVALID_SIGNATURE under key "2024-old"',
+    );
     expect(enforcing.code).toBe(0);
   });
 });

@@ -67,8 +67,14 @@ describe('createVerifier: required and anonymous', () => {
   });
 
   it('records the failure of an invalid proof without attaching the claimed identity', async () => {
-    const result = await verifierFor({ scheme: 'user-hash' }).verify({ body: { user_id: 'admin', user_hash: '0'.repeat(64), user_metadata: { email: 'ceo@example.com' } } });
-    expect(result).toEqual({ verified: false, scheme: 'user-hash', error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' } });
+    const result = await verifierFor({ scheme: 'user-hash' }).verify({
+      body: { user_id: 'admin', user_hash: '0'.repeat(64), user_metadata: { email: 'ceo@example.com' } },
+    });
+    expect(result).toEqual({
+      verified: false,
+      scheme: 'user-hash',
+      error: { code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' },
+    });
   });
 
   it('exposes required and the schemes', () => {
@@ -85,7 +91,11 @@ describe('createVerifier: hints only where allowed', () => {
 
   it('gives live traffic the generic message only', async () => {
     const result = await verifierFor({ scheme: 'signed-payload', now: later }).verify({ body: expired });
-    expect(result).toEqual({ verified: false, scheme: 'signed-payload', error: { code: 'SIGNATURE_EXPIRED', message: 'The identity signature has expired.' } });
+    expect(result).toEqual({
+      verified: false,
+      scheme: 'signed-payload',
+      error: { code: 'SIGNATURE_EXPIRED', message: 'The identity signature has expired.' },
+    });
   });
 
   it('gives a hint when the signature matched a test key', async () => {
@@ -95,7 +105,11 @@ describe('createVerifier: hints only where allowed', () => {
 
   it('gives a hint with diagnostics on, never for a client that declares test mode', async () => {
     const declared = await verifierFor({ scheme: 'signed-payload', now: later }).verify({ body: { ...expired, testMode: true } });
-    expect(declared).toEqual({ verified: false, scheme: 'signed-payload', error: { code: 'SIGNATURE_EXPIRED', message: 'The identity signature has expired.' } });
+    expect(declared).toEqual({
+      verified: false,
+      scheme: 'signed-payload',
+      error: { code: 'SIGNATURE_EXPIRED', message: 'The identity signature has expired.' },
+    });
     const diagnostics = await verifierFor({ scheme: 'signed-payload', now: later, diagnostics: true }).verify({ body: expired });
     expect(diagnostics).toMatchObject({ error: { hint: expect.stringContaining('seconds past') } });
   });
@@ -126,16 +140,40 @@ describe('createVerifier: onVerified', () => {
 
 describe('createVerifier: never throws for bad input', () => {
   const weird: unknown[] = [
-    undefined, null, 0, '', 'text', [], [1, 2], true,
-    { customer: null, signature: null }, { customer: 'x', signature: [] }, { customer: { timestamp: NaN, externalId: '1' }, signature: '00' },
+    undefined,
+    null,
+    0,
+    '',
+    'text',
+    [],
+    [1, 2],
+    true,
+    { customer: null, signature: null },
+    { customer: 'x', signature: [] },
+    { customer: { timestamp: NaN, externalId: '1' }, signature: '00' },
     { customer: { externalId: '1', timestamp: Infinity }, signature: '0'.repeat(64) },
-    { user_id: null, user_hash: null }, { user_id: ['1'], user_hash: '0'.repeat(64) }, { user_id: '1', user_hash: { length: 64 } },
-    { user_id: '1', user_hash: '0'.repeat(64), user_metadata: [1] }, { token: 42 }, { token: '...' }, { token: 'a.b.c' }, { token: '\u0000.\u0000.\u0000' },
-    { anonymousUserId: {}, hmac: '' }, { ext_user_id: 1, email: 2, phone: 3, user_hash: 4 },
+    { user_id: null, user_hash: null },
+    { user_id: ['1'], user_hash: '0'.repeat(64) },
+    { user_id: '1', user_hash: { length: 64 } },
+    { user_id: '1', user_hash: '0'.repeat(64), user_metadata: [1] },
+    { token: 42 },
+    { token: '...' },
+    { token: 'a.b.c' },
+    { token: '\u0000.\u0000.\u0000' },
+    { anonymousUserId: {}, hmac: '' },
+    { ext_user_id: 1, email: 2, phone: 3, user_hash: 4 },
     JSON.parse('{"__proto__":{"polluted":true},"user_id":"1","user_hash":"00"}'),
-    Object.create(null), { toString: 'x', valueOf: 'y', hasOwnProperty: 'z' },
+    Object.create(null),
+    { toString: 'x', valueOf: 'y', hasOwnProperty: 'z' },
   ];
-  const headerCases: unknown[] = [{ authorization: ['a', 'b'] }, { authorization: 'Bearer' }, { authorization: 'Bearer ' }, { authorization: 7 }, 'not headers', null];
+  const headerCases: unknown[] = [
+    { authorization: ['a', 'b'] },
+    { authorization: 'Bearer' },
+    { authorization: 'Bearer ' },
+    { authorization: 7 },
+    'not headers',
+    null,
+  ];
 
   // verify() fails closed on a bug too (as MALFORMED_IDENTITY), so "gives a result" alone would
   // pass by construction: each case must also be refused for a reason of the package's own, with
@@ -159,15 +197,28 @@ describe('createVerifier: never throws for bad input', () => {
 
   it('survives a getCredentials or tenant function that throws, failing closed', async () => {
     const body = { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) };
-    const broken = verifierFor({ scheme: 'user-hash', getCredentials: () => { throw new Error('bug'); } });
+    const broken = verifierFor({
+      scheme: 'user-hash',
+      getCredentials: () => {
+        throw new Error('bug');
+      },
+    });
     expect(await broken.verify({ body })).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
-    const badTenant = verifierFor({ scheme: 'user-hash', tenant: () => { throw new Error('bug'); }, keys: () => [LIVE_KEY] });
+    const badTenant = verifierFor({
+      scheme: 'user-hash',
+      tenant: () => {
+        throw new Error('bug');
+      },
+      keys: () => [LIVE_KEY],
+    });
     expect(await badTenant.verify({ body })).toMatchObject({ verified: false });
   });
 
   it('does not let __proto__, constructor or prototype reach any object', async () => {
     const metadata = JSON.parse('{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"x":1}},"prototype":"p","plan":"pro"}');
-    const result = await verifierFor({ scheme: 'user-hash' }).verify({ body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY), user_metadata: metadata } });
+    const result = await verifierFor({ scheme: 'user-hash' }).verify({
+      body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY), user_metadata: metadata },
+    });
     expect(result).toMatchObject({ verified: true, contact: { attributes: { plan: 'pro' } } });
     expect(result.verified && Object.keys(result.contact.attributes)).toEqual(['plan']);
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
@@ -212,23 +263,43 @@ describe('createVerifier: misspelt options are refused, naming the closest valid
 
 describe('errors: codes, HTTP and bodies', () => {
   it('maps every code to its status', () => {
-    const statuses = Object.fromEntries(Object.values(IdentityErrorCode).map((c) => [c, new IdentityError({ code: c, message: 'm' }).status]));
+    const statuses = Object.fromEntries(
+      Object.values(IdentityErrorCode).map((c) => [c, new IdentityError({ code: c, message: 'm' }).status]),
+    );
     expect(statuses).toEqual({
-      MISSING_IDENTITY: 401, MISSING_REQUIRED_FIELD: 401, MALFORMED_IDENTITY: 401, INVALID_SIGNATURE: 401,
-      SIGNATURE_EXPIRED: 401, RATE_LIMITED: 429, KEY_UNAVAILABLE: 503, SESSION_EXPIRED: 401,
+      MISSING_IDENTITY: 401,
+      MISSING_REQUIRED_FIELD: 401,
+      MALFORMED_IDENTITY: 401,
+      INVALID_SIGNATURE: 401,
+      SIGNATURE_EXPIRED: 401,
+      RATE_LIMITED: 429,
+      KEY_UNAVAILABLE: 503,
+      SESSION_EXPIRED: 401,
     });
   });
 
   it('renders the rejection body of DESIGN.md', () => {
-    expect(new IdentityError({ code: 'INVALID_SIGNATURE', message: 'm' }).body).toEqual({ error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'm' });
-    expect(new IdentityError({ code: 'RATE_LIMITED', message: 'm' }).body).toEqual({ error: 'rate_limited', code: 'RATE_LIMITED', message: 'm' });
+    expect(new IdentityError({ code: 'INVALID_SIGNATURE', message: 'm' }).body).toEqual({
+      error: 'identity_unverified',
+      code: 'INVALID_SIGNATURE',
+      message: 'm',
+    });
+    expect(new IdentityError({ code: 'RATE_LIMITED', message: 'm' }).body).toEqual({
+      error: 'rate_limited',
+      code: 'RATE_LIMITED',
+      message: 'm',
+    });
   });
 
   it('IdentityError carries status, code, expose and the body', () => {
     const error = new IdentityError({ code: 'KEY_UNAVAILABLE', message: 'Identity keys are unavailable; try again later.' });
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ status: 503, statusCode: 503, code: 'KEY_UNAVAILABLE', expose: true });
-    expect(error.body).toEqual({ error: 'identity_unverified', code: 'KEY_UNAVAILABLE', message: 'Identity keys are unavailable; try again later.' });
+    expect(error.body).toEqual({
+      error: 'identity_unverified',
+      code: 'KEY_UNAVAILABLE',
+      message: 'Identity keys are unavailable; try again later.',
+    });
   });
 });
 

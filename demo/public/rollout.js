@@ -97,7 +97,14 @@ function drawFailures(timeline) {
       if (count === 0) continue;
       const top = yOf((stacked + count) / max);
       const height = yOf(stacked / max) - top;
-      const rect = element('rect', { x: xOf(i, n) - barWidth / 2, y: top, width: barWidth, height, fill: COLORS[code] ?? '#000', class: 'failure' });
+      const rect = element('rect', {
+        x: xOf(i, n) - barWidth / 2,
+        y: top,
+        width: barWidth,
+        height,
+        fill: COLORS[code] ?? '#000',
+        class: 'failure',
+      });
       rect.dataset.code = code;
       rect.append(element('title', {}, `${code}: ${count}`));
       svg.append(rect);

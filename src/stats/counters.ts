@@ -105,15 +105,19 @@ export function identityStats(options: IdentityStatsOptions = {}): IdentityStats
   if (options === null || typeof options !== 'object') throw new TypeError('chat-identity: identityStats(options) takes an object.');
   for (const key of Object.keys(options)) {
     if (!['maxTenants', 'maxKeyIds', 'maxSeries', 'now'].includes(key)) {
-      throw new TypeError(`chat-identity: identityStats has no option ${JSON.stringify(key)}. Valid: maxTenants, maxKeyIds, maxSeries, now.`);
+      throw new TypeError(
+        `chat-identity: identityStats has no option ${JSON.stringify(key)}. Valid: maxTenants, maxKeyIds, maxSeries, now.`,
+      );
     }
   }
   const bound = (name: 'maxTenants' | 'maxKeyIds' | 'maxSeries', fallback: number) => {
     const value = options[name] ?? fallback;
-    if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`chat-identity: identityStats ${name} must be a whole number, 1 or more.`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new TypeError(`chat-identity: identityStats ${name} must be a whole number, 1 or more.`);
     return value;
   };
-  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('chat-identity: identityStats now must be a function.');
+  if (options.now !== undefined && typeof options.now !== 'function')
+    throw new TypeError('chat-identity: identityStats now must be a function.');
   const counters = createCounters({
     maxTenants: bound('maxTenants', DEFAULT_MAX_TENANTS),
     maxKeyIds: bound('maxKeyIds', DEFAULT_MAX_KEY_IDS),
@@ -327,7 +331,14 @@ interface TenantSlot {
 }
 
 function newSlot(tenant: string | null): TenantSlot {
-  return { noKey: { tenant, keyId: null, rows: new Map() }, keys: new Map(), otherKey: undefined, lastCount: undefined, lastRow: undefined, lastFolded: false };
+  return {
+    noKey: { tenant, keyId: null, rows: new Map() },
+    keys: new Map(),
+    otherKey: undefined,
+    lastCount: undefined,
+    lastRow: undefined,
+    lastFolded: false,
+  };
 }
 
 function newRow(labels: Row['labels']): Row {

@@ -73,7 +73,8 @@ export function openTelemetryMetrics(source: StatsSource, options: OpenTelemetry
   }
   const meter = options.meter ?? metrics.getMeter('chat-identity');
   const counter = meter.createObservableCounter(options.name ?? 'chat_identity.requests', {
-    description: 'Identity checks by tenant, scheme, outcome (VERIFIED or the code enforcing answers), key, via, mode and diagnosed mistake.',
+    description:
+      'Identity checks by tenant, scheme, outcome (VERIFIED or the code enforcing answers), key, via, mode and diagnosed mistake.',
     unit: '{request}',
   });
   const observe = (result: ObservableResult) => {

@@ -98,14 +98,17 @@ const ADVICE: Record<IdentityErrorCode, string> = {
   MISSING_IDENTITY:
     'No proof was sent: a page that does not call identify() yet (or only after the first message), or a visitor who is not ' +
     'signed in. Enforcing refuses every one of them.',
-  MISSING_REQUIRED_FIELD: 'A signature came without what it signs (the user id, externalId or email, iat, timestamp): the site sends part of the identity.',
-  MALFORMED_IDENTITY: 'The proof cannot be read (wrong types, base64 instead of hex, nested objects): `chat-identity check` names the mistake.',
+  MISSING_REQUIRED_FIELD:
+    'A signature came without what it signs (the user id, externalId or email, iat, timestamp): the site sends part of the identity.',
+  MALFORMED_IDENTITY:
+    'The proof cannot be read (wrong types, base64 instead of hex, nested objects): `chat-identity check` names the mistake.',
   INVALID_SIGNATURE:
     'No configured key makes the signature: another key signed it (a retired one, a test one), or other data was signed. Turn on ' +
     'diagnostics, or paste one proof into `chat-identity check`, to name the mistake.',
   SIGNATURE_EXPIRED: 'Proofs older than maxAge: a page that keeps its proof too long, or a clock that is off.',
   RATE_LIMITED: 'Over the failed-attempt limits: guessing, or a widget retrying a bad proof. Enforcing answers 429, as now.',
-  KEY_UNAVAILABLE: 'No usable key for the tenant (none configured, all expired, or the lookup failing): configure its keys before enforcing.',
+  KEY_UNAVAILABLE:
+    'No usable key for the tenant (none configured, all expired, or the lookup failing): configure its keys before enforcing.',
   SESSION_EXPIRED:
     'Sessions that ended (idle, at their maximum, their key rotated): the widget must answer the challenge with a fresh proof, ' +
     'or these chats fail once enforced.',
@@ -129,7 +132,11 @@ export function rolloutReport(snapshot: StatsSnapshot, options: RolloutReportOpt
   const maxFailing = options.maxFailingPercent ?? 0.5;
   const at = Date.parse(snapshot.at);
   const from =
-    name === 'hour' ? Date.parse(snapshot.windows.minutes.start) : name === 'day' ? Date.parse(snapshot.windows.hours.start) : Date.parse(snapshot.since);
+    name === 'hour'
+      ? Date.parse(snapshot.windows.minutes.start)
+      : name === 'day'
+        ? Date.parse(snapshot.windows.hours.start)
+        : Date.parse(snapshot.since);
   const inWindow = (s: StatsSeries) => (name === 'hour' ? sum(s.minutes) : name === 'day' ? sum(s.hours) : s.total);
   const buckets = (s: StatsSeries) => (name === 'hour' ? s.minutes : s.hours);
   const expiry = new Map(snapshot.keys.map((k) => [`${k.tenant}\0${k.keyId}`, k.expiresAt]));
@@ -194,7 +201,18 @@ export function rolloutReport(snapshot: StatsSnapshot, options: RolloutReportOpt
         }),
         advice: ADVICE[code],
       }));
-    const judged = { tenant, modes: [...modes].sort(), requests, verified, byProof, bySession, validPercent, failingPercent, failures: lines, timeline };
+    const judged = {
+      tenant,
+      modes: [...modes].sort(),
+      requests,
+      verified,
+      byProof,
+      bySession,
+      validPercent,
+      failingPercent,
+      failures: lines,
+      timeline,
+    };
     return { ...judged, ...verdictOf(judged, { words: WINDOW_WORDS[name], minRequests, maxFailing, at }) };
   });
   tenants.sort((a, b) => b.requests - a.requests || String(a.tenant).localeCompare(String(b.tenant)));
@@ -210,7 +228,10 @@ export function rolloutReport(snapshot: StatsSnapshot, options: RolloutReportOpt
 
 type Judged = Omit<TenantReadiness, 'verdict' | 'summary'>;
 
-function verdictOf(t: Judged, { words, minRequests, maxFailing, at }: { words: string; minRequests: number; maxFailing: number; at: number }) {
+function verdictOf(
+  t: Judged,
+  { words, minRequests, maxFailing, at }: { words: string; minRequests: number; maxFailing: number; at: number },
+) {
   const failing = t.requests - t.verified;
   if (t.requests === 0) return { verdict: 'no-traffic' as const, summary: `No chat requests ${words}.` };
   const why = failureWords(t.failures, at);
@@ -219,13 +240,25 @@ function verdictOf(t: Judged, { words, minRequests, maxFailing, at }: { words: s
     return { verdict: 'enforcing' as const, summary: `Enforcing: ${t.validPercent} % valid ${words}; ${refused}.` };
   }
   if (t.requests < minRequests) {
-    return { verdict: 'too-few' as const, summary: `Too few to judge: ${count(t.requests)} chat requests ${words} (${count(minRequests)} or more are needed).` };
+    return {
+      verdict: 'too-few' as const,
+      summary: `Too few to judge: ${count(t.requests)} chat requests ${words} (${count(minRequests)} or more are needed).`,
+    };
   }
   if ((failing / t.requests) * 100 <= maxFailing) {
-    const would = failing === 0 ? 'enforcing would have refused none' : `enforcing would have refused ${count(failing)} (${t.failingPercent} %): ${why}`;
-    return { verdict: 'ready' as const, summary: `Ready to enforce: ${t.validPercent} % valid ${words} (${count(t.requests)} chat requests); ${would}.` };
+    const would =
+      failing === 0
+        ? 'enforcing would have refused none'
+        : `enforcing would have refused ${count(failing)} (${t.failingPercent} %): ${why}`;
+    return {
+      verdict: 'ready' as const,
+      summary: `Ready to enforce: ${t.validPercent} % valid ${words} (${count(t.requests)} chat requests); ${would}.`,
+    };
   }
-  return { verdict: 'not-ready' as const, summary: `Not ready: ${t.validPercent} % valid ${words}; the ${t.failingPercent} % failing are ${why}.` };
+  return {
+    verdict: 'not-ready' as const,
+    summary: `Not ready: ${t.validPercent} % valid ${words}; the ${t.failingPercent} % failing are ${why}.`,
+  };
 }
 
 /** "INVALID_SIGNATURE under key "2024-old", which expired 1 day ago (previous-key-expired), and MISSING_IDENTITY". */
@@ -264,17 +297,23 @@ export function formatRolloutReport(report: RolloutReport): string {
   for (const t of report.tenants) {
     const name = t.tenant === null ? '(no tenant)' : t.tenant;
     const modes = t.modes.length === 0 ? '' : ` (${t.modes.join(', ')})`;
-    out.push('', `${name}${modes}: ${count(t.requests)} chat requests, ${t.validPercent} % valid (${count(t.byProof)} by proof, ${count(t.bySession)} by session)`);
+    out.push(
+      '',
+      `${name}${modes}: ${count(t.requests)} chat requests, ${t.validPercent} % valid (${count(t.byProof)} by proof, ${count(t.bySession)} by session)`,
+    );
     if (t.failures.length > 0) out.push(`  failing ${t.failingPercent} %:`);
     for (const line of t.failures) {
       const keys = line.keys.map((k) => keyWords(k, Date.parse(report.at))).join('; ');
-      out.push(`    ${line.code.padEnd(22)} ${String(line.count).padStart(7)}  ${`${line.percent} %`.padStart(7)}${keys ? `  ${keys}` : ''}`);
+      out.push(
+        `    ${line.code.padEnd(22)} ${String(line.count).padStart(7)}  ${`${line.percent} %`.padStart(7)}${keys ? `  ${keys}` : ''}`,
+      );
       if (line.mistakes.length === 0) out.push(`      ${line.advice}`);
       for (const m of line.mistakes) out.push(`      ${m.id} (${count(m.count)}): ${m.title}. ${m.fix}`);
     }
     out.push(`  verdict: ${t.summary}`);
   }
-  if (report.folded > 0) out.push('', `${count(report.folded)} requests were counted under (other): a bound of identityStats() was reached.`);
+  if (report.folded > 0)
+    out.push('', `${count(report.folded)} requests were counted under (other): a bound of identityStats() was reached.`);
   return out.join('\n') + '\n';
 }
 
@@ -289,7 +328,15 @@ function readSnapshot(snapshot: unknown): asserts snapshot is StatsSnapshot {
     Array.isArray(s.keys) &&
     typeof s.at === 'string' &&
     typeof s.since === 'string' &&
-    s.series.every((x) => x !== null && typeof x === 'object' && Array.isArray(x.minutes) && x.minutes.length === 60 && Array.isArray(x.hours) && x.hours.length === 24);
+    s.series.every(
+      (x) =>
+        x !== null &&
+        typeof x === 'object' &&
+        Array.isArray(x.minutes) &&
+        x.minutes.length === 60 &&
+        Array.isArray(x.hours) &&
+        x.hours.length === 24,
+    );
   if (!ok) throw new TypeError('chat-identity: this is not a stats snapshot (verifier.stats(), format "chat-identity-stats", version 1).');
 }
 

@@ -53,7 +53,14 @@ export function addressClass(ip: unknown): ResultSummary['address'] {
   if (v4) {
     const [a, b] = [Number(v4[1]), Number(v4[2])];
     if (a === 127) return 'loopback';
-    if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127)) return 'private';
+    if (
+      a === 10 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127)
+    )
+      return 'private';
     return 'public';
   }
   if (!address.endsWith('/128')) return 'none'; // not an address clientAddress could read

@@ -4,7 +4,16 @@
  */
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
-import { signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type FlatValue, type SchemeName, type VerifierOptions } from '../../src/index.js';
+import {
+  signContactHash,
+  signJwt,
+  signPayload,
+  signUserHash,
+  signVisitorHash,
+  type FlatValue,
+  type SchemeName,
+  type VerifierOptions,
+} from '../../src/index.js';
 import { LIVE_KEY, NOW, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, frozenClock, schemeKey } from '../helpers.js';
 
 export const SCHEMES: readonly SchemeName[] = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
@@ -40,7 +49,37 @@ export const propertyOptions = (scheme: VerifierOptions['scheme'], extra: Partia
 });
 
 /** Characters that trip up naive code: look-alikes, combining marks, escapes, separators, astral. */
-const TRICKY = ['\ufffd', 'é', 'e\u0301', ' ', '\t', '\n', '\u0000', '\u00a0', '\u2028', '\u200b', '/', '\\', '"', '<', '>', '&', "'", '😀', 'İ', 'ß', 'K', 'A', 'a', '0', '@', '.', '+', '%', '='];
+const TRICKY = [
+  '\ufffd',
+  'é',
+  'e\u0301',
+  ' ',
+  '\t',
+  '\n',
+  '\u0000',
+  '\u00a0',
+  '\u2028',
+  '\u200b',
+  '/',
+  '\\',
+  '"',
+  '<',
+  '>',
+  '&',
+  "'",
+  '😀',
+  'İ',
+  'ß',
+  'K',
+  'A',
+  'a',
+  '0',
+  '@',
+  '.',
+  '+',
+  '%',
+  '=',
+];
 const unit = fc.oneof(
   { weight: 5, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
@@ -50,7 +89,10 @@ const unit = fc.oneof(
 export const identifier = fc.string({ unit, minLength: 1, maxLength: 40 });
 
 /** Any single UTF-16 code unit (lone surrogates included), or a tricky character. */
-const codeUnit = fc.oneof(fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n)), fc.constantFrom(...TRICKY, '\ud800', '\udbff', '\udc00', '\udfff'));
+const codeUnit = fc.oneof(
+  fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n)),
+  fc.constantFrom(...TRICKY, '\ud800', '\udbff', '\udc00', '\udfff'),
+);
 
 export interface StringEdit {
   op: 'replace' | 'insert' | 'delete' | 'upper' | 'lower' | 'pad' | 'nfc' | 'nfd' | 'truncate' | 'ill-formed';
@@ -72,16 +114,36 @@ export function applyStringEdit(s: string, edit: StringEdit): string {
   const i = s.length === 0 ? 0 : edit.at % s.length;
   let out: string;
   switch (edit.op) {
-    case 'replace': out = s.slice(0, i) + edit.unit + s.slice(i + 1); break;
-    case 'insert': out = s.slice(0, i) + edit.unit + s.slice(i); break;
-    case 'delete': out = s.slice(0, i) + s.slice(i + 1); break;
-    case 'upper': out = s.toUpperCase(); break;
-    case 'lower': out = s.toLowerCase(); break;
-    case 'pad': out = edit.at % 2 === 0 ? ` ${s}` : `${s} `; break;
-    case 'nfc': out = s.normalize('NFC'); break;
-    case 'nfd': out = s.normalize('NFD'); break;
-    case 'truncate': out = s.slice(0, i); break;
-    case 'ill-formed': out = s.includes('\ufffd') ? s.replaceAll('\ufffd', '\ud800') : s.slice(0, i) + '\udfff' + s.slice(i); break;
+    case 'replace':
+      out = s.slice(0, i) + edit.unit + s.slice(i + 1);
+      break;
+    case 'insert':
+      out = s.slice(0, i) + edit.unit + s.slice(i);
+      break;
+    case 'delete':
+      out = s.slice(0, i) + s.slice(i + 1);
+      break;
+    case 'upper':
+      out = s.toUpperCase();
+      break;
+    case 'lower':
+      out = s.toLowerCase();
+      break;
+    case 'pad':
+      out = edit.at % 2 === 0 ? ` ${s}` : `${s} `;
+      break;
+    case 'nfc':
+      out = s.normalize('NFC');
+      break;
+    case 'nfd':
+      out = s.normalize('NFD');
+      break;
+    case 'truncate':
+      out = s.slice(0, i);
+      break;
+    case 'ill-formed':
+      out = s.includes('\ufffd') ? s.replaceAll('\ufffd', '\ud800') : s.slice(0, i) + '\udfff' + s.slice(i);
+      break;
   }
   return out !== s ? out : s + edit.unit;
 }
@@ -109,12 +171,18 @@ export function applyHexEdit(hex: string, edit: HexEdit): string {
       const digit = ((parseInt(hex[i]!, 16) + edit.delta) % 16).toString(16);
       return hex.slice(0, i) + (hex[i] === hex[i]!.toUpperCase() ? digit.toUpperCase() : digit) + hex.slice(i + 1);
     }
-    case 'truncate': return hex.slice(0, hex.length - 2 * (1 + (edit.at % 4)));
-    case 'extend': return `${hex}00`;
-    case 'zero': return hex === '0'.repeat(64) ? '1'.repeat(64) : '0'.repeat(64);
-    case 'empty': return '';
-    case 'odd': return hex.slice(0, -1);
-    case 'other': return edit.other === hex.toLowerCase() ? applyHexEdit(hex, { ...edit, op: 'flip' }) : edit.other;
+    case 'truncate':
+      return hex.slice(0, hex.length - 2 * (1 + (edit.at % 4)));
+    case 'extend':
+      return `${hex}00`;
+    case 'zero':
+      return hex === '0'.repeat(64) ? '1'.repeat(64) : '0'.repeat(64);
+    case 'empty':
+      return '';
+    case 'odd':
+      return hex.slice(0, -1);
+    case 'other':
+      return edit.other === hex.toLowerCase() ? applyHexEdit(hex, { ...edit, op: 'flip' }) : edit.other;
   }
 }
 
@@ -129,8 +197,28 @@ const flatValue: fc.Arbitrary<string | number | boolean> = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }).filter((n) => !Object.is(n, -0)),
   fc.boolean(),
 );
-const RESERVED = new Set(['externalId', 'email', 'name', 'phone', 'timestamp', '__proto__', 'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'external_id']);
-const attributeKey = fc.oneof(fc.string({ unit, minLength: 1, maxLength: 12 }), fc.constantFrom('plan', 'company', 'constructor', 'prototype', 'toString', '1', '10', '2', 'a-b', 'é', 'Z', 'z')).filter((k) => !RESERVED.has(k));
+const RESERVED = new Set([
+  'externalId',
+  'email',
+  'name',
+  'phone',
+  'timestamp',
+  '__proto__',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'external_id',
+]);
+const attributeKey = fc
+  .oneof(
+    fc.string({ unit, minLength: 1, maxLength: 12 }),
+    fc.constantFrom('plan', 'company', 'constructor', 'prototype', 'toString', '1', '10', '2', 'a-b', 'é', 'Z', 'z'),
+  )
+  .filter((k) => !RESERVED.has(k));
 const attributes = fc.dictionary(attributeKey, flatValue, { maxKeys: 6 });
 
 /** A valid proof, the secret that signed it, and what it claims. */
@@ -152,23 +240,51 @@ const roundTrip = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 // ---------- user-hash and visitor-hash: one signed identifier.
 
 const userHashProof = fc.record({ id: identifier, key: secretIndex, metadata: fc.option(attributes, { nil: undefined }) });
-export const validUserHash = userHashProof.map(({ id, key, metadata }): Valid => ({ scheme: 'user-hash', secret: secretOf('user-hash', key), request: { body: roundTrip({ user_id: id, user_hash: signUserHash(id, secretOf('user-hash', key)), ...(metadata && { user_metadata: metadata }) }) } }));
-export const tamperedUserHash = fc
-  .tuple(validUserHash, fc.boolean(), stringEdit, hexEdit)
-  .map(([valid, onId, edit, hex]): Tampered => {
-    const body = valid.request.body as { user_id: string; user_hash: string };
-    const tampered = onId ? { ...body, user_id: applyStringEdit(body.user_id, edit) } : { ...body, user_hash: applyHexEdit(body.user_hash, hex) };
-    return { original: valid.request, tampered: { body: roundTrip(tampered) }, how: onId ? `user_id ${edit.op}` : `user_hash ${hex.op}` };
-  });
+export const validUserHash = userHashProof.map(({ id, key, metadata }): Valid => ({
+  scheme: 'user-hash',
+  secret: secretOf('user-hash', key),
+  request: {
+    body: roundTrip({ user_id: id, user_hash: signUserHash(id, secretOf('user-hash', key)), ...(metadata && { user_metadata: metadata }) }),
+  },
+}));
+export const tamperedUserHash = fc.tuple(validUserHash, fc.boolean(), stringEdit, hexEdit).map(([valid, onId, edit, hex]): Tampered => {
+  const body = valid.request.body as { user_id: string; user_hash: string };
+  const tampered = onId
+    ? { ...body, user_id: applyStringEdit(body.user_id, edit) }
+    : { ...body, user_hash: applyHexEdit(body.user_hash, hex) };
+  return { original: valid.request, tampered: { body: roundTrip(tampered) }, how: onId ? `user_id ${edit.op}` : `user_hash ${hex.op}` };
+});
 
-const visitorProof = fc.record({ id: identifier, key: secretIndex, name: fc.option(identifier, { nil: undefined }), email: fc.option(identifier, { nil: undefined }) });
-export const validVisitorHash = visitorProof.map(({ id, key, name, email }): Valid => ({ scheme: 'visitor-hash', secret: secretOf('visitor-hash', key), request: { body: roundTrip({ anonymousUserId: id, hmac: signVisitorHash(id, secretOf('visitor-hash', key)), ...(name && { name }), ...(email && { email }) }) } }));
+const visitorProof = fc.record({
+  id: identifier,
+  key: secretIndex,
+  name: fc.option(identifier, { nil: undefined }),
+  email: fc.option(identifier, { nil: undefined }),
+});
+export const validVisitorHash = visitorProof.map(({ id, key, name, email }): Valid => ({
+  scheme: 'visitor-hash',
+  secret: secretOf('visitor-hash', key),
+  request: {
+    body: roundTrip({
+      anonymousUserId: id,
+      hmac: signVisitorHash(id, secretOf('visitor-hash', key)),
+      ...(name && { name }),
+      ...(email && { email }),
+    }),
+  },
+}));
 export const tamperedVisitorHash = fc
   .tuple(validVisitorHash, fc.boolean(), stringEdit, hexEdit)
   .map(([valid, onId, edit, hex]): Tampered => {
     const body = valid.request.body as { anonymousUserId: string; hmac: string };
-    const tampered = onId ? { ...body, anonymousUserId: applyStringEdit(body.anonymousUserId, edit) } : { ...body, hmac: applyHexEdit(body.hmac, hex) };
-    return { original: valid.request, tampered: { body: roundTrip(tampered) }, how: onId ? `anonymousUserId ${edit.op}` : `hmac ${hex.op}` };
+    const tampered = onId
+      ? { ...body, anonymousUserId: applyStringEdit(body.anonymousUserId, edit) }
+      : { ...body, hmac: applyHexEdit(body.hmac, hex) };
+    return {
+      original: valid.request,
+      tampered: { body: roundTrip(tampered) },
+      how: onId ? `anonymousUserId ${edit.op}` : `hmac ${hex.op}`,
+    };
   });
 
 // ---------- contact-hash: the highest-priority identifier present is signed.
@@ -176,7 +292,12 @@ export const tamperedVisitorHash = fc
 const CONTACT_FIELDS = ['ext_user_id', 'email', 'phone'] as const;
 type ContactFields = Partial<Record<(typeof CONTACT_FIELDS)[number] | 'external_user_id', string>>;
 const contactProof = fc
-  .record({ ids: fc.uniqueArray(identifier, { minLength: 3, maxLength: 3 }), present: fc.subarray([0, 1, 2], { minLength: 1 }), longName: fc.boolean(), key: secretIndex })
+  .record({
+    ids: fc.uniqueArray(identifier, { minLength: 3, maxLength: 3 }),
+    present: fc.subarray([0, 1, 2], { minLength: 1 }),
+    longName: fc.boolean(),
+    key: secretIndex,
+  })
   .map(({ ids, present, longName, key }) => {
     // Distinct values on purpose: a hash binds a value, not the field it sits in (see attacks.test.ts).
     const fields: ContactFields = {};
@@ -187,7 +308,11 @@ const contactProof = fc
     }
     return { fields, key };
   });
-export const validContactHash = contactProof.map(({ fields, key }): Valid => ({ scheme: 'contact-hash', secret: secretOf('contact-hash', key), request: { body: roundTrip({ ...fields, user_hash: signContactHash(fields, secretOf('contact-hash', key)) }) } }));
+export const validContactHash = contactProof.map(({ fields, key }): Valid => ({
+  scheme: 'contact-hash',
+  secret: secretOf('contact-hash', key),
+  request: { body: roundTrip({ ...fields, user_hash: signContactHash(fields, secretOf('contact-hash', key)) }) },
+}));
 export const tamperedContactHash = fc
   .tuple(validContactHash, fc.constantFrom('identifier', 'hash', 'higher', 'remove'), stringEdit, hexEdit, identifier)
   .map(([valid, target, edit, hex, extra]): Tampered => {
@@ -195,7 +320,11 @@ export const tamperedContactHash = fc
     const signedField = (['ext_user_id', 'external_user_id', 'email', 'phone'] as const).find((f) => body[f] !== undefined)!;
     const signedValue = body[signedField]!;
     let how: string;
-    if (target === 'identifier' || (target === 'higher' && signedField !== 'email' && signedField !== 'phone') || (target === 'remove' && !hasLower(body, signedField, signedValue))) {
+    if (
+      target === 'identifier' ||
+      (target === 'higher' && signedField !== 'email' && signedField !== 'phone') ||
+      (target === 'remove' && !hasLower(body, signedField, signedValue))
+    ) {
       body[signedField] = applyStringEdit(signedValue, edit);
       how = `${signedField} ${edit.op}`;
     } else if (target === 'hash') {
@@ -232,13 +361,33 @@ const customerProof = fc
     key: secretIndex,
   })
   .map(({ externalId, email, name, phone, attributes: extra, age, key }) => {
-    const customer: Record<string, FlatValue | undefined> = { ...extra, externalId: externalId ?? (email === undefined ? 'fallback-id' : undefined), email, name, phone, timestamp: NOW_SECONDS - age };
+    const customer: Record<string, FlatValue | undefined> = {
+      ...extra,
+      externalId: externalId ?? (email === undefined ? 'fallback-id' : undefined),
+      email,
+      name,
+      phone,
+      timestamp: NOW_SECONDS - age,
+    };
     return { customer, key };
   });
-export const validSignedPayload = customerProof.map(({ customer, key }): Valid => ({ scheme: 'signed-payload', secret: secretOf('signed-payload', key), request: { body: roundTrip(signPayload(customer, secretOf('signed-payload', key))) } }));
+export const validSignedPayload = customerProof.map(({ customer, key }): Valid => ({
+  scheme: 'signed-payload',
+  secret: secretOf('signed-payload', key),
+  request: { body: roundTrip(signPayload(customer, secretOf('signed-payload', key))) },
+}));
 
 export const tamperedSignedPayload = fc
-  .tuple(validSignedPayload, fc.constantFrom('value', 'remove', 'add', 'rename', 'timestamp', 'signature', 'type'), fc.nat(), stringEdit, hexEdit, attributeKey, flatValue, fc.integer({ min: 1, max: 299 }))
+  .tuple(
+    validSignedPayload,
+    fc.constantFrom('value', 'remove', 'add', 'rename', 'timestamp', 'signature', 'type'),
+    fc.nat(),
+    stringEdit,
+    hexEdit,
+    attributeKey,
+    flatValue,
+    fc.integer({ min: 1, max: 299 }),
+  )
   .map(([valid, target, pick, edit, hex, newKey, newValue, shift]): Tampered => {
     const { customer, signature } = valid.request.body as { customer: Record<string, FlatValue>; signature: string };
     const next: Record<string, FlatValue> = { ...customer };
@@ -311,15 +460,34 @@ const jwtProof = fc.record({
   key: secretIndex,
 });
 export const validJwt = jwtProof.map((p): Valid & { claims: Record<string, unknown>; alg: (typeof ALGS)[number]; inHeader: boolean } => {
-  const claims: Record<string, unknown> = { ...p.attributes, [p.idClaim]: p.id ?? (p.email === undefined ? 'fallback-id' : undefined), email: p.email, name: p.name, iat: NOW_SECONDS - p.age, exp: p.exp === undefined ? undefined : NOW_SECONDS + p.exp };
+  const claims: Record<string, unknown> = {
+    ...p.attributes,
+    [p.idClaim]: p.id ?? (p.email === undefined ? 'fallback-id' : undefined),
+    email: p.email,
+    name: p.name,
+    iat: NOW_SECONDS - p.age,
+    exp: p.exp === undefined ? undefined : NOW_SECONDS + p.exp,
+  };
   for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
   const token = signJwt(claims, secretOf('jwt', p.key), { algorithm: p.alg });
-  return { scheme: 'jwt', secret: secretOf('jwt', p.key), claims, alg: p.alg, inHeader: p.inHeader, request: p.inHeader ? { headers: { authorization: `Bearer ${token}` } } : { body: { token } } };
+  return {
+    scheme: 'jwt',
+    secret: secretOf('jwt', p.key),
+    claims,
+    alg: p.alg,
+    inHeader: p.inHeader,
+    request: p.inHeader ? { headers: { authorization: `Bearer ${token}` } } : { body: { token } },
+  };
 });
 export const tokenOf = (request: Req): string => request.headers?.authorization?.slice(7) ?? (request.body as { token: string }).token;
 
 export const tamperedJwt = fc
-  .tuple(validJwt, fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'splice', 'swap', 'alg'), fc.nat(), fc.oneof(fc.constantFrom(...B64URL, '.', '=', '+', '/'), codeUnit))
+  .tuple(
+    validJwt,
+    fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'splice', 'swap', 'alg'),
+    fc.nat(),
+    fc.oneof(fc.constantFrom(...B64URL, '.', '=', '+', '/'), codeUnit),
+  )
   .map(([valid, op, at, char]): Tampered => {
     const token = tokenOf(valid.request);
     const [h, p, s] = token.split('.') as [string, string, string];
@@ -331,16 +499,24 @@ export const tamperedJwt = fc
         tampered = token.slice(0, i) + replacement + token.slice(i + 1);
         break;
       }
-      case 'insert': tampered = token.slice(0, i) + char + token.slice(i); break;
-      case 'delete': tampered = token.slice(0, i) + token.slice(i + 1); break;
-      case 'truncate': tampered = token.slice(0, i); break;
+      case 'insert':
+        tampered = token.slice(0, i) + char + token.slice(i);
+        break;
+      case 'delete':
+        tampered = token.slice(0, i) + token.slice(i + 1);
+        break;
+      case 'truncate':
+        tampered = token.slice(0, i);
+        break;
       case 'splice': {
         // The payload of another identity, signed by the same key, under this token's signature.
         const other = signJwt({ ...valid.claims, name: `${String(valid.claims.name ?? '')}!` }, valid.secret, { algorithm: valid.alg });
         tampered = `${h}.${other.split('.')[1]}.${s}`;
         break;
       }
-      case 'swap': tampered = h === p ? `${h}.${p}.${s}x` : `${p}.${h}.${s}`; break;
+      case 'swap':
+        tampered = h === p ? `${h}.${p}.${s}x` : `${p}.${h}.${s}`;
+        break;
       case 'alg': {
         const alg = [...ALGS, 'none', 'None', 'RS256'].filter((a) => a !== valid.alg)[at % 5]!;
         tampered = `${Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url')}.${p}.${s}`;
@@ -371,15 +547,56 @@ export const TAMPERED: Record<SchemeName, fc.Arbitrary<Tampered>> = {
 
 // ---------- What an attacker sends: garbage, near-misses and edited proofs.
 
-const FIELD_NAMES = ['customer', 'signature', 'testMode', 'user_id', 'user_hash', 'user_metadata', 'ext_user_id', 'external_user_id', 'email', 'phone', 'name', 'anonymousUserId', 'hmac', 'externalId', 'metadata', 'token'];
-const jwtish = fc.tuple(fc.string({ unit: fc.constantFrom(...B64URL), maxLength: 60 }), fc.string({ unit: fc.constantFrom(...B64URL, '.', '='), maxLength: 80 })).map(([a, b]) => `${a}.${b}`);
+const FIELD_NAMES = [
+  'customer',
+  'signature',
+  'testMode',
+  'user_id',
+  'user_hash',
+  'user_metadata',
+  'ext_user_id',
+  'external_user_id',
+  'email',
+  'phone',
+  'name',
+  'anonymousUserId',
+  'hmac',
+  'externalId',
+  'metadata',
+  'token',
+];
+const jwtish = fc
+  .tuple(
+    fc.string({ unit: fc.constantFrom(...B64URL), maxLength: 60 }),
+    fc.string({ unit: fc.constantFrom(...B64URL, '.', '='), maxLength: 80 }),
+  )
+  .map(([a, b]) => `${a}.${b}`);
 const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   identifier,
   hex64,
   jwtish,
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom(null, true, false, 0, -1, 1e21, 1.5, '', [], {}, [''], { length: 64 }, '0'.repeat(64), 'none', NOW_SECONDS, NOW_SECONDS * 1000),
-  fc.dictionary(fc.constantFrom(...FIELD_NAMES, 'timestamp', 'constructor', 'prototype', 'plan'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1e21,
+    1.5,
+    '',
+    [],
+    {},
+    [''],
+    { length: 64 },
+    '0'.repeat(64),
+    'none',
+    NOW_SECONDS,
+    NOW_SECONDS * 1000,
+  ),
+  fc.dictionary(fc.constantFrom(...FIELD_NAMES, 'timestamp', 'constructor', 'prototype', 'plan'), fc.jsonValue({ maxDepth: 2 }), {
+    maxKeys: 5,
+  }),
 );
 const nearMiss = fc.dictionary(fc.constantFrom(...FIELD_NAMES), weirdValue, { maxKeys: 6 });
 
@@ -391,7 +608,15 @@ export const attackerBody: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.oneof(...SCHEMES.map((s) => VALID[s])).map((v) => v.request.body ?? {}) },
 );
 
-const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'application/vnd.api+json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream'];
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=latin1',
+  'application/vnd.api+json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+];
 const headerText = fc.string({ unit: 'grapheme-ascii', maxLength: 120 });
 
 export interface RawRequest {
@@ -409,7 +634,10 @@ export const attackerRequest: fc.Arbitrary<RawRequest> = fc
     body: attackerBody,
     textKind: fc.constantFrom('json', 'json', 'json', 'json', 'proto', 'duplicate', 'text'),
     text: fc.string({ maxLength: 60 }),
-    contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json') }, { weight: 2, arbitrary: fc.constantFrom(...CONTENT_TYPES) }),
+    contentType: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('application/json') },
+      { weight: 2, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
+    ),
     authorization: fc.oneof(
       { weight: 5, arbitrary: fc.constant(undefined) },
       { weight: 2, arbitrary: jwtish.map((t) => `Bearer ${t}`) },

@@ -14,7 +14,16 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { canonicalJson, createVerifier, signContactHash, signJwt, signPayload, signUserHash, signVisitorHash, type VerifierOptions } from '../../src/index.js';
+import {
+  canonicalJson,
+  createVerifier,
+  signContactHash,
+  signJwt,
+  signPayload,
+  signUserHash,
+  signVisitorHash,
+  type VerifierOptions,
+} from '../../src/index.js';
 import { ATTACK_CASES, ATTACKER_KEY } from '../conformance/attacks.js';
 import { forgeJwt } from '../support/jwt.js';
 import { PATHS } from '../conformance/paths.js';
@@ -23,7 +32,13 @@ import { ADAPTERS, buildApp, buildApps, inject, type AdapterName } from '../supp
 
 const quiet = { warn() {}, error() {} };
 // No failed-attempt limits here: each test builds fresh verifiers, and the limiter has its own suite.
-const baseOptions = (options: Partial<VerifierOptions> & Pick<VerifierOptions, 'scheme'>): VerifierOptions => ({ keys: [LIVE_KEY], now: frozenClock, logger: quiet, rateLimit: false, ...options });
+const baseOptions = (options: Partial<VerifierOptions> & Pick<VerifierOptions, 'scheme'>): VerifierOptions => ({
+  keys: [LIVE_KEY],
+  now: frozenClock,
+  logger: quiet,
+  rateLimit: false,
+  ...options,
+});
 const json = (value: unknown) => JSON.stringify(value);
 /** Body parsers that refuse a JSON body with a `__proto__` member (400): @hapi/bourne (Koa), secure-json-parse (Fastify). */
 const refusesProto = (name: AdapterName) => name.startsWith('koa') || name.startsWith('fastify');
@@ -73,7 +88,10 @@ describe('the attack table', () => {
 
   describe.each(ATTACK_CASES.map((c) => [c.name, c] as const))('%s', (_, testCase) => {
     it('through the core', async () => {
-      const outcome = await PATHS.core!(baseOptions(testCase.options), testCase.guard ?? false, [...(testCase.before ?? []), testCase.request]);
+      const outcome = await PATHS.core!(baseOptions(testCase.options), testCase.guard ?? false, [
+        ...(testCase.before ?? []),
+        testCase.request,
+      ]);
       const { status, code, identity, hint } = testCase.expect;
       expect(outcome.status).toBe(status);
       if (code) {
@@ -94,9 +112,27 @@ describe('__proto__ in a JSON body: the core, Express, fetch and Hono drop it, K
   const userHash = signUserHash('u1', LIVE_KEY);
   const signedCustomer = JSON.parse(`{"__proto__":"admin","externalId":"1","plan":"pro","timestamp":${NOW_SECONDS}}`);
   const bodies = {
-    'in user_metadata': { scheme: 'user-hash', text: `{"user_id":"u1","user_hash":"${userHash}","user_metadata":{"__proto__":{"admin":true},"plan":"pro"}}`, core: { status: 200, identity: { verified: true, contact: { externalId: 'u1', attributes: { plan: 'pro' } } } } },
-    'signed in a customer': { scheme: 'signed-payload', text: `{"customer":{"__proto__":"admin","externalId":"1","plan":"pro","timestamp":${NOW_SECONDS}},"signature":"${signPayload(signedCustomer, LIVE_KEY).signature}"}`, core: { status: 200, identity: { verified: true, contact: { externalId: '1', attributes: { plan: 'pro' }, verifiedFields: ['externalId', 'attributes.plan'] } } } },
-    'at the top level, carrying the proof': { scheme: 'user-hash', text: `{"__proto__":{"user_id":"u1","user_hash":"${userHash}"}}`, core: { status: 401, code: 'MISSING_IDENTITY' } },
+    'in user_metadata': {
+      scheme: 'user-hash',
+      text: `{"user_id":"u1","user_hash":"${userHash}","user_metadata":{"__proto__":{"admin":true},"plan":"pro"}}`,
+      core: { status: 200, identity: { verified: true, contact: { externalId: 'u1', attributes: { plan: 'pro' } } } },
+    },
+    'signed in a customer': {
+      scheme: 'signed-payload',
+      text: `{"customer":{"__proto__":"admin","externalId":"1","plan":"pro","timestamp":${NOW_SECONDS}},"signature":"${signPayload(signedCustomer, LIVE_KEY).signature}"}`,
+      core: {
+        status: 200,
+        identity: {
+          verified: true,
+          contact: { externalId: '1', attributes: { plan: 'pro' }, verifiedFields: ['externalId', 'attributes.plan'] },
+        },
+      },
+    },
+    'at the top level, carrying the proof': {
+      scheme: 'user-hash',
+      text: `{"__proto__":{"user_id":"u1","user_hash":"${userHash}"}}`,
+      core: { status: 401, code: 'MISSING_IDENTITY' },
+    },
   } as const;
 
   describe.each(Object.entries(bodies))('%s', (_, { scheme, text, core }) => {
@@ -159,9 +195,21 @@ describe('a 1 MB id and a 10 MB body', () => {
   });
 
   it.each([
-    ['a 10 MB attribute in user_metadata', 'user-hash', { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), user_metadata: { bio: tenMb } }],
-    ['a 10 MB signed customer field', 'signed-payload', { customer: { externalId: '1', bio: tenMb, timestamp: NOW_SECONDS }, signature: '0'.repeat(64) }],
-    ['a customer with 200,000 keys', 'signed-payload', { customer: Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i])), signature: '0'.repeat(64) }],
+    [
+      'a 10 MB attribute in user_metadata',
+      'user-hash',
+      { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), user_metadata: { bio: tenMb } },
+    ],
+    [
+      'a 10 MB signed customer field',
+      'signed-payload',
+      { customer: { externalId: '1', bio: tenMb, timestamp: NOW_SECONDS }, signature: '0'.repeat(64) },
+    ],
+    [
+      'a customer with 200,000 keys',
+      'signed-payload',
+      { customer: Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i])), signature: '0'.repeat(64) },
+    ],
     ['a 10 MB user_hash', 'user-hash', { user_id: 'u1', user_hash: tenMb }],
     ['a 10 MB token in the body', 'jwt', { token: tenMb }],
   ] as const)('the core refuses %s as MALFORMED_IDENTITY', async (_, scheme, body) => {
@@ -170,7 +218,11 @@ describe('a 1 MB id and a 10 MB body', () => {
   });
 
   it('the core verifies a proof beside 10 MB of unrelated body: only the proof is read', async () => {
-    const result = await timed(() => createVerifier(baseOptions({ scheme: 'user-hash' })).verify({ body: { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), message: tenMb } }));
+    const result = await timed(() =>
+      createVerifier(baseOptions({ scheme: 'user-hash' })).verify({
+        body: { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), message: tenMb },
+      }),
+    );
     expect(result).toMatchObject({ verified: true, contact: { externalId: 'u1', attributes: {} } });
   });
 
@@ -179,12 +231,18 @@ describe('a 1 MB id and a 10 MB body', () => {
   const tenMbBody = json({ user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), user_metadata: { bio: tenMb } });
   const tenMbBeside = json({ user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY), message: tenMb });
   const send = (name: AdapterName, body: string, limit?: string) =>
-    inject(buildApp(name, baseOptions({ scheme: 'user-hash', required: true }), limit ? { limit } : {}).handler, { headers: { 'content-type': 'application/json' }, body });
+    inject(buildApp(name, baseOptions({ scheme: 'user-hash', required: true }), limit ? { limit } : {}).handler, {
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
 
-  it.each(ADAPTERS.filter((name) => name !== 'fetch'))('%s with its default body limit: 413 for the 1 MB id and the 10 MB body', async (name) => {
-    expect((await send(name, oneMbBody)).status).toBe(413);
-    expect((await send(name, tenMbBody)).status).toBe(413);
-  });
+  it.each(ADAPTERS.filter((name) => name !== 'fetch'))(
+    '%s with its default body limit: 413 for the 1 MB id and the 10 MB body',
+    async (name) => {
+      expect((await send(name, oneMbBody)).status).toBe(413);
+      expect((await send(name, tenMbBody)).status).toBe(413);
+    },
+  );
 
   // verifyRequest() reads at most its bodyLimit (1 MiB) of a clone and leaves the body to the app:
   // a longer one carries no proof for it (the route handler decides how to answer the body itself).
@@ -203,12 +261,17 @@ describe('a 1 MB id and a 10 MB body', () => {
   // framework sees the request; through the core, a long token is refused unread.
   it.each(ADAPTERS)('%s behind Node: a 20 kB Authorization header is 431', async (name) => {
     const { handler } = buildApp(name, baseOptions({ scheme: 'jwt', required: true }));
-    const res = await request(handler).post('/chat').set('Authorization', `Bearer ${'a'.repeat(20_000)}.b.c`).send({});
+    const res = await request(handler)
+      .post('/chat')
+      .set('Authorization', `Bearer ${'a'.repeat(20_000)}.b.c`)
+      .send({});
     expect(res.status).toBe(431);
   });
 
   it('the core refuses a 20 kB bearer token as MALFORMED_IDENTITY', async () => {
-    const result = await createVerifier(baseOptions({ scheme: 'jwt' })).verify({ headers: { authorization: `Bearer ${'a'.repeat(20_000)}.b.c` } });
+    const result = await createVerifier(baseOptions({ scheme: 'jwt' })).verify({
+      headers: { authorization: `Bearer ${'a'.repeat(20_000)}.b.c` },
+    });
     expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
   });
 });
@@ -218,8 +281,15 @@ describe('JSON bodies that are not objects', () => {
   // Fastify's, the fetch adapter's and Hono's parse any JSON; given such a body, the core finds no proof in it.
   const strict = (name: AdapterName) => name.startsWith('express') || name.startsWith('koa') || name === 'passport';
   it.each(['null', '42', '"user_id"', 'true'])('%s: 400 from a strict body parser, MISSING_IDENTITY from the core', async (text) => {
-    const options = baseOptions({ scheme: ['user-hash', 'jwt'], required: true, keys: { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] } });
-    expect(await createVerifier(options).verify({ body: JSON.parse(text) })).toMatchObject({ verified: false, error: { code: 'MISSING_IDENTITY' } });
+    const options = baseOptions({
+      scheme: ['user-hash', 'jwt'],
+      required: true,
+      keys: { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] },
+    });
+    expect(await createVerifier(options).verify({ body: JSON.parse(text) })).toMatchObject({
+      verified: false,
+      error: { code: 'MISSING_IDENTITY' },
+    });
     const apps = buildApps(options);
     for (const name of ADAPTERS) {
       const answer = await inject(apps[name].handler, { headers: { 'content-type': 'application/json' }, body: text });
@@ -255,7 +325,9 @@ describe('jku, x5u and jwk are never fetched', () => {
   it('src/ has no network code but the JWKS fetch: no http, https, net, tls or dns import anywhere, fetch() in src/jwks/fetch.ts only', () => {
     const root = new URL('../../src', import.meta.url).pathname;
     const files = (function walk(dir: string): string[] {
-      return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+      return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+      );
     })(root);
     const network = /^import (?!type )[^;]*from '(node:)?(http|https|net|tls|dns|http2|undici)'/m;
     const fetchCall = /(?<![.\w])fetch\(/;
@@ -279,15 +351,31 @@ describe('known limitations, pinned (SECURITY.md explains each)', () => {
       expect(() => createVerifier(baseOptions({ scheme: [other, 'visitor-hash'] }))).toThrow(/its own keys/);
     }
     const oracle = signVisitorHash('admin', LIVE_KEY);
-    const both = createVerifier(baseOptions({ scheme: ['user-hash', 'visitor-hash'], keys: { 'user-hash': ['sk_live_users_only_0123456789abcdef'], 'visitor-hash': [LIVE_KEY] } }));
-    expect(await both.verify({ body: { user_id: 'admin', user_hash: oracle } })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
-    expect(await both.verify({ body: { anonymousUserId: 'admin', hmac: oracle } })).toMatchObject({ verified: true, scheme: 'visitor-hash' });
+    const both = createVerifier(
+      baseOptions({
+        scheme: ['user-hash', 'visitor-hash'],
+        keys: { 'user-hash': ['sk_live_users_only_0123456789abcdef'], 'visitor-hash': [LIVE_KEY] },
+      }),
+    );
+    expect(await both.verify({ body: { user_id: 'admin', user_hash: oracle } })).toMatchObject({
+      verified: false,
+      error: { code: 'INVALID_SIGNATURE' },
+    });
+    expect(await both.verify({ body: { anonymousUserId: 'admin', hmac: oracle } })).toMatchObject({
+      verified: true,
+      scheme: 'visitor-hash',
+    });
   });
 
   it('contact-hash binds a value, not the field it is in: a hash of an external id V verifies email V', async () => {
     const hashOfId = signContactHash({ ext_user_id: 'ceo@victim.example' }, LIVE_KEY);
-    const result = await createVerifier(baseOptions({ scheme: 'contact-hash' })).verify({ body: { email: 'ceo@victim.example', user_hash: hashOfId } });
-    expect(result).toMatchObject({ verified: true, contact: { email: 'ceo@victim.example', identityKey: 'email', verifiedFields: ['email'] } });
+    const result = await createVerifier(baseOptions({ scheme: 'contact-hash' })).verify({
+      body: { email: 'ceo@victim.example', user_hash: hashOfId },
+    });
+    expect(result).toMatchObject({
+      verified: true,
+      contact: { email: 'ceo@victim.example', identityKey: 'email', verifiedFields: ['email'] },
+    });
   });
 
   it('HMAC keys are equivalent when they differ by trailing NUL bytes, or when one is the SHA-256 of a key over 64 bytes', async () => {
@@ -304,7 +392,13 @@ describe('known limitations, pinned (SECURITY.md explains each)', () => {
     const body = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
     const later = () => frozenClock() + 365 * 86_400_000;
     expect(await createVerifier(baseOptions({ scheme: 'user-hash', now: later })).verify({ body })).toMatchObject({ verified: true });
-    const rotated = createVerifier(baseOptions({ scheme: 'user-hash', now: later, keys: ['sk_live_new_0000000000000000000000', { secret: LIVE_KEY, expiresAt: later() }] }));
+    const rotated = createVerifier(
+      baseOptions({
+        scheme: 'user-hash',
+        now: later,
+        keys: ['sk_live_new_0000000000000000000000', { secret: LIVE_KEY, expiresAt: later() }],
+      }),
+    );
     expect(await rotated.verify({ body })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
   });
 
@@ -318,15 +412,29 @@ describe('known limitations, pinned (SECURITY.md explains each)', () => {
     const sessionToken = signJwt({ sub: 'u1', aud: 'billing-api', scope: 'admin' }, LIVE_KEY, { now: frozenClock });
     const bearer = { authorization: `Bearer ${sessionToken}` };
     expect(await createVerifier(baseOptions({ scheme: 'jwt' })).verify({ headers: bearer })).toMatchObject({ verified: true });
-    expect(await createVerifier(baseOptions({ scheme: 'jwt', audience: 'chat-widget' })).verify({ headers: bearer })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(await createVerifier(baseOptions({ scheme: 'jwt', audience: 'chat-widget' })).verify({ headers: bearer })).toMatchObject({
+      verified: false,
+      error: { code: 'INVALID_SIGNATURE' },
+    });
     const noAudience = signJwt({ sub: 'u1' }, LIVE_KEY, { now: frozenClock });
-    expect(await createVerifier(baseOptions({ scheme: 'jwt', audience: 'chat-widget' })).verify({ headers: { authorization: `Bearer ${noAudience}` } })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(
+      await createVerifier(baseOptions({ scheme: 'jwt', audience: 'chat-widget' })).verify({
+        headers: { authorization: `Bearer ${noAudience}` },
+      }),
+    ).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
   });
 
   it('kid, jku, x5u and jwk never choose a key: an attacker key named or embedded in the token fails', async () => {
-    const token = forgeJwt({ alg: 'HS256', kid: 'live', jwk: { kty: 'oct', k: Buffer.from(ATTACKER_KEY).toString('base64url') } }, { externalId: 'admin', iat: NOW_SECONDS }, ATTACKER_KEY);
+    const token = forgeJwt(
+      { alg: 'HS256', kid: 'live', jwk: { kty: 'oct', k: Buffer.from(ATTACKER_KEY).toString('base64url') } },
+      { externalId: 'admin', iat: NOW_SECONDS },
+      ATTACKER_KEY,
+    );
     const verifier = createVerifier(baseOptions({ scheme: 'jwt', keys: [{ secret: LIVE_KEY, id: 'live' }] }));
-    expect(await verifier.verify({ headers: { authorization: `Bearer ${token}` } })).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(await verifier.verify({ headers: { authorization: `Bearer ${token}` } })).toMatchObject({
+      verified: false,
+      error: { code: 'INVALID_SIGNATURE' },
+    });
   });
 });
 
@@ -346,8 +454,23 @@ describe('ill-formed UTF-16 ids are refused: they would collide with U+FFFD', ()
     ['contact-hash', { body: { email: `${forged}@example.com`, user_hash: signContactHash({ email: `${site}@example.com` }, LIVE_KEY) } }],
     ['visitor-hash', { body: { anonymousUserId: forged, hmac: signVisitorHash(site, LIVE_KEY) } }],
     // Signed by hand: the signing helpers refuse such ids, as the verifier does.
-    ['signed-payload', { body: { customer: { externalId: forged, timestamp: NOW_SECONDS }, signature: createHmac('sha256', LIVE_KEY).update(canonicalJson({ externalId: forged, timestamp: NOW_SECONDS })).digest('hex') } }],
-    ['jwt', { headers: { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, { externalId: forged, iat: NOW_SECONDS }, LIVE_KEY)}` } }],
+    [
+      'signed-payload',
+      {
+        body: {
+          customer: { externalId: forged, timestamp: NOW_SECONDS },
+          signature: createHmac('sha256', LIVE_KEY)
+            .update(canonicalJson({ externalId: forged, timestamp: NOW_SECONDS }))
+            .digest('hex'),
+        },
+      },
+    ],
+    [
+      'jwt',
+      {
+        headers: { authorization: `Bearer ${forgeJwt({ alg: 'HS256', typ: 'JWT' }, { externalId: forged, iat: NOW_SECONDS }, LIVE_KEY)}` },
+      },
+    ],
   ] as const)('%s: MALFORMED_IDENTITY', async (scheme, request) => {
     const result = await createVerifier(baseOptions({ scheme })).verify(request);
     expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
@@ -355,7 +478,10 @@ describe('ill-formed UTF-16 ids are refused: they would collide with U+FFFD', ()
 
   it('and the same through Express, from a JSON body with a \\ud800 escape', async () => {
     const text = `{"user_id":"user\\ud80042","user_hash":"${signUserHash(site, LIVE_KEY)}"}`;
-    const answer = await inject(buildApp('express 5', baseOptions({ scheme: 'user-hash', required: true })).handler, { headers: { 'content-type': 'application/json' }, body: text });
+    const answer = await inject(buildApp('express 5', baseOptions({ scheme: 'user-hash', required: true })).handler, {
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
     expect(answer).toMatchObject({ status: 401, body: { code: 'MALFORMED_IDENTITY' } });
   });
 });

@@ -13,7 +13,8 @@ export const RUNS = Number(process.env.FC_RUNS ?? 10_000);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`FC_RUNS must be a positive integer, got ${process.env.FC_RUNS}`);
 /** Runs of the property that sends each input through all five adapters (5 requests a run). */
 export const ADAPTER_RUNS = Number(process.env.FC_ADAPTER_RUNS ?? RUNS);
-if (!Number.isInteger(ADAPTER_RUNS) || ADAPTER_RUNS < 1) throw new Error(`FC_ADAPTER_RUNS must be a positive integer, got ${process.env.FC_ADAPTER_RUNS}`);
+if (!Number.isInteger(ADAPTER_RUNS) || ADAPTER_RUNS < 1)
+  throw new Error(`FC_ADAPTER_RUNS must be a positive integer, got ${process.env.FC_ADAPTER_RUNS}`);
 
 const FIXED_SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
@@ -37,7 +38,9 @@ export async function checkProperty<T>(name: string, property: fc.IAsyncProperty
   const replay = `FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} FC_RUNS=${runs} npx vitest run test/security -t '<this test>'`;
   const headline = `Property "${name}" failed (seed ${details.seed}); replay with: ${replay}`;
   console.error(headline);
-  throw new Error(`${headline}\n\n${fc.defaultReportMessage(details)}\n\nCause: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`);
+  throw new Error(
+    `${headline}\n\n${fc.defaultReportMessage(details)}\n\nCause: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+  );
 }
 
 /** What every run checks of a result it did not expect to verify: a known code and a message. */

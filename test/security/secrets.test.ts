@@ -15,41 +15,85 @@ import { IdentityStrategy } from '../../adapters/passport.js';
 import * as expressAdapter from '../../adapters/express.js';
 import { canonicalForms, type FlatObject } from '../../src/canonicalJson.js';
 import { createRequestCheck, type MiddlewareOptions } from '../../adapters/adapter.js';
-import { createVerifier, type IdentityResult, type KeyInput, type Logger, type VerifierOptions, type SchemeName, type VerifyRequest } from '../../src/index.js';
+import {
+  createVerifier,
+  type IdentityResult,
+  type KeyInput,
+  type Logger,
+  type VerifierOptions,
+  type SchemeName,
+  type VerifyRequest,
+} from '../../src/index.js';
 import { ATTACK_CASES } from '../conformance/attacks.js';
 import { CASES, type ConformanceCase } from '../conformance/cases.js';
 import { LIVE_KEY, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY, frozenClock } from '../helpers.js';
 import { ADAPTERS, buildApps, inject } from '../support/apps.js';
-import { ALL_PROPERTY_SECRETS, COMBINED, PROPERTY_SECRETS, SCHEMES, TAMPERED, attackerRequest, hmacEncodings, propertyOptions } from './arbitraries.js';
+import {
+  ALL_PROPERTY_SECRETS,
+  COMBINED,
+  PROPERTY_SECRETS,
+  SCHEMES,
+  TAMPERED,
+  attackerRequest,
+  hmacEncodings,
+  propertyOptions,
+} from './arbitraries.js';
 
 type CaseRequest = ConformanceCase['request'];
 
 /** Every secret the suites configure. */
 const fixtureSecrets = readdirSync(new URL('../fixtures/signed-payload/', import.meta.url))
   .filter((f) => f.endsWith('.json'))
-  .flatMap((f) => (JSON.parse(readFileSync(new URL(`../fixtures/signed-payload/${f}`, import.meta.url), 'utf8')) as { secret: string }[]).map((x) => x.secret));
+  .flatMap((f) =>
+    (JSON.parse(readFileSync(new URL(`../fixtures/signed-payload/${f}`, import.meta.url), 'utf8')) as { secret: string }[]).map(
+      (x) => x.secret,
+    ),
+  );
 const caseSecrets = [...CASES, ...ATTACK_CASES].flatMap((c) => secretsIn(c.options.keys));
-const SECRETS = [...new Set([LIVE_KEY, PREVIOUS_KEY, TEST_KEY, OTHER_TENANT_KEY, ...PROPERTY_SECRETS, ...ALL_PROPERTY_SECRETS, ...fixtureSecrets, ...caseSecrets])].filter((s) => s.length >= 8);
+const SECRETS = [
+  ...new Set([
+    LIVE_KEY,
+    PREVIOUS_KEY,
+    TEST_KEY,
+    OTHER_TENANT_KEY,
+    ...PROPERTY_SECRETS,
+    ...ALL_PROPERTY_SECRETS,
+    ...fixtureSecrets,
+    ...caseSecrets,
+  ]),
+].filter((s) => s.length >= 8);
 
 function secretsIn(keys: VerifierOptions['keys'] | undefined): string[] {
   if (keys === undefined || typeof keys === 'function') return [];
-  if (typeof keys === 'object' && !Array.isArray(keys) && !('secret' in keys) && !('publicKey' in keys) && !('jwks' in keys)) return Object.values(keys).flatMap((k) => secretsIn(k as VerifierOptions['keys']));
+  if (typeof keys === 'object' && !Array.isArray(keys) && !('secret' in keys) && !('publicKey' in keys) && !('jwks' in keys))
+    return Object.values(keys).flatMap((k) => secretsIn(k as VerifierOptions['keys']));
   const list = (Array.isArray(keys) ? keys : [keys]) as KeyInput[];
   return list.flatMap((k) => (typeof k === 'string' ? [k] : 'secret' in k ? [k.secret] : []));
 }
 
 const SECRET_PIECE = 12;
 const SIGNATURE_PIECE = 16;
-const pieces = (text: string, size: number) => (text.length <= size ? [text] : Array.from({ length: text.length - size + 1 }, (_, i) => text.slice(i, i + size)));
+const pieces = (text: string, size: number) =>
+  text.length <= size ? [text] : Array.from({ length: text.length - size + 1 }, (_, i) => text.slice(i, i + size));
 
 /** The HMACs a verifier computes for this request, under every secret: what must never come back out. */
 function expectedSignatures(request: { headers?: Record<string, unknown>; body?: unknown }): string[] {
   const out: string[] = [];
-  const body = request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Record<string, unknown>) : {};
-  const identifiers = ['user_id', 'ext_user_id', 'external_user_id', 'email', 'phone', 'anonymousUserId'].map((f) => body[f]).filter((v): v is string => typeof v === 'string' && v.length <= 1024);
+  const body =
+    request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body)
+      ? (request.body as Record<string, unknown>)
+      : {};
+  const identifiers = ['user_id', 'ext_user_id', 'external_user_id', 'email', 'phone', 'anonymousUserId']
+    .map((f) => body[f])
+    .filter((v): v is string => typeof v === 'string' && v.length <= 1024);
   const customer = body.customer;
   const forms: string[] = [];
-  if (customer !== null && typeof customer === 'object' && !Array.isArray(customer) && Object.values(customer).every((v) => v === null || typeof v !== 'object')) {
+  if (
+    customer !== null &&
+    typeof customer === 'object' &&
+    !Array.isArray(customer) &&
+    Object.values(customer).every((v) => v === null || typeof v !== 'object')
+  ) {
     try {
       let n = 0;
       for (const form of canonicalForms(customer as FlatObject)) if (n++ < 20 && form.length <= 8192) forms.push(form);
@@ -58,11 +102,17 @@ function expectedSignatures(request: { headers?: Record<string, unknown>; body?:
     }
   }
   const authorization = request.headers?.authorization;
-  const token = typeof authorization === 'string' && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : typeof body.token === 'string' ? body.token : undefined;
+  const token =
+    typeof authorization === 'string' && /^bearer /i.test(authorization)
+      ? authorization.slice(7).trim()
+      : typeof body.token === 'string'
+        ? body.token
+        : undefined;
   const parts = typeof token === 'string' && token.length <= 8192 ? token.split('.') : [];
   for (const secret of SECRETS) {
     for (const data of [...identifiers, ...forms]) out.push(...hmacEncodings(secret, data));
-    if (parts.length === 3) for (const hash of ['sha256', 'sha384', 'sha512'] as const) out.push(...hmacEncodings(secret, `${parts[0]}.${parts[1]}`, hash));
+    if (parts.length === 3)
+      for (const hash of ['sha256', 'sha384', 'sha512'] as const) out.push(...hmacEncodings(secret, `${parts[0]}.${parts[1]}`, hash));
   }
   return out;
 }
@@ -123,7 +173,10 @@ class Sweep {
 }
 
 const resultText = (result: IdentityResult) => [JSON.stringify(result), inspect(result, { depth: 10 })];
-const errorText = (error: unknown) => (error instanceof Error ? [error.message, String(error.stack), inspect(error, { depth: 10 }), JSON.stringify(error)] : [inspect(error, { depth: 10 })]);
+const errorText = (error: unknown) =>
+  error instanceof Error
+    ? [error.message, String(error.stack), inspect(error, { depth: 10 }), JSON.stringify(error)]
+    : [inspect(error, { depth: 10 })];
 
 /** The plain request the core gets for a case request, parsed as a JSON body parser would. */
 function plain(req: CaseRequest): VerifyRequest {
@@ -140,7 +193,9 @@ function wire(req: CaseRequest): { headers: Record<string, string>; body?: strin
 }
 
 const withTestMode = (req: CaseRequest): CaseRequest =>
-  req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...req, body: { ...(req.body as object), testMode: true } } : req;
+  req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+    ? { ...req, body: { ...(req.body as object), testMode: true } }
+    : req;
 
 // rateLimit: false unless a case sets its own limits: the limiter's memory store costs ~10 ms to
 // build, and one is built per case, variant and adapter here; it says nothing secret either way.
@@ -148,7 +203,10 @@ const VARIANTS = {
   'as configured': (c: ConformanceCase) => ({ options: {}, request: c.request }),
   'diagnostics on': (c: ConformanceCase) => ({ options: { diagnostics: true }, request: c.request }),
   'client testMode': (c: ConformanceCase) => ({ options: {}, request: withTestMode(c.request) }),
-  'rejections as errors, diagnostics on': (c: ConformanceCase) => ({ options: { diagnostics: true, rejectWith: 'error' as const }, request: c.request }),
+  'rejections as errors, diagnostics on': (c: ConformanceCase) => ({
+    options: { diagnostics: true, rejectWith: 'error' as const },
+    request: c.request,
+  }),
 };
 
 describe('no secret or expected signature in anything the package returns, throws, logs or prints', () => {
@@ -179,45 +237,67 @@ describe('no secret or expected signature in anything the package returns, throw
 
   const everyCase = [...CASES, ...ATTACK_CASES];
 
-  it.each(Object.keys(VARIANTS))('the conformance and attack tables, %s, through the core and every adapter', async (variant) => {
-    for (const testCase of everyCase) {
-      const { options: extra, request } = VARIANTS[variant as keyof typeof VARIANTS](testCase);
-      const options: MiddlewareOptions = { keys: [LIVE_KEY], now: frozenClock, logger: sweep.logger(), rateLimit: false, ...testCase.options, ...extra };
-      const requests = [...(testCase.before ?? []), request];
-      const source = `${testCase.name} (${variant})`;
+  it.each(Object.keys(VARIANTS))(
+    'the conformance and attack tables, %s, through the core and every adapter',
+    async (variant) => {
+      for (const testCase of everyCase) {
+        const { options: extra, request } = VARIANTS[variant as keyof typeof VARIANTS](testCase);
+        const options: MiddlewareOptions = {
+          keys: [LIVE_KEY],
+          now: frozenClock,
+          logger: sweep.logger(),
+          rateLimit: false,
+          ...testCase.options,
+          ...extra,
+        };
+        const requests = [...(testCase.before ?? []), request];
+        const source = `${testCase.name} (${variant})`;
 
-      // The core: the result itself, and the rejection as the adapters would deliver it.
-      const check = createRequestCheck(options);
-      for (const req of requests) {
-        const { result, rejection } = await check.check(plain(req), '');
-        sweep.check(`${source} core`, plain(req), [...resultText(result), ...(rejection ? [...errorText(rejection), JSON.stringify(rejection.body)] : [])]);
-      }
-      // Every adapter, in-process, with the framework's own rendering of errors when asked for.
-      const apps = buildApps(options, { guard: testCase.guard ?? false });
-      for (const name of ADAPTERS) {
+        // The core: the result itself, and the rejection as the adapters would deliver it.
+        const check = createRequestCheck(options);
         for (const req of requests) {
-          const answer = await inject(apps[name].handler, wire(req));
-          sweep.check(`${source} ${name}`, plain(req), [answer.text, JSON.stringify(answer.headers), ...apps[name].errors.flatMap(errorText)]);
-          apps[name].errors.length = 0;
+          const { result, rejection } = await check.check(plain(req), '');
+          sweep.check(`${source} core`, plain(req), [
+            ...resultText(result),
+            ...(rejection ? [...errorText(rejection), JSON.stringify(rejection.body)] : []),
+          ]);
+        }
+        // Every adapter, in-process, with the framework's own rendering of errors when asked for.
+        const apps = buildApps(options, { guard: testCase.guard ?? false });
+        for (const name of ADAPTERS) {
+          for (const req of requests) {
+            const answer = await inject(apps[name].handler, wire(req));
+            sweep.check(`${source} ${name}`, plain(req), [
+              answer.text,
+              JSON.stringify(answer.headers),
+              ...apps[name].errors.flatMap(errorText),
+            ]);
+            apps[name].errors.length = 0;
+          }
         }
       }
-    }
-    expectClean();
-    // Broad: every case through six paths, and where hints are on, hundreds of them.
-    expect(sweep.outputs).toBeGreaterThan(1000);
-    if (variant.includes('diagnostics')) expect(sweep.hints).toBeGreaterThan(100);
-  }, 60_000);
+      expectClean();
+      // Broad: every case through six paths, and where hints are on, hundreds of them.
+      expect(sweep.outputs).toBeGreaterThan(1000);
+      if (variant.includes('diagnostics')) expect(sweep.hints).toBeGreaterThan(100);
+    },
+    60_000,
+  );
 
   it('random attacker requests and tampered proofs, with diagnostics and testMode', async () => {
     const seed = Number(process.env.FC_SEED ?? 20_260_101);
     // visitor-hash needs a verifier of its own; the other schemes share one.
-    const optionsFor = (diagnostics: boolean, schemes: SchemeName[] = COMBINED): MiddlewareOptions => ({ ...propertyOptions(schemes, { required: true, diagnostics }), logger: sweep.logger() });
+    const optionsFor = (diagnostics: boolean, schemes: SchemeName[] = COMBINED): MiddlewareOptions => ({
+      ...propertyOptions(schemes, { required: true, diagnostics }),
+      logger: sweep.logger(),
+    });
     for (const scheme of SCHEMES) {
       const group: SchemeName[] = scheme === 'visitor-hash' ? ['visitor-hash'] : COMBINED;
       const verifiers = [createVerifier(optionsFor(true, group)), createVerifier(optionsFor(false, group))];
       for (const { tampered } of fc.sample(TAMPERED[scheme], { numRuns: 150, seed })) {
         for (const request of [tampered, withTestMode(tampered)]) {
-          for (const verifier of verifiers) sweep.check(`tampered ${scheme}`, request, resultText(await verifier.verify(request as VerifyRequest)));
+          for (const verifier of verifiers)
+            sweep.check(`tampered ${scheme}`, request, resultText(await verifier.verify(request as VerifyRequest)));
         }
       }
     }
@@ -231,7 +311,10 @@ describe('no secret or expected signature in anything the package returns, throw
       }
       for (const name of ADAPTERS) {
         const answer = await inject(apps[name].handler, { headers: raw.headers, body: raw.text });
-        sweep.check(`attacker request via ${name}`, { headers: raw.headers, body, text: raw.text }, [answer.text, ...apps[name].errors.flatMap(errorText)]);
+        sweep.check(`attacker request via ${name}`, { headers: raw.headers, body, text: raw.text }, [
+          answer.text,
+          ...apps[name].errors.flatMap(errorText),
+        ]);
         apps[name].errors.length = 0;
       }
     }
@@ -268,7 +351,11 @@ describe('no secret or expected signature in anything the package returns, throw
           build();
         } catch (error) {
           thrown++;
-          sweep.check(`misconfiguration ${JSON.stringify(options, (_, v) => (typeof v === 'string' && SECRETS.includes(v) ? '<secret>' : v))}`, {}, errorText(error));
+          sweep.check(
+            `misconfiguration ${JSON.stringify(options, (_, v) => (typeof v === 'string' && SECRETS.includes(v) ? '<secret>' : v))}`,
+            {},
+            errorText(error),
+          );
         }
       }
     }
@@ -286,7 +373,14 @@ describe('no secret or expected signature in anything the package returns, throw
       () => [LIVE_KEY, ''],
     ];
     for (const keys of lookups) {
-      const options: VerifierOptions = { scheme: 'user-hash', keys, now: frozenClock, logger: sweep.logger(), diagnostics: true, rateLimit: false };
+      const options: VerifierOptions = {
+        scheme: 'user-hash',
+        keys,
+        now: frozenClock,
+        logger: sweep.logger(),
+        diagnostics: true,
+        rateLimit: false,
+      };
       const body = { user_id: 'u1', user_hash: 'a'.repeat(64), testMode: true };
       const result = await createVerifier(options).verify({ body });
       expect(result).toMatchObject({ verified: false, error: { code: 'KEY_UNAVAILABLE' } });
@@ -311,7 +405,10 @@ describe('the leak detector', () => {
     sweep.check('expected prefix', request, [`expected ${expected.slice(0, 20)}...`]);
     sweep.check('base64 of it', request, [hmacEncodings(LIVE_KEY, 'u1')[1]!]);
     sweep.check('jwt signature', { headers: { authorization: 'Bearer a.b.c' } }, [hmacEncodings(LIVE_KEY, 'a.b', 'sha384')[2]!]);
-    expect(sweep.leaks.map((l) => l.source), JSON.stringify(sweep.leaks, null, 1)).toEqual(['whole secret', 'secret piece', 'expected signature', 'expected prefix', 'base64 of it', 'jwt signature']);
+    expect(
+      sweep.leaks.map((l) => l.source),
+      JSON.stringify(sweep.leaks, null, 1),
+    ).toEqual(['whole secret', 'secret piece', 'expected signature', 'expected prefix', 'base64 of it', 'jwt signature']);
     const clean = new Sweep();
     clean.check('echo of the client', request, [`got ${'f'.repeat(64)}`]);
     expect(clean.leaks).toEqual([]);

@@ -11,7 +11,10 @@ const compared = vi.hoisted(() => [] as { expected: Buffer; given: Buffer }[]);
 vi.mock('node:crypto', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:crypto')>();
   const timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
-    compared.push({ expected: Buffer.from(a.buffer, a.byteOffset, a.byteLength), given: Buffer.from(b.buffer, b.byteOffset, b.byteLength) });
+    compared.push({
+      expected: Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      given: Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    });
     return actual.timingSafeEqual(a, b);
   };
   return { ...actual, default: { ...actual, timingSafeEqual }, timingSafeEqual };
@@ -23,7 +26,8 @@ const { LIVE_KEY, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, frozenClock, flipHex } = 
 
 type SchemeName = import('../../src/index.js').SchemeName;
 const KEYS = [LIVE_KEY, PREVIOUS_KEY, TEST_KEY];
-const verifierFor = (scheme: SchemeName) => createVerifier({ scheme, keys: KEYS, now: frozenClock, rateLimit: false, logger: { warn() {}, error() {} } });
+const verifierFor = (scheme: SchemeName) =>
+  createVerifier({ scheme, keys: KEYS, now: frozenClock, rateLimit: false, logger: { warn() {}, error() {} } });
 
 const customer = { externalId: '42', name: 'Ana', plan: 'pro', timestamp: NOW_SECONDS };
 const proofs: Record<SchemeName, { good: Record<string, unknown>; wrong: Record<string, unknown>; forms: number; digest: number }> = {
@@ -33,10 +37,32 @@ const proofs: Record<SchemeName, { good: Record<string, unknown>; wrong: Record<
     forms: [...canonicalForms(customer)].length,
     digest: 32,
   },
-  'user-hash': { good: { body: { user_id: 'u1', user_hash: signUserHash('u1', PREVIOUS_KEY) } }, wrong: { body: { user_id: 'u1', user_hash: flipHex(signUserHash('u1', LIVE_KEY)) } }, forms: 1, digest: 32 },
-  'contact-hash': { good: { body: { email: 'c@example.com', user_hash: signContactHash({ email: 'c@example.com' }, PREVIOUS_KEY) } }, wrong: { body: { email: 'c@example.com', user_hash: flipHex(signContactHash({ email: 'c@example.com' }, LIVE_KEY)) } }, forms: 1, digest: 32 },
-  'visitor-hash': { good: { body: { anonymousUserId: 'v1', hmac: signVisitorHash('v1', PREVIOUS_KEY) } }, wrong: { body: { anonymousUserId: 'v1', hmac: flipHex(signVisitorHash('v1', LIVE_KEY)) } }, forms: 1, digest: 32 },
-  jwt: { good: { headers: { authorization: `Bearer ${signJwt({ externalId: 'j' }, PREVIOUS_KEY, { now: frozenClock })}` } }, wrong: { headers: { authorization: `Bearer ${signJwt({ externalId: 'j' }, 'sk_live_not_configured_000000000000', { now: frozenClock })}` } }, forms: 1, digest: 32 },
+  'user-hash': {
+    good: { body: { user_id: 'u1', user_hash: signUserHash('u1', PREVIOUS_KEY) } },
+    wrong: { body: { user_id: 'u1', user_hash: flipHex(signUserHash('u1', LIVE_KEY)) } },
+    forms: 1,
+    digest: 32,
+  },
+  'contact-hash': {
+    good: { body: { email: 'c@example.com', user_hash: signContactHash({ email: 'c@example.com' }, PREVIOUS_KEY) } },
+    wrong: { body: { email: 'c@example.com', user_hash: flipHex(signContactHash({ email: 'c@example.com' }, LIVE_KEY)) } },
+    forms: 1,
+    digest: 32,
+  },
+  'visitor-hash': {
+    good: { body: { anonymousUserId: 'v1', hmac: signVisitorHash('v1', PREVIOUS_KEY) } },
+    wrong: { body: { anonymousUserId: 'v1', hmac: flipHex(signVisitorHash('v1', LIVE_KEY)) } },
+    forms: 1,
+    digest: 32,
+  },
+  jwt: {
+    good: { headers: { authorization: `Bearer ${signJwt({ externalId: 'j' }, PREVIOUS_KEY, { now: frozenClock })}` } },
+    wrong: {
+      headers: { authorization: `Bearer ${signJwt({ externalId: 'j' }, 'sk_live_not_configured_000000000000', { now: frozenClock })}` },
+    },
+    forms: 1,
+    digest: 32,
+  },
 };
 const SCHEMES = Object.keys(proofs) as SchemeName[];
 
@@ -89,7 +115,9 @@ describe('every signature check runs through timingSafeEqual', () => {
 
   it('upper-case hex is decoded to the same bytes before the comparison', async () => {
     const hash = signUserHash('u1', LIVE_KEY);
-    expect(await verifierFor('user-hash').verify({ body: { user_id: 'u1', user_hash: hash.toUpperCase() } })).toMatchObject({ verified: true });
+    expect(await verifierFor('user-hash').verify({ body: { user_id: 'u1', user_hash: hash.toUpperCase() } })).toMatchObject({
+      verified: true,
+    });
     expect(compared[0]!.given.toString('hex')).toBe(hash);
   });
 });

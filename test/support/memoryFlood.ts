@@ -27,12 +27,16 @@ async function growthPerRequest(makeRequest: (i: number) => VerifyRequest, verif
 }
 
 const quiet = { warn() {}, error() {} };
-const byTenant = () => createVerifier({ scheme: 'user-hash', keys: () => [KEY], tenant: (r) => r.headers?.['x-team'] as string, logger: quiet });
+const byTenant = () =>
+  createVerifier({ scheme: 'user-hash', keys: () => [KEY], tenant: (r) => r.headers?.['x-team'] as string, logger: quiet });
 const byAddress = () => createVerifier({ scheme: 'user-hash', keys: [KEY], logger: quiet });
 
 async function main(): Promise<void> {
   const result: Record<string, Record<string, number>> = { tenants: {}, addresses: {} };
-  for (const [label, text] of [['short', padded(8)], ['16 kB', padded(16_000)]] as const) {
+  for (const [label, text] of [
+    ['short', padded(8)],
+    ['16 kB', padded(16_000)],
+  ] as const) {
     result.tenants![label] = await growthPerRequest((i) => ({ headers: { 'x-team': text(i) }, body: body(i), ip: address(i) }), byTenant());
     result.addresses![label] = await growthPerRequest((i) => ({ body: body(i), ip: text(i) }), byAddress());
   }

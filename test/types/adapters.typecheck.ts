@@ -25,7 +25,15 @@ app.post('/chat', forExpress.requireVerified(), (req, res) => {
     const fields: string[] = contact.verifiedFields;
     res.json({ contact, fields });
   } else if (req.identity?.error) {
-    const code: 'MISSING_IDENTITY' | 'MISSING_REQUIRED_FIELD' | 'MALFORMED_IDENTITY' | 'INVALID_SIGNATURE' | 'SIGNATURE_EXPIRED' | 'RATE_LIMITED' | 'KEY_UNAVAILABLE' | 'SESSION_EXPIRED' = req.identity.error.code;
+    const code:
+      | 'MISSING_IDENTITY'
+      | 'MISSING_REQUIRED_FIELD'
+      | 'MALFORMED_IDENTITY'
+      | 'INVALID_SIGNATURE'
+      | 'SIGNATURE_EXPIRED'
+      | 'RATE_LIMITED'
+      | 'KEY_UNAVAILABLE'
+      | 'SESSION_EXPIRED' = req.identity.error.code;
     res.json({ code, result });
   }
   // @ts-expect-error identity is a result object, not a string
@@ -90,7 +98,11 @@ passport.use(new IdentityStrategy({ scheme: 'jwt', keys: ['k'], name: 'widget', 
 new IdentityStrategy({ scheme: 'jwt', keys: ['k'], rejectWith: 'redirect' });
 
 // The core.
-const verifier = createVerifier({ scheme: ['jwt', 'user-hash'], keys: async (tenant, _request, { scheme, signal }) => (tenant && !signal.aborted ? [`k-${scheme}`] : []), tenant: (r) => r.headers?.['x-team'] as string | undefined });
+const verifier = createVerifier({
+  scheme: ['jwt', 'user-hash'],
+  keys: async (tenant, _request, { scheme, signal }) => (tenant && !signal.aborted ? [`k-${scheme}`] : []),
+  tenant: (r) => r.headers?.['x-team'] as string | undefined,
+});
 createVerifier({ scheme: ['jwt', 'user-hash'], keys: { jwt: ['k1'], 'user-hash': [{ secret: 'k2', id: 'current' }] } });
 createVerifier({ scheme: 'jwt', keys: () => ({ tenant: 'acme', keys: ['k'] }) });
 verifier.refreshKeys('acme');
@@ -139,7 +151,10 @@ forFetch.identityVerification({ scheme: 'hmac', keys: ['k'] });
 // A Next.js-style route handler: verifyRequest's result, rejection and headers.
 const webVerifier = createVerifier({ scheme: 'user-hash', keys: ['sk_live_x'] });
 const POST = async (request: Request): Promise<Response> => {
-  const { result, rejection, headers } = await forFetch.verifyRequest(request, { verifier: webVerifier, requireVerified: { fields: ['email'] } });
+  const { result, rejection, headers } = await forFetch.verifyRequest(request, {
+    verifier: webVerifier,
+    requireVerified: { fields: ['email'] },
+  });
   const refusal: IdentityError | undefined = rejection;
   const sessionHeaders: Readonly<Record<string, string>> = headers;
   if (refusal) return forFetch.rejectionResponse(refusal);
