@@ -381,11 +381,25 @@ export function insuredStore(
       const undoLate = (key: string) => (count: AttemptCount) => void new Promise((run) => run(remote.refund(key, count))).catch(() => {});
       // What the store misses leaves the attempt counted until its window ends: stricter, never looser.
       const refundRemotely = (key: string, reserved: AttemptCount) =>
-        guarded(() => remote.refund(key, reserved), () => undefined, () => {});
+        guarded(
+          () => remote.refund(key, reserved),
+          () => undefined,
+          () => {},
+        );
       const recordRemotely = (key: string, reserved: AttemptCount) =>
-        remote.record && guarded(() => remote.record!(key, reserved), () => undefined, () => {});
+        remote.record &&
+        guarded(
+          () => remote.record!(key, reserved),
+          () => undefined,
+          () => {},
+        );
       return {
-        reserve: (key) => guarded(() => remote.reserve(key), () => reserveLocally(key), undoLate(key)),
+        reserve: (key) =>
+          guarded(
+            () => remote.reserve(key),
+            () => reserveLocally(key),
+            undoLate(key),
+          ),
         refund: (key, reserved) => (heldLocally.has(reserved) ? local.refund(key, reserved) : refundRemotely(key, reserved)),
         record: (key, reserved) => (heldLocally.has(reserved) ? local.record(key, reserved) : recordRemotely(key, reserved)),
       };

@@ -362,7 +362,10 @@ function validate({ identity, address, maxKeys, ipv6Subnet, storeTimeout }: Sett
   const fail = (message: string) => {
     throw new TypeError(`chat-identity: rateLimit.${message}`);
   };
-  for (const [name, limit] of [['identity', identity], ['address', address]] as const) {
+  for (const [name, limit] of [
+    ['identity', identity],
+    ['address', address],
+  ] as const) {
     if (limit !== false) refuseUnknown(limit, ['points', 'duration'], `options.rateLimit.${name}`);
     // Whole seconds: Redis expires keys by the second, and a window under one would never expire there.
     if (limit !== false && !(isPositiveInteger(limit?.points) && isPositiveInteger(limit.duration))) {
