@@ -95,6 +95,9 @@ export interface AttemptStore {
  */
 export const DEFAULT_MAX_KEYS = 50_000;
 
+/** Buckets of keys a `LocalCounter` tracks windows of failures by (8 bytes each, once a failure is recorded). */
+export const FAILURE_BUCKETS = 1024;
+
 /** A counter that answers at once: the memory store's. */
 interface ImmediateCounter extends AttemptCounter {
   reserve(key: string): AttemptCount;
@@ -114,14 +117,19 @@ export interface LocalCounter extends ImmediateCounter {
   record(key: string, reserved?: AttemptCount): void;
   /** Nothing in flight, and every window of failures ended: any key holds nothing. */
   quiet(): boolean;
+  /**
+   * Nothing in flight, and no window of failures open for a key of `bucket` (see `fail`): such a key
+   * holds nothing. A bucket is any number from 0 to `FAILURE_BUCKETS - 1` that is the same for equal keys.
+   */
+  quietFor(bucket: number): boolean;
   /** Attempts `key` holds now (failures in its window, attempts in flight), without adding one. */
   heldBy(key: string): number;
   /** Milliseconds left of `key`'s window of failures (0 when none is open). */
   msLeft(key: string): number;
   /** Adds one attempt in flight to `key` (a reservation made without writing, written once another attempt could see it). */
   hold(key: string): void;
-  /** Records a failure for `key`, of an attempt that was never written as in flight. */
-  fail(key: string): void;
+  /** Records a failure for `key`, of an attempt that was never written as in flight; `bucket` as for `quietFor`. */
+  fail(key: string, bucket?: number): void;
 }
 
 interface MemoryStore extends AttemptStore {
@@ -149,6 +157,10 @@ class MemoryCounter implements LocalCounter {
   private readonly inFlight = new Map<string, number>();
   /** No window of failures ends later than this (Date.now() ms): each begins at a failure and lasts `limit.duration`. */
   private failuresEnd = 0;
+  /** The same per bucket of keys (allocated at the first failure recorded with a bucket). */
+  private bucketEnds: Float64Array | undefined;
+  /** A failure was recorded without a bucket: buckets say nothing. */
+  private unbucketed = false;
 
   constructor(
     private readonly limit: AttemptLimit,
@@ -194,6 +206,10 @@ class MemoryCounter implements LocalCounter {
     return this.inFlight.size === 0 && Date.now() >= this.failuresEnd;
   }
 
+  quietFor(bucket: number): boolean {
+    return this.inFlight.size === 0 && !this.unbucketed && Date.now() >= (this.bucketEnds?.[bucket] ?? 0);
+  }
+
   heldBy(key: string): number {
     const failed = this.failedRecord(key);
     return (failed ? failed.consumedPoints : 0) + (this.inFlight.get(key) ?? 0);
@@ -207,11 +223,18 @@ class MemoryCounter implements LocalCounter {
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
   }
 
-  fail(key: string): void {
+  fail(key: string, bucket?: number): void {
     this.failures.incrby(key, 1, this.limit.duration);
     this.recentlyFailed.set(key, true);
     // After incrby: its window, if it began now, began no later than this.
-    this.failuresEnd = Math.max(this.failuresEnd, Date.now() + this.limit.duration * 1000);
+    const end = Date.now() + this.limit.duration * 1000;
+    this.failuresEnd = Math.max(this.failuresEnd, end);
+    if (bucket === undefined) {
+      this.unbucketed = true;
+    } else {
+      const ends = (this.bucketEnds ??= new Float64Array(FAILURE_BUCKETS));
+      ends[bucket] = Math.max(ends[bucket]!, end);
+    }
   }
 
   /** `key`'s record of failures while its window is open, else null. */

@@ -32,6 +32,7 @@ import {
   type AttemptCounter,
   type AttemptLimit,
   type AttemptStore,
+  FAILURE_BUCKETS,
   type LocalCounter,
   type RedisClientLike,
 } from './attemptStore.js';
@@ -190,6 +191,7 @@ export function createFailureLimits(options: RateLimitOptions | false | undefine
     // Keys of one fixed size, whatever the client sends. Instances sharing a store must agree on
     // them; a process alone salts them with a secret of its own.
     keyOf: keyHasher(shared ? keyPrefix : crypto.randomBytes(16).toString('base64url')),
+    bucketSeed: crypto.randomBytes(4).readUInt32LE(),
     ipv6Subnet,
   };
   return { begin: (clientIp) => new Attempt(limits, clientIp) };
@@ -199,6 +201,8 @@ interface Limits {
   address: Limit | undefined;
   identity: Limit | undefined;
   keyOf(data: string): string;
+  /** Seeds `bucketOf`, so that a client cannot choose keys that share a bucket with another's. */
+  bucketSeed: number;
   ipv6Subnet: number;
 }
 
@@ -226,6 +230,8 @@ class Attempt implements LimitedAttempt {
   private identityKey: string | undefined;
   private tenant: string | undefined;
   private identity: string | undefined;
+  /** The address as counted (`clientAddress`), once read. */
+  private counted: string | undefined;
 
   constructor(
     private readonly limits: Limits,
@@ -259,8 +265,18 @@ class Attempt implements LimitedAttempt {
     return Promise.all([byAddress, byIdentity]).then(() => undefined);
   }
 
+  private countedAddress(): string {
+    return (this.counted ??= clientAddress(this.address!, this.limits.ipv6Subnet));
+  }
+
   private keyOfAddress(): string {
-    return (this.addressKey ??= this.limits.keyOf(clientAddress(this.address!, this.limits.ipv6Subnet)));
+    return (this.addressKey ??= this.limits.keyOf(this.countedAddress()));
+  }
+
+  /** The bucket of this attempt's key for a limit: of the data that key is the hash of, so equal keys share it. */
+  private bucket(byAddress: boolean): number {
+    const seed = this.limits.bucketSeed;
+    return byAddress ? bucketOf(seed, this.countedAddress(), '') : bucketOf(seed, this.tenant ?? '', this.identity!);
   }
 
   private keyOfIdentity(): string {
@@ -287,8 +303,9 @@ class Attempt implements LimitedAttempt {
       limit.pending.write(byAddress, counter);
       limit.pending = undefined;
     }
-    // A quiet counter holds nothing for any key, and every limit allows one attempt at least.
-    if (!counter.quiet()) {
+    // A quiet counter holds nothing for any key, nor for this one when its bucket is quiet; and
+    // every limit allows one attempt at least.
+    if (!counter.quiet() && !counter.quietFor(this.bucket(byAddress))) {
       const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
       if (counter.heldBy(key) + 1 > limit.points) {
         const seconds = Math.max(1, Math.ceil(counter.msLeft(key) / 1000));
@@ -308,14 +325,10 @@ class Attempt implements LimitedAttempt {
     else this.identityHeld = Held.No;
     const counter = limit.local!;
     const failed = code !== undefined && limit.failures.has(code);
-    if (held === Held.Pending) {
+    if (held === Held.Pending)
       limit.pending = undefined; // a pending reservation is always its limit's pending one
-      if (failed) counter.fail(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
-      return;
-    }
-    const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
-    if (failed) counter.record(key);
-    else counter.refund(key);
+    else counter.refund(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
+    if (failed) counter.fail(byAddress ? this.keyOfAddress() : this.keyOfIdentity(), this.bucket(byAddress));
   }
 
   private reserve(slot: 'byAddress' | 'byIdentity', limit: Limit, key: string): Promise<void> | undefined {
@@ -344,6 +357,18 @@ function settle(reservation: Reservation | undefined, code: IdentityErrorCode | 
 
 const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
   typeof (value as PromiseLike<T> | undefined)?.then === 'function';
+
+/**
+ * `first` and `second` (FNV-1a, seeded) reduced to a bucket of a `LocalCounter`: cheap beside the
+ * keyed hash, and only a hint (keys in one bucket are told apart by their keyed hashes).
+ */
+function bucketOf(seed: number, first: string, second: string): number {
+  let hash = seed;
+  for (let i = 0; i < first.length; i++) hash = Math.imul(hash ^ first.charCodeAt(i), 16777619);
+  hash = Math.imul(hash ^ 0x10000, 16777619); // between the two: no character is 0x10000
+  for (let i = 0; i < second.length; i++) hash = Math.imul(hash ^ second.charCodeAt(i), 16777619);
+  return ((hash ^ (hash >>> 16)) >>> 0) % FAILURE_BUCKETS;
+}
 
 /** A keyed hash, 22 base64url characters (132 bits): the same size for any input, unguessable without the salt. */
 function keyHasher(salt: string): (data: string) => string {
