@@ -176,8 +176,13 @@ export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
   return {
     headers: req.headers,
     body: req.body,
-    query: req.query as VerifyRequest['query'],
-    params: req.params as VerifyRequest['params'],
+    // Read when read: Express 5 parses the query string on every read of req.query, and no scheme reads it.
+    get query() {
+      return req.query as VerifyRequest['query'];
+    },
+    get params() {
+      return req.params as VerifyRequest['params'];
+    },
     ip: req.ip,
     method: req.method,
     get url() {
@@ -222,6 +227,30 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   const say = onceLogger(verifierOptions.logger);
   const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
+  // The verifier's own verify without a promise when none was needed (a verifier of this package);
+  // any other verifier's verify() as it is.
+  const verifyNow =
+    (verifier as { [VERIFY_NOW]?: (request: VerifyRequest) => IdentityResult | Promise<IdentityResult> })[VERIFY_NOW] ??
+    ((request: VerifyRequest) => verifier.verify(request));
+  const answer = (result: IdentityResult, request: VerifyRequest, bodyParserHint: string): CheckedRequest => {
+    // Said only when no proof was found and the body it might have been in was never parsed.
+    if (readsBody && !result.verified && result.scheme === undefined && result.via === undefined && hasUnparsedJsonBody(request)) {
+      say(
+        'body',
+        `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`,
+      );
+    }
+    // Refused only where `required` was true for this result: in 'report' it goes on, marked `wouldReject`.
+    const rejection = verifier.mustReject(result) ? rejectionFor(result, bearer) : undefined;
+    const headers = responseHeadersOf(result);
+    return rejection ? { result, rejection, headers } : { result, headers };
+  };
+  /** `check`, answering without a promise when the verifier needed none (the adapters' own path). */
+  const checkNow = (request: VerifyRequest, bodyParserHint: string): CheckedRequest | Promise<CheckedRequest> => {
+    const result = verifyNow(request);
+    if (result instanceof Promise) return result.then((settled) => answer(settled, request, bodyParserHint));
+    return answer(result, request, bodyParserHint);
+  };
   return {
     rejectWith,
     /** The verifier, for `endSessions(tenant)` and the like. */
@@ -231,25 +260,22 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
      * `headers` go on the response when it is not rejected (a session issued, renewed or ended);
      * a rejection carries them already.
      */
-    async check(
-      request: VerifyRequest,
-      bodyParserHint: string,
-    ): Promise<{ result: IdentityResult; rejection?: IdentityError; headers: Readonly<Record<string, string>> }> {
-      const result = await verifier.verify(request);
-      // Said only when no proof was found and the body it might have been in was never parsed.
-      if (readsBody && !result.verified && result.scheme === undefined && result.via === undefined && hasUnparsedJsonBody(request)) {
-        say(
-          'body',
-          `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`,
-        );
-      }
-      // Refused only where `required` was true for this result: in 'report' it goes on, marked `wouldReject`.
-      const rejection = verifier.mustReject(result) ? rejectionFor(result, bearer) : undefined;
-      const headers = responseHeadersOf(result);
-      return rejection ? { result, rejection, headers } : { result, headers };
+    async check(request: VerifyRequest, bodyParserHint: string): Promise<CheckedRequest> {
+      return checkNow(request, bodyParserHint);
     },
+    checkNow,
   };
 }
+
+/** What `createRequestCheck().check()` answers: the result to attach, its rejection if refused, and the headers for the response. */
+export interface CheckedRequest {
+  result: IdentityResult;
+  rejection?: IdentityError;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Shared with the core (src/createVerifier.ts): its verifiers' `verify` without a promise when none was needed. */
+const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
 
 /**
  * Ends the session of the result an adapter attached to a request (a logout): the session it was

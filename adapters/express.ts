@@ -21,6 +21,7 @@ import {
   toVerifyRequest,
   verifiedIdentityOf,
   writeRejection,
+  type CheckedRequest,
   type GuardOptions,
   type MiddlewareOptions,
 } from 'chat-identity/adapter';
@@ -56,16 +57,28 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', res: Re
  */
 export function identityVerification(options: MiddlewareOptions): RequestHandler {
   const identity = createRequestCheck(options);
+  const proceed = ({ result, rejection, headers }: CheckedRequest, req: Request, res: Response, next: NextFunction): void => {
+    req.identity = result;
+    if (rejection) return deliver(rejection, identity.rejectWith, res, next);
+    setResponseHeaders(res, headers);
+    next();
+  };
   return (req, res, next) => {
-    identity
-      .check(toVerifyRequest(req), BODY_PARSER_HINT)
-      .then(({ result, rejection, headers }) => {
-        req.identity = result;
-        if (rejection) return deliver(rejection, identity.rejectWith, res, next);
-        setResponseHeaders(res, headers);
-        next();
-      })
-      .catch(next); // Express 4 does not catch a rejected promise itself
+    let checked: CheckedRequest | Promise<CheckedRequest>;
+    try {
+      checked = identity.checkNow(toVerifyRequest(req), BODY_PARSER_HINT);
+    } catch (error) {
+      return next(error);
+    }
+    // Nothing was awaited (static keys, the memory store): on in the same turn, no promise.
+    if (!(checked instanceof Promise)) return proceed(checked, req, res, next);
+    checked.then((answer) => {
+      try {
+        proceed(answer, req, res, next);
+      } catch (error) {
+        next(error);
+      }
+    }, next); // Express 4 does not catch a rejected promise itself
   };
 }
 

@@ -72,7 +72,9 @@ export const identityVerification: FastifyPluginAsync<MiddlewareOptions> = fasti
     }
     fastify.decorateRequest('identity', null);
     fastify.addHook('preValidation', async (request, reply) => {
-      const { result, rejection, headers } = await identity.check(toVerifyRequest(request), BODY_PARSER_HINT);
+      const checked = identity.checkNow(toVerifyRequest(request), BODY_PARSER_HINT);
+      // Awaited only when the verifier had something to await (not static keys with the memory store).
+      const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
       request.identity = result;
       if (rejection) return deliver(rejection, identity.rejectWith, reply);
       setHeaders(reply, headers);

@@ -94,14 +94,17 @@ const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the r
 const checks = new WeakMap<Verifier, ReturnType<typeof createRequestCheck>>();
 
 /** The plain request the core reads. */
-function plainRequest(request: Request, body: unknown, ip: string | undefined, params?: Record<string, string>): VerifyRequest {
+function plainRequest(request: Request, body: unknown, ip: string | undefined, params?: () => Record<string, string>): VerifyRequest {
   return {
     headers: Object.fromEntries(request.headers),
     body,
     get query() {
       return Object.fromEntries(new URL(request.url).searchParams);
     },
-    params,
+    // Read when read, like the query: no scheme reads them, only an app's callbacks might.
+    get params() {
+      return params?.();
+    },
     ip,
     method: request.method,
     url: request.url,
@@ -254,8 +257,9 @@ export function identityVerification(options: HonoIdentityOptions): MiddlewareHa
   const { ip, ...checkOptions } = options ?? ({} as HonoIdentityOptions);
   const identity = createRequestCheck(checkOptions);
   return async (c, next) => {
-    const plain = plainRequest(c.req.raw, await jsonOf(c), ip?.(c), c.req.param());
-    const { result, rejection, headers } = await identity.check(plain, 'Send the body as application/json.');
+    const plain = plainRequest(c.req.raw, await jsonOf(c), ip?.(c), () => c.req.param());
+    const checked = identity.checkNow(plain, 'Send the body as application/json.');
+    const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
     c.set('identity', result);
     if (rejection) return deliver(rejection, identity.rejectWith);
     setHeaders(c.res.headers, headers);

@@ -50,8 +50,13 @@ const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the r
 const toVerifyRequest = (ctx: Context): VerifyRequest => ({
   headers: ctx.headers,
   body: (ctx.request as { body?: unknown }).body,
-  query: ctx.query,
-  params: (ctx as { params?: Record<string, unknown> }).params,
+  // Read when read: Koa parses the query string on every read of ctx.query, and no scheme reads it.
+  get query() {
+    return ctx.query;
+  },
+  get params() {
+    return (ctx as { params?: Record<string, unknown> }).params;
+  },
   ip: ctx.ip,
   method: ctx.method,
   // Built when read: only a bound session's DPoP proof is checked against it.
@@ -87,7 +92,9 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Co
 export function identityVerification(options: MiddlewareOptions): Middleware<IdentityState> {
   const identity = createRequestCheck(options);
   return async (ctx, next) => {
-    const { result, rejection, headers } = await identity.check(toVerifyRequest(ctx), BODY_PARSER_HINT);
+    const checked = identity.checkNow(toVerifyRequest(ctx), BODY_PARSER_HINT);
+    // Awaited only when the verifier had something to await (not static keys with the memory store).
+    const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
     ctx.state.identity = result;
     if (rejection) return deliver(rejection, identity.rejectWith, ctx);
     setHeaders(ctx, headers);

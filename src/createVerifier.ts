@@ -28,7 +28,7 @@ import { resolveOptions } from './config.js';
 import { createKeyRing, type SigningKey, type TenantKeys } from './keyRing.js';
 import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
 import { Rejection, reject } from './rejection.js';
-import type { Scheme } from './schemes/scheme.js';
+import type { ParsedProof, Scheme } from './schemes/scheme.js';
 import { createSessions, type SessionFacts, type Sessions, type Stage } from './session/index.js';
 import { countersFor, identityStats, type Count, type Counters } from './stats/counters.js';
 import { summarise } from './stats/summary.js';
@@ -84,6 +84,26 @@ interface Trace {
 
 /** `readTenant` has not run for the request yet. */
 const UNREAD = Symbol('unread');
+
+/** The stage of a check without sessions: only a session's DPoP proof ever changes it. */
+const NO_STAGE: Readonly<Stage> = Object.freeze({ failure: 'credential' });
+
+/**
+ * A verifier's `verify`, answering with the result itself when nothing had to be awaited: what the
+ * adapters call (chat-identity/adapter), so that a request with nothing to wait for takes no turn of
+ * the microtask queue. The same steps, limits and result as `verify()`.
+ */
+export const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
+
+/** What a check has got to, for its failure path. */
+class Checking {
+  picked: Picked | undefined = undefined;
+  attempt: LimitedAttempt | undefined = undefined;
+  tenant: string | undefined | typeof UNREAD = UNREAD;
+  tenantKeys: TenantKeys | undefined = undefined;
+  claimed = false;
+  constructor(readonly stage: Stage) {}
+}
 
 /** Every result a verifier returned, with the verifier and its note. A guard trusts only these, never an object shaped like one. */
 const issued = new WeakMap<object, Note & { verifier: Verifier }>();
@@ -277,80 +297,189 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
   }
 
-  async function check(request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
-    let picked: Picked | undefined;
-    let attempt: LimitedAttempt | undefined;
-    let tenant: string | undefined | typeof UNREAD = UNREAD;
-    let tenantKeys: TenantKeys | undefined;
-    let claimed = false;
-    const stage: Stage = { failure: 'credential' };
+  /**
+   * Checks a request: the result itself when nothing had to be awaited (static keys, the memory
+   * store, no sessions: the usual case), else a promise of it. The steps, and their order, are
+   * those of `checkAsync`; each step that meets a promise hands the rest to `after`.
+   */
+  function check(request: VerifyRequest, note: Note, trace: Trace): IdentityResult | Promise<IdentityResult> {
+    if (sessions) return checkAsync(request, note, trace);
+    const st = new Checking(NO_STAGE);
     try {
-      picked = pick(request);
+      const picked = (st.picked = pick(request));
+      if (!picked) {
+        // Nothing presented: the tenant's own setting decides whether that is MISSING_IDENTITY.
+        if (tenantScheme !== undefined) return nothingPresented(request, trace);
+        return notPresented(trace);
+      }
+      // A client over its limit is refused before its proof is even read.
+      st.attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      const admitted = st.attempt?.admit();
+      if (admitted) return after(admitted, () => readProof(request, note, trace, st), request, note, trace, st);
+      return readProof(request, note, trace, st);
+    } catch (error) {
+      return failed(error, request, note, trace, st);
+    }
+  }
+
+  function readProof(request: VerifyRequest, note: Note, trace: Trace, st: Checking): IdentityResult | Promise<IdentityResult> {
+    try {
+      const scheme = st.picked!.scheme;
+      trace.lookedUp = keyRing.looksUp(scheme.name);
+      st.tenant = trace.lookedUp ? readTenant(request) : undefined;
+      const proof = scheme.parse(st.picked!.credentials, settings);
+      trace.asked = true;
+      const configured = keyRing.configured(scheme.name, st.tenant, request, proof.keyId);
+      if (configured instanceof Promise) {
+        return after(configured, (keys) => claimProof(keys, proof, request, note, trace, st), request, note, trace, st);
+      }
+      return claimProof(configured, proof, request, note, trace, st);
+    } catch (error) {
+      return failed(error, request, note, trace, st);
+    }
+  }
+
+  function claimProof(
+    tenantKeys: TenantKeys,
+    proof: ParsedProof,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+    st: Checking,
+  ): IdentityResult | Promise<IdentityResult> {
+    try {
+      st.tenantKeys = trace.answer = tenantKeys;
+      // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
+      const claim = st.attempt?.claim(tenantKeys.tenant, `${st.picked!.scheme.name}:${proof.claimedIdentity}`);
+      if (claim) return after(claim, () => verifyProof(tenantKeys, proof, request, note, trace, st), request, note, trace, st);
+      return verifyProof(tenantKeys, proof, request, note, trace, st);
+    } catch (error) {
+      return failed(error, request, note, trace, st);
+    }
+  }
+
+  function verifyProof(
+    tenantKeys: TenantKeys,
+    proof: ParsedProof,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+    st: Checking,
+  ): IdentityResult | Promise<IdentityResult> {
+    try {
+      st.claimed = true;
+      const at = now();
+      const usable = keyRing.usable(tenantKeys.keys, at);
+      const result = st.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
+      result.via = 'proof';
+      // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
+      void st.attempt?.end(undefined);
+      return result;
+    } catch (error) {
+      return failed(error, request, note, trace, st);
+    }
+  }
+
+  /** Waits for `pending`, then goes on with `next`; a rejection of `pending` is the check's failure. */
+  async function after<T>(
+    pending: Promise<T>,
+    next: (value: T) => IdentityResult | Promise<IdentityResult>,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+    st: Checking,
+  ): Promise<IdentityResult> {
+    let value: T;
+    try {
+      value = await pending;
+    } catch (error) {
+      return failed(error, request, note, trace, st);
+    }
+    return next(value);
+  }
+
+  /** No proof and no session, with a keys lookup that may name the tenant (and so its mode). */
+  async function nothingPresented(request: VerifyRequest, trace: Trace): Promise<IdentityResult> {
+    await learnTenant(undefined, request, trace, UNREAD, 'limited');
+    return notPresented(trace);
+  }
+
+  function notPresented(trace: Trace): IdentityResult {
+    if (modeOf(trace) === false) return { verified: false };
+    return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
+  }
+
+  /** The same steps as `check`, awaited one after another: with sessions (a proof starts one; a credential is checked). */
+  async function checkAsync(request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
+    const st = new Checking({ failure: 'credential' });
+    try {
+      const picked = (st.picked = pick(request));
       if (!picked) {
         const credential = sessions?.credentialOf(request);
         if (credential !== undefined) return await checkSession(sessions!, credential, request, note, trace);
-        // Nothing presented: the tenant's own setting decides whether that is MISSING_IDENTITY.
         await learnTenant(undefined, request, trace, UNREAD, 'limited');
-        if (modeOf(trace) === false) return { verified: false };
-        return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
+        return notPresented(trace);
       }
       const { scheme, credentials } = picked;
-      // A client over its limit is refused before its proof is even read.
-      attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
-      const admitted = attempt?.admit();
+      st.attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      const admitted = st.attempt?.admit();
       if (admitted) await admitted;
       trace.lookedUp = keyRing.looksUp(scheme.name);
-      tenant = trace.lookedUp ? readTenant(request) : undefined;
+      st.tenant = trace.lookedUp ? readTenant(request) : undefined;
       const proof = scheme.parse(credentials, settings);
       // Static keys come back as they are: awaiting them would only cost a turn of the queue. A key
       // set fetched from a URL that lacks the key the proof names (a JWT's kid) is fetched again first.
       trace.asked = true;
-      const configured = keyRing.configured(scheme.name, tenant, request, proof.keyId);
-      tenantKeys = trace.answer = configured instanceof Promise ? await configured : configured;
-      // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
-      const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
+      const configured = keyRing.configured(scheme.name, st.tenant, request, proof.keyId);
+      const tenantKeys = (st.tenantKeys = trace.answer = configured instanceof Promise ? await configured : configured);
+      const claim = st.attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
       if (claim) await claim;
-      claimed = true;
+      st.claimed = true;
       const at = now();
       const usable = keyRing.usable(tenantKeys.keys, at);
       if (sessions) {
         const { result, key } = unlabel(scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }), usable);
         result.via = 'proof';
-        await startSession(sessions, result, key, request, at, stage, note);
-        void attempt?.end(undefined);
+        await startSession(sessions, result, key, request, at, st.stage, note);
+        void st.attempt?.end(undefined);
         return result;
       }
       const result = scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
       result.via = 'proof';
-      // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
-      void attempt?.end(undefined);
+      void st.attempt?.end(undefined);
       return result;
     } catch (error) {
-      let rejection = asRejection(error);
-      if (stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
-      // Hints are the server's decision: diagnostics on, or a signature that matched a test key
-      // (then only test keys are examined). A client's own flag buys neither a hint nor work.
-      let examined = tenantKeys?.keys;
-      if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD) {
-        ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request, trace));
-      } else if (rejection.testKey && !diagnostics) {
-        examined = examined?.filter((key) => key.test);
-      }
-      // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
-      if (!trace.asked) {
-        const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
-        await learnTenant(picked?.scheme.name, request, trace, tenant, how);
-      }
-      const ended = attempt?.end(rejection.code);
-      if (ended) await ended;
-      const { hint, mistake, key } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
-      const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
-      if (picked) result.scheme = picked.scheme.name;
-      if (mistake !== undefined) trace.mistake = mistake;
-      if (key !== undefined) trace.key = key;
-      if (rejection.testKey) trace.testKey = true;
-      return result;
+      return failed(error, request, note, trace, st);
     }
+  }
+
+  /** A check that threw: the result for its rejection, diagnosed, its tenant's mode learnt, its failure counted. */
+  async function failed(error: unknown, request: VerifyRequest, note: Note, trace: Trace, st: Checking): Promise<IdentityResult> {
+    const { picked, attempt, tenant, tenantKeys, claimed } = st;
+    let rejection = asRejection(error);
+    if (st.stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
+    // Hints are the server's decision: diagnostics on, or a signature that matched a test key
+    // (then only test keys are examined). A client's own flag buys neither a hint nor work.
+    let examined = tenantKeys?.keys;
+    if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD) {
+      ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request, trace));
+    } else if (rejection.testKey && !diagnostics) {
+      examined = examined?.filter((key) => key.test);
+    }
+    // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
+    if (!trace.asked) {
+      const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
+      await learnTenant(picked?.scheme.name, request, trace, tenant, how);
+    }
+    const ended = attempt?.end(rejection.code);
+    if (ended) await ended;
+    const { hint, mistake, key } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
+    const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
+    if (picked) result.scheme = picked.scheme.name;
+    if (mistake !== undefined) trace.mistake = mistake;
+    if (key !== undefined) trace.key = key;
+    if (rejection.testKey) trace.testKey = true;
+    return result;
   }
 
   /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
@@ -512,25 +641,41 @@ export function createVerifier(options: VerifierOptions): Verifier {
     say('callback-onResult', `the onResult option threw (${describeError(error)}); the requests go on, unlogged by it.`);
   }
 
+  /** `verify()`, answering with the result itself when nothing had to be awaited (the adapters' path). */
+  function verifyNow(request: VerifyRequest | undefined): IdentityResult | Promise<IdentityResult> {
+    request ??= {};
+    const note: Note & { verifier: Verifier } = { verifier };
+    const trace: Trace = {};
+    const checked = check(request, note, trace);
+    if (checked instanceof Promise) return checked.then((result) => settle(result, request, note, trace));
+    return settle(checked, request, note, trace);
+  }
+
+  /** A checked result judged by its tenant's mode, recorded as issued, counted, and handed to `onVerified`. */
+  function settle(result: IdentityResult, request: VerifyRequest, note: Note & { verifier: Verifier }, trace: Trace): IdentityResult | Promise<IdentityResult> {
+    const mode = modeOf(trace);
+    if (!result.verified) {
+      if (mode === true) note.enforced = true;
+      else if (mode === 'report' && result.error) result.wouldReject = result.error.code;
+    }
+    issued.set(result, note);
+    if (counters || onResult) record(result, trace, mode === true ? 'enforce' : mode === false ? 'off' : 'report', request);
+    // Outside the check's try on purpose: a failing contact store is the app's error, not bad input.
+    if (result.verified && onVerified) return handOver(onVerified, result, request);
+    return result;
+  }
+
   const verifier: Verifier = {
     required,
     schemes: schemes.map((s) => s.name),
     refreshKeys: (tenant) => keyRing.forget(tenant),
-    async verify(request) {
-      request ??= {};
-      const note: Note & { verifier: Verifier } = { verifier };
-      const trace: Trace = {};
-      const result = await check(request, note, trace);
-      const mode = modeOf(trace);
-      if (!result.verified) {
-        if (mode === true) note.enforced = true;
-        else if (mode === 'report' && result.error) result.wouldReject = result.error.code;
+    verify(request) {
+      try {
+        const done = verifyNow(request);
+        return done instanceof Promise ? done : Promise.resolve(done);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      issued.set(result, note);
-      if (counters || onResult) record(result, trace, mode === true ? 'enforce' : mode === false ? 'off' : 'report', request);
-      // Outside the try on purpose: a failing contact store is the app's error, not bad input.
-      if (result.verified && onVerified) await onVerified(result, request);
-      return result;
     },
     mustReject(result) {
       const noted = typeof result === 'object' && result !== null ? issued.get(result) : undefined;
@@ -559,7 +704,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       await sessionsFor('endSessions').endAll(tenant);
     },
   };
+  // For the adapters (chat-identity/adapter): the result without a promise when none was needed.
+  Object.defineProperty(verifier, VERIFY_NOW, { value: verifyNow });
   return verifier;
+}
+
+/** Awaits the app's `onVerified`, then answers with the result. */
+async function handOver(onVerified: NonNullable<VerifierOptions['onVerified']>, result: VerifiedIdentity, request: VerifyRequest): Promise<IdentityResult> {
+  await onVerified(result, request);
+  return result;
 }
 
 /** Says each distinct problem once per verifier, not once per request. */
