@@ -325,9 +325,11 @@ class Attempt implements LimitedAttempt {
     else this.identityHeld = Held.No;
     const counter = limit.local!;
     const failed = code !== undefined && limit.failures.has(code);
-    if (held === Held.Pending)
+    if (held === Held.Pending) {
       limit.pending = undefined; // a pending reservation is always its limit's pending one
-    else counter.refund(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
+    } else {
+      counter.refund(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
+    }
     if (failed) counter.fail(byAddress ? this.keyOfAddress() : this.keyOfIdentity(), this.bucket(byAddress));
   }
 

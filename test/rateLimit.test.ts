@@ -227,6 +227,67 @@ describe('reservations with the memory store', () => {
     expect(await attempt(limits, { identity: 'someone' })).toMatchObject({ code: 'RATE_LIMITED' });
   });
 
+  it('admit and refuse exactly as a count of failures plus attempts in flight would, in any interleaving', () => {
+    let seed = 16;
+    const random = (n: number) => {
+      // mulberry32: the same interleavings on every run
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) % n) | 0;
+    };
+    const CODES = [undefined, 'INVALID_SIGNATURE', 'KEY_UNAVAILABLE', 'RATE_LIMITED'] as const;
+    for (let run = 0; run < 50; run++) {
+      const points = { address: 1 + random(5), identity: 1 + random(4) };
+      const limits = limitsWith({
+        address: { points: points.address, duration: 600 },
+        identity: { points: points.identity, duration: 600 },
+      });
+      const model = { address: new Map<string, number>(), identity: new Map<string, number>() };
+      const held = (kind: 'address' | 'identity', key: string) => model[kind].get(key) ?? 0;
+      const add = (kind: 'address' | 'identity', key: string, n: number) => model[kind].set(key, held(kind, key) + n);
+      type Live = {
+        started: ReturnType<FailureLimits['begin']>;
+        address: string;
+        identity: string;
+        step: number;
+        holds: ('address' | 'identity')[];
+      };
+      const live: Live[] = [];
+      for (let op = 0; op < 400; op++) {
+        if (live.length === 0 || random(3) === 0) {
+          const address = `10.0.0.${random(3)}`;
+          live.push({ started: limits.begin(address), address, identity: `user-${random(3)}`, step: 0, holds: [] });
+          continue;
+        }
+        const index = random(live.length);
+        const one = live[index]!;
+        const kind = one.step === 0 ? 'address' : one.step === 1 ? 'identity' : undefined;
+        if (kind) {
+          const key = kind === 'address' ? one.address : one.identity;
+          const admitted = held(kind, key) + 1 <= points[kind];
+          const reserve = () => (kind === 'address' ? one.started.admit() : one.started.claim(undefined, one.identity));
+          if (admitted) {
+            expect(reserve()).toBeUndefined();
+            add(kind, key, 1);
+            one.holds.push(kind);
+            one.step++;
+            continue;
+          }
+          expect(reserve).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
+        }
+        const code = kind ? 'RATE_LIMITED' : CODES[random(CODES.length)];
+        expect(one.started.end(code)).toBeUndefined();
+        for (const h of one.holds) {
+          const key = h === 'address' ? one.address : one.identity;
+          const counts = code === 'INVALID_SIGNATURE' || (code === 'KEY_UNAVAILABLE' && h === 'address');
+          if (!counts) add(h, key, -1); // a failure stays counted: the window outlasts the test
+        }
+        live.splice(index, 1);
+      }
+    }
+  });
+
   it('count failures until the last window of failures ends', async () => {
     const limits = limitsWith({ identity: { points: 2, duration: 60 }, address: false });
     await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
