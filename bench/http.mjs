@@ -10,7 +10,7 @@
  * the median over rounds of (configuration / bare app of the same framework in the same round).
  *
  * Groups: good proofs, then failing proofs (fresh servers, so peak RSS is the flood's own). The
- * failing group runs one round fewer.
+ * failing group runs two rounds fewer (at least 2): bench/attacks.mjs measures failures in process.
  *
  *   node bench/http.mjs [--quick] [--duration 2] [--rounds 4] [--connections 10] [--group good|failures]
  *                       [--compare] [--out file.json]
@@ -81,7 +81,7 @@ export const GROUPS = [
       ['fastify jwt', 'fastify', 'jwt', 'bad'],
       ['@fastify/jwt', 'fastify', 'fastify-jwt', 'bad'],
     ],
-    fewerRounds: 1,
+    fewerRounds: 2,
   },
 ];
 
@@ -158,6 +158,7 @@ export async function runHttp({
     connections,
     compare,
   };
+  settings.roundsByGroup = Object.fromEntries(GROUPS.map((g) => [g.name, Math.max(2, settings.rounds - (g.fewerRounds ?? 0))]));
   const client = fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await started(client);
   let id = 0;
@@ -178,7 +179,7 @@ export async function runHttp({
           await load(run.server.url, run.stream, settings.warmup);
           run.afterWarmup = await run.server.stats();
         }
-        const rounds = Math.max(2, settings.rounds - (group.fewerRounds ?? 0));
+        const rounds = settings.roundsByGroup[group.name];
         for (let r = 0; r < rounds; r++) {
           log(`http: ${group.title}: round ${r + 1}/${rounds}`);
           for (let k = 0; k < runs.length; k++) {

@@ -390,7 +390,7 @@ function crossCheckNote(results) {
   if (parts.length) {
     lines.push(
       `Over sockets (the cross-check; server CPU per request added over the bare app, this package vs the floor middleware, medians of ${results.http.settings.rounds} rounds): ${parts.join('; ')}. ` +
-        'On 2 cores shared with the load generator these move by tens of µs between runs; the targets are on the in-process figures.',
+        'On 2 cores shared with the load generator these move by tens of µs between runs, and this package\'s run larger than in process (bench/PROFILE.md, "Over sockets"); the targets are on the in-process figures.',
       '',
     );
   }
@@ -426,6 +426,17 @@ function inprocessMethod(results) {
   ];
 }
 
+/** "4 rounds (failing proofs: 2)": the rounds each group ran. */
+function httpRounds(http) {
+  if (!http) return '?';
+  const byGroup =
+    http.settings.roundsByGroup ??
+    Object.fromEntries(Object.entries(http.groups).map(([name, g]) => [name, g.rows[0]?.rounds ?? http.settings.rounds]));
+  const good = byGroup.good ?? http.settings.rounds;
+  const others = Object.entries(byGroup).filter(([name, n]) => name !== 'good' && n !== good && http.groups[name]);
+  return `${good} rounds` + (others.length ? ` (${others.map(([name, n]) => `${http.groups[name].title}: ${n}`).join(', ')})` : '');
+}
+
 /** Which run these figures come from, and how busy the machine was. */
 function runNote(m) {
   const busy = Math.max(...m.loadBefore, ...m.loadAfter) > m.cores * 0.5;
@@ -454,7 +465,7 @@ export function renderMarkdown(results) {
     results.inprocess
       ? `- **In process (the adapter targets):** each framework in its own process; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval.`
       : '',
-    `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${results.http?.settings.rounds ?? '?'} rounds of ${results.http?.settings.duration ?? '?'} s per configuration (the failing group one fewer), configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
+    `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${httpRounds(results.http)} of ${results.http?.settings.duration ?? '?'} s per configuration after a ${results.http?.settings.warmup ?? '?'} s warm-up, configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
     `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated; medians; ratios per round, then the median.`,
     '',
     '### Targets',
