@@ -369,7 +369,9 @@ export function writeRejection(res: ServerResponse, error: IdentityError): void 
  * ```
  */
 export function setResponseHeaders(res: ServerResponse, headers: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(headers)) {
+  // No entries array per request: nearly always there are no headers at all.
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
     if (name.toLowerCase() !== 'set-cookie') res.setHeader(name, value);
     else res.setHeader('Set-Cookie', withCookie(res.getHeader('set-cookie'), value));
   }

@@ -20,6 +20,7 @@ import {
   toVerifyRequest,
   verifiedIdentityOf,
   withCookie,
+  type CheckedRequest,
   type GuardOptions,
   type MiddlewareOptions,
 } from 'chat-identity/adapter';
@@ -34,11 +35,16 @@ declare module 'fastify' {
 export type { GuardOptions, MiddlewareOptions };
 
 const MIDDLEWARE_HINT = 'Register the identityVerification plugin in a scope that holds the routes it guards.';
+/** A callback hook's `done`: on with no argument, or an error for Fastify's error handler. */
+type HookDone = (error?: Error) => void;
+
 const BODY_PARSER_HINT = "Send it as application/json, or add a content type parser for the widget's content type.";
 
 /** Sets headers on the reply; a `Set-Cookie` joins the cookies already set, replacing one of the same name. */
 function setHeaders(reply: FastifyReply, headers: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(headers)) {
+  // No entries array per request: nearly always there are no headers at all.
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
     if (name.toLowerCase() !== 'set-cookie') reply.header(name, value);
     else reply.removeHeader('set-cookie').header('set-cookie', withCookie(reply.getHeader('set-cookie'), value));
   }
@@ -71,13 +77,28 @@ export const identityVerification: FastifyPluginAsync<MiddlewareOptions> = fasti
       );
     }
     fastify.decorateRequest('identity', null);
-    fastify.addHook('preValidation', async (request, reply) => {
-      const checked = identity.checkNow(toVerifyRequest(request), BODY_PARSER_HINT);
-      // Awaited only when the verifier had something to await (not static keys with the memory store).
-      const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
-      request.identity = result;
-      if (rejection) return deliver(rejection, identity.rejectWith, reply);
-      setHeaders(reply, headers);
+    // A callback hook, not an async one: with nothing to await (static keys, the memory store) the
+    // request goes on in the same turn, with no promise made for it.
+    const proceed = ({ result, rejection, headers }: CheckedRequest, request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
+      try {
+        request.identity = result;
+        // Answered here: the hook chain stops (done is not called), as Fastify documents for callback hooks.
+        if (rejection) return void deliver(rejection, identity.rejectWith, reply);
+        setHeaders(reply, headers);
+      } catch (error) {
+        return done(error as Error);
+      }
+      done();
+    };
+    fastify.addHook('preValidation', (request, reply, done) => {
+      let checked: CheckedRequest | Promise<CheckedRequest>;
+      try {
+        checked = identity.checkNow(toVerifyRequest(request), BODY_PARSER_HINT);
+      } catch (error) {
+        return done(error as Error);
+      }
+      if (!(checked instanceof Promise)) return proceed(checked, request, reply, done);
+      checked.then((answer) => proceed(answer, request, reply, done), done);
     });
   },
   { name: 'chat-identity', fastify: '4.x || 5.x' },

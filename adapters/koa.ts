@@ -67,7 +67,9 @@ const toVerifyRequest = (ctx: Context): VerifyRequest => ({
 
 /** Sets headers on the response; a `Set-Cookie` joins the cookies already set, replacing one of the same name. */
 function setHeaders(ctx: Context, headers: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(headers)) {
+  // No entries array per request: nearly always there are no headers at all.
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
     if (name.toLowerCase() === 'set-cookie') ctx.set('Set-Cookie', withCookie(ctx.response.get('Set-Cookie') || undefined, value));
     else ctx.set(name, value);
   }
