@@ -267,7 +267,14 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   };
 }
 
-/** What `createRequestCheck().check()` answers: the result to attach, its rejection if refused, and the headers for the response. */
+/**
+ * What `createRequestCheck().check()` answers: the result to attach, its rejection if refused, and the headers for the response.
+ *
+ * @example
+ * ```ts
+ * const { result, rejection, headers }: CheckedRequest = await identity.check(toVerifyRequest(req), 'Parse JSON bodies first.');
+ * ```
+ */
 export interface CheckedRequest {
   result: IdentityResult;
   rejection?: IdentityError;

@@ -79,7 +79,12 @@ export const identityVerification: FastifyPluginAsync<MiddlewareOptions> = fasti
     fastify.decorateRequest('identity', null);
     // A callback hook, not an async one: with nothing to await (static keys, the memory store) the
     // request goes on in the same turn, with no promise made for it.
-    const proceed = ({ result, rejection, headers }: CheckedRequest, request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
+    const proceed = (
+      { result, rejection, headers }: CheckedRequest,
+      request: FastifyRequest,
+      reply: FastifyReply,
+      done: HookDone,
+    ): void => {
       try {
         request.identity = result;
         // Answered here: the hook chain stops (done is not called), as Fastify documents for callback hooks.

@@ -132,7 +132,14 @@ export function parseJwt(fields: Credentials, settings: Pick<SchemeSettings, 'al
       reject('MALFORMED_IDENTITY', `The ${claim} claim must be a number of seconds (NumericDate), not ${describe(value)}.`);
     }
   }
-  const idClaim = claims.externalId !== undefined ? 'externalId' : claims.external_id !== undefined ? 'external_id' : claims.sub !== undefined ? 'sub' : 'externalId';
+  const idClaim =
+    claims.externalId !== undefined
+      ? 'externalId'
+      : claims.external_id !== undefined
+        ? 'external_id'
+        : claims.sub !== undefined
+          ? 'sub'
+          : 'externalId';
   if (typeof claims[idClaim] === 'number') reject('MALFORMED_IDENTITY', `${idClaim} must be a string: sign String(user.id).`);
   const externalId = optionalString(claims[idClaim], idClaim);
   const email = optionalString(claims.email, 'email');
