@@ -42,7 +42,8 @@ const JWT_PADDING = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`pad
 const JWT_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 const JWT_BEFORE = Buffer.from('{"externalId":"attacker-').toString('base64url'); // 24 bytes
 const JWT_AFTER = Buffer.from(`",${JSON.stringify({ ...JWT_PADDING, iat: nowSeconds }).slice(1)}`).toString('base64url');
-const jwt8k = (n) => `${JWT_HEADER}.${JWT_BEFORE}${Buffer.from(String(n).padStart(9, '0')).toString('base64url')}${JWT_AFTER}.${'A'.repeat(43)}`;
+const jwt8k = (n) =>
+  `${JWT_HEADER}.${JWT_BEFORE}${Buffer.from(String(n).padStart(9, '0')).toString('base64url')}${JWT_AFTER}.${'A'.repeat(43)}`;
 
 /** Valid requests: a pool of distinct signed users, cycled (successes are never counted). */
 const cycle = (make) => {
@@ -82,23 +83,116 @@ const tampered = (request, n) => {
 
 /** [id, label, options, the request for attempt n, the outcome expected]. */
 const CANDIDATES = [
-  ['valid-user-hash', 'valid user-hash', { scheme: 'user-hash' }, cycle((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })), 'VERIFIED'],
-  ['valid-payload', 'valid signed-payload, 4 fields', { scheme: 'signed-payload' }, cycle((n) => ({ body: signPayload({ externalId: `user-${n}`, email: `u${n}@example.com`, name: `User ${n}`, timestamp: nowSeconds }, SECRET), ip: addressOf(n) })), 'VERIFIED'],
-  ['valid-payload-worst', `valid signed-payload of the worst shape (${WORST_LENGTH} characters)`, { scheme: 'signed-payload' }, cycle((n) => ({ body: signPayload(worstCustomer(n), SECRET), ip: addressOf(n) })), 'VERIFIED'],
-  ['repeat-attacker', 'a repeated attacker, over its limits (user-hash)', { scheme: 'user-hash' }, () => ({ body: { user_id: 'victim', user_hash: badHex }, ip: '203.0.113.66' }), 'RATE_LIMITED'],
-  ['user-hash-bad', 'user-hash, wrong signature, distinct attackers', { scheme: 'user-hash' }, attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: badHex } })), 'INVALID_SIGNATURE'],
-  ['payload-worst-bad', 'signed-payload of the worst shape, wrong signature, distinct attackers', { scheme: 'signed-payload' }, attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })), 'INVALID_SIGNATURE'],
-  ['payload-worst-bad-3-keys', 'the same, with 3 keys configured', { scheme: 'signed-payload', keys: [SECRET, 'sk_live_bench_previous_0001', 'sk_test_bench_0002'] }, attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })), 'INVALID_SIGNATURE'],
-  ['payload-million', 'signed-payload customer of 19,000 fields (1 MB)', { scheme: 'signed-payload' }, attacker(() => ({ body: { customer: millionFields, signature: badHex } })), 'MALFORMED_IDENTITY'],
-  ['payload-8k-test-mode', 'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true', { scheme: 'signed-payload' }, attacker((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true } })), 'MALFORMED_IDENTITY'],
-  ['jwt-8k', 'jwt of 8,192 characters, wrong signature', { scheme: 'jwt' }, attacker((n) => ({ headers: { authorization: `Bearer ${jwt8k(n)}` } })), 'INVALID_SIGNATURE'],
-  ['unknown-tenant', 'an unknown tenant (keys lookup returns none)', { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] }, attacker((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex } })), 'KEY_UNAVAILABLE'],
+  [
+    'valid-user-hash',
+    'valid user-hash',
+    { scheme: 'user-hash' },
+    cycle((n) => ({ body: { user_id: `user-${n}`, user_hash: signUserHash(`user-${n}`, SECRET) }, ip: addressOf(n) })),
+    'VERIFIED',
+  ],
+  [
+    'valid-payload',
+    'valid signed-payload, 4 fields',
+    { scheme: 'signed-payload' },
+    cycle((n) => ({
+      body: signPayload({ externalId: `user-${n}`, email: `u${n}@example.com`, name: `User ${n}`, timestamp: nowSeconds }, SECRET),
+      ip: addressOf(n),
+    })),
+    'VERIFIED',
+  ],
+  [
+    'valid-payload-worst',
+    `valid signed-payload of the worst shape (${WORST_LENGTH} characters)`,
+    { scheme: 'signed-payload' },
+    cycle((n) => ({ body: signPayload(worstCustomer(n), SECRET), ip: addressOf(n) })),
+    'VERIFIED',
+  ],
+  [
+    'repeat-attacker',
+    'a repeated attacker, over its limits (user-hash)',
+    { scheme: 'user-hash' },
+    () => ({ body: { user_id: 'victim', user_hash: badHex }, ip: '203.0.113.66' }),
+    'RATE_LIMITED',
+  ],
+  [
+    'user-hash-bad',
+    'user-hash, wrong signature, distinct attackers',
+    { scheme: 'user-hash' },
+    attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: badHex } })),
+    'INVALID_SIGNATURE',
+  ],
+  [
+    'payload-worst-bad',
+    'signed-payload of the worst shape, wrong signature, distinct attackers',
+    { scheme: 'signed-payload' },
+    attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })),
+    'INVALID_SIGNATURE',
+  ],
+  [
+    'payload-worst-bad-3-keys',
+    'the same, with 3 keys configured',
+    { scheme: 'signed-payload', keys: [SECRET, 'sk_live_bench_previous_0001', 'sk_test_bench_0002'] },
+    attacker((n) => ({ body: { customer: worstCustomer(n), signature: badHex } })),
+    'INVALID_SIGNATURE',
+  ],
+  [
+    'payload-million',
+    'signed-payload customer of 19,000 fields (1 MB)',
+    { scheme: 'signed-payload' },
+    attacker(() => ({ body: { customer: millionFields, signature: badHex } })),
+    'MALFORMED_IDENTITY',
+  ],
+  [
+    'payload-8k-test-mode',
+    'signed-payload, 8,000 non-ASCII characters, string timestamp, testMode: true',
+    { scheme: 'signed-payload' },
+    attacker((n) => ({ body: { customer: { ...nonAscii8k, externalId: `attacker-${n}` }, signature: badHex, testMode: true } })),
+    'MALFORMED_IDENTITY',
+  ],
+  [
+    'jwt-8k',
+    'jwt of 8,192 characters, wrong signature',
+    { scheme: 'jwt' },
+    attacker((n) => ({ headers: { authorization: `Bearer ${jwt8k(n)}` } })),
+    'INVALID_SIGNATURE',
+  ],
+  [
+    'unknown-tenant',
+    'an unknown tenant (keys lookup returns none)',
+    { scheme: 'user-hash', keys: () => undefined, tenant: (r) => r.headers['x-team'] },
+    attacker((n) => ({ headers: { 'x-team': `junk-${n}` }, body: { user_id: `attacker-${n}`, user_hash: badHex } })),
+    'KEY_UNAVAILABLE',
+  ],
   ['valid-session', "valid session, no proof: a widget's next request (user-hash)", SESSIONS, (n) => sessions[n % POOL], 'VERIFIED'],
-  ['valid-session-first-use', 'valid session made by another instance, first seen (parsed, MACed)', SESSIONS, (n) => firstUses[n % FIRST_USES], 'VERIFIED'],
-  ['valid-session-renewed', 'valid session first seen here, 10 minutes old: renewed', SESSIONS, (n) => sessionsToRenew[n % POOL], 'VERIFIED'],
+  [
+    'valid-session-first-use',
+    'valid session made by another instance, first seen (parsed, MACed)',
+    SESSIONS,
+    (n) => firstUses[n % FIRST_USES],
+    'VERIFIED',
+  ],
+  [
+    'valid-session-renewed',
+    'valid session first seen here, 10 minutes old: renewed',
+    SESSIONS,
+    (n) => sessionsToRenew[n % POOL],
+    'VERIFIED',
+  ],
   ['valid-user-hash-issuing', 'valid user-hash with sessions on (a session issued)', SESSIONS, cycle(userHashOf), 'VERIFIED'],
-  ['session-tampered', 'session, claims changed, distinct attackers', SESSIONS, attacker((n) => tampered(sessions[n % POOL], n)), 'INVALID_SIGNATURE'],
-  ['diagnosed', 'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)', { scheme: 'user-hash', diagnostics: true }, attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') } })), 'MALFORMED_IDENTITY'],
+  [
+    'session-tampered',
+    'session, claims changed, distinct attackers',
+    SESSIONS,
+    attacker((n) => tampered(sessions[n % POOL], n)),
+    'INVALID_SIGNATURE',
+  ],
+  [
+    'diagnosed',
+    'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)',
+    { scheme: 'user-hash', diagnostics: true },
+    attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') } })),
+    'MALFORMED_IDENTITY',
+  ],
 ];
 
 const codeOf = (result) => (result.verified ? 'VERIFIED' : result.error?.code);
@@ -121,7 +215,14 @@ async function sample(c, targetNs) {
 
 export async function runAttacks({ quick = false, rounds, sampleMs, log = () => {} } = {}) {
   const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 100 : 300 };
-  const list = CANDIDATES.map(([id, label, options, request, expected]) => ({ id, label, verifier: verifierFor(options), request, expected, cursor: 0 }));
+  const list = CANDIDATES.map(([id, label, options, request, expected]) => ({
+    id,
+    label,
+    verifier: verifierFor(options),
+    request,
+    expected,
+    cursor: 0,
+  }));
   // The repeated attacker is put over its limits first (it is a failure only until then).
   const repeat = list.find((c) => c.id === 'repeat-attacker');
   for (let i = 0; i < 30; i++) await repeat.verifier.verify(repeat.request(0));
@@ -137,7 +238,13 @@ export async function runAttacks({ quick = false, rounds, sampleMs, log = () => 
   const vs = (id, base) => round(median(samples[id].map((us, r) => us / samples[base][r])), 3);
   const candidates = {};
   for (const c of list) {
-    candidates[c.id] = { label: c.label, outcome: c.expected, usPerRequest: round(median(samples[c.id]), 3), vsValidUserHash: vs(c.id, 'valid-user-hash'), samples: samples[c.id].map((s) => round(s, 3)) };
+    candidates[c.id] = {
+      label: c.label,
+      outcome: c.expected,
+      usPerRequest: round(median(samples[c.id]), 3),
+      vsValidUserHash: vs(c.id, 'valid-user-hash'),
+      samples: samples[c.id].map((s) => round(s, 3)),
+    };
   }
   for (const id of ['payload-worst-bad', 'payload-worst-bad-3-keys']) candidates[id].vsValidSameShape = vs(id, 'valid-payload-worst');
   // What issuing a session adds to a verified proof.
@@ -146,8 +253,20 @@ export async function runAttacks({ quick = false, rounds, sampleMs, log = () => 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, 'sample-ms': { type: 'string' }, out: { type: 'string' } } });
-  const results = await runAttacks({ quick: values.quick, rounds: values.rounds && Number(values.rounds), sampleMs: values['sample-ms'] && Number(values['sample-ms']), log: (m) => console.error(m) });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'sample-ms': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const results = await runAttacks({
+    quick: values.quick,
+    rounds: values.rounds && Number(values.rounds),
+    sampleMs: values['sample-ms'] && Number(values['sample-ms']),
+    log: (m) => console.error(m),
+  });
   if (values.out) writeFileSync(values.out, JSON.stringify(results, null, 2));
   else console.log(JSON.stringify(results, null, 2));
 }

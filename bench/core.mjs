@@ -55,7 +55,8 @@ const BAD_POOL = 65536;
 function schemeRequest(scheme, proof) {
   const request = toVerifyRequest(proof);
   const { body } = proof;
-  if (scheme === 'user-hash') request.body = { message: body.message, user_id: body.user_id, user_hash: body.user_hash, user_metadata: body.user_metadata };
+  if (scheme === 'user-hash')
+    request.body = { message: body.message, user_id: body.user_id, user_hash: body.user_hash, user_metadata: body.user_metadata };
   else if (scheme === 'signed-payload') request.body = { message: body.message, customer: body.customer, signature: body.signature };
   else request.body = { message: body.message };
   if (scheme !== 'jwt') delete request.headers.authorization;
@@ -144,7 +145,12 @@ function candidates(scheme, pool, phase, compare) {
   const ours = (make, suffix, rows) =>
     rows.map(([id, label, extra, outcome]) => {
       const verifier = make({ scheme, keys: [SECRET], ...extra });
-      return { id: id + suffix, label: label + (suffix ? ' [compare]' : ''), pool: pool[phase], fn: async (r) => outcome(await verifier.verify(r)) };
+      return {
+        id: id + suffix,
+        label: label + (suffix ? ' [compare]' : ''),
+        pool: pool[phase],
+        fn: async (r) => outcome(await verifier.verify(r)),
+      };
     });
   if (phase === 'bad') {
     const floor = floorKey[scheme];
@@ -156,7 +162,12 @@ function candidates(scheme, pool, phase, compare) {
           ['ours-bad', 'chat-identity verify(), bad signature, distinct attackers', {}, refused],
           ['ours-bad-no-limits', 'chat-identity verify(), bad signature, rateLimit: false', { rateLimit: false }, refused],
           ['ours-bad-no-stats', 'chat-identity verify(), bad signature, stats: false', { stats: false }, refused],
-          ['ours-bad-no-limits-no-stats', 'chat-identity verify(), bad signature, rateLimit: false, stats: false', { rateLimit: false, stats: false }, refused],
+          [
+            'ours-bad-no-limits-no-stats',
+            'chat-identity verify(), bad signature, rateLimit: false, stats: false',
+            { rateLimit: false, stats: false },
+            refused,
+          ],
         ]),
       ),
     ];
@@ -173,7 +184,12 @@ function candidates(scheme, pool, phase, compare) {
         ['ours-no-stats', 'chat-identity verify(), stats: false (counting off)', { stats: false }, verified],
         ['ours-no-limits-no-stats', 'chat-identity verify(), rateLimit: false, stats: false', { rateLimit: false, stats: false }, verified],
         ['ours-tenants', 'chat-identity verify(), 20 tenants in turn (a lookup)', tenantsInTurn(), verified],
-        ['ours-tenants-no-stats', 'chat-identity verify(), 20 tenants in turn, stats: false', { ...tenantsInTurn(), stats: false }, verified],
+        [
+          'ours-tenants-no-stats',
+          'chat-identity verify(), 20 tenants in turn, stats: false',
+          { ...tenantsInTurn(), stats: false },
+          verified,
+        ],
       ]),
     ),
   ];
@@ -189,10 +205,32 @@ function candidates(scheme, pool, phase, compare) {
       }
     };
     list.push(
-      { id: 'jose', label: 'jose.jwtVerify (Uint8Array secret, as documented)', pool: pool.good, fn: async (r) => (await jose.jwtVerify(token(r), secretBytes, joseOptions)).payload !== undefined },
-      { id: 'jose-key', label: 'jose.jwtVerify (KeyObject)', pool: pool.good, fn: async (r) => (await jose.jwtVerify(token(r), secretKey, joseOptions)).payload !== undefined },
-      { id: 'jsonwebtoken', label: 'jsonwebtoken.verify (string secret, as documented)', sync: true, pool: pool.good, fn: verifies((r) => jsonwebtoken.verify(token(r), SECRET, jwtOptions)) },
-      { id: 'jsonwebtoken-key', label: 'jsonwebtoken.verify (KeyObject)', sync: true, pool: pool.good, fn: verifies((r) => jsonwebtoken.verify(token(r), secretKey, jwtOptions)) },
+      {
+        id: 'jose',
+        label: 'jose.jwtVerify (Uint8Array secret, as documented)',
+        pool: pool.good,
+        fn: async (r) => (await jose.jwtVerify(token(r), secretBytes, joseOptions)).payload !== undefined,
+      },
+      {
+        id: 'jose-key',
+        label: 'jose.jwtVerify (KeyObject)',
+        pool: pool.good,
+        fn: async (r) => (await jose.jwtVerify(token(r), secretKey, joseOptions)).payload !== undefined,
+      },
+      {
+        id: 'jsonwebtoken',
+        label: 'jsonwebtoken.verify (string secret, as documented)',
+        sync: true,
+        pool: pool.good,
+        fn: verifies((r) => jsonwebtoken.verify(token(r), SECRET, jwtOptions)),
+      },
+      {
+        id: 'jsonwebtoken-key',
+        label: 'jsonwebtoken.verify (KeyObject)',
+        sync: true,
+        pool: pool.good,
+        fn: verifies((r) => jsonwebtoken.verify(token(r), secretKey, jwtOptions)),
+      },
     );
   }
   return list;
@@ -214,7 +252,9 @@ const LOOP_BODY = (call) => `
   return { n, ok, elapsed };`;
 
 function makeLoop(sync) {
-  const source = sync ? `return function loop(fn, pool, start, targetNs) {${LOOP_BODY('fn')}}` : `return async function loop(fn, pool, start, targetNs) {${LOOP_BODY('await fn')}}`;
+  const source = sync
+    ? `return function loop(fn, pool, start, targetNs) {${LOOP_BODY('fn')}}`
+    : `return async function loop(fn, pool, start, targetNs) {${LOOP_BODY('await fn')}}`;
   return new Function('hrtime', source)(process.hrtime.bigint);
 }
 
@@ -259,7 +299,10 @@ export async function benchScheme(scheme, settings, compare) {
   // the same check failing (the same HMAC, then a mismatch).
   const floorOf = (r) => Math.max(samples.floor[r], samples['floor-string'][r]);
   const result = { scheme, floorOpsPerSec: round(median(samples.floor.map((_, r) => floorOf(r)))), candidates: {} };
-  for (const [phase, list] of [['good', good], ['bad', bad]]) {
+  for (const [phase, list] of [
+    ['good', good],
+    ['bad', bad],
+  ]) {
     const floor = phase === 'bad' ? (r) => samples['floor-bad'][r] : floorOf;
     for (const c of list) {
       const ops = samples[c.id];
@@ -300,7 +343,10 @@ export async function benchScheme(scheme, settings, compare) {
     const { median: cost, q1, q3 } = await statsCost(byId.get(withStats), byId.get(without), settings.statsBlocks);
     Object.assign(result.candidates[withStats], { statsCostNs: round(cost, 3), statsCostIqrNs: [round(q1, 3), round(q3, 3)] });
     // The rounds' own difference, for comparison: on a shared machine it swings by microseconds.
-    result.candidates[withStats].statsCostRoundsNs = round(median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r])), 3);
+    result.candidates[withStats].statsCostRoundsNs = round(
+      median(samples[withStats].map((o, r) => 1e9 / o - 1e9 / samples[without][r])),
+      3,
+    );
   }
   // Counting alone, on the cheapest request (no proof: about 1 µs), where its cost stands out.
   if (!FIXTURES[scheme]) {
@@ -377,7 +423,13 @@ async function statsCost(withStats, without, blocks, N = 256) {
 }
 
 export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {
-  const settings = { rounds: rounds ?? (quick ? 3 : 7), sampleMs: sampleMs ?? (quick ? 60 : 150), warmupMs: quick ? 150 : 400, statsBlocks: quick ? 50 : 200, compare };
+  const settings = {
+    rounds: rounds ?? (quick ? 3 : 7),
+    sampleMs: sampleMs ?? (quick ? 60 : 150),
+    warmupMs: quick ? 150 : 400,
+    statsBlocks: quick ? 50 : 200,
+    compare,
+  };
   const compareModule = compare ? await importPackage('', comparePackageDir) : undefined;
   const results = { settings, schemes: {} };
   for (const scheme of schemes) {

@@ -254,7 +254,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let best: Picked | undefined;
     let bestScore = 0;
     for (const scheme of schemes) {
-      const credentials = getCredentials ? appCall(() => getCredentials(request), 'getCredentials', 'MALFORMED_IDENTITY') : scheme.credentials(request);
+      const credentials = getCredentials
+        ? appCall(() => getCredentials(request), 'getCredentials', 'MALFORMED_IDENTITY')
+        : scheme.credentials(request);
       if (credentials === undefined || credentials === null || typeof credentials !== 'object') continue;
       const score = scheme.presence(credentials);
       if (score > bestScore) [best, bestScore] = [{ scheme, credentials }, score];
@@ -269,7 +271,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const tenant = appCall(() => tenantOf(request), 'tenant', 'MALFORMED_IDENTITY');
     if (tenant === undefined) return undefined;
     if (typeof tenant !== 'string') {
-      say('tenant-type', 'the tenant option returned something other than a string or undefined; such requests fail closed (KEY_UNAVAILABLE).');
+      say(
+        'tenant-type',
+        'the tenant option returned something other than a string or undefined; such requests fail closed (KEY_UNAVAILABLE).',
+      );
       reject('KEY_UNAVAILABLE', 'The tenant option must return a string.');
     }
     if (tenant.length > MAX_TENANT_LENGTH) reject('MALFORMED_IDENTITY', `The tenant is longer than ${MAX_TENANT_LENGTH} characters.`);
@@ -293,7 +298,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** A thrown value as a Rejection: ours as it is; anything else is a bug, failed closed and said once. */
   function asRejection(error: unknown): Rejection {
     if (error instanceof Rejection) return error;
-    say(`internal-${describeError(error)}`, `internal error, the request failed closed (MALFORMED_IDENTITY); please report it: ${error instanceof Error ? error.stack : describeError(error)}`);
+    say(
+      `internal-${describeError(error)}`,
+      `internal error, the request failed closed (MALFORMED_IDENTITY); please report it: ${error instanceof Error ? error.stack : describeError(error)}`,
+    );
     return new Rejection('MALFORMED_IDENTITY', 'The proof could not be read.');
   }
 
@@ -406,7 +414,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   function notPresented(trace: Trace): IdentityResult {
     if (modeOf(trace) === false) return { verified: false };
-    return { verified: false, error: failure('MISSING_IDENTITY', diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined) };
+    return {
+      verified: false,
+      error: failure(
+        'MISSING_IDENTITY',
+        diagnostics ? `No ${schemes.map((s) => s.name).join(' or ')} proof was found in the request.` : undefined,
+      ),
+    };
   }
 
   /** The same steps as `check`, awaited one after another: with sessions (a proof starts one; a credential is checked). */
@@ -438,7 +452,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const at = now();
       const usable = keyRing.usable(tenantKeys.keys, at);
       if (sessions) {
-        const { result, key } = unlabel(scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }), usable);
+        const { result, key } = unlabel(
+          scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }),
+          usable,
+        );
         result.via = 'proof';
         await startSession(sessions, result, key, request, at, st.stage, note);
         void st.attempt?.end(undefined);
@@ -483,15 +500,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** The diagnosed mistake, looked for with `keys`, or else the rejection's own hint. */
-  function explain(rejection: Rejection, picked: Picked | undefined, keys: readonly SigningKey[] | undefined): { hint?: string; mistake?: string; key?: SigningKey } {
+  function explain(
+    rejection: Rejection,
+    picked: Picked | undefined,
+    keys: readonly SigningKey[] | undefined,
+  ): { hint?: string; mistake?: string; key?: SigningKey } {
     if (!picked || !DIAGNOSABLE.has(rejection.code)) return { hint: rejection.hint };
     try {
-      const found = findMistake({ scheme: picked.scheme.name, credentials: picked.credentials, code: rejection.code, keys: keys ?? [], now: now(), clock: now, settings, allowTestKeys });
+      const found = findMistake({
+        scheme: picked.scheme.name,
+        credentials: picked.credentials,
+        code: rejection.code,
+        keys: keys ?? [],
+        now: now(),
+        clock: now,
+        settings,
+        allowTestKeys,
+      });
       if (!found) return { hint: rejection.hint };
       return found.key ? { hint: found.hint, mistake: found.mistake.id, key: found.key } : { hint: found.hint, mistake: found.mistake.id };
     } catch (error) {
       // A bug in the diagnosis: the verdict stands, without a hint, and the bug is said once.
-      say(`internal-diagnosis-${describeError(error)}`, `internal error in the diagnosis; the verdict stands without a hint; please report it: ${error instanceof Error ? error.stack : describeError(error)}`);
+      say(
+        `internal-diagnosis-${describeError(error)}`,
+        `internal error in the diagnosis; the verdict stands without a hint; please report it: ${error instanceof Error ? error.stack : describeError(error)}`,
+      );
       return { hint: rejection.hint };
     }
   }
@@ -568,7 +601,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * A request with no proof, and a session credential: read, limited like a proof (the address
    * before it is read, the identity it claims before its MAC), then checked (src/session/index.ts).
    */
-  async function checkSession(sessions: Sessions, credential: string, request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
+  async function checkSession(
+    sessions: Sessions,
+    credential: string,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+  ): Promise<IdentityResult> {
     let attempt: LimitedAttempt | undefined;
     let scheme: Scheme | undefined;
     let tenant: string | undefined | typeof UNREAD = UNREAD;
@@ -652,7 +691,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** A checked result judged by its tenant's mode, recorded as issued, counted, and handed to `onVerified`. */
-  function settle(result: IdentityResult, request: VerifyRequest, note: Note & { verifier: Verifier }, trace: Trace): IdentityResult | Promise<IdentityResult> {
+  function settle(
+    result: IdentityResult,
+    request: VerifyRequest,
+    note: Note & { verifier: Verifier },
+    trace: Trace,
+  ): IdentityResult | Promise<IdentityResult> {
     const mode = modeOf(trace);
     if (!result.verified) {
       if (mode === true) note.enforced = true;
@@ -710,7 +754,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
 }
 
 /** Awaits the app's `onVerified`, then answers with the result. */
-async function handOver(onVerified: NonNullable<VerifierOptions['onVerified']>, result: VerifiedIdentity, request: VerifyRequest): Promise<IdentityResult> {
+async function handOver(
+  onVerified: NonNullable<VerifierOptions['onVerified']>,
+  result: VerifiedIdentity,
+  request: VerifyRequest,
+): Promise<IdentityResult> {
   await onVerified(result, request);
   return result;
 }

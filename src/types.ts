@@ -242,7 +242,11 @@ export interface KeyLookupContext {
  * const keys: KeyLookup = async (tenant) => (tenant ? { tenant, keys: await db.secretsOf(tenant) } : undefined);
  * ```
  */
-export type KeyLookup = (tenant: string | undefined, request: VerifyRequest, context: KeyLookupContext) => TenantKeySet | Promise<TenantKeySet>;
+export type KeyLookup = (
+  tenant: string | undefined,
+  request: VerifyRequest,
+  context: KeyLookupContext,
+) => TenantKeySet | Promise<TenantKeySet>;
 
 /**
  * The keys of one scheme: a secret, a list of them (newest first, so a rotation keeps the old one

@@ -31,7 +31,9 @@ export function floors(keyOrSecret = secretKey) {
       const json = JSON.stringify(customer, Object.keys(customer).sort());
       const given = Buffer.from(signature, 'hex');
       const expected = mac(json);
-      return given.length === expected.length && timingSafeEqual(given, expected) && fresh(customer.timestamp, 300) ? customer.externalId : undefined;
+      return given.length === expected.length && timingSafeEqual(given, expected) && fresh(customer.timestamp, 300)
+        ? customer.externalId
+        : undefined;
     },
     jwt: (request) => {
       const token = request.headers.authorization.slice(7);
