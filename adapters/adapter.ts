@@ -22,6 +22,7 @@ import {
   responseHeadersOf,
   SCHEME_NAMES,
   verifierOf,
+  verifyNow,
   type EndedSession,
   type IdentityFailure,
   type IdentityResult,
@@ -227,11 +228,6 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   const say = onceLogger(verifierOptions.logger);
   const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
-  // The verifier's own verify without a promise when none was needed (a verifier of this package);
-  // any other verifier's verify() as it is.
-  const verifyNow =
-    (verifier as { [VERIFY_NOW]?: (request: VerifyRequest) => IdentityResult | Promise<IdentityResult> })[VERIFY_NOW] ??
-    ((request: VerifyRequest) => verifier.verify(request));
   const answer = (result: IdentityResult, request: VerifyRequest, bodyParserHint: string): CheckedRequest => {
     // Said only when no proof was found and the body it might have been in was never parsed.
     if (readsBody && !result.verified && result.scheme === undefined && result.via === undefined && hasUnparsedJsonBody(request)) {
@@ -247,7 +243,7 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   };
   /** `check`, answering without a promise when the verifier needed none (the adapters' own path). */
   const checkNow = (request: VerifyRequest, bodyParserHint: string): CheckedRequest | Promise<CheckedRequest> => {
-    const result = verifyNow(request);
+    const result = verifyNow(verifier, request);
     if (result instanceof Promise) return result.then((settled) => answer(settled, request, bodyParserHint));
     return answer(result, request, bodyParserHint);
   };
@@ -280,9 +276,6 @@ export interface CheckedRequest {
   rejection?: IdentityError;
   headers: Readonly<Record<string, string>>;
 }
-
-/** Shared with the core (src/createVerifier.ts): its verifiers' `verify` without a promise when none was needed. */
-const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
 
 /**
  * Ends the session of the result an adapter attached to a request (a logout): the session it was

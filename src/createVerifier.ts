@@ -88,12 +88,25 @@ const UNREAD = Symbol('unread');
 /** The stage of a check without sessions: only a session's DPoP proof ever changes it. */
 const NO_STAGE: Readonly<Stage> = Object.freeze({ failure: 'credential' });
 
+/** Where a verifier of this package keeps its `verifyNow` (Symbol.for: every copy of the core finds it). */
+const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
+
 /**
- * A verifier's `verify`, answering with the result itself when nothing had to be awaited: what the
- * adapters call (chat-identity/adapter), so that a request with nothing to wait for takes no turn of
- * the microtask queue. The same steps, limits and result as `verify()`.
+ * `verifier.verify(request)`, answering with the result itself when nothing had to be awaited: what
+ * the adapters call (chat-identity/adapter), so that a request with nothing to wait for takes no turn
+ * of the microtask queue. The same steps, limits and result as `verify()`; any other verifier's
+ * `verify()` as it is.
+ *
+ * @example
+ * ```ts
+ * const answer = verifyNow(verifier, request);
+ * const result = answer instanceof Promise ? await answer : answer;
+ * ```
  */
-export const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
+export function verifyNow(verifier: Verifier, request: VerifyRequest): IdentityResult | Promise<IdentityResult> {
+  const own = (verifier as { [VERIFY_NOW]?: (request: VerifyRequest) => IdentityResult | Promise<IdentityResult> })[VERIFY_NOW];
+  return own ? own(request) : verifier.verify(request);
+}
 
 /** What a check has got to, for its failure path. */
 class Checking {
