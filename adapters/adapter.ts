@@ -174,23 +174,41 @@ export interface NodeStyleRequest {
  * ```
  */
 export function toVerifyRequest(req: NodeStyleRequest): VerifyRequest {
-  return {
-    headers: req.headers,
-    body: req.body,
-    // Read when read: Express 5 parses the query string on every read of req.query, and no scheme reads it.
-    get query() {
-      return req.query as VerifyRequest['query'];
-    },
-    get params() {
-      return req.params as VerifyRequest['params'];
-    },
-    ip: req.ip,
-    method: req.method,
-    get url() {
-      const host = req.headers?.host;
-      return typeof host === 'string' ? `${req.protocol ?? 'http'}://${host}${req.originalUrl ?? req.url ?? '/'}` : undefined;
-    },
-  };
+  return new NodeRequestView(req);
+}
+
+/**
+ * The view `toVerifyRequest` makes: its fields read from the request when read. A class, not an
+ * object literal with getters: a literal makes a closure per getter per request, the class one
+ * object. Read when read: Express 5 parses the query string on every read of `req.query`, and
+ * `req.ip` (behind `trust proxy`) the X-Forwarded-For header; no scheme reads the query, and the
+ * failure limits read the address only when a counter holds failures.
+ */
+class NodeRequestView implements VerifyRequest {
+  readonly headers: VerifyRequest['headers'];
+  readonly body: unknown;
+  readonly method: string | undefined;
+  readonly #req: NodeStyleRequest;
+  constructor(req: NodeStyleRequest) {
+    this.#req = req;
+    this.headers = req.headers;
+    this.body = req.body;
+    this.method = req.method;
+  }
+  get ip(): string | undefined {
+    return this.#req.ip;
+  }
+  get query(): VerifyRequest['query'] {
+    return this.#req.query as VerifyRequest['query'];
+  }
+  get params(): VerifyRequest['params'] {
+    return this.#req.params as VerifyRequest['params'];
+  }
+  get url(): string | undefined {
+    const req = this.#req;
+    const host = req.headers?.host;
+    return typeof host === 'string' ? `${req.protocol ?? 'http'}://${host}${req.originalUrl ?? req.url ?? '/'}` : undefined;
+  }
 }
 
 /**

@@ -10,7 +10,7 @@
  * app.post('/chat', { preHandler: requireVerified() }, async (request) => ({ hello: identityOf(request).contact.externalId }));
  * ```
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { IdentityError, IdentityResult, VerifiedIdentity } from 'chat-identity';
 import {
@@ -118,11 +118,14 @@ export const identityVerification: FastifyPluginAsync<MiddlewareOptions> = fasti
  * app.post('/account', { preHandler: requireVerified({ fields: ['email'] }) }, async (request) => identityOf(request).contact);
  * ```
  */
-export function requireVerified(options?: GuardOptions): preHandlerAsyncHookHandler {
+export function requireVerified(options?: GuardOptions): preHandlerHookHandler {
   const guard = createGuard(options);
-  return async (request, reply) => {
+  // A callback hook, like the plugin's: a request let through goes on with no promise made for it.
+  return (request, reply, done) => {
     const rejection = guard.check(request.identity ?? undefined, MIDDLEWARE_HINT);
-    if (rejection) return deliver(rejection, guard.rejectWith, reply);
+    if (!rejection) return done();
+    if (guard.rejectWith === 'error') return done(rejection);
+    deliver(rejection, 'response', reply); // answered: done is not called
   };
 }
 

@@ -11,7 +11,7 @@
  * router.post('/chat', requireVerified(), (ctx) => { ctx.body = identityOf(ctx).contact; });
  * ```
  */
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { IdentityError, IdentityResult, VerifiedIdentity, VerifyRequest } from 'chat-identity';
 import {
   createGuard,
@@ -19,6 +19,7 @@ import {
   endSessionFor,
   verifiedIdentityOf,
   withCookie,
+  type CheckedRequest,
   type GuardOptions,
   type MiddlewareOptions,
 } from 'chat-identity/adapter';
@@ -47,23 +48,36 @@ export type { GuardOptions, MiddlewareOptions };
 const BODY_PARSER_HINT = 'Add app.use(bodyParser()) (@koa/bodyparser) before identityVerification().';
 const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the routes it guards.';
 
-const toVerifyRequest = (ctx: Context): VerifyRequest => ({
-  headers: ctx.headers,
-  body: (ctx.request as { body?: unknown }).body,
-  // Read when read: Koa parses the query string on every read of ctx.query, and no scheme reads it.
-  get query() {
-    return ctx.query;
-  },
-  get params() {
-    return (ctx as { params?: Record<string, unknown> }).params;
-  },
-  ip: ctx.ip,
-  method: ctx.method,
-  // Built when read: only a bound session's DPoP proof is checked against it.
-  get url() {
-    return ctx.href;
-  },
-});
+/**
+ * The plain request the core reads, its fields read from `ctx` when read (a class: one object per
+ * request, no closure per getter). Koa parses the query string on every read of `ctx.query`, and
+ * no scheme reads it; the failure limits read the address only when a counter holds failures; the
+ * URL is only checked against a bound session's DPoP proof.
+ */
+class KoaRequestView implements VerifyRequest {
+  readonly headers: VerifyRequest['headers'];
+  readonly body: unknown;
+  readonly method: string;
+  readonly #ctx: Context;
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+    this.headers = ctx.headers;
+    this.body = (ctx.request as { body?: unknown }).body;
+    this.method = ctx.method;
+  }
+  get ip(): string {
+    return this.#ctx.ip;
+  }
+  get query(): VerifyRequest['query'] {
+    return this.#ctx.query;
+  }
+  get params(): VerifyRequest['params'] {
+    return (this.#ctx as { params?: Record<string, unknown> }).params;
+  }
+  get url(): string {
+    return this.#ctx.href;
+  }
+}
 
 /** Sets headers on the response; a `Set-Cookie` joins the cookies already set, replacing one of the same name. */
 function setHeaders(ctx: Context, headers: Readonly<Record<string, string>>): void {
@@ -75,11 +89,13 @@ function setHeaders(ctx: Context, headers: Readonly<Record<string, string>>): vo
   }
 }
 
-function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Context): void {
-  if (rejectWith === 'error') throw error;
+/** Answers the rejection, or hands it to Koa's error handling: a promise either way, as an async middleware's. */
+function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Context): Promise<void> {
+  if (rejectWith === 'error') return Promise.reject(error);
   ctx.status = error.status;
   setHeaders(ctx, error.headers);
   ctx.body = error.body;
+  return Promise.resolve();
 }
 
 /**
@@ -93,14 +109,23 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error', ctx: Co
  */
 export function identityVerification(options: MiddlewareOptions): Middleware<IdentityState> {
   const identity = createRequestCheck(options);
-  return async (ctx, next) => {
-    const checked = identity.checkNow(toVerifyRequest(ctx), BODY_PARSER_HINT);
-    // Awaited only when the verifier had something to await (not static keys with the memory store).
-    const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
+  const proceed = ({ result, rejection, headers }: CheckedRequest, ctx: Context, next: Next): Promise<void> => {
     ctx.state.identity = result;
     if (rejection) return deliver(rejection, identity.rejectWith, ctx);
     setHeaders(ctx, headers);
-    await next();
+    return next();
+  };
+  // Not an async function: with nothing to await (static keys, the memory store) the request goes
+  // on in the same turn, and Koa gets next()'s own promise, with no promise or await of ours.
+  return (ctx, next) => {
+    let checked: CheckedRequest | Promise<CheckedRequest>;
+    try {
+      checked = identity.checkNow(new KoaRequestView(ctx), BODY_PARSER_HINT);
+      if (!(checked instanceof Promise)) return proceed(checked, ctx, next);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return checked.then((answer) => proceed(answer, ctx, next));
   };
 }
 
@@ -114,10 +139,10 @@ export function identityVerification(options: MiddlewareOptions): Middleware<Ide
  */
 export function requireVerified(options?: GuardOptions): Middleware {
   const guard = createGuard(options);
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const rejection = guard.check(ctx.state.identity, MIDDLEWARE_HINT);
     if (rejection) return deliver(rejection, guard.rejectWith, ctx);
-    await next();
+    return next();
   };
 }
 

@@ -13,8 +13,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 try {
   const demo = await startDemo({ port, host: process.env.HOST || '127.0.0.1' });
   console.log(`chat-identity demo: ${demo.url}`);
-  console.log(`  example site and chat widget  ${demo.url}/`);
-  console.log(`  signature tester              ${demo.url}/tester.html`);
+  console.log(`  example site and chat widget   ${demo.url}/`);
+  console.log(`  signature tester               ${demo.url}/tester.html`);
+  console.log(`  rollout: report, then enforce  ${demo.url}/rollout.html`);
   console.log(
     demo.keys.generated
       ? '  keys: a test key generated for this run (set CHAT_IDENTITY_SECRET and/or CHAT_IDENTITY_TEST_SECRET to use yours)'

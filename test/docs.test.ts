@@ -7,6 +7,7 @@
  * size, the commands it gives, one name for the secret's variable, links that lead somewhere, and
  * the demo's start-up. The convention is in docs/contributing.md ("Code in the docs").
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -223,6 +224,25 @@ describe('the demo (npm start)', () => {
       expect(run.stderr).toMatch(/PORT=\d+ npm start/);
     } finally {
       blocker.close();
+    }
+  }, 30_000);
+
+  it('names every page of the demo when it starts', async () => {
+    const main = await bundleFromSource(join(ROOT, 'demo/main.js'), join(dir, 'demo-main.mjs'));
+    const child = spawn(process.execPath, [main], { cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1' } });
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => ((out += chunk.toString()), /keys: /.test(out) && resolve(out)));
+        child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.on('exit', (code) => reject(new Error(`the demo exited (${code}) before its banner:\n${out}`)));
+      });
+      const url = /chat-identity demo: (http:\/\/\S+:\d+)/.exec(banner)?.[1];
+      expect(url, banner).toBeDefined();
+      const pages = readdirSync(join(ROOT, 'demo/public')).filter((f) => f.endsWith('.html'));
+      for (const page of pages) expect(banner).toContain(page === 'index.html' ? `${url}/\n` : `${url}/${page}`);
+    } finally {
+      child.kill();
     }
   }, 30_000);
 

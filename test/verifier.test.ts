@@ -3,6 +3,8 @@ import {
   IdentityError,
   IdentityErrorCode,
   createVerifier,
+  isIssuedResult,
+  verifierOf,
   signContactHash,
   signJwt,
   signPayload,
@@ -81,6 +83,29 @@ describe('createVerifier: required and anonymous', () => {
     const v = verifierFor({ scheme: ['jwt', 'user-hash'], required: true });
     expect(v.required).toBe(true);
     expect(v.schemes).toEqual(['jwt', 'user-hash']);
+  });
+});
+
+describe('createVerifier: only the results it returned are trusted', () => {
+  it('knows its own results, and no copy of one: a spread, structuredClone, JSON, a prototype, a look-alike', async () => {
+    const verifier = verifierFor({ scheme: 'user-hash', required: true });
+    const result = await verifier.verify({ body: { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) } });
+    expect(result.verified).toBe(true);
+    expect(isIssuedResult(result)).toBe(true);
+    expect(verifierOf(result)).toBe(verifier);
+    const copies = [
+      { ...result },
+      structuredClone(result),
+      JSON.parse(JSON.stringify(result)),
+      Object.create(result),
+      Object.assign({}, result),
+    ];
+    for (const copy of copies) {
+      expect(isIssuedResult(copy)).toBe(false);
+      expect(verifierOf(copy)).toBeUndefined();
+      expect(verifier.mustReject({ ...copy, verified: false })).toBe(true);
+    }
+    for (const value of [undefined, null, 'verified', 42, { verified: true }, [result]]) expect(isIssuedResult(value)).toBe(false);
   });
 });
 

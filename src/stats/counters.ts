@@ -82,6 +82,7 @@ interface Row {
 
 /** What a verifier counts into; never handed to the app (it could forge counts). */
 export interface Counters {
+  /** Counts one result; `count` is read now and not kept (the caller may refill it). */
   count(count: Count, key?: KeyFacts): void;
   snapshot(): StatsSnapshot;
 }
@@ -241,7 +242,8 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
       folding = false;
       row = rowFor(tenant, count);
       rowFolded = folding;
-      tenant.lastCount = count;
+      // A copy: the verifier refills its `count` for the next result.
+      tenant.lastCount = { ...count };
       tenant.lastRow = row;
       tenant.lastFolded = rowFolded;
     }
