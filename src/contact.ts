@@ -50,11 +50,13 @@ export function isFlat(value: unknown): value is string | number | boolean | nul
   return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 }
 
+const NO_KEYS: ReadonlySet<string> = new Set();
+
 /**
  * Copies the extra metadata keys into a fresh object. Values are flat (string, number, boolean,
  * null) or arrays of flat values; prototype keys are dropped so no store merging them is polluted.
  */
-export function readAttributes(source: unknown, field: string, skip: ReadonlySet<string> = new Set()): Record<string, unknown> {
+export function readAttributes(source: unknown, field: string, skip: ReadonlySet<string> = NO_KEYS): Record<string, unknown> {
   const attributes: Record<string, unknown> = {};
   if (source === undefined || source === null) return attributes;
   if (!isPlainObject(source)) reject('MALFORMED_IDENTITY', `${field} must be an object, not ${describe(source)}.`);

@@ -214,8 +214,8 @@ function unlabel(labelledResult: VerifiedIdentity, keys: readonly SigningKey[]):
     labelledResult.keyId = key.id;
     return { result: labelledResult, key };
   }
-  const { verified, scheme, contact, test, tenant, issuedAt } = labelledResult;
-  const result: VerifiedIdentity = { verified, scheme, contact, test };
+  const { verified, scheme, contact, test, via, tenant, issuedAt } = labelledResult;
+  const result: VerifiedIdentity = { verified, scheme, contact, test, via };
   if (tenant !== undefined) result.tenant = tenant;
   if (issuedAt !== undefined) result.issuedAt = issuedAt;
   return { result, key };
@@ -278,7 +278,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!keyRing.answersAtOnce(name, tenant)) {
         if (how === 'cached') return;
         if (how === 'limited') {
-          attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+          attempt = limits?.begin(request);
+          attempt?.readAddress(); // before the awaits below
           const admitted = attempt?.admit();
           if (admitted) await admitted;
         }
@@ -363,7 +364,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return notPresented(trace);
       }
       // A client over its limit is refused before its proof is even read.
-      st.attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      st.attempt = limits?.begin(request);
       const admitted = st.attempt?.admit();
       if (admitted) return after(admitted, () => readProof(request, note, trace, st), request, note, trace, st);
       return readProof(request, note, trace, st);
@@ -421,7 +422,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const at = now();
       const usable = keyRing.usable(tenantKeys.keys, at);
       const result = st.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
-      result.via = 'proof';
       // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
       void st.attempt?.end(undefined);
       return result;
@@ -430,8 +430,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
-  /** Waits for `pending`, then goes on with `next`; a rejection of `pending` is the check's failure. */
-  async function after<T>(
+  /**
+   * Waits for `pending`, then goes on with `next`; a rejection of `pending` is the check's failure.
+   * The attempt's client address is read first, in this request's own turn (`readAddress`).
+   */
+  function after<T>(
+    pending: Promise<T>,
+    next: (value: T) => IdentityResult | Promise<IdentityResult>,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+    st: Checking,
+  ): Promise<IdentityResult> {
+    try {
+      st.attempt?.readAddress();
+    } catch (error) {
+      void pending.catch(() => {}); // its outcome no longer matters
+      return failed(error, request, note, trace, st);
+    }
+    return waitThen(pending, next, request, note, trace, st);
+  }
+
+  async function waitThen<T>(
     pending: Promise<T>,
     next: (value: T) => IdentityResult | Promise<IdentityResult>,
     request: VerifyRequest,
@@ -477,7 +497,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return notPresented(trace);
       }
       const { scheme, credentials } = picked;
-      st.attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      st.attempt = limits?.begin(request);
+      st.attempt?.readAddress(); // with sessions every step may await
       const admitted = st.attempt?.admit();
       if (admitted) await admitted;
       trace.lookedUp = keyRing.looksUp(scheme.name);
@@ -498,13 +519,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
           scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }),
           usable,
         );
-        result.via = 'proof';
         await startSession(sessions, result, key, request, at, st.stage, note);
         void st.attempt?.end(undefined);
         return result;
       }
       const result = scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
-      result.via = 'proof';
       void st.attempt?.end(undefined);
       return result;
     } catch (error) {
@@ -516,6 +535,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function failed(error: unknown, request: VerifyRequest, note: Note, trace: Trace, st: Checking): Promise<IdentityResult> {
     const { picked, attempt, tenant, tenantKeys, claimed } = st;
     let rejection = asRejection(error);
+    // Before any await below: a failure is counted against the address, and meanwhile another attempt may need it.
+    try {
+      attempt?.readAddress();
+    } catch (readError) {
+      asRejection(readError); // a bug or the app's getter: said; the address limit does not count this one
+    }
     if (st.stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
     // Hints are the server's decision: diagnostics on, or a signature that matched a test key
     // (then only test keys are examined). A client's own flag buys neither a hint nor work.
@@ -655,7 +680,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let tenant: string | undefined | typeof UNREAD = UNREAD;
     const stage: Stage = { failure: 'credential' };
     try {
-      attempt = limits?.begin(typeof request.ip === 'string' ? request.ip : undefined);
+      attempt = limits?.begin(request);
+      attempt?.readAddress(); // before the awaits below
       const admitted = attempt?.admit();
       if (admitted) await admitted;
       const opened = sessions.open(credential);

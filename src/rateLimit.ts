@@ -115,9 +115,18 @@ const ADDRESS_FAILURES = new Set<IdentityErrorCode>([
 /** Failures that count against the claimed identity: guesses at its signature. Expired or absent proofs and outages are not. */
 const IDENTITY_FAILURES = new Set<IdentityErrorCode>(['INVALID_SIGNATURE', 'MALFORMED_IDENTITY', 'MISSING_REQUIRED_FIELD']);
 
+/** Where an attempt's client address comes from: the request's `ip` (a string, else no address limit). */
+export interface AddressSource {
+  readonly ip?: unknown;
+}
+
 export interface FailureLimits {
-  /** Begins one attempt from a client address (`request.ip` as given; undefined = no address limit). */
-  begin(address: string | undefined): LimitedAttempt;
+  /**
+   * Begins one attempt from the client at `from.ip`, read only when a limit needs it: behind a
+   * proxy, an adapter's `ip` parses X-Forwarded-For, and a request that succeeds while its counter
+   * holds no failures never needs it.
+   */
+  begin(from: AddressSource): LimitedAttempt;
 }
 
 export interface LimitedAttempt {
@@ -129,6 +138,12 @@ export interface LimitedAttempt {
   admit(): Promise<void> | undefined;
   /** The same against the (tenant, identity) limit, once the claimed identity is known. At most once, after `admit`. */
   claim(tenant: string | undefined, identity: string): Promise<void> | undefined;
+  /**
+   * Reads the client's address now, if no limit has yet. Call it before the request awaits anything
+   * while the attempt is open: another attempt may then need it, and what reading it throws must
+   * reach this request, not that one.
+   */
+  readAddress(): void;
   /**
    * Ends the attempt; call it once, whatever happened. `code` undefined = verified: every
    * reservation is refunded. A code that counts turns them into recorded failures; any other code
@@ -194,7 +209,7 @@ export function createFailureLimits(options: RateLimitOptions | false | undefine
     bucketSeed: crypto.randomBytes(4).readUInt32LE(),
     ipv6Subnet,
   };
-  return { begin: (clientIp) => new Attempt(limits, clientIp) };
+  return { begin: (from) => new Attempt(limits, from) };
 }
 
 interface Limits {
@@ -232,17 +247,35 @@ class Attempt implements LimitedAttempt {
   private identity: string | undefined;
   /** The address as counted (`clientAddress`), once read. */
   private counted: string | undefined;
+  /** The client's address (`from.ip`), once read: undefined, no address limit. */
+  private address: string | undefined;
+  private addressRead = false;
 
   constructor(
     private readonly limits: Limits,
-    private readonly address: string | undefined,
+    private readonly from: AddressSource,
   ) {}
 
   admit(): Promise<void> | undefined {
     const limit = this.limits.address;
-    if (!limit || this.address === undefined) return undefined;
+    if (!limit) return undefined;
     if (limit.local) return this.reserveLocally(true, limit, limit.local);
+    if (this.clientIp() === undefined) return undefined;
     return this.reserve('byAddress', limit, this.keyOfAddress());
+  }
+
+  readAddress(): void {
+    if (this.limits.address) this.clientIp();
+  }
+
+  /** `from.ip`, read once. Marked read first: a getter that throws leaves no address (no address limit) to later readers, its error thrown to this one. */
+  private clientIp(): string | undefined {
+    if (!this.addressRead) {
+      this.addressRead = true;
+      const ip = this.from.ip;
+      this.address = typeof ip === 'string' ? ip : undefined;
+    }
+    return this.address;
   }
 
   claim(tenant: string | undefined, identity: string): Promise<void> | undefined {
@@ -265,6 +298,7 @@ class Attempt implements LimitedAttempt {
     return Promise.all([byAddress, byIdentity]).then(() => undefined);
   }
 
+  /** Only once `clientIp()` answered an address. */
   private countedAddress(): string {
     return (this.counted ??= clientAddress(this.address!, this.limits.ipv6Subnet));
   }
@@ -288,6 +322,11 @@ class Attempt implements LimitedAttempt {
   /** Writes this attempt's pending reservation on `limit` in its counter's in-flight map. */
   private write(byAddress: boolean, counter: LocalCounter): void {
     if (byAddress) {
+      // Read by now: an attempt is only written while its request awaits, and it read its address first (`readAddress`).
+      if (this.clientIp() === undefined) {
+        this.addressHeld = Held.No;
+        return;
+      }
       counter.hold(this.keyOfAddress());
       this.addressHeld = Held.InFlight;
     } else {
@@ -304,18 +343,24 @@ class Attempt implements LimitedAttempt {
       limit.pending = undefined;
     }
     // A quiet counter holds nothing for any key, nor for this one when its bucket is quiet; and
-    // every limit allows one attempt at least.
-    if (!counter.quiet() && !counter.quietFor(this.bucket(byAddress))) {
-      const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
-      if (counter.heldBy(key) + 1 > limit.points) {
-        const seconds = Math.max(1, Math.ceil(counter.msLeft(key) / 1000));
-        reject('RATE_LIMITED', `Too many failed attempts; retry in ${seconds} seconds.`, false, seconds);
-      }
+    // every limit allows one attempt at least. So the address is read only when the counter is not.
+    if (!counter.quiet()) {
+      if (byAddress && this.clientIp() === undefined) return undefined; // no address: no address limit
+      if (!counter.quietFor(this.bucket(byAddress))) this.refuseOverLimit(byAddress, limit, counter);
     }
     limit.pending = this;
     if (byAddress) this.addressHeld = Held.Pending;
     else this.identityHeld = Held.Pending;
     return undefined;
+  }
+
+  /** Throws `RATE_LIMITED` when this attempt's key is over `limit`. */
+  private refuseOverLimit(byAddress: boolean, limit: Limit, counter: LocalCounter): void {
+    const key = byAddress ? this.keyOfAddress() : this.keyOfIdentity();
+    if (counter.heldBy(key) + 1 > limit.points) {
+      const seconds = Math.max(1, Math.ceil(counter.msLeft(key) / 1000));
+      reject('RATE_LIMITED', `Too many failed attempts; retry in ${seconds} seconds.`, false, seconds);
+    }
   }
 
   /** Ends a reservation on the memory store: recorded as a failure if `code` counts against `limit`, else given back. */
@@ -330,7 +375,9 @@ class Attempt implements LimitedAttempt {
     } else {
       counter.refund(byAddress ? this.keyOfAddress() : this.keyOfIdentity());
     }
-    if (failed) counter.fail(byAddress ? this.keyOfAddress() : this.keyOfIdentity(), this.bucket(byAddress));
+    if (!failed) return;
+    if (!byAddress) counter.fail(this.keyOfIdentity(), this.bucket(false));
+    else if (this.clientIp() !== undefined) counter.fail(this.keyOfAddress(), this.bucket(true));
   }
 
   private reserve(slot: 'byAddress' | 'byIdentity', limit: Limit, key: string): Promise<void> | undefined {

@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore, type AttemptCount, type AttemptStore } from '../src/attemptStore.js';
 import { createFailureLimits, type FailureLimits, type RateLimitOptions } from '../src/rateLimit.js';
+import { createVerifier, signUserHash } from '../src/index.js';
 import { Rejection } from '../src/rejection.js';
 import { attempt, burst, codeOf } from './support/limitWorker.js';
 
@@ -121,7 +122,7 @@ describe('failure limits', () => {
     const limits = limitsWith({ identity: { points: 3, duration: 10 }, address: false });
     for (let i = 0; i < 3; i++) await attempt(limits, { code: 'INVALID_SIGNATURE' });
     expect(await attempt(limits)).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 10 });
-    expect(limits.begin('10.0.0.1').admit()).toBeUndefined(); // no address limit: nothing to reserve
+    expect(limits.begin({ ip: '10.0.0.1' }).admit()).toBeUndefined(); // no address limit: nothing to reserve
 
     expect(createFailureLimits(false)).toBeUndefined();
     expect(createFailureLimits({ identity: false, address: false })).toBeUndefined();
@@ -130,7 +131,7 @@ describe('failure limits', () => {
   it('limit no address when the request has none', async () => {
     const limits = limitsWith({ address: { points: 1, duration: 60 } });
     for (let i = 0; i < 5; i++) {
-      const started = limits.begin(undefined);
+      const started = limits.begin({});
       expect(started.admit()).toBeUndefined();
       started.claim(undefined, `user-${i}`);
       started.end('INVALID_SIGNATURE');
@@ -140,7 +141,7 @@ describe('failure limits', () => {
   it('answer without a promise from memory, on every path', () => {
     const limits = limitsWith();
     for (const code of [undefined, 'INVALID_SIGNATURE'] as const) {
-      const started = limits.begin('10.0.0.1');
+      const started = limits.begin({ ip: '10.0.0.1' });
       expect(started.admit()).toBeUndefined();
       expect(started.claim('acme', 'alice')).toBeUndefined();
       expect(started.end(code)).toBeUndefined();
@@ -169,6 +170,66 @@ describe('failure limits', () => {
       { maxKeys: 0 },
     ];
     for (const options of bad) expect(() => createFailureLimits(options), JSON.stringify(options)).toThrow(TypeError);
+  });
+});
+
+describe("the client's address, read only when a limit needs it", () => {
+  const LIVE = 'sk_live_read_when_needed';
+  const valid = (id: string) => ({ user_id: id, user_hash: signUserHash(id, LIVE) });
+  /** A request whose `ip` counts its reads (an adapter's view: behind a proxy, each read parses X-Forwarded-For). */
+  const counted = (body: object, ip: () => string) => {
+    const reads = { n: 0 };
+    const request = {
+      body,
+      get ip() {
+        reads.n++;
+        return ip();
+      },
+    };
+    return { request, reads };
+  };
+
+  it('a request that verifies while no failure is counted never reads it; one that fails does, and is limited by it', async () => {
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { address: { points: 2, duration: 60 } } });
+    const good = counted(valid('u1'), () => '10.0.0.1');
+    expect((await verifier.verify(good.request)).verified).toBe(true);
+    expect(good.reads.n).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      const bad = counted({ user_id: `u${i}`, user_hash: '0'.repeat(64) }, () => '10.0.0.9');
+      expect((await verifier.verify(bad.request)).error?.code).toBe('INVALID_SIGNATURE');
+      expect(bad.reads.n).toBe(1);
+    }
+    const third = counted(valid('u3'), () => '10.0.0.9');
+    expect((await verifier.verify(third.request)).error?.code).toBe('RATE_LIMITED');
+    // Failures are counted now: a request's address is read to see whether it is over the limit.
+    const other = counted(valid('u4'), () => '10.0.0.1');
+    expect((await verifier.verify(other.request)).verified).toBe(true);
+    expect(other.reads.n).toBe(1);
+  });
+
+  it("an address that throws fails its own request only, even when read while another request's attempt waits", async () => {
+    const logger = quiet();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A keys lookup that waits: each attempt stays open across an await, and the next one begins meanwhile.
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: async () => (await gate, { keys: [LIVE] }),
+      tenant: () => 'acme',
+      keyCache: false,
+      logger,
+      rateLimit: { address: { points: 5, duration: 60 } },
+    } as never);
+    const broken = counted(valid('u1'), () => {
+      throw new Error('trust proxy callback failed');
+    });
+    const fine = counted(valid('u2'), () => '10.0.0.2');
+    const first = verifier.verify(broken.request);
+    const second = verifier.verify(fine.request);
+    release();
+    expect((await first).error?.code).toBe('MALFORMED_IDENTITY');
+    expect((await second).verified).toBe(true);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('trust proxy callback failed'));
   });
 });
 
@@ -202,7 +263,7 @@ describe('reservations with the memory store', () => {
   it('leave nothing in flight behind, however attempts interleave and end', async () => {
     const limits = limitsWith({ identity: { points: 3, duration: 60 } });
     const begun = (address: string) => {
-      const started = limits.begin(address);
+      const started = limits.begin({ ip: address });
       started.admit();
       return started;
     };
@@ -257,7 +318,7 @@ describe('reservations with the memory store', () => {
       for (let op = 0; op < 400; op++) {
         if (live.length === 0 || random(3) === 0) {
           const address = `10.0.0.${random(3)}`;
-          live.push({ started: limits.begin(address), address, identity: `user-${random(3)}`, step: 0, holds: [] });
+          live.push({ started: limits.begin({ ip: address }), address, identity: `user-${random(3)}`, step: 0, holds: [] });
           continue;
         }
         const index = random(live.length);
@@ -407,7 +468,7 @@ describe('a shared store that fails or hangs', () => {
     const { store } = unreliableStore(() => (failing ? 'fail' : 'answer'));
     const logger = quiet();
     const limits = limitsWith({ store }, logger);
-    const started = limits.begin('10.0.0.1');
+    const started = limits.begin({ ip: '10.0.0.1' });
     await started.admit();
     await started.claim(undefined, 'alice');
     failing = true;

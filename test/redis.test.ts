@@ -129,7 +129,7 @@ describe.skipIf(!binary)('failure limits in Redis', () => {
 
   it('never refunds into a window that began after the attempt was reserved', async () => {
     const here = limitsOn(await ioredis(), optionsFor({ identity: { points: 2, duration: 1 } }));
-    const slow = here.begin('10.0.0.1');
+    const slow = here.begin({ ip: '10.0.0.1' });
     await slow.admit();
     await slow.claim(undefined, 'slow'); // reserved in a window of one second
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // Redis expires keys by its own clock: real time is the point

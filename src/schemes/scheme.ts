@@ -179,7 +179,8 @@ export function verifiedIdentity(
   context: VerifyContext,
   issuedAt?: Date,
 ): VerifiedIdentity {
-  const result: VerifiedIdentity = { verified: true, scheme, contact, test: key.test };
+  // `via` in the literal, not added after: every result is born with its final hidden class.
+  const result: VerifiedIdentity = { verified: true, scheme, contact, test: key.test, via: 'proof' };
   if (key.id !== undefined) result.keyId = key.id;
   if (context.tenant !== undefined) result.tenant = context.tenant;
   if (issuedAt !== undefined) result.issuedAt = issuedAt;

@@ -229,11 +229,10 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
   /** The result a session verifies as: the proof's contact, scheme, tenant and site key, `via: 'session'`. */
   function sessionResult(claims: SessionClaims, siteKey: SigningKey): VerifiedIdentity {
     // The property order of a proof's result (src/schemes/scheme.ts), so that both look alike.
-    const result: VerifiedIdentity = { verified: true, scheme: claims.s, contact: contactOf(claims), test: siteKey.test };
+    const result: VerifiedIdentity = { verified: true, scheme: claims.s, contact: contactOf(claims), test: siteKey.test, via: 'session' };
     if (siteKey.id !== undefined) result.keyId = siteKey.id;
     if (claims.t !== undefined) result.tenant = claims.t;
     if (claims.i !== undefined) result.issuedAt = new Date(claims.i * 1000);
-    result.via = 'session';
     return result;
   }
 

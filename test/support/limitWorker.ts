@@ -27,7 +27,7 @@ export async function attempt(
   { address = '10.0.0.1', tenant, identity = 'victim', code }: Try = {},
   verify?: () => Promise<void>,
 ): Promise<Outcome> {
-  const started = limits.begin(address);
+  const started = limits.begin({ ip: address });
   try {
     await started.admit();
     await started.claim(tenant, identity);
