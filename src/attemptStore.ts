@@ -115,13 +115,16 @@ export interface LocalCounter extends ImmediateCounter {
   refund(key: string, reserved?: AttemptCount): void;
   /** Moves one attempt in flight to the window of failures. */
   record(key: string, reserved?: AttemptCount): void;
-  /** Nothing in flight, and every window of failures ended: any key holds nothing. */
-  quiet(): boolean;
   /**
-   * Nothing in flight, and no window of failures open for a key of `bucket` (see `fail`): such a key
-   * holds nothing. A bucket is any number from 0 to `FAILURE_BUCKETS - 1` that is the same for equal keys.
+   * Nothing in flight, and every window of failures ended by `at` (Date.now(), read by the caller:
+   * an earlier time only ever answers false more often): any key holds nothing.
    */
-  quietFor(bucket: number): boolean;
+  quiet(at: number): boolean;
+  /**
+   * Nothing in flight, and no window of failures open at `at` for a key of `bucket` (see `fail`): such
+   * a key holds nothing. A bucket is any number from 0 to `FAILURE_BUCKETS - 1` that is the same for equal keys.
+   */
+  quietFor(bucket: number, at: number): boolean;
   /** Attempts `key` holds now (failures in its window, attempts in flight), without adding one. */
   heldBy(key: string): number;
   /** Milliseconds left of `key`'s window of failures (0 when none is open). */
@@ -202,12 +205,12 @@ class MemoryCounter implements LocalCounter {
     this.fail(key);
   }
 
-  quiet(): boolean {
-    return this.inFlight.size === 0 && Date.now() >= this.failuresEnd;
+  quiet(at: number): boolean {
+    return this.inFlight.size === 0 && at >= this.failuresEnd;
   }
 
-  quietFor(bucket: number): boolean {
-    return this.inFlight.size === 0 && !this.unbucketed && Date.now() >= (this.bucketEnds?.[bucket] ?? 0);
+  quietFor(bucket: number, at: number): boolean {
+    return this.inFlight.size === 0 && !this.unbucketed && at >= (this.bucketEnds?.[bucket] ?? 0);
   }
 
   heldBy(key: string): number {

@@ -80,6 +80,8 @@ interface Trace {
   mistake?: string;
   /** A failure's signature matched a test key. */
   testKey?: boolean;
+  /** When a proof was verified (`now()`): the verifier's own counters count it at that time, without reading the clock again. */
+  at?: number;
 }
 
 /** `readTenant` has not run for the request yet. */
@@ -249,6 +251,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   sessions?.refuseSiteKeys((fingerprint: string) => keyRing.schemeOf(fingerprint));
   // Counted into the app's shared count, or one of the verifier's own on its clock; or nowhere.
   const counters: Counters | undefined = config.stats === false ? undefined : countersFor(config.stats ?? identityStats({ now }));
+  /** The counters run on this verifier's clock (its own, not an app's shared count): a time it read serves them too. */
+  const countsOnOwnClock = config.stats === undefined;
   /** The scheme whose keys lookup names the tenant of a request with no proof: the first, in order, with one. */
   const tenantScheme = schemes.find((scheme) => keyRing.looksUp(scheme.name))?.name;
 
@@ -419,7 +423,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   ): IdentityResult | Promise<IdentityResult> {
     try {
       st.claimed = true;
-      const at = now();
+      const at = (trace.at = now());
       const usable = keyRing.usable(tenantKeys.keys, at);
       const result = st.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
       // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
@@ -746,7 +750,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     labels.via = result.via ?? (result.scheme === undefined ? undefined : 'proof');
     labels.mode = mode;
     labels.mistake = trace.mistake;
-    counters?.count(labels, trace.key && { test: trace.key.test, expiresAt: trace.key.expiresAt });
+    counters?.count(labels, trace.key && { test: trace.key.test, expiresAt: trace.key.expiresAt }, countsOnOwnClock ? trace.at : undefined);
     if (!onResult) return;
     try {
       const returned = onResult(summarise(result, labels, request.ip), request);

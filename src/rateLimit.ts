@@ -250,6 +250,11 @@ class Attempt implements LimitedAttempt {
   /** The client's address (`from.ip`), once read: undefined, no address limit. */
   private address: string | undefined;
   private addressRead = false;
+  /**
+   * When the attempt first asked whether a counter is quiet (Date.now()), asked once: one read of the
+   * clock for both limits. An earlier time than the true one can only find a counter busy, never quiet.
+   */
+  private startedAt = 0;
 
   constructor(
     private readonly limits: Limits,
@@ -344,9 +349,10 @@ class Attempt implements LimitedAttempt {
     }
     // A quiet counter holds nothing for any key, nor for this one when its bucket is quiet; and
     // every limit allows one attempt at least. So the address is read only when the counter is not.
-    if (!counter.quiet()) {
+    const at = (this.startedAt ||= Date.now());
+    if (!counter.quiet(at)) {
       if (byAddress && this.clientIp() === undefined) return undefined; // no address: no address limit
-      if (!counter.quietFor(this.bucket(byAddress))) this.refuseOverLimit(byAddress, limit, counter);
+      if (!counter.quietFor(this.bucket(byAddress), at)) this.refuseOverLimit(byAddress, limit, counter);
     }
     limit.pending = this;
     if (byAddress) this.addressHeld = Held.Pending;

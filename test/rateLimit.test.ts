@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore, type AttemptCount, type AttemptStore } from '../src/attemptStore.js';
 import { createFailureLimits, type FailureLimits, type RateLimitOptions } from '../src/rateLimit.js';
-import { createVerifier, signUserHash } from '../src/index.js';
+import { createVerifier, signUserHash, type IdentityResult } from '../src/index.js';
 import { Rejection } from '../src/rejection.js';
 import { attempt, burst, codeOf } from './support/limitWorker.js';
 
@@ -175,6 +175,7 @@ describe('failure limits', () => {
 
 describe("the client's address, read only when a limit needs it", () => {
   const LIVE = 'sk_live_read_when_needed';
+  const refusal = (result: IdentityResult) => (result.verified ? undefined : result.error?.code);
   const valid = (id: string) => ({ user_id: id, user_hash: signUserHash(id, LIVE) });
   /** A request whose `ip` counts its reads (an adapter's view: behind a proxy, each read parses X-Forwarded-For). */
   const counted = (body: object, ip: () => string) => {
@@ -196,11 +197,11 @@ describe("the client's address, read only when a limit needs it", () => {
     expect(good.reads.n).toBe(0);
     for (let i = 0; i < 2; i++) {
       const bad = counted({ user_id: `u${i}`, user_hash: '0'.repeat(64) }, () => '10.0.0.9');
-      expect((await verifier.verify(bad.request)).error?.code).toBe('INVALID_SIGNATURE');
+      expect(refusal(await verifier.verify(bad.request))).toBe('INVALID_SIGNATURE');
       expect(bad.reads.n).toBe(1);
     }
     const third = counted(valid('u3'), () => '10.0.0.9');
-    expect((await verifier.verify(third.request)).error?.code).toBe('RATE_LIMITED');
+    expect(refusal(await verifier.verify(third.request))).toBe('RATE_LIMITED');
     // Failures are counted now: a request's address is read to see whether it is over the limit.
     const other = counted(valid('u4'), () => '10.0.0.1');
     expect((await verifier.verify(other.request)).verified).toBe(true);
@@ -227,7 +228,7 @@ describe("the client's address, read only when a limit needs it", () => {
     const first = verifier.verify(broken.request);
     const second = verifier.verify(fine.request);
     release();
-    expect((await first).error?.code).toBe('MALFORMED_IDENTITY');
+    expect(refusal(await first)).toBe('MALFORMED_IDENTITY');
     expect((await second).verified).toBe(true);
     expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('trust proxy callback failed'));
   });

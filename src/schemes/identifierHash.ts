@@ -53,7 +53,7 @@ export function readIdentifierSignature(value: unknown, field: string): Buffer {
 
 /** The key that signed `proof.signedValue`, or `INVALID_SIGNATURE`. */
 function verifyIdentifierHash(proof: IdentifierProof, context: VerifyContext, field: string): SigningKey {
-  const key = findSigningKey(context.keys, [proof.signedValue], proof.signature);
+  const key = findSigningKey(context.keys, proof.signedValue, proof.signature);
   if (!key) reject('INVALID_SIGNATURE', `No configured key produces ${field} for this identifier.`);
   return key;
 }

@@ -155,19 +155,27 @@ export function bodyFields(request: VerifyRequest): Credentials | undefined {
 }
 
 /**
- * The first key, tried in ring order, whose HMAC over one of `candidates` equals `signature`.
- * The candidates are the spellings a site could have signed; all of them mean the same data.
- * (It calls `hmac` from src/signature.ts, where the security suites count the verifier's MACs.)
+ * The first key, tried in ring order, whose HMAC over `data` (or over one of several spellings a
+ * site could have signed, all meaning the same data) equals `signature`. (It calls `hmac` from
+ * src/signature.ts, where the security suites count the verifier's MACs.)
  */
 export function findSigningKey(
   keys: readonly SigningKey[],
-  candidates: Iterable<string>,
+  data: string | Iterable<string>,
   signature: Buffer,
   hash: HmacHash = 'sha256',
 ): SigningKey | undefined {
-  for (const data of candidates) {
-    for (const key of keys) if (signaturesEqual(hmac(hash, key.material, data), signature)) return key;
+  // One string, the usual case, without a list made for it.
+  if (typeof data === 'string') return keyThatSigned(keys, data, signature, hash);
+  for (const spelling of data) {
+    const key = keyThatSigned(keys, spelling, signature, hash);
+    if (key) return key;
   }
+  return undefined;
+}
+
+function keyThatSigned(keys: readonly SigningKey[], data: string, signature: Buffer, hash: HmacHash): SigningKey | undefined {
+  for (const key of keys) if (signaturesEqual(hmac(hash, key.material, data), signature)) return key;
   return undefined;
 }
 

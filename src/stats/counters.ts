@@ -82,8 +82,11 @@ interface Row {
 
 /** What a verifier counts into; never handed to the app (it could forge counts). */
 export interface Counters {
-  /** Counts one result; `count` is read now and not kept (the caller may refill it). */
-  count(count: Count, key?: KeyFacts): void;
+  /**
+   * Counts one result; `count` is read now and not kept (the caller may refill it). `at`: the time
+   * by these counters' own clock, when the caller has just read it.
+   */
+  count(count: Count, key?: KeyFacts, at?: number): void;
   snapshot(): StatsSnapshot;
 }
 
@@ -226,8 +229,7 @@ function createCounters(bounds: { maxTenants: number; maxKeyIds: number; maxSeri
     return row;
   }
 
-  function count(count: Count, key?: KeyFacts): void {
-    const at = now();
+  function count(count: Count, key?: KeyFacts, at = now()): void {
     folding = false;
     const tenant = tenantSlot(count.tenant);
     const tenantFolded = folding;

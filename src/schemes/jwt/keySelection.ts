@@ -41,7 +41,7 @@ export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): Sig
           "secrets (algorithm confusion, RFC 8725 §2.1): sign with the site's private key.",
       );
     }
-    const key = findSigningKey(candidates, [proof.signingInput], proof.signature, hash);
+    const key = findSigningKey(candidates, proof.signingInput, proof.signature, hash);
     if (!key) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
     return key;
   }

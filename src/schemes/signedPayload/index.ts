@@ -128,7 +128,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
 
   verify(proof, context) {
     const key =
-      findSigningKey(context.keys, [proof.canonical], proof.signature) ??
+      findSigningKey(context.keys, proof.canonical, proof.signature) ??
       findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical), proof.signature);
     if (!key)
       reject('INVALID_SIGNATURE', 'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.');

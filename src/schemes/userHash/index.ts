@@ -14,6 +14,14 @@ import type { Credentials } from '../../types.js';
 import { identifierScheme, readIdentifierSignature, type IdentifierProof } from '../identifierHash.js';
 import { presenceOf } from '../scheme.js';
 
+/** The metadata keys that are the contact's own fields, not attributes. */
+const PROFILE_FIELDS: ReadonlySet<string> = new Set(['name', 'email', 'phone']);
+
+/** `metadata[key]` when it is the object's own (as readAttributes reads keys): nothing inherited reaches a contact. */
+function ownField(metadata: Record<string, unknown> | null | undefined, key: string): unknown {
+  return metadata != null && Object.hasOwn(metadata, key) ? metadata[key] : undefined;
+}
+
 /** Checks the widget's fields: the verifier's `parse`, and signUserHash's check before it signs. */
 export function parseUserHash(fields: Credentials): IdentifierProof {
   if (fields.user_hash === undefined)
@@ -21,17 +29,19 @@ export function parseUserHash(fields: Credentials): IdentifierProof {
   if (typeof fields.user_id === 'number') reject('MALFORMED_IDENTITY', 'user_id must be a string: sign and send String(user.id).');
   const userId = optionalString(fields.user_id, 'user_id');
   if (userId === undefined) reject('MISSING_REQUIRED_FIELD', 'user_hash arrived without a user_id.');
-  // One pass over the metadata: the profile fields out, every other key an attribute.
-  const { name, email, phone, ...attributes } = readAttributes(fields.user_metadata, 'user_metadata');
+  // One pass over the metadata: every key but the profile fields an attribute (it refuses metadata
+  // that is not a plain object, so the profile fields are then read from one).
+  const metadata = fields.user_metadata as Record<string, unknown> | null | undefined;
+  const attributes = readAttributes(metadata, 'user_metadata', PROFILE_FIELDS);
   return {
     claimedIdentity: userId,
     signedValue: userId,
     signature: readIdentifierSignature(fields.user_hash, 'user_hash'),
     identityKey: 'externalId',
     externalId: userId,
-    name: optionalString(name, 'user_metadata.name'),
-    email: optionalString(email, 'user_metadata.email'),
-    phone: optionalString(phone, 'user_metadata.phone'),
+    name: optionalString(ownField(metadata, 'name'), 'user_metadata.name'),
+    email: optionalString(ownField(metadata, 'email'), 'user_metadata.email'),
+    phone: optionalString(ownField(metadata, 'phone'), 'user_metadata.phone'),
     attributes,
   };
 }
