@@ -1,10 +1,10 @@
 /**
- * Attempt counters behind one small interface: rate-limiter-flexible's memory limiter (embedded
- * default, capped) or its Redis limiter (shared by every instance). A shared store is used through
- * `insuredStore`: every operation has a deadline, past which the capped memory limiter decides.
+ * Attempt counters behind one small interface: in this process's memory (the embedded default,
+ * capped) or rate-limiter-flexible's Redis limiter (shared by every instance). A shared store is
+ * used through `insuredStore`: every operation has a deadline, past which the capped memory counter
+ * decides.
  */
-import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from './types.js';
 
 /**
@@ -86,7 +86,7 @@ export interface AttemptStore {
 }
 
 /**
- * Keys kept per counter in memory by default (about 0.55 KB each, measured by bench/memory).
+ * Keys kept per counter in memory by default (about 0.2 KB each, measured by bench/memory).
  *
  * @example
  * ```ts
@@ -139,59 +139,52 @@ interface MemoryStore extends AttemptStore {
   counter(name: string, limit: AttemptLimit): LocalCounter;
 }
 
-/** The part of rate-limiter-flexible's (internal) MemoryStorage that MemoryCounter uses. */
-interface MemoryStorage {
-  get(key: string): RateLimiterRes | null;
-  incrby(key: string, points: number, durationSeconds: number): RateLimiterRes;
-  delete(key: string): boolean;
+/** One key's window of failures: it opens at a failure and lasts the limit's duration. */
+interface FailureWindow {
+  failures: number;
+  /** When the window ends (Date.now() ms): from then on the key holds no failures. */
+  end: number;
 }
 
 /**
- * Failures in rate-limiter-flexible's memory limiter, attempts in flight beside them in a plain map
- * (they last a request, and most end verified: kept out of the limiter, they cost it no record,
- * timer or eviction). The limiter holds every key until its window ends, so a flood of new keys
- * would grow it without bound: this counter forgets the least recently failed key beyond
- * `maxKeys`. Memory stays bounded, and an attacker must churn `maxKeys` other keys to make it
- * forget one (each churned key is itself counted).
+ * Failures by key in one Map, attempts in flight beside them in another (they last a request, and
+ * most end verified: kept apart, they cost the windows nothing). A Map keeps its keys in the order
+ * they were set, so re-setting a key on each failure keeps them least recently failed first: beyond
+ * `maxKeys` the first is forgotten. Memory stays bounded, and an attacker must churn `maxKeys` other
+ * keys to make it forget one (each churned key is itself counted).
+ *
+ * Not rate-limiter-flexible's memory limiter, which this counter used to wrap: it sets a timer per
+ * key to delete it when its window ends, and under a flood of distinct failures the timers, its
+ * records and the LRU kept beside it to bound it cost more than the failure's HMAC (bench/PROFILE.md,
+ * "The distinct attacker"). Here a window that ended is simply read as empty, and dropped when met.
  */
 class MemoryCounter implements LocalCounter {
-  private readonly failures: MemoryStorage;
-  private readonly recentlyFailed: LRUCache<string, true>;
+  /** Open (or lately ended) windows of failures by key, least recently failed first. */
+  private readonly windows = new Map<string, FailureWindow>();
+  /** Where `forgetLeastRecentlyFailed` is in `windows`: made at the first key forgotten (see there). */
+  private oldest: Iterator<string> | undefined;
   private readonly inFlight = new Map<string, number>();
-  /** No window of failures ends later than this (Date.now() ms): each begins at a failure and lasts `limit.duration`. */
+  /** No window of failures ends later than this (Date.now() ms). */
   private failuresEnd = 0;
   /** The same per bucket of keys (allocated at the first failure recorded with a bucket). */
   private bucketEnds: Float64Array | undefined;
   /** A failure was recorded without a bucket: buckets say nothing. */
   private unbucketed = false;
+  private readonly windowMs: number;
 
   constructor(
-    private readonly limit: AttemptLimit,
-    maxKeys: number,
+    limit: AttemptLimit,
+    private readonly maxKeys: number,
   ) {
-    // The limiter counts synchronously but answers through promises. An attempt is reserved on
-    // every request, so its storage is read directly rather than a turn of the queue later.
-    const limiter = new RateLimiterMemory({ ...limit, keyPrefix: '' }); // one per counter: a prefix would only cost memory
-    this.failures = (limiter as unknown as { _memoryStorage: MemoryStorage })._memoryStorage;
-    if (typeof this.failures?.incrby !== 'function') {
-      throw new Error('chat-identity: unsupported rate-limiter-flexible version (no memory storage).');
-    }
-    // maxSize, not max: lru-cache preallocates `max` slots up front (~7 ms for 50,000), and a
-    // verifier per tenant should cost nothing until it sees failures.
-    this.recentlyFailed = new LRUCache<string, true>({
-      maxSize: maxKeys,
-      sizeCalculation: () => 1,
-      dispose: (_value, key) => void this.failures.delete(key),
-    });
+    this.windowMs = limit.duration * 1000;
   }
 
   reserve(key: string): AttemptCount {
     const inFlight = (this.inFlight.get(key) ?? 0) + 1;
     this.inFlight.set(key, inFlight);
-    // A record past its window may linger a moment (its timer deletes it): it holds nothing.
-    const failed = this.failedRecord(key);
-    if (!failed) return { held: inFlight, msLeft: 0 };
-    return { held: failed.consumedPoints + inFlight, msLeft: failed.msBeforeNext };
+    const now = Date.now();
+    const open = this.openWindow(key, now);
+    return open ? { held: open.failures + inFlight, msLeft: open.end - now } : { held: inFlight, msLeft: 0 };
   }
 
   refund(key: string): void {
@@ -206,7 +199,14 @@ class MemoryCounter implements LocalCounter {
   }
 
   quiet(at: number): boolean {
-    return this.inFlight.size === 0 && at >= this.failuresEnd;
+    if (this.inFlight.size !== 0 || at < this.failuresEnd) return false;
+    if (this.windows.size !== 0) {
+      // Every window has ended: none is worth its memory, and no failure is left without a bucket.
+      this.windows.clear();
+      this.oldest = undefined;
+      this.unbucketed = false;
+    }
+    return true;
   }
 
   quietFor(bucket: number, at: number): boolean {
@@ -214,12 +214,13 @@ class MemoryCounter implements LocalCounter {
   }
 
   heldBy(key: string): number {
-    const failed = this.failedRecord(key);
-    return (failed ? failed.consumedPoints : 0) + (this.inFlight.get(key) ?? 0);
+    return (this.openWindow(key, Date.now())?.failures ?? 0) + (this.inFlight.get(key) ?? 0);
   }
 
   msLeft(key: string): number {
-    return this.failedRecord(key)?.msBeforeNext ?? 0;
+    const now = Date.now();
+    const open = this.openWindow(key, now);
+    return open ? open.end - now : 0;
   }
 
   hold(key: string): void {
@@ -227,10 +228,18 @@ class MemoryCounter implements LocalCounter {
   }
 
   fail(key: string, bucket?: number): void {
-    this.failures.incrby(key, 1, this.limit.duration);
-    this.recentlyFailed.set(key, true);
-    // After incrby: its window, if it began now, began no later than this.
-    const end = Date.now() + this.limit.duration * 1000;
+    const now = Date.now();
+    const { windows } = this;
+    let window = windows.get(key);
+    if (window !== undefined) {
+      windows.delete(key); // set again below: now the most recently failed
+      if (window.end > now) window.failures++;
+      else window = undefined;
+    }
+    window ??= { failures: 1, end: now + this.windowMs };
+    windows.set(key, window);
+    if (windows.size > this.maxKeys) this.forgetLeastRecentlyFailed();
+    const { end } = window;
     this.failuresEnd = Math.max(this.failuresEnd, end);
     if (bucket === undefined) {
       this.unbucketed = true;
@@ -240,10 +249,24 @@ class MemoryCounter implements LocalCounter {
     }
   }
 
-  /** `key`'s record of failures while its window is open, else null. */
-  private failedRecord(key: string): RateLimiterRes | null {
-    const failed = this.recentlyFailed.has(key) ? this.failures.get(key) : null;
-    return failed && failed.msBeforeNext > 0 ? failed : null;
+  /**
+   * Deletes the first key. `windows.keys().next()` would walk every key deleted before it that the
+   * Map has not yet compacted away, tens of thousands under a flood; an iterator kept between calls
+   * walks each once (a Map iterator skips deleted keys and visits keys set after it was made).
+   */
+  private forgetLeastRecentlyFailed(): void {
+    let oldest = (this.oldest ??= this.windows.keys()).next();
+    // Every key it passed is gone, so it cannot be at the end while keys remain; were it, a new walk starts.
+    if (oldest.done) oldest = (this.oldest = this.windows.keys()).next();
+    this.windows.delete(oldest.value!);
+  }
+
+  /** `key`'s window of failures if it is open at `at`; one that ended is dropped. */
+  private openWindow(key: string, at: number): FailureWindow | undefined {
+    const window = this.windows.get(key);
+    if (window === undefined || window.end > at) return window;
+    this.windows.delete(key);
+    return undefined;
   }
 }
 

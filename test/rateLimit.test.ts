@@ -157,6 +157,46 @@ describe('failure limits', () => {
     expect(await attempt(limits, { identity: 'a' })).toBe('ADMITTED'); // 'a' was the oldest of 4 keys
   });
 
+  it('forget the least recently failed key, not the first to fail: a failure makes its key the newest', async () => {
+    const limits = limitsWith({ identity: { points: 2, duration: 60 }, address: false, maxKeys: 3 });
+    for (const identity of ['a', 'b', 'c', 'a', 'd']) await attempt(limits, { identity, code: 'INVALID_SIGNATURE' });
+    expect(await codeOf(attempt(limits, { identity: 'a' }))).toBe('RATE_LIMITED'); // 2 failures, kept
+    expect(await attempt(limits, { identity: 'b' })).toBe('ADMITTED'); // forgotten for 'd'
+  });
+
+  it('keep exactly the maxKeys most recently failed keys through a long churn', async () => {
+    const limits = limitsWith({ identity: { points: 1, duration: 60 }, address: false, maxKeys: 50 });
+    const kept: string[] = []; // the model: least recently failed first
+    const fail = async (identity: string) => {
+      expect(await attempt(limits, { identity, code: 'INVALID_SIGNATURE' })).toBe('ADMITTED');
+      kept.push(identity);
+      if (kept.length > 50) kept.shift();
+    };
+    for (let i = 0; i < 2_000; i++) {
+      await fail(`key-${i}`);
+      if (i % 7 === 0 && i >= 80) await fail(`key-${i - 80}`); // forgotten by now: counted anew, the newest
+    }
+    const refused = [];
+    for (let i = 0; i < 2_000; i++)
+      if ((await codeOf(attempt(limits, { identity: `key-${i}` }))) === 'RATE_LIMITED') refused.push(`key-${i}`);
+    expect(refused.sort()).toEqual([...kept].sort());
+    expect(refused.filter((key) => Number(key.slice(4)) < 1_900).length).toBeGreaterThan(0); // some kept by failing anew
+  });
+
+  it('read a window that ended as empty, and keep no key once every window has ended', () => {
+    const counter = memoryStore({ maxKeys: 10 }).counter('identity', { points: 5, duration: 60 });
+    for (const key of ['a', 'b', 'a']) counter.fail(key);
+    expect([counter.heldBy('a'), counter.heldBy('b'), counter.msLeft('a')]).toEqual([2, 1, 60_000]);
+    later(59);
+    expect(counter.quiet(Date.now())).toBe(false);
+    later(1);
+    expect([counter.heldBy('a'), counter.msLeft('a')]).toEqual([0, 0]);
+    expect(counter.quiet(Date.now())).toBe(true);
+    expect((counter as unknown as { windows: Map<string, unknown> }).windows.size).toBe(0);
+    counter.fail('a');
+    expect(counter.heldBy('a')).toBe(1); // a new window, counted from one
+  });
+
   it('refuse bad options at start-up', () => {
     const bad: RateLimitOptions[] = [
       { identity: { points: 0, duration: 60 } },
