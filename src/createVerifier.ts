@@ -273,8 +273,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     read: string | undefined | typeof UNREAD,
     how: 'cached' | 'limited' | 'admitted',
   ): Promise<void> {
-    const name = scheme ?? tenantScheme;
-    if (name === undefined || !keyRing.looksUp(name)) return;
+    const name = tenantLookup(scheme);
+    if (name === undefined) return;
     trace.lookedUp = true;
     let attempt: LimitedAttempt | undefined;
     try {
@@ -294,6 +294,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       void attempt?.end(error instanceof Rejection ? error.code : 'KEY_UNAVAILABLE');
     }
+  }
+
+  /** The scheme whose keys lookup names a request's tenant (its own, else the first with one), if any. */
+  function tenantLookup(scheme: SchemeName | undefined): SchemeName | undefined {
+    const name = scheme ?? tenantScheme;
+    return name !== undefined && keyRing.looksUp(name) ? name : undefined;
   }
 
   /** The first scheme, in the configured order, that finds the most of its proof in the request. */
@@ -445,7 +451,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     note: Note,
     trace: Trace,
     st: Checking,
-  ): Promise<IdentityResult> {
+  ): IdentityResult | Promise<IdentityResult> {
     try {
       st.attempt?.readAddress();
     } catch (error) {
@@ -535,10 +541,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
-  /** A check that threw: the result for its rejection, diagnosed, its tenant's mode learnt, its failure counted. */
-  async function failed(error: unknown, request: VerifyRequest, note: Note, trace: Trace, st: Checking): Promise<IdentityResult> {
-    const { picked, attempt, tenant, tenantKeys, claimed } = st;
-    let rejection = asRejection(error);
+  /**
+   * A check that threw: the result for its rejection, diagnosed, its tenant's mode learnt, its
+   * failure counted. Answered at once when none of that has to wait (no diagnosis to prepare, no
+   * tenant to learn, the memory store): a refusal costs no promise of its own.
+   */
+  function failed(
+    error: unknown,
+    request: VerifyRequest,
+    note: Note,
+    trace: Trace,
+    st: Checking,
+  ): IdentityResult | Promise<IdentityResult> {
+    const { picked, attempt, tenant, claimed } = st;
+    const rejection = asRejection(error);
     // Before any await below: a failure is counted against the address, and meanwhile another attempt may need it.
     try {
       attempt?.readAddress();
@@ -548,19 +564,55 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (st.stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
     // Hints are the server's decision: diagnostics on, or a signature that matched a test key
     // (then only test keys are examined). A client's own flag buys neither a hint nor work.
-    let examined = tenantKeys?.keys;
-    if (diagnostics && picked && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD) {
-      ({ rejection, examined } = await prepareDiagnosis(rejection, picked, attempt, tenant, tenantKeys, request, trace));
-    } else if (rejection.testKey && !diagnostics) {
-      examined = examined?.filter((key) => key.test);
-    }
+    const diagnose = diagnostics && picked !== undefined && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD;
     // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
+    if (diagnose || (!trace.asked && tenantLookup(picked?.scheme.name) !== undefined)) {
+      return failedAfterAwaits(rejection, diagnose, request, trace, st);
+    }
+    let examined = st.tenantKeys?.keys;
+    if (rejection.testKey && !diagnostics) examined = examined?.filter((key) => key.test);
+    const ended = attempt?.end(rejection.code);
+    if (ended) return ended.then(() => refusal(rejection, picked, examined, trace));
+    return refusal(rejection, picked, examined, trace);
+  }
+
+  /** `failed`, when the diagnosis must fetch keys or the tenant's mode must be learnt first. */
+  async function failedAfterAwaits(
+    rejection: Rejection,
+    diagnose: boolean,
+    request: VerifyRequest,
+    trace: Trace,
+    st: Checking,
+  ): Promise<IdentityResult> {
+    const { picked, attempt, tenant, tenantKeys } = st;
+    let examined = tenantKeys?.keys;
+    if (diagnose)
+      ({ rejection, examined } = await prepareDiagnosis(
+        rejection,
+        picked!,
+        attempt,
+        tenant as string | undefined,
+        tenantKeys,
+        request,
+        trace,
+      ));
+    else if (rejection.testKey && !diagnostics) examined = examined?.filter((key) => key.test);
     if (!trace.asked) {
       const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
       await learnTenant(picked?.scheme.name, request, trace, tenant, how);
     }
     const ended = attempt?.end(rejection.code);
     if (ended) await ended;
+    return refusal(rejection, picked, examined, trace);
+  }
+
+  /** The result of a refusal, with the hint and mistake it may carry; what the counters need goes on `trace`. */
+  function refusal(
+    rejection: Rejection,
+    picked: Picked | undefined,
+    examined: readonly SigningKey[] | undefined,
+    trace: Trace,
+  ): IdentityResult {
     const { hint, mistake, key } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
     const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
     if (picked) result.scheme = picked.scheme.name;

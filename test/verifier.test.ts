@@ -5,6 +5,7 @@ import {
   createVerifier,
   isIssuedResult,
   verifierOf,
+  verifyNow,
   signContactHash,
   signJwt,
   signPayload,
@@ -106,6 +107,36 @@ describe('createVerifier: only the results it returned are trusted', () => {
       expect(verifier.mustReject({ ...copy, verified: false })).toBe(true);
     }
     for (const value of [undefined, null, 'verified', 42, { verified: true }, [result]]) expect(isIssuedResult(value)).toBe(false);
+  });
+});
+
+describe("createVerifier: answering without a promise (the adapters' path)", () => {
+  const valid = { body: { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) } };
+  const forged = { body: { user_id: '1', user_hash: '0'.repeat(64) } };
+  const garbled = { body: { user_id: '1', user_hash: 'not hex' } };
+
+  it('answers a verified and a refused proof at once, with static keys and the memory store', () => {
+    const verifier = verifierFor({ scheme: 'user-hash', keys: [LIVE_KEY] });
+    expect(verifyNow(verifier, valid)).toMatchObject({ verified: true });
+    expect(verifyNow(verifier, forged)).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(verifyNow(verifier, garbled)).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    expect(verifyNow(verifier, {})).toMatchObject({ verified: false });
+  });
+
+  it("waits when a refusal needs a tenant's mode or a diagnosis, and answers the same", async () => {
+    const lookup = verifierFor({
+      scheme: 'user-hash',
+      keys: async () => ({ tenant: 'acme', keys: [LIVE_KEY], required: true }),
+      tenant: () => 'acme',
+    });
+    const refused = verifyNow(lookup, garbled); // refused before its keys were asked for: the lookup names its mode
+    expect(refused).toBeInstanceOf(Promise);
+    expect(await refused).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    expect(lookup.mustReject(await refused)).toBe(true);
+    const diagnosed = verifierFor({ scheme: 'user-hash', keys: [LIVE_KEY], diagnostics: true });
+    const explained = verifyNow(diagnosed, garbled);
+    expect(explained).toBeInstanceOf(Promise);
+    expect(await explained).toMatchObject({ error: { code: 'MALFORMED_IDENTITY', hint: expect.any(String) as string } });
   });
 });
 
