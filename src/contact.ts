@@ -24,6 +24,9 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/** `String.prototype.isWellFormed` (ES2024, in Node 20+), typed here: the sources compile with the ES2023 library. */
+type WellFormedCheck = string & { isWellFormed(): boolean };
+
 /**
  * Reads an optional string field; `null`, `undefined` and `''` are absent. Strings that are not
  * well-formed Unicode are refused: hashed as UTF-8, "a\uD800" and "a\uFFFD" would be one id.
@@ -34,7 +37,8 @@ export function optionalString(value: unknown, field: string, maxLength = MAX_ID
   if (value.length > maxLength) reject('MALFORMED_IDENTITY', `${field} is longer than ${maxLength} characters.`);
   // A lone surrogate is no character, and UTF-8 turns every one into U+FFFD. isWellFormed (Node 20+)
   // replaced a regular expression here: 7–9 ns against 11–15 ns on a short identifier.
-  if (!value.isWellFormed()) reject('MALFORMED_IDENTITY', `${field} is not well-formed Unicode (it holds a lone surrogate).`);
+  if (!(value as WellFormedCheck).isWellFormed())
+    reject('MALFORMED_IDENTITY', `${field} is not well-formed Unicode (it holds a lone surrogate).`);
   return value;
 }
 
