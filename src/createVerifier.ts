@@ -565,38 +565,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // Hints are the server's decision: diagnostics on, or a signature that matched a test key
     // (then only test keys are examined). A client's own flag buys neither a hint nor work.
     const diagnose = diagnostics && picked !== undefined && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD;
+    const examined = rejection.testKey && !diagnostics ? st.tenantKeys?.keys.filter((key) => key.test) : st.tenantKeys?.keys;
     // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
     if (diagnose || (!trace.asked && tenantLookup(picked?.scheme.name) !== undefined)) {
-      return failedAfterAwaits(rejection, diagnose, request, trace, st);
+      return failedAfterAwaits(rejection, examined, diagnose, request, trace, st);
     }
-    let examined = st.tenantKeys?.keys;
-    if (rejection.testKey && !diagnostics) examined = examined?.filter((key) => key.test);
     const ended = attempt?.end(rejection.code);
     if (ended) return ended.then(() => refusal(rejection, picked, examined, trace));
     return refusal(rejection, picked, examined, trace);
   }
 
-  /** `failed`, when the diagnosis must fetch keys or the tenant's mode must be learnt first. */
+  /** `failed`, when the diagnosis must fetch keys (`diagnose`: the tenant was read) or the tenant's mode must be learnt first. */
   async function failedAfterAwaits(
     rejection: Rejection,
+    examined: readonly SigningKey[] | undefined,
     diagnose: boolean,
     request: VerifyRequest,
     trace: Trace,
     st: Checking,
   ): Promise<IdentityResult> {
     const { picked, attempt, tenant, tenantKeys } = st;
-    let examined = tenantKeys?.keys;
-    if (diagnose)
-      ({ rejection, examined } = await prepareDiagnosis(
-        rejection,
-        picked!,
-        attempt,
-        tenant as string | undefined,
-        tenantKeys,
-        request,
-        trace,
-      ));
-    else if (rejection.testKey && !diagnostics) examined = examined?.filter((key) => key.test);
+    if (diagnose) {
+      const read = tenant as string | undefined;
+      ({ rejection, examined } = await prepareDiagnosis(rejection, picked!, attempt, read, tenantKeys, request, trace));
+    }
     if (!trace.asked) {
       const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
       await learnTenant(picked?.scheme.name, request, trace, tenant, how);
