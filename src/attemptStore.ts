@@ -117,7 +117,8 @@ export interface LocalCounter extends ImmediateCounter {
   record(key: string, reserved?: AttemptCount): void;
   /**
    * Nothing in flight, and every window of failures ended by `at` (Date.now(), read by the caller:
-   * an earlier time only ever answers false more often): any key holds nothing.
+   * an earlier time only ever answers false more often): any key holds nothing. Then the memory
+   * store also lets go of every key it kept.
    */
   quiet(at: number): boolean;
   /**
