@@ -63,32 +63,48 @@ interface Note {
   enforced?: boolean;
 }
 
-/**
- * What a check learnt besides its result, for the mode, the counters and the summary: the keys
- * lookup's answer (the tenant as it names it, and its `required`), and a failure's diagnosis.
- */
-interface Trace {
-  /** A keys lookup serves the request's scheme (else no tenant applies: static keys). */
-  lookedUp?: boolean;
-  /** The lookup was asked for this request's keys (so it is not asked again for the tenant's mode). */
-  asked?: boolean;
-  /** Its answer, when it gave one. */
-  answer?: TenantKeys;
-  /** The key a failure's diagnosis named. */
-  key?: SigningKey;
-  /** The diagnosed mistake's id. */
-  mistake?: string;
-  /** A failure's signature matched a test key. */
-  testKey?: boolean;
-  /** When a proof was verified (`now()`): the verifier's own counters count it at that time, without reading the clock again. */
-  at?: number;
-}
-
 /** `readTenant` has not run for the request yet. */
 const UNREAD = Symbol('unread');
 
 /** The stage of a check without sessions: only a session's DPoP proof ever changes it. */
 const NO_STAGE: Readonly<Stage> = Object.freeze({ failure: 'credential' });
+
+/**
+ * One request's check: where it has got to, for its failure path, and what it learnt besides its
+ * result, for the mode, the counters and the summary (the keys lookup's answer, the tenant as it
+ * names it and its `required`; a failure's diagnosis). One object a request, handed from step to
+ * step as `c`.
+ */
+class Check {
+  /** The scheme and the fields of the proof it found. */
+  picked: Picked | undefined = undefined;
+  attempt: LimitedAttempt | undefined = undefined;
+  /** The tenant the request names, once read. */
+  tenant: string | undefined | typeof UNREAD = UNREAD;
+  /** The keys the proof was checked with. */
+  tenantKeys: TenantKeys | undefined = undefined;
+  /** The identity the proof names was claimed (counted against its limit). */
+  claimed = false;
+  stage: Stage = NO_STAGE;
+  /** A keys lookup serves the request's scheme (else no tenant applies: static keys). */
+  lookedUp = false;
+  /** The lookup was asked for this request's keys (so it is not asked again for the tenant's mode). */
+  asked = false;
+  /** Its answer, when it gave one. */
+  answer: TenantKeys | undefined = undefined;
+  /** The key a failure's diagnosis named. */
+  key: SigningKey | undefined = undefined;
+  /** The diagnosed mistake's id. */
+  mistake: string | undefined = undefined;
+  /** A failure's signature matched a test key. */
+  testKey = false;
+  /** When a proof was verified (`now()`): the verifier's own counters count it at that time, without reading the clock again. */
+  at: number | undefined = undefined;
+  constructor(
+    readonly request: VerifyRequest,
+    readonly note: IssuedNote,
+  ) {}
+}
 
 /** Where a verifier of this package keeps its `verifyNow` (Symbol.for: every copy of the core finds it). */
 const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
@@ -108,16 +124,6 @@ const VERIFY_NOW = Symbol.for('chat-identity.verifyNow');
 export function verifyNow(verifier: Verifier, request: VerifyRequest): IdentityResult | Promise<IdentityResult> {
   const own = (verifier as { [VERIFY_NOW]?: (request: VerifyRequest) => IdentityResult | Promise<IdentityResult> })[VERIFY_NOW];
   return own ? own(request) : verifier.verify(request);
-}
-
-/** What a check has got to, for its failure path. */
-class Checking {
-  picked: Picked | undefined = undefined;
-  attempt: LimitedAttempt | undefined = undefined;
-  tenant: string | undefined | typeof UNREAD = UNREAD;
-  tenantKeys: TenantKeys | undefined = undefined;
-  claimed = false;
-  constructor(readonly stage: Stage) {}
 }
 
 /** Hands its caller's object to a subclass's constructor as `this`, so that the subclass can add its private field to it. */
@@ -257,7 +263,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const tenantScheme = schemes.find((scheme) => keyRing.looksUp(scheme.name))?.name;
 
   /** The mode a request was judged by: its tenant's answer, or the option. */
-  const modeOf = (trace: Trace): RequiredMode => trace.answer?.required ?? required;
+  const modeOf = (c: Check): RequiredMode => c.answer?.required ?? required;
 
   /**
    * Asks the keys lookup for the tenant a request names when only its mode is needed: a request with
@@ -268,14 +274,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
    */
   async function learnTenant(
     scheme: SchemeName | undefined,
-    request: VerifyRequest,
-    trace: Trace,
+    c: Check,
     read: string | undefined | typeof UNREAD,
     how: 'cached' | 'limited' | 'admitted',
   ): Promise<void> {
     const name = tenantLookup(scheme);
     if (name === undefined) return;
-    trace.lookedUp = true;
+    const { request } = c;
+    c.lookedUp = true;
     let attempt: LimitedAttempt | undefined;
     try {
       const tenant = read === UNREAD ? readTenant(request) : read;
@@ -289,7 +295,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }
       }
       const answer = keyRing.answer(name, tenant, request);
-      trace.answer = answer instanceof Promise ? await answer : answer;
+      c.answer = answer instanceof Promise ? await answer : answer;
       void attempt?.end(undefined);
     } catch (error) {
       void attempt?.end(error instanceof Rejection ? error.code : 'KEY_UNAVAILABLE');
@@ -363,80 +369,63 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * store, no sessions: the usual case), else a promise of it. The steps, and their order, are
    * those of `checkAsync`; each step that meets a promise hands the rest to `after`.
    */
-  function check(request: VerifyRequest, note: Note, trace: Trace): IdentityResult | Promise<IdentityResult> {
-    if (sessions) return checkAsync(request, note, trace);
-    const st = new Checking(NO_STAGE);
+  function check(c: Check): IdentityResult | Promise<IdentityResult> {
+    if (sessions) return checkAsync(c);
     try {
-      const picked = (st.picked = pick(request));
+      const picked = (c.picked = pick(c.request));
       if (!picked) {
         // Nothing presented: the tenant's own setting decides whether that is MISSING_IDENTITY.
-        if (tenantScheme !== undefined) return nothingPresented(request, trace);
-        return notPresented(trace);
+        if (tenantScheme !== undefined) return nothingPresented(c);
+        return notPresented(c);
       }
       // A client over its limit is refused before its proof is even read.
-      st.attempt = limits?.begin(request);
-      const admitted = st.attempt?.admit();
-      if (admitted) return after(admitted, () => readProof(request, note, trace, st), request, note, trace, st);
-      return readProof(request, note, trace, st);
+      c.attempt = limits?.begin(c.request);
+      const admitted = c.attempt?.admit();
+      if (admitted) return after(admitted, () => readProof(c), c);
+      return readProof(c);
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
   }
 
-  function readProof(request: VerifyRequest, note: Note, trace: Trace, st: Checking): IdentityResult | Promise<IdentityResult> {
+  function readProof(c: Check): IdentityResult | Promise<IdentityResult> {
     try {
-      const scheme = st.picked!.scheme;
-      trace.lookedUp = keyRing.looksUp(scheme.name);
-      st.tenant = trace.lookedUp ? readTenant(request) : undefined;
-      const proof = scheme.parse(st.picked!.credentials, settings);
-      trace.asked = true;
-      const configured = keyRing.configured(scheme.name, st.tenant, request, proof.keyId);
-      if (configured instanceof Promise) {
-        return after(configured, (keys) => claimProof(keys, proof, request, note, trace, st), request, note, trace, st);
-      }
-      return claimProof(configured, proof, request, note, trace, st);
+      const { scheme, credentials } = c.picked!;
+      c.lookedUp = keyRing.looksUp(scheme.name);
+      c.tenant = c.lookedUp ? readTenant(c.request) : undefined;
+      const proof = scheme.parse(credentials, settings);
+      c.asked = true;
+      const configured = keyRing.configured(scheme.name, c.tenant, c.request, proof.keyId);
+      if (configured instanceof Promise) return after(configured, (keys) => claimProof(keys, proof, c), c);
+      return claimProof(configured, proof, c);
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
   }
 
-  function claimProof(
-    tenantKeys: TenantKeys,
-    proof: ParsedProof,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-    st: Checking,
-  ): IdentityResult | Promise<IdentityResult> {
+  function claimProof(tenantKeys: TenantKeys, proof: ParsedProof, c: Check): IdentityResult | Promise<IdentityResult> {
     try {
-      st.tenantKeys = trace.answer = tenantKeys;
+      c.tenantKeys = c.answer = tenantKeys;
       // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
-      const claim = st.attempt?.claim(tenantKeys.tenant, `${st.picked!.scheme.name}:${proof.claimedIdentity}`);
-      if (claim) return after(claim, () => verifyProof(tenantKeys, proof, request, note, trace, st), request, note, trace, st);
-      return verifyProof(tenantKeys, proof, request, note, trace, st);
+      const claim = c.attempt?.claim(tenantKeys.tenant, `${c.picked!.scheme.name}:${proof.claimedIdentity}`);
+      if (claim) return after(claim, () => verifyProof(tenantKeys, proof, c), c);
+      return verifyProof(tenantKeys, proof, c);
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
   }
 
-  function verifyProof(
-    tenantKeys: TenantKeys,
-    proof: ParsedProof,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-    st: Checking,
-  ): IdentityResult | Promise<IdentityResult> {
+  function verifyProof(tenantKeys: TenantKeys, proof: ParsedProof, c: Check): IdentityResult | Promise<IdentityResult> {
     try {
-      st.claimed = true;
-      const at = (trace.at = now());
+      c.claimed = true;
+      const at = (c.at = now());
       const usable = keyRing.usable(tenantKeys.keys, at);
-      const result = st.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
+      const result = c.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
       // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
-      void st.attempt?.end(undefined);
+      void c.attempt?.end(undefined);
       return result;
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
   }
 
@@ -447,45 +436,39 @@ export function createVerifier(options: VerifierOptions): Verifier {
   function after<T>(
     pending: Promise<T>,
     next: (value: T) => IdentityResult | Promise<IdentityResult>,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-    st: Checking,
+    c: Check,
   ): IdentityResult | Promise<IdentityResult> {
     try {
-      st.attempt?.readAddress();
+      c.attempt?.readAddress();
     } catch (error) {
       void pending.catch(() => {}); // its outcome no longer matters
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
-    return waitThen(pending, next, request, note, trace, st);
+    return waitThen(pending, next, c);
   }
 
   async function waitThen<T>(
     pending: Promise<T>,
     next: (value: T) => IdentityResult | Promise<IdentityResult>,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-    st: Checking,
+    c: Check,
   ): Promise<IdentityResult> {
     let value: T;
     try {
       value = await pending;
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
     return next(value);
   }
 
   /** No proof and no session, with a keys lookup that may name the tenant (and so its mode). */
-  async function nothingPresented(request: VerifyRequest, trace: Trace): Promise<IdentityResult> {
-    await learnTenant(undefined, request, trace, UNREAD, 'limited');
-    return notPresented(trace);
+  async function nothingPresented(c: Check): Promise<IdentityResult> {
+    await learnTenant(undefined, c, UNREAD, 'limited');
+    return notPresented(c);
   }
 
-  function notPresented(trace: Trace): IdentityResult {
-    if (modeOf(trace) === false) return { verified: false };
+  function notPresented(c: Check): IdentityResult {
+    if (modeOf(c) === false) return { verified: false };
     return {
       verified: false,
       error: failure(
@@ -496,32 +479,33 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** The same steps as `check`, awaited one after another: with sessions (a proof starts one; a credential is checked). */
-  async function checkAsync(request: VerifyRequest, note: Note, trace: Trace): Promise<IdentityResult> {
-    const st = new Checking({ failure: 'credential' });
+  async function checkAsync(c: Check): Promise<IdentityResult> {
+    const { request } = c;
+    c.stage = { failure: 'credential' };
     try {
-      const picked = (st.picked = pick(request));
+      const picked = (c.picked = pick(request));
       if (!picked) {
         const credential = sessions?.credentialOf(request);
-        if (credential !== undefined) return await checkSession(sessions!, credential, request, note, trace);
-        await learnTenant(undefined, request, trace, UNREAD, 'limited');
-        return notPresented(trace);
+        if (credential !== undefined) return await checkSession(sessions!, credential, c);
+        await learnTenant(undefined, c, UNREAD, 'limited');
+        return notPresented(c);
       }
       const { scheme, credentials } = picked;
-      st.attempt = limits?.begin(request);
-      st.attempt?.readAddress(); // with sessions every step may await
-      const admitted = st.attempt?.admit();
+      c.attempt = limits?.begin(request);
+      c.attempt?.readAddress(); // with sessions every step may await
+      const admitted = c.attempt?.admit();
       if (admitted) await admitted;
-      trace.lookedUp = keyRing.looksUp(scheme.name);
-      st.tenant = trace.lookedUp ? readTenant(request) : undefined;
+      c.lookedUp = keyRing.looksUp(scheme.name);
+      c.tenant = c.lookedUp ? readTenant(request) : undefined;
       const proof = scheme.parse(credentials, settings);
       // Static keys come back as they are: awaiting them would only cost a turn of the queue. A key
       // set fetched from a URL that lacks the key the proof names (a JWT's kid) is fetched again first.
-      trace.asked = true;
-      const configured = keyRing.configured(scheme.name, st.tenant, request, proof.keyId);
-      const tenantKeys = (st.tenantKeys = trace.answer = configured instanceof Promise ? await configured : configured);
-      const claim = st.attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
+      c.asked = true;
+      const configured = keyRing.configured(scheme.name, c.tenant, request, proof.keyId);
+      const tenantKeys = (c.tenantKeys = c.answer = configured instanceof Promise ? await configured : configured);
+      const claim = c.attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
       if (claim) await claim;
-      st.claimed = true;
+      c.claimed = true;
       const at = now();
       const usable = keyRing.usable(tenantKeys.keys, at);
       if (sessions) {
@@ -529,15 +513,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
           scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }),
           usable,
         );
-        await startSession(sessions, result, key, request, at, st.stage, note);
-        void st.attempt?.end(undefined);
+        await startSession(sessions, result, key, at, c);
+        void c.attempt?.end(undefined);
         return result;
       }
       const result = scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
-      void st.attempt?.end(undefined);
+      void c.attempt?.end(undefined);
       return result;
     } catch (error) {
-      return failed(error, request, note, trace, st);
+      return failed(error, c);
     }
   }
 
@@ -546,14 +530,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * failure counted. Answered at once when none of that has to wait (no diagnosis to prepare, no
    * tenant to learn, the memory store): a refusal costs no promise of its own.
    */
-  function failed(
-    error: unknown,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-    st: Checking,
-  ): IdentityResult | Promise<IdentityResult> {
-    const { picked, attempt, tenant, claimed } = st;
+  function failed(error: unknown, c: Check): IdentityResult | Promise<IdentityResult> {
+    const { picked, attempt, tenant, claimed } = c;
     const rejection = asRejection(error);
     // Before any await below: a failure is counted against the address, and meanwhile another attempt may need it.
     try {
@@ -561,18 +539,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (readError) {
       asRejection(readError); // a bug or the app's getter: said; the address limit does not count this one
     }
-    if (st.stage.failure === 'dpop') return refusedBinding(sessions!, rejection, picked!, attempt, note);
+    if (c.stage.failure === 'dpop') return refusedBinding(sessions!, rejection, c);
     // Hints are the server's decision: diagnostics on, or a signature that matched a test key
     // (then only test keys are examined). A client's own flag buys neither a hint nor work.
     const diagnose = diagnostics && picked !== undefined && DIAGNOSABLE.has(rejection.code) && !claimed && tenant !== UNREAD;
-    const examined = rejection.testKey && !diagnostics ? st.tenantKeys?.keys.filter((key) => key.test) : st.tenantKeys?.keys;
+    const examined = rejection.testKey && !diagnostics ? c.tenantKeys?.keys.filter((key) => key.test) : c.tenantKeys?.keys;
     // Refused before its keys were asked for: the tenant's mode still decides what becomes of it.
-    if (diagnose || (!trace.asked && tenantLookup(picked?.scheme.name) !== undefined)) {
-      return failedAfterAwaits(rejection, examined, diagnose, request, trace, st);
+    if (diagnose || (!c.asked && tenantLookup(picked?.scheme.name) !== undefined)) {
+      return failedAfterAwaits(rejection, examined, diagnose, c);
     }
     const ended = attempt?.end(rejection.code);
-    if (ended) return ended.then(() => refusal(rejection, picked, examined, trace));
-    return refusal(rejection, picked, examined, trace);
+    if (ended) return ended.then(() => refusal(rejection, examined, c));
+    return refusal(rejection, examined, c);
   }
 
   /** `failed`, when the diagnosis must fetch keys (`diagnose`: the tenant was read) or the tenant's mode must be learnt first. */
@@ -580,37 +558,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
     rejection: Rejection,
     examined: readonly SigningKey[] | undefined,
     diagnose: boolean,
-    request: VerifyRequest,
-    trace: Trace,
-    st: Checking,
+    c: Check,
   ): Promise<IdentityResult> {
-    const { picked, attempt, tenant, tenantKeys } = st;
-    if (diagnose) {
-      const read = tenant as string | undefined;
-      ({ rejection, examined } = await prepareDiagnosis(rejection, picked!, attempt, read, tenantKeys, request, trace));
-    }
-    if (!trace.asked) {
+    const { picked, attempt, tenant } = c;
+    if (diagnose) ({ rejection, examined } = await prepareDiagnosis(rejection, c));
+    if (!c.asked) {
       const how = rejection.code === 'RATE_LIMITED' ? 'cached' : picked ? 'admitted' : 'limited';
-      await learnTenant(picked?.scheme.name, request, trace, tenant, how);
+      await learnTenant(picked?.scheme.name, c, tenant, how);
     }
     const ended = attempt?.end(rejection.code);
     if (ended) await ended;
-    return refusal(rejection, picked, examined, trace);
+    return refusal(rejection, examined, c);
   }
 
-  /** The result of a refusal, with the hint and mistake it may carry; what the counters need goes on `trace`. */
-  function refusal(
-    rejection: Rejection,
-    picked: Picked | undefined,
-    examined: readonly SigningKey[] | undefined,
-    trace: Trace,
-  ): IdentityResult {
+  /** The result of a refusal, with the hint and mistake it may carry; what the counters need goes on the check. */
+  function refusal(rejection: Rejection, examined: readonly SigningKey[] | undefined, c: Check): IdentityResult {
+    const { picked } = c;
     const { hint, mistake, key } = diagnostics || rejection.testKey ? explain(rejection, picked, examined) : NO_HINT;
     const result: IdentityResult = { verified: false, error: failure(rejection.code, hint, rejection.retryAfter, mistake) };
     if (picked) result.scheme = picked.scheme.name;
-    if (mistake !== undefined) trace.mistake = mistake;
-    if (key !== undefined) trace.key = key;
-    if (rejection.testKey) trace.testKey = true;
+    if (mistake !== undefined) c.mistake = mistake;
+    if (key !== undefined) c.key = key;
+    if (rejection.testKey) c.testKey = true;
     return result;
   }
 
@@ -651,16 +620,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
    */
   async function prepareDiagnosis(
     rejection: Rejection,
-    picked: Picked,
-    attempt: LimitedAttempt | undefined,
-    tenant: string | undefined,
-    tenantKeys: TenantKeys | undefined,
-    request: VerifyRequest,
-    trace: Trace,
+    c: Check,
   ): Promise<{ rejection: Rejection; examined: readonly SigningKey[] | undefined }> {
+    const picked = c.picked!;
+    const { attempt } = c;
+    const tenant = c.tenant as string | undefined; // read: `failed` diagnoses only then
     try {
-      trace.asked = true;
-      tenantKeys = trace.answer ??= await keyRing.configured(picked.scheme.name, tenant, request);
+      c.asked = true;
+      const tenantKeys = (c.answer ??= await keyRing.configured(picked.scheme.name, tenant, c.request));
       const identity = picked.scheme.claimedIdentity(picked.credentials);
       const claim = identity === undefined ? undefined : attempt?.claim(tenantKeys.tenant, `${picked.scheme.name}:${identity}`);
       if (claim) await claim;
@@ -677,16 +644,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * the request's DPoP proof (a present but invalid one refuses the request); a session the request
    * also carries, for someone else, is ended (the user switched accounts).
    */
-  async function startSession(
-    sessions: Sessions,
-    result: VerifiedIdentity,
-    siteKey: SigningKey,
-    request: VerifyRequest,
-    at: number,
-    stage: Stage,
-    note: Note,
-  ): Promise<void> {
-    const binding = sessions.config.bind ? await sessions.bindingOf(request, at, stage) : undefined;
+  async function startSession(sessions: Sessions, result: VerifiedIdentity, siteKey: SigningKey, at: number, c: Check): Promise<void> {
+    const { request, note } = c;
+    const binding = sessions.config.bind ? await sessions.bindingOf(request, at, c.stage) : undefined;
     const started = await sessions.issue(result, siteKey, at, binding);
     if (started) {
       note.session = started.facts;
@@ -697,18 +657,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** A proof that verified, refused for its DPoP proof: the proof's failure, with the DPoP challenge. */
-  async function refusedBinding(
-    sessions: Sessions,
-    rejection: Rejection,
-    picked: Picked,
-    attempt: LimitedAttempt | undefined,
-    note: Note,
-  ): Promise<IdentityResult> {
-    const ended = attempt?.end(rejection.code);
+  async function refusedBinding(sessions: Sessions, rejection: Rejection, c: Check): Promise<IdentityResult> {
+    const ended = c.attempt?.end(rejection.code);
     if (ended) await ended;
     const error = failure(rejection.code, diagnostics ? rejection.hint : undefined);
-    const result: IdentityResult = { verified: false, error, scheme: picked.scheme.name };
-    note.headers = sessions.refusedHeaders(rejection, 'dpop');
+    const result: IdentityResult = { verified: false, error, scheme: c.picked!.scheme.name };
+    c.note.headers = sessions.refusedHeaders(rejection, 'dpop');
     return result;
   }
 
@@ -716,13 +670,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * A request with no proof, and a session credential: read, limited like a proof (the address
    * before it is read, the identity it claims before its MAC), then checked (src/session/index.ts).
    */
-  async function checkSession(
-    sessions: Sessions,
-    credential: string,
-    request: VerifyRequest,
-    note: Note,
-    trace: Trace,
-  ): Promise<IdentityResult> {
+  async function checkSession(sessions: Sessions, credential: string, c: Check): Promise<IdentityResult> {
+    const { request, note } = c;
     let attempt: LimitedAttempt | undefined;
     let scheme: Scheme | undefined;
     let tenant: string | undefined | typeof UNREAD = UNREAD;
@@ -735,11 +684,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const opened = sessions.open(credential);
       scheme = schemes.find((s) => s.name === opened.claims.s);
       if (!scheme) reject('INVALID_SIGNATURE', `The session was issued for ${opened.claims.s}, which this verifier does not take.`);
-      trace.lookedUp = keyRing.looksUp(scheme.name);
-      tenant = trace.lookedUp ? readTenant(request) : undefined;
-      trace.asked = true;
+      c.lookedUp = keyRing.looksUp(scheme.name);
+      tenant = c.lookedUp ? readTenant(request) : undefined;
+      c.asked = true;
       const configured = keyRing.configured(scheme.name, tenant, request);
-      const tenantKeys = (trace.answer = configured instanceof Promise ? await configured : configured);
+      const tenantKeys = (c.answer = configured instanceof Promise ? await configured : configured);
       const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${opened.identity}`);
       if (claim) await claim;
       const at = now();
@@ -751,7 +700,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return result;
     } catch (error) {
       const rejection = asRejection(error);
-      if (!trace.asked) await learnTenant(scheme?.name, request, trace, tenant, rejection.code === 'RATE_LIMITED' ? 'cached' : 'admitted');
+      if (!c.asked) await learnTenant(scheme?.name, c, tenant, rejection.code === 'RATE_LIMITED' ? 'cached' : 'admitted');
       const ended = attempt?.end(rejection.code);
       if (ended) await ended;
       // A session has no signing mistake to diagnose: its hint, with diagnostics on, is the answer.
@@ -784,20 +733,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   /** Counts a result and hands its summary to `onResult`: what the counters and the logs see of it. */
-  function record(result: IdentityResult, trace: Trace, mode: AppliedMode, request: VerifyRequest): void {
+  function record(result: IdentityResult, c: Check, mode: AppliedMode): void {
     // The tenant as the lookup named it: `null` (unknown) when it did not answer, never the request's own name.
-    labels.tenant = !trace.lookedUp ? undefined : trace.answer ? trace.answer.tenant : null;
+    labels.tenant = !c.lookedUp ? undefined : c.answer ? c.answer.tenant : null;
     labels.scheme = result.scheme;
     labels.outcome = result.verified ? 'VERIFIED' : (result.error?.code ?? 'MISSING_IDENTITY');
-    labels.keyId = result.verified ? result.keyId : trace.key?.id;
-    labels.test = result.verified ? result.test : trace.key ? trace.key.test : trace.testKey || undefined;
+    labels.keyId = result.verified ? result.keyId : c.key?.id;
+    labels.test = result.verified ? result.test : c.key ? c.key.test : c.testKey || undefined;
     labels.via = result.via ?? (result.scheme === undefined ? undefined : 'proof');
     labels.mode = mode;
-    labels.mistake = trace.mistake;
-    counters?.count(labels, trace.key && { test: trace.key.test, expiresAt: trace.key.expiresAt }, countsOnOwnClock ? trace.at : undefined);
+    labels.mistake = c.mistake;
+    counters?.count(labels, c.key && { test: c.key.test, expiresAt: c.key.expiresAt }, countsOnOwnClock ? c.at : undefined);
     if (!onResult) return;
     try {
-      const returned = onResult(summarise(result, labels, request.ip), request);
+      const returned = onResult(summarise(result, labels, c.request.ip), c.request);
       if (returned instanceof Promise) returned.catch((error: unknown) => sayOnResult(error));
     } catch (error) {
       sayOnResult(error);
@@ -811,30 +760,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** `verify()`, answering with the result itself when nothing had to be awaited (the adapters' path). */
   function verifyNow(request: VerifyRequest | undefined): IdentityResult | Promise<IdentityResult> {
-    request ??= {};
-    const note: IssuedNote = { verifier };
-    const trace: Trace = {};
-    const checked = check(request, note, trace);
-    if (checked instanceof Promise) return checked.then((result) => settle(result, request, note, trace));
-    return settle(checked, request, note, trace);
+    const c = new Check(request ?? {}, { verifier });
+    const checked = check(c);
+    if (checked instanceof Promise) return checked.then((result) => settle(result, c));
+    return settle(checked, c);
   }
 
   /** A checked result judged by its tenant's mode, recorded as issued, counted, and handed to `onVerified`. */
-  function settle(
-    result: IdentityResult,
-    request: VerifyRequest,
-    note: IssuedNote,
-    trace: Trace,
-  ): IdentityResult | Promise<IdentityResult> {
-    const mode = modeOf(trace);
+  function settle(result: IdentityResult, c: Check): IdentityResult | Promise<IdentityResult> {
+    const { note } = c;
+    const mode = modeOf(c);
     if (!result.verified) {
       if (mode === true) note.enforced = true;
       else if (mode === 'report' && result.error) result.wouldReject = result.error.code;
     }
     Issued.mark(result, note);
-    if (counters || onResult) record(result, trace, mode === true ? 'enforce' : mode === false ? 'off' : 'report', request);
+    if (counters || onResult) record(result, c, mode === true ? 'enforce' : mode === false ? 'off' : 'report');
     // Outside the check's try on purpose: a failing contact store is the app's error, not bad input.
-    if (result.verified && onVerified) return handOver(onVerified, result, request);
+    if (result.verified && onVerified) return handOver(onVerified, result, c.request);
     return result;
   }
 
