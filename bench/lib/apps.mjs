@@ -9,9 +9,10 @@
  *   config:    bare | user-hash | signed-payload | jwt        (this package, default options: limits on)
  *              floor-user-hash | floor-signed-payload | floor-jwt (the minimal node:crypto check
  *                 of bench/lib/floors.mjs as a middleware: what any verification must cost)
- *              floorasync-<scheme> | direct-<scheme> | required-<scheme> (to take the adapter path
- *                 apart: the floor through a promise; the core's verify() in the app's own
- *                 middleware; this package's middleware with required: true and no requireVerified())
+ *              floorasync-<scheme> | floorguard-<scheme> | direct-<scheme> | required-<scheme> (to
+ *                 take the adapter path apart: the floor through a promise; the floor and a route-level
+ *                 guard letting everything through; the core's verify() in the app's own middleware;
+ *                 this package's middleware with required: true and no requireVerified())
  *              jwt-passport (this package's IdentityStrategy) | express-jwt | passport-jwt   (Express)
  *              fastify-jwt (@fastify/jwt, as its README shows: an onRequest hook, jwtVerify())  (Fastify)
  *
@@ -51,7 +52,13 @@ async function expressApp(config, options, floor, importPackage) {
       req.user = user;
       next();
     });
-    app.post('/chat', (req, res) => reply(res, req.user));
+    if (floor.guard)
+      app.post(
+        '/chat',
+        (req, res, next) => next(),
+        (req, res) => reply(res, req.user),
+      );
+    else app.post('/chat', (req, res) => reply(res, req.user));
   } else if (floor) {
     app.use((req, res, next) => {
       floor({ headers: req.headers, body: req.body, ip: req.ip }).then((user) => {
@@ -130,7 +137,13 @@ async function koaApp(config, options, floor, importPackage) {
       ctx.state.user = user;
       await next();
     });
-    router.post('/chat', (ctx) => reply(ctx, ctx.state.user));
+    if (floor.guard)
+      router.post(
+        '/chat',
+        (ctx, next) => next(),
+        (ctx) => reply(ctx, ctx.state.user),
+      );
+    else router.post('/chat', (ctx) => reply(ctx, ctx.state.user));
   } else {
     throw new Error(`unknown koa config ${config}`);
   }
@@ -167,7 +180,8 @@ async function fastifyApp(config, options, floor, importPackage) {
       request.user = user;
       done();
     });
-    app.post('/chat', async (request) => reply(request.user));
+    if (floor.guard) app.post('/chat', { preHandler: (request, res, done) => done() }, async (request) => reply(request.user));
+    else app.post('/chat', async (request) => reply(request.user));
   } else if (floor) {
     app.decorateRequest('user', null);
     app.addHook('preValidation', async (request, res) => {
@@ -200,12 +214,15 @@ async function fastifyApp(config, options, floor, importPackage) {
  * mounts it). The decomposition configurations (bench/PROFILE.md, "Adapter path") use the same
  * mounting with an async check:
  *   floorasync-<scheme>  the floor, answered through a promise (an async function awaited)
+ *   floorguard-<scheme>  the floor, and a route-level guard that lets every request through (what a
+ *                        separate per-route guard such as requireVerified() costs the framework)
  *   direct-<scheme>      the core's verifier.verify() called from the app's own middleware (no adapter)
  */
 async function checkOf(config, options, importPackage) {
   const [kind, ...rest] = config.split('-');
   const scheme = rest.join('-');
   if (kind === 'floor') return Object.assign(floors()[scheme], { sync: true });
+  if (kind === 'floorguard') return Object.assign(floors()[scheme], { sync: true, guard: true });
   if (kind === 'floorasync') {
     const floor = floors()[scheme];
     return async (request) => floor(request);
