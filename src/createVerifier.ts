@@ -318,7 +318,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
         : scheme.credentials(request);
       if (credentials === undefined || credentials === null || typeof credentials !== 'object') continue;
       const score = scheme.presence(credentials);
-      if (score > bestScore) [best, bestScore] = [{ scheme, credentials }, score];
+      if (score > bestScore) {
+        best = { scheme, credentials };
+        bestScore = score;
+      }
       if (score === 2) break;
     }
     return best;

@@ -100,6 +100,20 @@ describe('jwt: tokens as the seed makes them', () => {
     expect(Buffer.from(sameBytes, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
     expect(await code(`${h}.${p}.${sameBytes}`)).toBe('MALFORMED_IDENTITY');
   });
+
+  it("refuses a signature spelt in base64's alphabet (+ and / for - and _), which Node's decoder reads as the same bytes", async () => {
+    // A token whose signature holds both a '-' and a '_' (a few iat values in, about one in four).
+    const signatureOf = (token: string) => token.split('.')[2]!;
+    const token = Array.from({ length: 200 }, (_, i) => handToken(HS256, { ...claims, iat: NOW_SECONDS - i })).find(
+      (t) => signatureOf(t).includes('-') && signatureOf(t).includes('_'),
+    )!;
+    const [h, p, s] = token.split('.') as [string, string, string];
+    expect(await code(token)).toBe('VERIFIED');
+    for (const respelt of [s.replaceAll('-', '+'), s.replaceAll('_', '/')]) {
+      expect(Buffer.from(respelt, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+      expect(await code(`${h}.${p}.${respelt}`)).toBe('MALFORMED_IDENTITY');
+    }
+  });
 });
 
 describe('jwt: algorithms', () => {
