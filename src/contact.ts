@@ -81,7 +81,8 @@ export function readAttributes(source: unknown, field: string, skip: ReadonlySet
     if (couldBeLong && JSON.stringify(value).length > MAX_ATTRIBUTE_LENGTH) {
       reject('MALFORMED_IDENTITY', `${field}.${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
     }
-    attributes[key] = Array.isArray(value) ? value.slice() : value;
+    // A copy, frozen: an issued result is frozen whole (src/createVerifier.ts, freezeIssued).
+    attributes[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
   }
   return attributes;
 }

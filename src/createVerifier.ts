@@ -157,6 +157,22 @@ class Issued extends Lend {
   }
 }
 type IssuedNote = Note & { verifier: Verifier };
+
+/**
+ * Freezes a result as it is issued, its contact, attributes and `verifiedFields` with it: the guard
+ * trusts the mark, so nothing after the check may change what the marked object says. A body
+ * deep-merged onto the request (`_.merge(req, req.body)`) would otherwise turn an unverified result
+ * verified, or a verified one into someone else's, under the same mark.
+ */
+function freezeIssued(result: IdentityResult): void {
+  if (result.verified) {
+    const { contact } = result;
+    Object.freeze(contact.attributes);
+    Object.freeze(contact.verifiedFields);
+    Object.freeze(contact);
+  } else if (result.error) Object.freeze(result.error);
+  Object.freeze(result);
+}
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
@@ -778,6 +794,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       else if (mode === 'report' && result.error) result.wouldReject = result.error.code;
     }
     Issued.mark(result, note);
+    freezeIssued(result);
     if (counters || onResult) record(result, c, mode === true ? 'enforce' : mode === false ? 'off' : 'report');
     // Outside the check's try on purpose: a failing contact store is the app's error, not bad input.
     if (result.verified && onVerified) return handOver(onVerified, result, c.request);

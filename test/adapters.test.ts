@@ -358,7 +358,16 @@ describe('a guarded route is never reached unverified', () => {
     headers?: Record<string, string>;
     query?: string;
     options?: Partial<MiddlewareOptions>;
-    setup?: 'mass-assign' | 'forge' | 'no-middleware' | 'guard-first';
+    setup?: 'mass-assign' | 'deep-merge' | 'forge' | 'no-middleware' | 'guard-first';
+  };
+  /** A deep merge as lodash's `_.merge` makes it: its assignments are sloppy-mode ones, so a frozen property stays as it was. */
+  const deepMerge = (target: object, source: unknown): void => {
+    if (source === null || typeof source !== 'object') return;
+    for (const [key, value] of Object.entries(source)) {
+      const current: unknown = Reflect.get(target, key);
+      if (value !== null && typeof value === 'object' && current !== null && typeof current === 'object') deepMerge(current, value);
+      else Reflect.set(target, key, value);
+    }
   };
   const fakeResult = {
     verified: true,
@@ -374,6 +383,11 @@ describe('a guarded route is never reached unverified', () => {
     { name: 'the right hash, base64', body: { user_id: 'u1', user_hash: Buffer.from(valid.user_hash, 'hex').toString('base64') } },
     { name: 'a result object in the body', body: { identity: fakeResult, verified: true } },
     { name: 'a mass-assigning app copying the body onto req / ctx.state', body: { identity: fakeResult }, setup: 'mass-assign' },
+    {
+      name: "an app deep-merging the body into req / ctx.state (lodash's _.merge) over the result it refused",
+      body: { ...forged, identity: fakeResult },
+      setup: 'deep-merge',
+    },
     { name: 'app code attaching a look-alike result', setup: 'forge' },
     {
       name: 'headers claiming verification',
@@ -400,7 +414,8 @@ describe('a guarded route is never reached unverified', () => {
     if (attempt.setup !== 'no-middleware') app.use(forExpress.identityVerification(options(attempt.options)));
     if (attempt.setup === 'forge') app.use((req, _res, next) => ((req.identity = fakeResult as never), next()));
     if (attempt.setup === 'mass-assign') app.use((req, _res, next) => (Object.assign(req, req.body), next()));
-    app.post('/chat', guard, (_req, res) => res.json({ reached: true }));
+    if (attempt.setup === 'deep-merge') app.use((req, _res, next) => (deepMerge(req, req.body), next()));
+    app.post('/chat', guard, (req, res) => res.json({ reached: true, as: req.identity?.verified && req.identity.contact.externalId }));
     return app;
   }
 
@@ -411,8 +426,9 @@ describe('a guarded route is never reached unverified', () => {
     if (attempt.setup !== 'no-middleware') app.use(forKoa.identityVerification(options(attempt.options)));
     if (attempt.setup === 'forge') app.use((ctx, next) => ((ctx.state.identity = fakeResult as never), next()));
     if (attempt.setup === 'mass-assign') app.use((ctx, next) => (Object.assign(ctx.state, ctx.request.body), next()));
+    if (attempt.setup === 'deep-merge') app.use((ctx, next) => (deepMerge(ctx.state, ctx.request.body), next()));
     const router = new Router().post('/chat', guard, (ctx) => {
-      ctx.body = { reached: true };
+      ctx.body = { reached: true, as: ctx.state.identity?.verified && ctx.state.identity.contact.externalId };
     });
     return app.use(router.routes()).callback();
   }
@@ -434,7 +450,18 @@ describe('a guarded route is never reached unverified', () => {
 
   it('and the same apps do let a verified request through (the attempts above fail for their own reason)', async () => {
     for (const server of [expressApp({ name: 'valid' }), koaApp({ name: 'valid' })]) {
-      expect((await send(server, { name: 'valid', body: valid })).body).toEqual({ reached: true });
+      expect((await send(server, { name: 'valid', body: valid })).body).toEqual({ reached: true, as: 'u1' });
+    }
+  });
+
+  it('a verified user whose body is deep-merged into the request reaches the route as themselves, never as the name the body gives', async () => {
+    const attempt: Attempt = {
+      name: 'deep merge over a verified result',
+      body: { ...valid, identity: { scheme: 'jwt', contact: { externalId: 'admin', verifiedFields: ['externalId', 'email'] } } },
+      setup: 'deep-merge',
+    };
+    for (const server of [expressApp(attempt), koaApp(attempt)]) {
+      expect((await send(server, attempt)).body).toEqual({ reached: true, as: 'u1' });
     }
   });
 });

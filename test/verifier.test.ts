@@ -108,6 +108,29 @@ describe('createVerifier: only the results it returned are trusted', () => {
     }
     for (const value of [undefined, null, 'verified', 42, { verified: true }, [result]]) expect(isIssuedResult(value)).toBe(false);
   });
+
+  it('issues its results frozen, so that nothing after the check changes what a marked result says', async () => {
+    const verifier = verifierFor({
+      scheme: ['jwt', 'user-hash'],
+      keys: { jwt: [schemeKey('jwt')], 'user-hash': [schemeKey('user-hash')] },
+    });
+    const claims = { externalId: 'u1', email: 'u1@example.com', plan: 'pro', tags: ['a', 'b'] };
+    const token = signJwt(claims, schemeKey('jwt'), { now: frozenClock });
+    const verified = await verifier.verify({ headers: { authorization: `Bearer ${token}` } });
+    const refused = await verifier.verify({ body: { user_id: 'admin', user_hash: signUserHash('u1', schemeKey('user-hash')) } });
+    if (!verified.verified || refused.verified) throw new Error('expected one verified result and one refused');
+    expect(refused.error?.code).toBe('INVALID_SIGNATURE');
+    const { contact } = verified;
+    expect(contact.verifiedFields).toContain('attributes.tags');
+    for (const part of [verified, contact, contact.attributes, contact.attributes.tags, contact.verifiedFields, refused, refused.error]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    // Test files are ES modules, so strict: writing a frozen property throws, and changes nothing.
+    expect(() => Object.assign(refused, { verified: true })).toThrow(TypeError);
+    expect(() => Object.assign(contact, { externalId: 'admin' })).toThrow(TypeError);
+    expect(() => (contact.verifiedFields as string[]).push('phone')).toThrow(TypeError);
+    expect([refused.verified, contact.externalId, contact.verifiedFields.includes('phone')]).toEqual([false, 'u1', false]);
+  });
 });
 
 describe("createVerifier: answering without a promise (the adapters' path)", () => {
