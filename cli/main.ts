@@ -65,7 +65,10 @@ export interface CliIO {
   /** The clock, milliseconds since the epoch. */
   now(): number;
   readFile(path: string): Promise<string>;
-  /** Writes a file; `mode` 0o600 for a private key. */
+  /**
+   * Writes a file. With a `mode` (0o600, a private key) the file must be new: a mode applies only to
+   * a file being created, and an existing key is never replaced (its mode and its key would change unseen).
+   */
   writeFile(path: string, text: string, mode?: number): Promise<void>;
 }
 
@@ -82,7 +85,7 @@ export function processIO(): CliIO {
     env: process.env,
     now: Date.now,
     readFile: (path) => readFile(path, 'utf8'),
-    writeFile: (path, text, mode) => writeFile(path, text, mode === undefined ? 'utf8' : { encoding: 'utf8', mode }),
+    writeFile: (path, text, mode) => writeFile(path, text, mode === undefined ? 'utf8' : { encoding: 'utf8', mode, flag: 'wx' }),
   };
 }
 
@@ -432,6 +435,11 @@ async function writeOut(io: CliIO, path: string, text: string, mode?: number): P
   try {
     await io.writeFile(path, text, mode);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new UsageError(
+        `${path} already exists; keygen never replaces a key (choose another --kid or --out, or move the old key away).`,
+      );
+    }
     throw new UsageError(`cannot write ${path}: ${(error as Error).message}`);
   }
 }

@@ -3,7 +3,10 @@
  * proofs from an argument, a file or stdin, every signing mistake named, exit codes 0 / 1 / 2.
  */
 import { describe, expect, it } from 'vitest';
-import { run, type CliIO } from '../cli/main.js';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processIO, run, type CliIO } from '../cli/main.js';
 import { troubleshootingMarkdown } from '../cli/troubleshooting.js';
 import { MISTAKES } from '../src/diagnosis/index.js';
 import { signUserHash } from '../src/index.js';
@@ -238,6 +241,25 @@ describe('chat-identity troubleshooting', () => {
 });
 
 describe('key pairs: keygen --alg, sign --private-key, check --jwks / --public-key', () => {
+  it('writes the private key 0600 on the real file system, and never replaces one that exists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-identity-keygen-'));
+    try {
+      let stderr = '';
+      const io: CliIO = { ...processIO(), stdout: () => true, stderr: (text) => void (stderr += text) };
+      const args = ['keygen', '--alg', 'ES256', '--kid', 'site', '--out', dir];
+      const file = join(dir, 'site.private.pem');
+      expect(await run(args, io)).toBe(0);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const first = readFileSync(file, 'utf8');
+      chmodSync(file, 0o644); // made readable by someone else since
+      expect(await run(args, io)).toBe(2);
+      expect(stderr).toContain(`${file} already exists; keygen never replaces a key`);
+      expect(readFileSync(file, 'utf8')).toBe(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)(
     '%s: writes the private key (0600) and its JWKS; what it signs, the JWKS verifies',
     async (alg) => {
