@@ -5,11 +5,13 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import express, { type ErrorRequestHandler } from 'express';
+import Fastify, { type preValidationHookHandler } from 'fastify';
 import Koa from 'koa';
 import passport from 'passport';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as forExpress from '../adapters/express.js';
+import * as forFastify from '../adapters/fastify.js';
 import * as forKoa from '../adapters/koa.js';
 import { IdentityStrategy } from '../adapters/passport.js';
 import type { MiddlewareOptions } from '../adapters/adapter.js';
@@ -433,6 +435,50 @@ describe('a guarded route is never reached unverified', () => {
     return app.use(router.routes()).callback();
   }
 
+  /** Fastify, the plugin and the guard as documented; each attempt's app code as a preValidation hook after the plugin's. */
+  async function fastifyApp(attempt: Attempt) {
+    const app = Fastify();
+    const guard = forFastify.requireVerified({ logger: quiet() });
+    const hook = (change: (request: Parameters<preValidationHookHandler>[0]) => void): preValidationHookHandler => {
+      return (request, _reply, done) => (change(request), done());
+    };
+    if (attempt.setup === 'guard-first') app.addHook('preValidation', guard as unknown as preValidationHookHandler);
+    // Awaited, so that the plugin's hook is added now, before the app's hooks below.
+    if (attempt.setup !== 'no-middleware') await app.register(forFastify.identityVerification, options(attempt.options));
+    if (attempt.setup === 'forge')
+      app.addHook(
+        'preValidation',
+        hook((request) => (request.identity = fakeResult as never)),
+      );
+    if (attempt.setup === 'mass-assign')
+      app.addHook(
+        'preValidation',
+        hook((request) => Object.assign(request, request.body)),
+      );
+    if (attempt.setup === 'deep-merge')
+      app.addHook(
+        'preValidation',
+        hook((request) => deepMerge(request, request.body)),
+      );
+    app.post('/chat', { preHandler: guard }, async (request) => ({
+      reached: true,
+      as: request.identity?.verified && request.identity.contact.externalId,
+    }));
+    await app.ready();
+    return { server: app.server, close: () => app.close() };
+  }
+
+  /** Each attempt through Express, Koa and Fastify. */
+  async function eachApp(attempt: Attempt, check: (server: Parameters<typeof request>[0]) => Promise<void>): Promise<void> {
+    for (const server of [expressApp(attempt), koaApp(attempt)]) await check(server);
+    const fastify = await fastifyApp(attempt);
+    try {
+      await check(fastify.server);
+    } finally {
+      await fastify.close();
+    }
+  }
+
   const send = (server: Parameters<typeof request>[0], attempt: Attempt) => {
     let call = request(server).post(`/chat${attempt.query ?? ''}`);
     for (const [k, v] of Object.entries(attempt.headers ?? {})) call = call.set(k, v);
@@ -440,18 +486,18 @@ describe('a guarded route is never reached unverified', () => {
   };
 
   it.each(attempts.map((a) => [a.name, a] as const))('%s', async (_, attempt) => {
-    for (const server of [expressApp(attempt), koaApp(attempt)]) {
+    await eachApp(attempt, async (server) => {
       const res = await send(server, attempt);
       expect(res.body).not.toHaveProperty('reached');
       expect([401, 503]).toContain(res.status);
       expect(res.body).toMatchObject({ error: 'identity_unverified' });
-    }
+    });
   });
 
   it('and the same apps do let a verified request through (the attempts above fail for their own reason)', async () => {
-    for (const server of [expressApp({ name: 'valid' }), koaApp({ name: 'valid' })]) {
+    await eachApp({ name: 'valid' }, async (server) => {
       expect((await send(server, { name: 'valid', body: valid })).body).toEqual({ reached: true, as: 'u1' });
-    }
+    });
   });
 
   it('a verified user whose body is deep-merged into the request reaches the route as themselves, never as the name the body gives', async () => {
@@ -460,8 +506,8 @@ describe('a guarded route is never reached unverified', () => {
       body: { ...valid, identity: { scheme: 'jwt', contact: { externalId: 'admin', verifiedFields: ['externalId', 'email'] } } },
       setup: 'deep-merge',
     };
-    for (const server of [expressApp(attempt), koaApp(attempt)]) {
+    await eachApp(attempt, async (server) => {
       expect((await send(server, attempt)).body).toEqual({ reached: true, as: 'u1' });
-    }
+    });
   });
 });
