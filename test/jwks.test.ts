@@ -99,6 +99,38 @@ describe('fetching and caching', () => {
     expect(site.fetches).toBe(2);
   });
 
+  it('keeps at most 1000 sets, dropping the least recently used: a first URL is fetched again after 1000 others', async () => {
+    // 1001 tenants, each with its own https URL, answered by a stubbed fetch (quicker than 1001 round trips to the server).
+    const urlOf = (team: number) => `https://t${team}.site.example/.well-known/jwks.json`;
+    const body = JSON.stringify(jwksOf(SITE));
+    const fetched: string[] = [];
+    vi.stubGlobal('fetch', async (url: string | URL) => {
+      fetched.push(String(url));
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    });
+    try {
+      const verifier = verifierFor({
+        keys: (tenant) => ({ jwks: { url: urlOf(Number(tenant)) } }),
+        tenant: (request) => request.headers?.['x-team'] as string,
+        keyCache: false, // every request asks for its set by URL: only the cap on sets keeps them
+      });
+      const token = tokenNow(SITE);
+      const asTeam = async (team: number) => {
+        const result = await verifier.verify({ headers: { authorization: `Bearer ${token}`, 'x-team': String(team) } });
+        return result.verified ? 'verified' : result.error!.code;
+      };
+      for (let team = 0; team <= 1000; team++) expect(await asTeam(team)).toBe('verified');
+      expect(fetched).toHaveLength(1001);
+      expect(await asTeam(1)).toBe('verified'); // 999 sets used since: still kept
+      expect(fetched).toHaveLength(1001);
+      expect(await asTeam(0)).toBe('verified'); // 1000 since: dropped, fetched again
+      expect(fetched.slice(1001)).toEqual([urlOf(0)]);
+      expect(site.fetches).toBe(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  }, 20_000);
+
   it('reads Cache-Control as RFC 9111 says', () => {
     expect(maxAgeOf('public, max-age=120, stale-if-error=60', null)).toBe(120_000);
     expect(maxAgeOf('max-age="120"', '20')).toBe(100_000);

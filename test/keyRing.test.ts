@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createVerifier, signUserHash } from '../src/index.js';
 import { REMEMBERED_SECRETS } from '../src/keyFingerprint.js';
 import { createKeyRing, toSigningKeys, type KeyRing, type KeyRingOptions, type TenantKeys } from '../src/keyRing.js';
 import { Rejection } from '../src/rejection.js';
@@ -390,6 +391,27 @@ describe('lookups: cache, sharing, timeout', () => {
     expect(lookup).toHaveBeenCalledTimes(3);
   });
 
+  it('caches answers 60 s when no keyCache is given (the documented default), in a verifier as configured', async () => {
+    const lookup = lookupOf(() => [LIVE_KEY]);
+    const logger = { warn: (line: string) => void said.push(line), error: (line: string) => void said.push(line) };
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: lookup,
+      tenant: () => 'acme',
+      now: () => clock,
+      rateLimit: false,
+      logger,
+    });
+    const proof = { body: { user_id: '42', user_hash: signUserHash('42', LIVE_KEY) } };
+    expect(await verifier.verify(proof)).toMatchObject({ verified: true, tenant: 'acme' });
+    clock += 60_000;
+    expect(await verifier.verify(proof)).toMatchObject({ verified: true });
+    expect(lookup).toHaveBeenCalledTimes(1);
+    clock += 1;
+    expect(await verifier.verify(proof)).toMatchObject({ verified: true });
+    expect(lookup).toHaveBeenCalledTimes(2);
+  });
+
   it('keeps "no tenant" apart from every tenant string', async () => {
     const lookup = lookupOf((tenant) => ({ tenant: String(tenant), keys: [LIVE_KEY] }));
     const { keyRing } = ring({ keys: lookup });
@@ -463,6 +485,32 @@ describe('lookups: cache, sharing, timeout', () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     await pending;
+  });
+});
+
+describe('tenant names, bounded before the lookup', () => {
+  it('takes a tenant name of 256 characters to the lookup; refuses one of 257 unread (MALFORMED_IDENTITY, no lookup)', async () => {
+    const lookup = lookupOf(() => [LIVE_KEY]);
+    const logger = { warn: (line: string) => void said.push(line), error: (line: string) => void said.push(line) };
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: lookup,
+      tenant: (request) => request.headers?.['x-team'] as string,
+      now: () => clock,
+      rateLimit: false,
+      diagnostics: true,
+      logger,
+    });
+    const proof = { user_id: '42', user_hash: signUserHash('42', LIVE_KEY) };
+    const asTeam = (team: string) => verifier.verify({ headers: { 'x-team': team }, body: proof });
+    const longest = 't'.repeat(256);
+    expect(await asTeam(longest)).toMatchObject({ verified: true, tenant: longest });
+    expect(lookup).toHaveBeenCalledTimes(1);
+    expect(lookup.mock.calls[0]![0]).toBe(longest);
+    const over = await asTeam('t'.repeat(257));
+    expect(over).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    expect(over.verified ? '' : over.error!.hint).toMatch(/tenant is longer than 256 characters/);
+    expect(lookup).toHaveBeenCalledTimes(1);
   });
 });
 

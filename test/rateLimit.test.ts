@@ -8,7 +8,8 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore, type AttemptCount, type AttemptStore } from '../src/attemptStore.js';
 import { createFailureLimits, type FailureLimits, type RateLimitOptions } from '../src/rateLimit.js';
-import { createVerifier, signUserHash, type IdentityResult } from '../src/index.js';
+import { rejectionResponse, verifyRequest } from '../adapters/fetch.js';
+import { createVerifier, signPayload, signUserHash, type IdentityResult } from '../src/index.js';
 import { Rejection } from '../src/rejection.js';
 import { attempt, burst, codeOf } from './support/limitWorker.js';
 
@@ -71,6 +72,18 @@ describe('failure limits', () => {
     const limits = limitsWith();
     for (let i = 0; i < 20; i++) await attempt(limits, { address: `10.0.0.${i}`, code: 'KEY_UNAVAILABLE' });
     expect(await attempt(limits, { address: '10.0.1.1' })).toBe('ADMITTED');
+  });
+
+  it('count a missing required field against both the address and the identity', async () => {
+    const limits = limitsWith();
+    // Against the identity: 10 from 10 addresses, then the identity is over (from any address).
+    for (let i = 0; i < 10; i++) expect(await attempt(limits, { address: `10.0.0.${i}`, code: 'MISSING_REQUIRED_FIELD' })).toBe('ADMITTED');
+    expect(await codeOf(attempt(limits, { address: '10.0.1.1' }))).toBe('RATE_LIMITED');
+    // Against the address: 30 naming 30 identities, then the address is over (for any identity).
+    for (let i = 0; i < 30; i++) {
+      expect(await attempt(limits, { address: '203.0.113.7', identity: `user-${i}`, code: 'MISSING_REQUIRED_FIELD' })).toBe('ADMITTED');
+    }
+    expect(await codeOf(attempt(limits, { address: '203.0.113.7', identity: 'someone-new' }))).toBe('RATE_LIMITED');
   });
 
   it('never block another identity from another address', async () => {
@@ -504,6 +517,31 @@ describe('a shared store that fails or hangs', () => {
     expect(logger.error).toHaveBeenCalledTimes(1);
   });
 
+  it('waits 200 ms by default for a store that never answers, then decides in memory, and not a moment before', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now: Date.now() });
+    const { store, handed } = unreliableStore(() => 'hang');
+    const logger = quiet();
+    const LIVE = 'sk_live_store_never_answers';
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { store }, logger });
+    const start = Date.now();
+    let result: IdentityResult | undefined;
+    let answeredAt = 0;
+    void verifier.verify({ body: { user_id: 'ada', user_hash: signUserHash('ada', LIVE) }, ip: '10.0.0.1' }).then((r) => {
+      result = r;
+      answeredAt = Date.now();
+    });
+    await vi.advanceTimersByTimeAsync(199);
+    expect(handed.reserve).toBe(1); // the address, handed to the store at once
+    expect(result).toBeUndefined();
+    expect(logger.error).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    await new Promise((resolve) => setImmediate(resolve)); // at the deadline, pending I/O goes first: no time passes
+    expect(result).toMatchObject({ verified: true }); // the insurance decided: admitted, the identity too (the store is down)
+    expect(answeredAt - start).toBe(200);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.error.mock.calls[0]![0]).toMatch(/the failed-attempt store did not answer within 200 ms/);
+  });
+
   it('keeps answering when the store fails, and end() never rejects', async () => {
     let failing = false;
     const { store } = unreliableStore(() => (failing ? 'fail' : 'answer'));
@@ -537,5 +575,70 @@ describe('a shared store that fails or hangs', () => {
     expect(refunded).toEqual([]);
     landing.open();
     await vi.waitFor(() => expect(refunded).toEqual([{ held: 1, msLeft: 0 }]));
+  });
+});
+
+describe('the documented limits, through createVerifier', () => {
+  const LIVE = 'sk_live_documented_limits';
+  const refusal = (result: IdentityResult) => (result.verified ? undefined : result.error?.code);
+  const valid = (id: string, ip?: string) => ({ body: { user_id: id, user_hash: signUserHash(id, LIVE) }, ip });
+  const forged = (id: string, ip?: string) => ({ body: { user_id: id, user_hash: '0'.repeat(64) }, ip });
+
+  it('count a proof missing a required field against its address, and, once it names its identity, against that', async () => {
+    const byAddress = createVerifier({ scheme: 'user-hash', keys: [LIVE], logger: quiet() });
+    for (let i = 0; i < 30; i++) {
+      expect(refusal(await byAddress.verify({ body: { user_hash: '0'.repeat(64) }, ip: '203.0.113.7' }))).toBe('MISSING_REQUIRED_FIELD');
+    }
+    expect(refusal(await byAddress.verify(valid('ada', '203.0.113.7')))).toBe('RATE_LIMITED');
+    expect((await byAddress.verify(valid('ada', '203.0.113.8'))).verified).toBe(true);
+
+    // A diagnosed proof claims the identity it names (its keys are fetched for the diagnosis): counted there too.
+    const byIdentity = createVerifier({ scheme: 'signed-payload', keys: [LIVE], diagnostics: true, logger: quiet() });
+    const noTimestamp = { customer: { externalId: 'ada' }, signature: '0'.repeat(64) };
+    for (let i = 0; i < 10; i++) {
+      expect(refusal(await byIdentity.verify({ body: noTimestamp, ip: `10.0.0.${i}` }))).toBe('MISSING_REQUIRED_FIELD');
+    }
+    const signed = (externalId: string) => signPayload({ externalId, timestamp: Math.floor(Date.now() / 1000) }, LIVE);
+    expect(refusal(await byIdentity.verify({ body: signed('ada'), ip: '10.0.1.1' }))).toBe('RATE_LIMITED');
+    expect((await byIdentity.verify({ body: signed('bob'), ip: '10.0.1.1' })).verified).toBe(true);
+  });
+
+  it('keep 50,000 keys per limit by default: the 50,001st failing key forgets the least recently failed', async () => {
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { address: false }, logger: quiet() });
+    for (let i = 0; i < 10; i++) await verifier.verify(forged('victim'));
+    expect(refusal(await verifier.verify(valid('victim')))).toBe('RATE_LIMITED');
+    for (let i = 1; i < 50_000; i++) await verifier.verify(forged(`user-${i}`));
+    expect(refusal(await verifier.verify(valid('victim')))).toBe('RATE_LIMITED'); // 50,000 keys: all kept
+    await verifier.verify(forged('user-50000'));
+    expect((await verifier.verify(valid('victim'))).verified).toBe(true); // the oldest of 50,001, forgotten
+  }, 20_000);
+
+  it('answer a request over its limit with the documented 429: Retry-After and the rate_limited body', async () => {
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: [LIVE],
+      required: true,
+      logger: quiet(),
+      rateLimit: { identity: { points: 1, duration: 60 } },
+    });
+    const post = (body: object) =>
+      new Request('https://chat.example/api/chat', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const guess = await verifyRequest(post(forged('ada').body), { verifier, ip: '198.51.100.1' });
+    expect(guess.rejection?.status).toBe(401);
+    later(18);
+    const { rejection } = await verifyRequest(post(valid('ada').body), { verifier, ip: '203.0.113.9' });
+    const response = rejectionResponse(rejection!);
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('42');
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.json()).toEqual({
+      error: 'rate_limited',
+      code: 'RATE_LIMITED',
+      message: 'Too many failed identity attempts; try again later.',
+    });
   });
 });

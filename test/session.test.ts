@@ -381,6 +381,22 @@ describe('sessions: ending them', () => {
     expect(end).toHaveBeenCalledWith(claimsOf(issuedBy(result)!).j, 1700_000);
   });
 
+  it('in memory, keeps at most 10,000 ended sessions: the 10,001st end forgets the oldest, whose credential verifies again', async () => {
+    const { verifier, proof, session } = setup();
+    const credentials: string[] = [];
+    const endOne = async (i: number) => {
+      const result = await proof(`u${i}`);
+      credentials.push(issuedBy(result)!);
+      expect(await verifier.endSession(result)).toMatchObject({ ended: true });
+    };
+    for (let i = 0; i < 10_000; i++) await endOne(i);
+    expect(codeOf(await session(credentials[0]!))).toBe('SESSION_EXPIRED');
+    await endOne(10_000);
+    // The oldest end, forgotten early, reopens that one session's replay window (SECURITY.md); the others hold.
+    expect(codeOf(await session(credentials[0]!))).toBe('VERIFIED');
+    for (const kept of [credentials[1]!, credentials[10_000]!]) expect(codeOf(await session(kept))).toBe('SESSION_EXPIRED');
+  }, 20_000);
+
   it('a store that fails or hangs refuses sessions as expired (fail closed), issues none, and is said once', async () => {
     const failing: SessionStore = {
       generation: () => Promise.reject(new Error('connection lost')),
@@ -437,6 +453,23 @@ describe('sessions: what verifying one costs, and the failure limits', () => {
     await session(forge({ ...claimsOf(credential), q: 'unknown' }, SESSION_KEY));
     expect(hmac).not.toHaveBeenCalled();
   });
+
+  it('remembers up to 10,000 credentials (two generations of 5,000): one made before 9,998 others costs no HMAC, one made before 10,000 others costs one', async () => {
+    const firstOf = async (others: number) => {
+      const { proof, session } = setup();
+      const first = issuedBy(await proof('u0'))!;
+      for (let i = 1; i <= others; i++) await proof(`u${i}`);
+      return { first, session };
+    };
+    const recent = await firstOf(9_998);
+    const old = await firstOf(10_000);
+    const hmac = vi.spyOn(signature, 'hmac');
+    expect(await recent.session(recent.first)).toMatchObject({ verified: true, contact: { externalId: 'u0' } });
+    expect(hmac).not.toHaveBeenCalled();
+    // Forgotten, not refused: read and MACed again, as a credential another instance made.
+    expect(await old.session(old.first)).toMatchObject({ verified: true, contact: { externalId: 'u0' } });
+    expect(hmac).toHaveBeenCalledTimes(1);
+  }, 20_000);
 
   it('a recognised credential with another MAC, or other claims, is refused: recognition is no shortcut past the MAC', async () => {
     const { proof, session } = setup();
@@ -532,6 +565,32 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
       expect(replayed.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
     },
   );
+
+  it('a credential in the header wins over another valid one in the cookie', async () => {
+    const { verifier, proof } = setup({ session: { keys: [SESSION_KEY], cookie: true } });
+    const pairOf = async (id: string) => responseHeadersOf(await proof(id))['Set-Cookie']!.split(';')[0]!;
+    const [inHeader, inCookie] = [await pairOf('header-user'), await pairOf('cookie-user')];
+    const credential = inHeader.slice(inHeader.indexOf('=') + 1);
+    expect(await verifier.verify({ headers: { cookie: inCookie } })).toMatchObject({
+      verified: true,
+      contact: { externalId: 'cookie-user' },
+    });
+    const both = await verifier.verify({ headers: { 'chat-identity-session': credential, cookie: inCookie } });
+    expect(both).toMatchObject({ verified: true, via: 'session', contact: { externalId: 'header-user' } });
+  });
+
+  it.each(ADAPTERS)('%s: a credential in the header wins over another valid one in the cookie', async (name) => {
+    const { handler } = buildApp(name, options({ session: { keys: [SESSION_KEY], cookie: true } }));
+    const pairOf = async (id: string) =>
+      ((await request(handler).post('/chat').send(userHashBody(id))).headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const [inHeader, inCookie] = [await pairOf('header-user'), await pairOf('cookie-user')];
+    const both = await request(handler)
+      .post('/chat')
+      .set(HEADER, inHeader.slice(inHeader.indexOf('=') + 1))
+      .set('Cookie', inCookie);
+    expect(both.status).toBe(200);
+    expect(both.body.identity).toMatchObject({ verified: true, via: 'session', contact: { externalId: 'header-user' } });
+  });
 
   it('Express and Koa keep the cookies the app set, and a rejection as an error carries the session headers', async () => {
     const opts = options({ session: { keys: [SESSION_KEY], cookie: { sameSite: 'Lax' } } });
@@ -688,6 +747,24 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     const dpop = dpopProof(key, { url: URL, credential });
     expect(codeOf(await one.session(credential, at(dpop)))).toBe('VERIFIED');
     expect(codeOf(await two.session(credential, at(dpop)))).toBe('INVALID_SIGNATURE');
+  });
+
+  it('in memory, keeps at most 10,000 used DPoP proofs: past them, the oldest is forgotten and its replay passes', async () => {
+    // The default in-memory store, given so that most of the 10,000 can be filled without an ES256 signature each.
+    const store = memorySessionStore({ now: () => NOW });
+    const { proof, session } = bound({ session: { keys: [SESSION_KEY], bind: 'dpop', store } });
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!; // the first proof used
+    const second = dpopProof(key, { url: URL, credential });
+    expect(codeOf(await session(credential, at(second)))).toBe('VERIFIED');
+    const use = (n: number) => {
+      for (let i = 0; i < n; i++) expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 60_000)).toBe(true);
+    };
+    use(9_998); // 10,000 used in all
+    expect(codeOf(await session(credential, at(second)))).toBe('INVALID_SIGNATURE');
+    use(1); // the 10,001st: the first is forgotten, the second kept
+    expect(codeOf(await session(credential, at(second)))).toBe('INVALID_SIGNATURE');
+    use(1); // the 10,002nd: the second is forgotten, and its replay passes
+    expect(codeOf(await session(credential, at(second)))).toBe('VERIFIED');
   });
 
   it.each(['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const)(
