@@ -251,6 +251,17 @@ const LOOP_BODY = (call) => `
   } while (elapsed < targetNs);
   return { n, ok, elapsed };`;
 
+/**
+ * A full collection before each sample, outside its time: otherwise a sample pays for the garbage of
+ * the one before it (its buffers' external memory brings on a full collection soon after), and the
+ * candidate that always follows the floors in the rotation read ~8% slower than the same code elsewhere
+ * in the list (bench/PROFILE.md, "The core bench's neighbour").
+ */
+function collect() {
+  setFlagsFromString('--expose-gc');
+  runInNewContext('gc')({ type: 'minor' });
+}
+
 function makeLoop(sync) {
   const source = sync
     ? `return function loop(fn, pool, start, targetNs) {${LOOP_BODY('fn')}}`
@@ -259,6 +270,7 @@ function makeLoop(sync) {
 }
 
 async function sample(candidate, targetMs) {
+  collect();
   const { n, ok, elapsed } = await candidate.loop(candidate.fn, candidate.pool, candidate.cursor, targetMs * 1e6);
   candidate.cursor += n;
   if (ok !== n) throw new Error(`${candidate.label}: ${n - ok} of ${n} calls did not give the expected outcome`);

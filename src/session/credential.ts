@@ -190,9 +190,9 @@ export function contactOf(claims: SessionClaims): Contact {
       const name = field.slice(11);
       // Never onto a prototype, whoever signed the credential.
       if (name === '__proto__' || name === 'constructor' || name === 'prototype') continue;
-      // A copy of a list: the claims may be recognised again (src/session/index.ts), and a result is the app's to change.
+      // A copy of a list, frozen: the claims may be recognised again (src/session/index.ts), and an issued result is frozen whole.
       const value = c[field];
-      attributes[name] = Array.isArray(value) ? value.slice() : value;
+      attributes[name] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
     } else if (!CONTACT_FIELDS.has(field) || contact[field as keyof Contact] === undefined) {
       continue;
     }

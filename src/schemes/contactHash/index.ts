@@ -9,7 +9,7 @@
  * const user_hash = signContactHash({ ext_user_id: String(user.id), email: user.email }, secret);
  * ```
  */
-import { optionalString } from '../../contact.js';
+import { NO_ATTRIBUTES, optionalString } from '../../contact.js';
 import { reject } from '../../rejection.js';
 import type { Credentials } from '../../types.js';
 import { identifierScheme, readIdentifierSignature, type IdentifierProof } from '../identifierHash.js';
@@ -39,7 +39,7 @@ export function parseContactHash(fields: Credentials): IdentifierProof {
     email,
     phone,
     name,
-    attributes: {},
+    attributes: NO_ATTRIBUTES,
   };
 }
 
