@@ -252,10 +252,11 @@ const LOOP_BODY = (call) => `
   return { n, ok, elapsed };`;
 
 /**
- * A full collection before each sample, outside its time: otherwise a sample pays for the garbage of
- * the one before it (its buffers' external memory brings on a full collection soon after), and the
- * candidate that always follows the floors in the rotation read ~8% slower than the same code elsewhere
- * in the list (bench/PROFILE.md, "The core bench's neighbour").
+ * A minor collection before each sample, outside its time. Without it, the same code read ~8% slower
+ * in the slot that always follows the floors in the rotation than elsewhere in the list (a sample
+ * inherits its neighbour's young garbage, presumably); with it the two slots agree within noise. Not a
+ * full collection: with one, every candidate that allocates more than the floor read slower (bench/PROFILE.md,
+ * "The core bench's neighbour").
  */
 function collect() {
   setFlagsFromString('--expose-gc');
