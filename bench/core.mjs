@@ -4,7 +4,7 @@
  * jose and jsonwebtoken. `jwt-es256` and `jwt-eddsa` are public-key JWTs (bench/lib/asymmetric.mjs):
  * their floor is crypto.verify of the token alone, beside jose.jwtVerify. Warm-up, then several rounds in which every candidate of a
  * scheme is
- * sampled once (order rotated each round); medians are reported, and each ratio is the median of
+ * sampled once (order rotated each round, each sample after a minor collection); medians are reported, and each ratio is the median of
  * the per-round ratios, so a slow moment on a shared machine hits both sides of a ratio.
  *
  *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]

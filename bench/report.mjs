@@ -466,7 +466,7 @@ export function renderMarkdown(results) {
       ? `- **In process (the adapter targets):** each framework in its own process; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval.`
       : '',
     `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${httpRounds(results.http)} of ${results.http?.settings.duration ?? '?'} s per configuration after a ${results.http?.settings.warmup ?? '?'} s warm-up, configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
-    `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated; medians; ratios per round, then the median.`,
+    `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated, each sample after a minor collection; medians; ratios per round, then the median.`,
     '',
     '### Targets',
     '',
