@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { failure, type IdentityErrorCode } from '../src/errors.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
 import { ATTACK_CASES } from './conformance/attacks.js';
 import { CASES } from './conformance/cases.js';
@@ -42,7 +43,8 @@ describe('conformance: one table through the core and every adapter', () => {
         expect(outcome.body).toMatchObject({
           error: status === 429 ? 'rate_limited' : 'identity_unverified',
           code,
-          message: expect.any(String),
+          // One fixed message per code, whatever the case: the specifics are only ever in `hint`.
+          message: failure(code as IdentityErrorCode).message,
         });
         expect('hint' in (outcome.body as object)).toBe(hint ?? false);
       } else {
