@@ -9,7 +9,7 @@ import { createVerifier, signUserHash } from '../src/index.js';
 import { REMEMBERED_SECRETS } from '../src/keyFingerprint.js';
 import { createKeyRing, toSigningKeys, type KeyRing, type KeyRingOptions, type TenantKeys } from '../src/keyRing.js';
 import { Rejection } from '../src/rejection.js';
-import type { KeyLookup, KeyLookupContext, SchemeName, TenantKeySet, VerifyRequest } from '../src/types.js';
+import type { KeyLookup, KeyLookupContext, SchemeName, TenantKeySet, VerifierOptions, VerifyRequest } from '../src/types.js';
 import { LIVE_KEY, NOW, OTHER_TENANT_KEY, PREVIOUS_KEY, TEST_KEY } from './helpers.js';
 import { startJwksServer } from './support/jwksServer.js';
 import { jwksOf, keyPair, withoutMembers } from './support/keyPairs.js';
@@ -88,6 +88,12 @@ function typeError(build: () => unknown): string {
 /** A lookup that answers from a table by scheme, counting its calls. */
 function lookupOf(answer: (tenant: string | undefined, scheme: SchemeName) => TenantKeySet) {
   return vi.fn<KeyLookup>(async (tenant, _request, { scheme }) => answer(tenant, scheme));
+}
+
+/** A whole user-hash verifier over `lookup`, on the test's clock, its log in `said`: for what only a verifier as configured shows. */
+function verifierOver(lookup: KeyLookup, options: Partial<VerifierOptions>) {
+  const logger = { warn: (line: string) => void said.push(line), error: (line: string) => void said.push(line) };
+  return createVerifier({ scheme: 'user-hash', keys: lookup, now: () => clock, rateLimit: false, logger, ...options });
 }
 
 describe('static keys', () => {
@@ -393,15 +399,7 @@ describe('lookups: cache, sharing, timeout', () => {
 
   it('caches answers 60 s when no keyCache is given (the documented default), in a verifier as configured', async () => {
     const lookup = lookupOf(() => [LIVE_KEY]);
-    const logger = { warn: (line: string) => void said.push(line), error: (line: string) => void said.push(line) };
-    const verifier = createVerifier({
-      scheme: 'user-hash',
-      keys: lookup,
-      tenant: () => 'acme',
-      now: () => clock,
-      rateLimit: false,
-      logger,
-    });
+    const verifier = verifierOver(lookup, { tenant: () => 'acme' });
     const proof = { body: { user_id: '42', user_hash: signUserHash('42', LIVE_KEY) } };
     expect(await verifier.verify(proof)).toMatchObject({ verified: true, tenant: 'acme' });
     clock += 60_000;
@@ -491,16 +489,7 @@ describe('lookups: cache, sharing, timeout', () => {
 describe('tenant names, bounded before the lookup', () => {
   it('takes a tenant name of 256 characters to the lookup; refuses one of 257 unread (MALFORMED_IDENTITY, no lookup)', async () => {
     const lookup = lookupOf(() => [LIVE_KEY]);
-    const logger = { warn: (line: string) => void said.push(line), error: (line: string) => void said.push(line) };
-    const verifier = createVerifier({
-      scheme: 'user-hash',
-      keys: lookup,
-      tenant: (request) => request.headers?.['x-team'] as string,
-      now: () => clock,
-      rateLimit: false,
-      diagnostics: true,
-      logger,
-    });
+    const verifier = verifierOver(lookup, { tenant: (request) => request.headers?.['x-team'] as string, diagnostics: true });
     const proof = { user_id: '42', user_hash: signUserHash('42', LIVE_KEY) };
     const asTeam = (team: string) => verifier.verify({ headers: { 'x-team': team }, body: proof });
     const longest = 't'.repeat(256);
