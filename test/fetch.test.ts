@@ -244,6 +244,31 @@ describe("Hono's error handling", () => {
     expect([res.status, await res.json()]).toEqual([401, INVALID]);
   });
 
+  it('requireVerified() refuses a look-alike the app sets, and the result attached cannot be changed into a pass', async () => {
+    const lookAlike = {
+      verified: true,
+      scheme: 'user-hash',
+      contact: { externalId: 'admin', attributes: {}, verifiedFields: ['externalId'] },
+    };
+    const app = new Hono<IdentityEnv>();
+    app.use(identityVerification(options()));
+    app.use('/forged/*', async (c, next) => (c.set('identity', lookAlike as never), next()));
+    app.use('/changed/*', async (c, next) => {
+      // Sloppy-mode writes, as a merging library makes them: refused silently by the frozen result.
+      Reflect.set(c.get('identity')!, 'verified', true);
+      return next();
+    });
+    app.post('*', requireVerified(), (c) => c.json({ reached: true }));
+    for (const path of ['/forged/chat', '/changed/chat']) {
+      const res = await app.request(post(forged).url.replace('/api/chat', path), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(forged),
+      });
+      expect([res.status, await res.json()]).toEqual([401, path === '/forged/chat' ? MISSING : INVALID]);
+    }
+  });
+
   it('requireVerified() with no identityVerification() before it: refused, and said once', async () => {
     const logger = quiet();
     const app = new Hono<IdentityEnv>();
