@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore, type AttemptCount, type AttemptStore } from '../src/attemptStore.js';
 import { createFailureLimits, type FailureLimits, type RateLimitOptions } from '../src/rateLimit.js';
 import { rejectionResponse, verifyRequest } from '../adapters/fetch.js';
-import { createVerifier, signPayload, signUserHash, type IdentityResult } from '../src/index.js';
+import { createVerifier, responseHeadersOf, signPayload, signUserHash, type IdentityResult } from '../src/index.js';
 import { Rejection } from '../src/rejection.js';
 import { attempt, burst, codeOf } from './support/limitWorker.js';
 
@@ -583,6 +583,25 @@ describe('the documented limits, through createVerifier', () => {
   const refusal = (result: IdentityResult) => (result.verified ? undefined : result.error?.code);
   const valid = (id: string, ip?: string) => ({ body: { user_id: id, user_hash: signUserHash(id, LIVE) }, ip });
   const forged = (id: string, ip?: string) => ({ body: { user_id: id, user_hash: '0'.repeat(64) }, ip });
+
+  it('with sessions on, count wrong proofs and forged credentials against the address too (30 a minute), before either is read', async () => {
+    const withSessions = () => createVerifier({ scheme: 'user-hash', keys: [LIVE], session: { keys: ['s'.repeat(40)] }, logger: quiet() });
+    // Wrong proofs for 31 different identities from one address: the identity limit never trips, the address one does.
+    const proofs = withSessions();
+    for (let i = 0; i < 30; i++) expect(refusal(await proofs.verify(forged(`u${i}`, '203.0.113.7')))).toBe('INVALID_SIGNATURE');
+    expect(refusal(await proofs.verify(valid('ada', '203.0.113.7')))).toBe('RATE_LIMITED');
+    expect((await proofs.verify(valid('ada', '203.0.113.8'))).verified).toBe(true);
+    // Credentials with a wrong MAC, each for another identity (made from valid proofs elsewhere).
+    const credentials = withSessions();
+    const forgedCredential = async (i: number) => {
+      const credential = responseHeadersOf(await credentials.verify(valid(`c${i}`, `198.51.100.${i + 1}`)))['Chat-Identity-Session']!;
+      return credential.slice(0, -4) + (credential.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    };
+    const fromOne = async (credential: string) =>
+      credentials.verify({ headers: { 'chat-identity-session': credential }, ip: '203.0.113.9' });
+    for (let i = 0; i < 30; i++) expect(refusal(await fromOne(await forgedCredential(i)))).not.toBe('RATE_LIMITED');
+    expect(refusal(await fromOne(await forgedCredential(30)))).toBe('RATE_LIMITED');
+  });
 
   it('count a proof missing a required field against its address, and, once it names its identity, against that', async () => {
     const byAddress = createVerifier({ scheme: 'user-hash', keys: [LIVE], logger: quiet() });

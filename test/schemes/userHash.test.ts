@@ -64,4 +64,16 @@ describe('user-hash', () => {
   ])('%s is %s', async (_, input, code) => {
     expect(await verifyBody({ scheme: 'user-hash' }, input)).toMatchObject({ verified: false, scheme: 'user-hash', error: { code } });
   });
+
+  it('carries an attribute whose JSON is 1024 characters, and refuses one of 1025 (MALFORMED_IDENTITY)', async () => {
+    const withPlan = (plan: string) => ({ ...body, user_metadata: { plan } });
+    const longest = 'p'.repeat(1022); // 1024 characters as JSON, with its quotes
+    const carried = await verifyBody({ scheme: 'user-hash' }, withPlan(longest));
+    expect(carried.verified && carried.contact.attributes.plan).toBe(longest);
+    const over = await verifyBody({ scheme: 'user-hash', diagnostics: true }, withPlan(`${longest}p`));
+    expect(over.verified ? 'VERIFIED' : [over.error?.code, over.error?.hint]).toEqual([
+      'MALFORMED_IDENTITY',
+      'user_metadata.plan is longer than 1024 characters.',
+    ]);
+  });
 });
