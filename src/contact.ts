@@ -124,14 +124,14 @@ export function buildContact(parts: ContactFields, signedFields: readonly Contac
   return contact;
 }
 
-/** The fields of `signedFields` the contact has, then its attributes when they are signed: frozen, as an issued result is. */
+/** The fields of `signedFields` the contact has, then its attributes when they are signed (frozen with the result it goes in). */
 function verifiedList(contact: Contact, signedFields: readonly ContactField[], signedAttributes: boolean): string[] {
   const verifiedFields: string[] = [];
   for (const field of signedFields) if (contact[field] !== undefined) verifiedFields.push(field);
   if (signedAttributes) {
     for (const key of Object.keys(contact.attributes)) verifiedFields.push(`attributes.${key}`);
   }
-  return Object.freeze(verifiedFields) as string[];
+  return verifiedFields;
 }
 
 /** One frozen list per field, shared: what an identifier contact's `verifiedFields` is (made per request, and frozen, it cost ~50 ns). */
