@@ -410,6 +410,24 @@ describe('lookups: cache, sharing, timeout', () => {
     expect(lookup).toHaveBeenCalledTimes(2);
   });
 
+  it('caches 1000 tenants when no keyCache is given: the 1001st evicts the least recently used, in a verifier as configured', async () => {
+    const lookup = lookupOf(() => [LIVE_KEY]);
+    const verifier = verifierOver(lookup, { tenant: (request) => request.headers?.['x-team'] as string });
+    const proof = { user_id: '42', user_hash: signUserHash('42', LIVE_KEY) };
+    const verifyFor = async (team: string) =>
+      expect(await verifier.verify({ headers: { 'x-team': team }, body: proof })).toMatchObject({ verified: true, tenant: team });
+    for (let i = 0; i < 1000; i++) await verifyFor(`team-${i}`);
+    expect(lookup).toHaveBeenCalledTimes(1000);
+    await verifyFor('team-0'); // 1000 tenants: all cached, and team-0 is now the most recently used
+    expect(lookup).toHaveBeenCalledTimes(1000);
+    await verifyFor('team-1000');
+    expect(lookup).toHaveBeenCalledTimes(1001);
+    await verifyFor('team-0');
+    expect(lookup).toHaveBeenCalledTimes(1001);
+    await verifyFor('team-1'); // the least recently used of 1001: evicted, looked up again
+    expect(lookup).toHaveBeenCalledTimes(1002);
+  });
+
   it('keeps "no tenant" apart from every tenant string', async () => {
     const lookup = lookupOf((tenant) => ({ tenant: String(tenant), keys: [LIVE_KEY] }));
     const { keyRing } = ring({ keys: lookup });

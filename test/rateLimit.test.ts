@@ -622,6 +622,17 @@ describe('the documented limits, through createVerifier', () => {
     expect((await byIdentity.verify({ body: signed('bob'), ip: '10.0.1.1' })).verified).toBe(true);
   });
 
+  it('refuse an address over its default limit until its 60-second window ends, and admit it from then', async () => {
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], logger: quiet() });
+    // 30 wrong proofs, each for another identity: only the address limit can trip.
+    for (let i = 0; i < 30; i++) expect(refusal(await verifier.verify(forged(`u${i}`, '203.0.113.7')))).toBe('INVALID_SIGNATURE');
+    expect(await verifier.verify(valid('ada', '203.0.113.7'))).toMatchObject({ error: { code: 'RATE_LIMITED', retryAfter: 60 } });
+    later(59.999);
+    expect(await verifier.verify(valid('ada', '203.0.113.7'))).toMatchObject({ error: { code: 'RATE_LIMITED', retryAfter: 1 } });
+    later(0.001);
+    expect(await verifier.verify(valid('ada', '203.0.113.7'))).toMatchObject({ verified: true });
+  });
+
   it('keep 50,000 keys per limit by default: the 50,001st failing key forgets the least recently failed', async () => {
     const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { address: false }, logger: quiet() });
     for (let i = 0; i < 10; i++) await verifier.verify(forged('victim'));

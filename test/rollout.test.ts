@@ -462,6 +462,50 @@ describe('chat-identity report', () => {
     }
   });
 
+  it('a URL that never answers is given 10 seconds, not a millisecond less, then refused (exit 2)', async () => {
+    const { createServer } = await import('node:http');
+    let asked!: () => void;
+    const requested = new Promise<void>((resolve) => (asked = resolve));
+    const server = createServer(() => asked()); // never answers
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // AbortSignal.timeout runs on Node's own timers, which fake timers do not reach: the same signal on the faked setTimeout.
+    const timeout = vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms) => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+      return controller.signal;
+    });
+    try {
+      const { port } = server.address() as { port: number };
+      let outcome: Awaited<ReturnType<typeof cli>> | undefined;
+      void cli(['report', `http://127.0.0.1:${port}/api/stats`]).then((o) => (outcome = o));
+      // Turns of the event loop (never faked): enough for an aborted fetch to reach the CLI's answer.
+      const settle = async () => {
+        for (let i = 0; i < 20 && outcome === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+      };
+      await requested;
+      await vi.advanceTimersByTimeAsync(9_999);
+      await settle();
+      expect(outcome).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      await settle();
+      expect(outcome).toMatchObject({ code: 2, err: expect.stringContaining('aborted due to timeout') });
+    } finally {
+      timeout.mockRestore();
+      vi.useRealTimers();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('rounds the valid share down and the failing share up, to one decimal: 1 failure in 10,000 shows 99.9 % and 0.1 %', async () => {
+    const files = { 'r.json': await snapshotOf(1, 9_999) };
+    const { out } = await cli(['report', 'r.json'], files);
+    expect(out).toContain('acme (report): 10,000 chat requests, 99.9 % valid (9,999 by proof, 0 by session)\n  failing 0.1 %:\n');
+    const { tenants } = JSON.parse((await cli(['report', 'r.json', '--json'], files)).out);
+    expect(tenants[0]).toMatchObject({ validPercent: 99.9, failingPercent: 0.1 });
+  });
+
   it('too few requests, and a tenant that enforces already', async () => {
     expect((await cli(['report', 'r.json'], { 'r.json': await snapshotOf(0, 20) })).out).toContain(
       'verdict: Too few to judge: 20 chat requests over the last hour (100 or more are needed).',

@@ -303,6 +303,22 @@ describe('sessions: renewal, sliding up to the hard maximum', () => {
     expect(credential).toBeUndefined();
   });
 
+  it('lasts 24 hours by default from its proof, however active: kept alive to the last second, then SESSION_EXPIRED', async () => {
+    const { proof, session, at } = setup();
+    let credential = issuedBy(await proof())!;
+    // A request every 25 minutes: within the 30-minute idle window each time, renewed each time.
+    for (let t = 1500; t < 86_400; t += 1500) {
+      at(t);
+      const result = await session(credential);
+      expect(result).toMatchObject({ verified: true, via: 'session' });
+      credential = issuedBy(result) ?? credential;
+    }
+    at(86_399);
+    expect(await session(credential)).toMatchObject({ verified: true, via: 'session' });
+    at(86_400);
+    expect(codeOf(await session(credential))).toBe('SESSION_EXPIRED');
+  });
+
   it('moves sessions to the newest session key, and the old key verifies until its expiresAt', async () => {
     const ring = [{ secret: SESSION_KEY, id: 'old' }];
     const first = setup({ session: { keys: ring } });
@@ -565,6 +581,27 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
       expect(replayed.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
     },
   );
+
+  it("a continuation's cookie has Max-Age the idle window left, in whole seconds, never past the session's maximum", async () => {
+    const { proof, verifier, at } = setup({ session: { keys: [SESSION_KEY], cookie: true, maxAge: 3000 } });
+    const cookieOf = (result: IdentityResult) => responseHeadersOf(result)['Set-Cookie'];
+    const maxAgeOf = (cookie: string | undefined) => /; Max-Age=(\d+);/.exec(cookie ?? '')?.[1];
+    const byCookie = (cookie: string) => verifier.verify({ headers: { cookie: cookie.split(';')[0]! } });
+    const issued = cookieOf(await proof())!;
+    expect(maxAgeOf(issued)).toBe('1800');
+    // Not renewed: no cookie, the first one's Max-Age still ends with the idle window.
+    at(299);
+    const kept = await byCookie(issued);
+    expect(kept).toMatchObject({ verified: true, via: 'session' });
+    expect(cookieOf(kept)).toBeUndefined();
+    // Renewed at 600.5 s: 1800 s idle from the credential's second (600), 1799.5 s left, rounded down.
+    at(600.5);
+    const renewed = cookieOf(await byCookie(issued))!;
+    expect(maxAgeOf(renewed)).toBe('1799');
+    // Renewed at 1500 s: the idle window would end at 3300 s, but the session ends at its maxAge (3000 s): 1500 s left.
+    at(1500);
+    expect(maxAgeOf(cookieOf(await byCookie(renewed)))).toBe('1500');
+  });
 
   it('a credential in the header wins over another valid one in the cookie', async () => {
     const { verifier, proof } = setup({ session: { keys: [SESSION_KEY], cookie: true } });
