@@ -481,7 +481,7 @@ describe('chat-identity report', () => {
       void cli(['report', `http://127.0.0.1:${port}/api/stats`]).then((o) => (outcome = o));
       // Turns of the event loop (never faked): enough for an aborted fetch to reach the CLI's answer.
       const settle = async () => {
-        for (let i = 0; i < 20 && outcome === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+        for (let i = 0; i < 500 && outcome === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
       };
       await requested;
       await vi.advanceTimersByTimeAsync(9_999);
