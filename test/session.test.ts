@@ -397,7 +397,7 @@ describe('sessions: ending them', () => {
     expect(end).toHaveBeenCalledWith(claimsOf(issuedBy(result)!).j, 1700_000);
   });
 
-  it('in memory, keeps at most 10,000 ended sessions: the 10,001st end forgets the oldest, whose credential verifies again', async () => {
+  it('in memory, keeps at most 10,000 ended sessions: the 10,001st end ends every session started so far (fail closed), and a fresh proof starts one that holds', async () => {
     const { verifier, proof, session } = setup();
     const credentials: string[] = [];
     const endOne = async (i: number) => {
@@ -405,12 +405,16 @@ describe('sessions: ending them', () => {
       credentials.push(issuedBy(result)!);
       expect(await verifier.endSession(result)).toMatchObject({ ended: true });
     };
+    const live = issuedBy(await proof('still-here'))!;
     for (let i = 0; i < 10_000; i++) await endOne(i);
     expect(codeOf(await session(credentials[0]!))).toBe('SESSION_EXPIRED');
+    expect(codeOf(await session(live))).toBe('VERIFIED');
     await endOne(10_000);
-    // The oldest end, forgotten early, reopens that one session's replay window (SECURITY.md); the others hold.
-    expect(codeOf(await session(credentials[0]!))).toBe('VERIFIED');
-    for (const kept of [credentials[1]!, credentials[10_000]!]) expect(codeOf(await session(kept))).toBe('SESSION_EXPIRED');
+    // The oldest end, dropped while it mattered: no session started before it is trusted any more.
+    for (const ended of [credentials[0]!, credentials[1]!, credentials[10_000]!])
+      expect(codeOf(await session(ended))).toBe('SESSION_EXPIRED');
+    expect(codeOf(await session(live))).toBe('SESSION_EXPIRED');
+    expect(codeOf(await session(issuedBy(await proof('still-here'))!))).toBe('VERIFIED');
   }, 20_000);
 
   it('a store that fails or hangs refuses sessions as expired (fail closed), issues none, and is said once', async () => {
@@ -786,7 +790,7 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     expect(codeOf(await two.session(credential, at(dpop)))).toBe('INVALID_SIGNATURE');
   });
 
-  it('in memory, keeps at most 10,000 used DPoP proofs: past them, the oldest is forgotten and its replay passes', async () => {
+  it('in memory, keeps at most 10,000 used DPoP proofs: past them, a forgotten one still in its lifetime stays refused, as does any proof expiring no later', async () => {
     // The default in-memory store, given so that most of the 10,000 can be filled without an ES256 signature each.
     const store = memorySessionStore({ now: () => NOW });
     const { proof, session } = bound({ session: { keys: [SESSION_KEY], bind: 'dpop', store } });
@@ -794,14 +798,18 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     const second = dpopProof(key, { url: URL, credential });
     expect(codeOf(await session(credential, at(second)))).toBe('VERIFIED');
     const use = (n: number) => {
-      for (let i = 0; i < n; i++) expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 60_000)).toBe(true);
+      // Fillers that outlive the real proofs (their lifetime is 60 s and the clock tolerance): never the ones dropped.
+      for (let i = 0; i < n; i++) expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 300_000)).toBe(true);
     };
     use(9_998); // 10,000 used in all
     expect(codeOf(await session(credential, at(second)))).toBe('INVALID_SIGNATURE');
     use(1); // the 10,001st: the first is forgotten, the second kept
     expect(codeOf(await session(credential, at(second)))).toBe('INVALID_SIGNATURE');
-    use(1); // the 10,002nd: the second is forgotten, and its replay passes
-    expect(codeOf(await session(credential, at(second)))).toBe('VERIFIED');
+    use(1); // the 10,002nd: the second is forgotten while it matters, and stays refused
+    expect(codeOf(await session(credential, at(second)))).toBe('INVALID_SIGNATURE');
+    // So does any proof that expires no later than the forgotten ones (it may be one of them, replayed).
+    expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 60_000)).toBe(false);
+    expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 300_000)).toBe(true);
   });
 
   it.each(['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const)(

@@ -441,9 +441,10 @@ export function challenge(error: 'session_expired' | 'invalid_session' | 'invali
 }
 
 /** The value of cookie `name` in a Cookie header, if it is there. */
-function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
-  const text = Array.isArray(header) ? header.join('; ') : header;
-  if (text === undefined) return undefined;
+function cookieValue(header: unknown, name: string): string | undefined {
+  // A plain request to the core may carry anything here: what is not text is no cookie.
+  const text = Array.isArray(header) ? header.filter((part) => typeof part === 'string').join('; ') : header;
+  if (typeof text !== 'string') return undefined;
   for (const part of text.split(';')) {
     const at = part.indexOf('=');
     if (at !== -1 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();

@@ -62,9 +62,11 @@ export interface SessionStore {
 export const DEFAULT_MAX_ENTRIES = 10_000;
 
 /**
- * The embedded store: this process only. An entry evicted early (more than `maxEntries` logouts,
- * or DPoP proofs, within their lifetimes) reopens that one session's replay window; an attacker
- * cannot cause that without valid sessions of their own, and then only by spending them.
+ * The embedded store: this process only, at most `maxEntries` logouts and as many used DPoP proofs
+ * within their lifetimes. Past that it fails closed, never open: an end dropped while it still
+ * mattered ends every session started so far (as `endAll` of every tenant: widgets fall back to
+ * their proofs), and a used proof dropped early makes every proof that expires no later than it
+ * refused as a replay. Flooding it costs everyone a fresh proof, never a replay.
  *
  * @example
  * ```ts
@@ -76,24 +78,41 @@ export function memorySessionStore(options: { now?: () => number; maxEntries?: n
   if (!(Number.isSafeInteger(maxEntries) && maxEntries > 0))
     throw new TypeError('chat-identity: memorySessionStore maxEntries must be a positive integer.');
   const generations = new Map<string, number>();
+  /** Bumped when a live end was dropped: added to every tenant's generation. */
+  let droppedEnds = 0;
+  /** The latest expiry (ms) of a used proof dropped while live: proofs expiring no later may be its replay. */
+  let droppedProofsUntil = -Infinity;
+  // Each entry's value is when it expires, so that an eviction can tell a live entry from a stale one.
   // maxSize, not max: lru-cache preallocates `max` slots, and most verifiers never see a logout.
-  const cache = () => new LRUCache<string, true>({ maxSize: maxEntries, sizeCalculation: () => 1, ttlResolution: 0, perf: { now } });
-  const ended = cache();
-  const used = cache();
+  const cache = (dropped: (expiresAt: number) => void) =>
+    new LRUCache<string, number>({
+      maxSize: maxEntries,
+      sizeCalculation: () => 1,
+      ttlResolution: 0,
+      perf: { now },
+      dispose: (expiresAt, _key, reason) => {
+        if (reason === 'evict' && expiresAt > now()) dropped(expiresAt);
+      },
+    });
+  const ended = cache(() => droppedEnds++);
+  const used = cache((expiresAt) => (droppedProofsUntil = Math.max(droppedProofsUntil, expiresAt)));
   const tenantKey = (tenant: string | undefined) => (tenant === undefined ? '' : `=${tenant}`);
+  const generation = (tenant: string | undefined) => (generations.get(tenantKey(tenant)) ?? 0) + droppedEnds;
+  const lifetime = (ttl: number) => Math.max(1, Math.ceil(ttl));
   return {
-    generation: (tenant) => generations.get(tenantKey(tenant)) ?? 0,
-    state: (tenant, id) => ({ generation: generations.get(tenantKey(tenant)) ?? 0, ended: ended.has(id) }),
+    generation,
+    state: (tenant, id) => ({ generation: generation(tenant), ended: ended.has(id) }),
     endAll(tenant) {
       const key = tenantKey(tenant);
       generations.set(key, (generations.get(key) ?? 0) + 1);
     },
     end(id, ttl) {
-      ended.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
+      ended.set(id, now() + lifetime(ttl), { ttl: lifetime(ttl) });
     },
     firstUse(value, ttl) {
-      if (used.has(value)) return false;
-      used.set(value, true, { ttl: Math.max(1, Math.ceil(ttl)) });
+      const expiresAt = now() + lifetime(ttl);
+      if (used.has(value) || expiresAt <= droppedProofsUntil) return false;
+      used.set(value, expiresAt, { ttl: lifetime(ttl) });
       return true;
     },
   };
