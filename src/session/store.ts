@@ -107,12 +107,14 @@ export function memorySessionStore(options: { now?: () => number; maxEntries?: n
       generations.set(key, (generations.get(key) ?? 0) + 1);
     },
     end(id, ttl) {
-      ended.set(id, now() + lifetime(ttl), { ttl: lifetime(ttl) });
+      const kept = lifetime(ttl);
+      ended.set(id, now() + kept, { ttl: kept });
     },
     firstUse(value, ttl) {
-      const expiresAt = now() + lifetime(ttl);
+      const kept = lifetime(ttl);
+      const expiresAt = now() + kept;
       if (used.has(value) || expiresAt <= droppedProofsUntil) return false;
-      used.set(value, expiresAt, { ttl: lifetime(ttl) });
+      used.set(value, expiresAt, { ttl: kept });
       return true;
     },
   };
