@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { int, ratio } from './lib/stats.mjs';
+import { int, median, ratio } from './lib/stats.mjs';
 
 const NAMES = { express: 'Express', koa: 'Koa', fastify: 'Fastify' };
 /** Microseconds as `12.3 µs`. */
@@ -84,11 +84,17 @@ export function evaluateTargets(results) {
           const row = fw.rows[`${scheme}${build}`];
           const floor = fw.rows[`floor-${scheme}`];
           if (!row || !floor || row.vsFloorAdded === undefined) continue;
-          const [low, high] = row.vsFloorAddedCi95;
+          // Several processes: the median of their ratios, and their range the spread (lib/stats.mjs, combineProcesses).
+          const processes = fw.settings.processes ?? 1;
+          const [low, high] = row.vsFloorAddedRange ?? row.vsFloorAddedCi95;
           const met = row.vsFloorAdded <= 1.5;
           const noisy = low <= 1.5 && high > 1.5;
+          const spread =
+            processes > 1
+              ? `median of ${processes} processes; ${ratio(low)}–${ratio(high)} across them`
+              : `95% interval ${ratio(low)}–${ratio(high)}`;
           const figure = [
-            `${ratio(row.vsFloorAdded)} (95% interval ${ratio(low)}–${ratio(high)}${noisy ? ', on both sides of the target' : ''})`,
+            `${ratio(row.vsFloorAdded)} (${spread}${noisy ? ', on both sides of the target' : ''})`,
             `this package adds ${us(row.addedUs)} per request over the bare app's ${us(fw.rows.bare.usPerRequest)}, the floor middleware ${us(floor.addedUs)}`,
             `${int(row.addedBytes)} B allocated per request over bare vs the floor's ${int(floor.addedBytes)} B`,
           ];
@@ -266,14 +272,17 @@ const configLabel = (config) => {
   return (CONFIG_LABELS[name] ?? name) + (variant ? `, ${variant}` : '') + (build ? ' [compare]' : '');
 };
 
+/** "5 processes × ": how many processes a framework's figures are the medians of. */
+const processesOf = (fw) => ((fw.settings.processes ?? 1) > 1 ? `medians of ${fw.settings.processes} processes × ` : '');
+
 function inprocessTables(inprocess) {
   return Object.entries(inprocess.frameworks).map(([framework, fw]) => ({
-    title: `Through ${NAMES[framework]}, in process: CPU time per request (${fw.settings.rounds} rounds of ${fw.settings.batch} requests per configuration)`,
+    title: `Through ${NAMES[framework]}, in process: CPU time per request (${processesOf(fw)}${fw.settings.rounds} rounds of ${fw.settings.batch} requests per configuration)`,
     head: [
       'configuration',
       'µs/request (IQR)',
       'added over bare µs (95% interval)',
-      'added ÷ floor added (95% interval)',
+      `added ÷ floor added (${(fw.settings.processes ?? 1) > 1 ? 'range across processes' : '95% interval'})`,
       'B allocated/request, added',
     ],
     rows: Object.entries(fw.rows).map(([config, r]) => [
@@ -284,10 +293,10 @@ function inprocessTables(inprocess) {
         ? `saves ${num(r.savedUs)} µs (${range(r.savedCi95, num)})`
         : r.vsFloorAdded === undefined
           ? ''
-          : `${ratio(r.vsFloorAdded)} (${range(r.vsFloorAddedCi95, (v) => ratio(v))})` +
+          : `${ratio(r.vsFloorAdded)} (${range(r.vsFloorAddedRange ?? r.vsFloorAddedCi95, (v) => ratio(v))})` +
             (r.vsThisBuildAdded === undefined
               ? ''
-              : `; vs this build ${ratio(r.vsThisBuildAdded)} (${range(r.vsThisBuildAddedCi95, (v) => ratio(v))})`),
+              : `; vs this build ${ratio(r.vsThisBuildAdded)} (${range(r.vsThisBuildAddedRange ?? r.vsThisBuildAddedCi95, (v) => ratio(v))})`),
       config === 'bare' ? int(r.bytesPerRequest) : (r.addedBytes >= 0 ? '+' : '') + int(r.addedBytes),
     ]),
   }));
@@ -410,6 +419,30 @@ function crossCheckNote(results) {
   return lines;
 }
 
+/** ", run 5 times, the frameworks alternated": the processes behind each framework's figures. */
+function inprocessPasses(results) {
+  const processes = Object.values(results.inprocess?.frameworks ?? {})[0]?.settings.processes ?? 1;
+  return processes > 1 ? `, run ${processes} times, the frameworks alternated` : '';
+}
+
+/** Why several processes, with this run's evidence: how far apart the processes' ratios to the floor were. */
+function processSpread(fws) {
+  const processes = fws[0]?.settings.processes ?? 1;
+  if (processes < 2) return [];
+  const spreads = fws.flatMap((f) =>
+    SCHEMES.filter((s) => f.rows[s]?.vsFloorAddedRange).map((s) => {
+      const [low, high] = f.rows[s].vsFloorAddedRange;
+      const [ciLow, ciHigh] = f.rows[s].vsFloorAddedCi95;
+      return { what: `${NAMES[f.settings.framework]} ${s}`, range: high - low, ci: ciHigh - ciLow, low, high };
+    }),
+  );
+  if (spreads.length === 0) return [];
+  const widest = spreads.reduce((a, b) => (b.range > a.range ? b : a));
+  return [
+    `- Why ${processes} processes per framework: a process's JIT decisions and memory layout hold for its whole life, so its rounds share them and its bootstrap interval cannot see them; separate processes can. In this run the processes' ratios to the floor spread over ${median(spreads.map((x) => x.range)).toFixed(2)} (median over the nine targets; widest ${widest.what}, ${ratio(widest.low)}–${ratio(widest.high)}), against a median 95% interval width of ${median(spreads.map((x) => x.ci)).toFixed(2)} within one process. The verdict is the median process's ratio; "on both sides of the target" means the processes disagreed.`,
+  ];
+}
+
 /** How the in-process figures are made, and why this estimator (with this run's evidence). */
 function inprocessMethod(results) {
   const fws = Object.values(results.inprocess?.frameworks ?? {});
@@ -422,6 +455,7 @@ function inprocessMethod(results) {
     "- Why the median of per-round differences, not the difference of medians: the machine's slow stretches last longer than a round, so they lift both sides of a pair and cancel in its difference, and the median then drops the rounds a GC or a preemption hit. In this run the median width of the 95% bootstrap intervals of the added cost was " +
       `${widths} (paired vs difference of medians). ` +
       'The ratio to the floor is the ratio of the two medians of differences with an interval from the same bootstrap (the same rounds resampled for both); per-round ratios are not used, since a floor that adds a few µs is within noise of zero in one round.',
+    ...processSpread(fws),
     "- A minor GC before each batch (not timed) and batches of 50 requests: each batch starts from an empty young generation and rarely meets a collection, so its time is the requests' own work, allocation included. The GC work the garbage causes is reported apart, as bytes allocated per request (heap growth over the batches no collection ran in); bench/PROFILE.md has the GC share under `--trace-gc`. On this machine under load, the settling GC narrowed the intervals three- to fourfold, and 50-request batches over many rounds narrowed them two- to threefold against 200-request batches over fewer.",
   ];
 }
@@ -463,7 +497,7 @@ export function renderMarkdown(results) {
     `- **Code:** commit ${m.commit}${m.dirty ? ' with uncommitted changes in src/ or adapters/' : ''}, ${m.date}.`,
     `- ${runNote(m)}`,
     results.inprocess
-      ? `- **In process (the adapter targets):** each framework in its own process; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval.`
+      ? `- **In process (the adapter targets):** each framework in its own process${inprocessPasses(results)}; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval${(Object.values(results.inprocess.frameworks)[0]?.settings.processes ?? 1) > 1 ? "; each figure is the median of the processes' figures, and a ratio's spread is its range across the processes" : ''}.`
       : '',
     `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${httpRounds(results.http)} of ${results.http?.settings.duration ?? '?'} s per configuration after a ${results.http?.settings.warmup ?? '?'} s warm-up, configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
     `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated, each sample after a minor collection; medians; ratios per round, then the median.`,

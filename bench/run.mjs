@@ -6,7 +6,7 @@
  * leaves the published results alone.
  *
  *   npm run bench [-- --quick] [--only core,attacks,inprocess,http,memory] [--duration 2] [--rounds 4]
- *                 [--connections 10] [--inprocess-rounds 240] [--memory-count 1000000]
+ *                 [--connections 10] [--inprocess-rounds 160] [--inprocess-processes 5] [--memory-count 1000000]
  *                 [--out file.json] [--md file.md] [--no-build]
  *   (--duration, --rounds and --connections set the HTTP runs; each section's own options are in
  *   the header of bench/core.mjs, bench/inprocess.mjs, bench/http.mjs and bench/memory.mjs)
@@ -28,6 +28,7 @@ import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDir, buildPackage, comparePackageDir, rootDir } from './lib/package.mjs';
+import { combineProcesses } from './lib/stats.mjs';
 import { evaluateTargets, renderConsole, renderMarkdown } from './report.mjs';
 
 const SECTIONS = ['core', 'attacks', 'inprocess', 'http', 'memory'];
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10' },
     'memory-count': { type: 'string' },
     'inprocess-rounds': { type: 'string' },
+    'inprocess-processes': { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
@@ -118,16 +120,24 @@ if (only.has('attacks')) {
 }
 if (only.has('inprocess')) {
   results.inprocess = { frameworks: {} };
-  for (const framework of ['express', 'koa', 'fastify']) {
-    log(
-      `inprocess: ${framework} by injection, bare / floor middleware / this package${framework === 'fastify' ? ' / @fastify/jwt' : ''}, alternated rounds`,
-    );
-    const args = ['--framework', framework, '--no-build'];
-    if (quick) args.push('--quick');
-    if (values['inprocess-rounds']) args.push('--rounds', values['inprocess-rounds']);
-    if (compare) args.push('--compare');
-    Object.assign(results.inprocess.frameworks, (await child('inprocess.mjs', args, ['--expose-gc'])).frameworks);
+  // Several processes per framework, the frameworks alternated, combined by their medians
+  // (inprocess.mjs, combineProcesses): one process's JIT luck cannot make the verdict.
+  const processes = Number(values['inprocess-processes'] ?? (quick ? 1 : 5));
+  const rounds = values['inprocess-rounds'] ?? (quick ? undefined : '160');
+  const runs = { express: [], koa: [], fastify: [] };
+  for (let pass = 1; pass <= processes; pass++) {
+    for (const framework of Object.keys(runs)) {
+      log(
+        `inprocess: ${framework} by injection, bare / floor middleware / this package${framework === 'fastify' ? ' / @fastify/jwt' : ''}, alternated rounds (process ${pass} of ${processes})`,
+      );
+      const args = ['--framework', framework, '--no-build'];
+      if (quick) args.push('--quick');
+      if (rounds) args.push('--rounds', rounds);
+      if (compare) args.push('--compare');
+      runs[framework].push((await child('inprocess.mjs', args, ['--expose-gc'])).frameworks[framework]);
+    }
   }
+  for (const [framework, each] of Object.entries(runs)) results.inprocess.frameworks[framework] = combineProcesses(each);
 }
 if (only.has('http')) {
   log('http: Express 5, Koa 3 and Fastify 5, bare and with each middleware (autocannon in its own process)');

@@ -65,3 +65,45 @@ export function bootstrap(rounds, statistic, resamples = 2000, seed = 0x5eed) {
 
 /** The median of `values` at `indices` (a bootstrap resample). */
 export const medianAt = (values, indices) => median(indices.map((i) => values[i]));
+
+/**
+ * One framework's runs in several processes, as one: each figure the median over the processes,
+ * and for the ratios (to the floor, to the other build) and the savings, every process's own value
+ * and their range. Why: the same build, measured in separate processes minutes apart, gave ratios
+ * 0.3–0.5 apart, far more than one process's bootstrap interval, which sees only the noise between
+ * its own rounds (JIT decisions and memory layout are fixed for a process's life). So the verdict is
+ * the median of several processes' ratios, and their range is the spread to trust it by.
+ */
+export function combineProcesses(runs) {
+  if (runs.length === 1) return runs[0];
+  const medianOf = (values) => round(median(values), 4);
+  const rows = {};
+  for (const [config, first] of Object.entries(runs[0].rows)) {
+    const row = {};
+    for (const [key, value] of Object.entries(first)) {
+      const each = runs.map((run) => run.rows[config][key]);
+      row[key] = Array.isArray(value) ? value.map((_, i) => medianOf(each.map((pair) => pair[i]))) : medianOf(each);
+      if (key === 'vsFloorAdded' || key === 'vsThisBuildAdded' || key === 'savedUs') {
+        row[`${key}ByProcess`] = each;
+        row[`${key}Range`] = [Math.min(...each), Math.max(...each)];
+      }
+    }
+    rows[config] = row;
+  }
+  return {
+    settings: {
+      ...runs[0].settings,
+      processes: runs.length,
+      seconds: round(
+        runs.reduce((t, run) => t + run.settings.seconds, 0),
+        4,
+      ),
+    },
+    rows,
+    estimators: {
+      pairedCiWidthUs: medianOf(runs.map((run) => run.estimators.pairedCiWidthUs)),
+      diffOfMediansCiWidthUs: medianOf(runs.map((run) => run.estimators.diffOfMediansCiWidthUs)),
+    },
+    loadAverage: runs.map((run) => run.loadAverage),
+  };
+}
