@@ -405,7 +405,7 @@ export function setResponseHeaders(res: ServerResponse, headers: Readonly<Record
  *
  * @example
  * ```ts
- * res.setHeader('Set-Cookie', withCookie(res.getHeader('Set-Cookie'), 'chat_identity_session=; Max-Age=0'));
+ * res.setHeader('Set-Cookie', withCookie(res.getHeader('Set-Cookie'), '__Host-chat_identity_session=; Max-Age=0; Path=/; Secure'));
  * ```
  */
 export function withCookie(cookies: string | number | readonly string[] | undefined, cookie: string): string[] {

@@ -387,7 +387,10 @@ export interface SessionKeyInput {
  * ```
  */
 export interface SessionCookieOptions {
-  /** Default `chat_identity_session`. */
+  /**
+   * Default `__Host-chat_identity_session` (which browsers let no other origin set), or
+   * `chat_identity_session` where a `__Host-` cookie cannot be: with `secure: false`, a `domain`, or a `path` other than `/`.
+   */
   name?: string;
   /** Default `'Strict'`. `'None'` (cross-site) needs your own CSRF defence. */
   sameSite?: 'Strict' | 'Lax' | 'None';

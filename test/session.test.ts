@@ -573,16 +573,20 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
       const { handler } = buildApp(name, options({ session: { keys: [SESSION_KEY], cookie: true } }));
       const issued = await request(handler).post('/chat').send(userHashBody('u1'));
       const [cookie] = issued.headers['set-cookie'] as unknown as string[];
-      expect(cookie).toMatch(/^chat_identity_session=v1\.[\w-]+\.[\w-]{43}; Max-Age=1800; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+      expect(cookie).toMatch(
+        /^__Host-chat_identity_session=v1\.[\w-]+\.[\w-]{43}; Max-Age=1800; Path=\/; HttpOnly; Secure; SameSite=Strict$/,
+      );
       expect(issued.headers['chat-identity-session']).toBeUndefined(); // HttpOnly would mean nothing if a readable header carried it too
       const pair = cookie!.split(';')[0]!;
       const out = await request(handler).post('/logout').set('Cookie', pair);
       expect(out.body).toEqual({ ended: true });
-      expect(out.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
+      expect(out.headers['set-cookie']).toEqual(['__Host-chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
       const replayed = await request(handler).post('/chat').set('Cookie', pair);
       expect(replayed.status).toBe(401);
       expect(replayed.headers['www-authenticate']).toBe(CHALLENGE_EXPIRED);
-      expect(replayed.headers['set-cookie']).toEqual(['chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict']);
+      expect(replayed.headers['set-cookie']).toEqual([
+        '__Host-chat_identity_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict',
+      ]);
     },
   );
 
@@ -642,7 +646,7 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     app.post('/chat', (_req, res) => void res.json({ ok: true }));
     expect((await request(app).post('/chat').send(userHashBody('u1'))).headers['set-cookie']).toEqual([
       'theme=dark; Path=/',
-      expect.stringMatching(/^chat_identity_session=v1\..*SameSite=Lax$/),
+      expect.stringMatching(/^__Host-chat_identity_session=v1\..*SameSite=Lax$/),
     ]);
 
     const koa = new Koa()
@@ -652,7 +656,10 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     koa.use((ctx) => void (ctx.body = { ok: true }));
     koa.on('error', () => {});
     const issued = await request(koa.callback()).post('/chat').send(userHashBody('u1'));
-    expect(issued.headers['set-cookie']).toEqual(['theme=dark; path=/; httponly', expect.stringMatching(/^chat_identity_session=v1\./)]);
+    expect(issued.headers['set-cookie']).toEqual([
+      'theme=dark; path=/; httponly',
+      expect.stringMatching(/^__Host-chat_identity_session=v1\./),
+    ]);
     const pair = (issued.headers['set-cookie'] as unknown as string[])[1]!.split(';')[0]!;
     expect((await request(koa.callback()).post('/chat').set('Cookie', `theme=dark; ${pair}`)).status).toBe(200);
     const tampered = await request(koa.callback())
@@ -660,7 +667,7 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
       .set('Cookie', `${pair.slice(0, -2)}AA`);
     expect(tampered.status).toBe(401);
     expect(tampered.headers['www-authenticate']).toBe('ChatIdentity realm="chat-identity", error="invalid_session"');
-    expect(tampered.headers['set-cookie']).toEqual([expect.stringMatching(/^chat_identity_session=; Max-Age=0/)]);
+    expect(tampered.headers['set-cookie']).toEqual([expect.stringMatching(/^__Host-chat_identity_session=; Max-Age=0/)]);
   });
 
   it('the challenge is RFC 9110 syntax: an auth-scheme token, then auth-params with quoted values', async () => {
@@ -690,11 +697,69 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     expect((await request(app).post('/logout')).body.message).toMatch(/endSession\(\) found no identity result on the request/);
   });
 
+  it.each(ADAPTERS)('%s: a request carrying the cookie under its __Host- name verifies as its session', async (name) => {
+    const { handler } = buildApp(name, options({ session: { keys: [SESSION_KEY], cookie: true } }));
+    const [cookie] = (await request(handler).post('/chat').send(userHashBody('u1'))).headers['set-cookie'] as unknown as string[];
+    const pair = cookie!.split(';')[0]!;
+    expect(pair).toMatch(/^__Host-chat_identity_session=v1\./);
+    const later = await request(handler).post('/chat').set('Cookie', `theme=dark; ${pair}`);
+    expect(later.status).toBe(200);
+    expect(later.body.identity).toMatchObject({ verified: true, via: 'session', contact: { externalId: 'u1' } });
+  });
+
   it('verifierOf names the verifier of a result, and nothing else', async () => {
     const { verifier, proof } = setup();
     const result = await proof();
     expect(verifierOf(result)).toBe(verifier);
     expect(verifierOf({ ...result })).toBeUndefined();
+  });
+});
+
+describe('sessions: the cookie is named so that no other origin can set it (cookie tossing)', () => {
+  // A sibling subdomain (or a plain-HTTP page of the same host) can set a cookie of a plain name for
+  // the parent domain, and fixate a victim's chat onto the attacker's session. Browsers accept a
+  // __Host- cookie only from the host itself, over HTTPS, with Path=/ and no Domain.
+  const cookieOf = (result: IdentityResult) => responseHeadersOf(result)['Set-Cookie'];
+  const pairOf = async (proof: (id: string) => Promise<IdentityResult>, id: string) => cookieOf(await proof(id))!.split(';')[0]!;
+
+  it.each([
+    ['the defaults', true],
+    ['secure: true, path "/" and no domain given', { secure: true, path: '/', sameSite: 'Lax' as const }],
+  ])('with %s, is __Host-chat_identity_session, Secure, Path=/, no Domain', async (_, cookie) => {
+    const { proof } = setup({ session: { keys: [SESSION_KEY], cookie } });
+    expect(cookieOf(await proof())).toMatch(
+      /^__Host-chat_identity_session=v1\.[\w-]+\.[\w-]{43}; Max-Age=1800; Path=\/; HttpOnly; Secure; /,
+    );
+  });
+
+  it.each([
+    ['secure: false', { secure: false }, '; Path=/; HttpOnly; SameSite=Strict'],
+    ['a domain', { domain: 'example.com' }, '; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=Strict'],
+    ['a path', { path: '/chat' }, '; Path=/chat; HttpOnly; Secure; SameSite=Strict'],
+  ])('with %s, is the plain chat_identity_session (no __Host- cookie can have it)', async (_, cookie, attributes) => {
+    const { proof, verifier } = setup({ session: { keys: [SESSION_KEY], cookie } });
+    const issued = cookieOf(await proof())!;
+    expect(issued).toMatch(/^chat_identity_session=v1\.[\w-]+\.[\w-]{43}; Max-Age=1800;/);
+    expect(issued.slice(issued.indexOf('; Max-Age=1800') + '; Max-Age=1800'.length)).toBe(attributes);
+    expect(await verifier.verify({ headers: { cookie: issued.split(';')[0]! } })).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('a name given is the name, prefixed or not', async () => {
+    for (const name of ['chat_identity_session', 'chat', '__Host-chat']) {
+      const { proof } = setup({ session: { keys: [SESSION_KEY], cookie: { name } } });
+      expect(cookieOf(await proof())).toMatch(new RegExp(`^${name}=v1\\.`));
+    }
+  });
+
+  it("by default, an attacker's own session tossed in under the plain name is not read, alone or before the victim's", async () => {
+    const { proof, verifier } = setup({ session: { keys: [SESSION_KEY], cookie: true } });
+    const attacker = (await pairOf(proof, 'attacker')).replace(/^[^=]*=/, '');
+    const victim = await pairOf(proof, 'victim');
+    // Set for the parent domain from a sibling subdomain: alone, it starts no session.
+    expect(await verifier.verify({ headers: { cookie: `chat_identity_session=${attacker}` } })).toEqual({ verified: false });
+    // With a longer Path it is sent first, beside the victim's own: the victim's is the one read.
+    const both = await verifier.verify({ headers: { cookie: `chat_identity_session=${attacker}; ${victim}` } });
+    expect(both).toMatchObject({ verified: true, via: 'session', contact: { externalId: 'victim' } });
   });
 });
 

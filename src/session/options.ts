@@ -13,7 +13,15 @@ import { memorySessionStore, redisSessionStore, withDeadline, type SessionStore 
 export const DEFAULT_IDLE = 30 * 60;
 export const DEFAULT_MAX_AGE = 24 * 60 * 60;
 export const DEFAULT_HEADER = 'Chat-Identity-Session';
+/**
+ * The cookie's name when none is given: `__Host-` prefixed where its attributes allow (secure, path
+ * `/`, no domain: the defaults), so that browsers refuse it from anywhere but this host over HTTPS
+ * and no sibling subdomain or plain-HTTP page can set it (cookie tossing, session fixation); the
+ * plain name otherwise, as no `__Host-` cookie can have other attributes (next-auth names its CSRF
+ * cookie so: `__Host-` over HTTPS, plain otherwise).
+ */
 export const DEFAULT_COOKIE = 'chat_identity_session';
+export const DEFAULT_HOST_COOKIE = `__Host-${DEFAULT_COOKIE}`;
 /** Milliseconds a session store may take; then the session is refused as expired (the widget falls back to a proof). */
 const DEFAULT_STORE_TIMEOUT = 200;
 
@@ -83,7 +91,8 @@ function readCookie(cookie: SessionOptions['cookie']): SessionConfig['cookie'] {
   if (cookie === undefined || cookie === false) return undefined;
   const spec: SessionCookieOptions = cookie === true ? {} : cookie;
   refuseUnknown(spec, COOKIE_OPTIONS, 'options.session.cookie');
-  const { name = DEFAULT_COOKIE, sameSite = 'Strict', secure = true, path = '/', domain } = spec;
+  const { sameSite = 'Strict', secure = true, path = '/', domain } = spec;
+  const name = spec.name ?? (secure === true && path === '/' && domain === undefined ? DEFAULT_HOST_COOKIE : DEFAULT_COOKIE);
   const fail = (message: string) => {
     throw new TypeError(`chat-identity: options.session.cookie.${message}`);
   };
