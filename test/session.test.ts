@@ -855,6 +855,62 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     expect(codeOf(await two.session(credential, at(dpop)))).toBe('INVALID_SIGNATURE');
   });
 
+  it('a DPoP proof is acceptable up to 60 s after its iat, which may lie clockTolerance ahead: one dated 60 s on lives 120 s', async () => {
+    const { proof, session, at: clockAt } = bound();
+    const credential = issuedBy(await proof('u1', at(dpopProof(key, { url: URL }))))!;
+    const dated = (iat: number) => at(dpopProof(key, { url: URL, credential, iat }), { headers: { 'chat-identity-session': credential } });
+    clockAt(120);
+    expect(codeOf(await session(credential, dated(NOW_SECONDS + 60)))).toBe('VERIFIED');
+    clockAt(120.001);
+    expect(codeOf(await session(credential, dated(NOW_SECONDS + 60)))).toBe('SIGNATURE_EXPIRED');
+  });
+
+  /** A store that keeps each used proof exactly its ttl, as SessionStore says: from its first use to just before first use + ttl. */
+  const exactStore = (now: () => number): SessionStore => {
+    const used = new Map<string, number>();
+    return {
+      generation: () => 0,
+      state: () => ({ generation: 0, ended: false }),
+      endAll: () => {},
+      end: () => {},
+      firstUse(value, ttl) {
+        if ((used.get(value) ?? -Infinity) > now()) return false;
+        used.set(value, now() + ttl);
+        return true;
+      },
+    };
+  };
+
+  it.each([
+    ['made now', 0],
+    ['dated clockTolerance (60 s) ahead', 60],
+    ['59 s old', -59],
+    ['dated a fraction of a millisecond on', 0.0004],
+  ])('a used DPoP proof %s is never accepted again: its jti is kept as long as it is acceptable, to the millisecond', async (_, offset) => {
+    for (const kind of ['a store keeping it exactly its ttl', 'the default store (memory)']) {
+      let clock = NOW;
+      const now = () => clock;
+      const store = kind === 'the default store (memory)' ? {} : { store: exactStore(now) };
+      const verifier = createVerifier({
+        scheme: 'user-hash',
+        keys: [LIVE_KEY],
+        now,
+        logger: quiet(),
+        rateLimit: false,
+        session: { keys: [SESSION_KEY], bind: 'dpop', ...store },
+      });
+      const credential = issuedBy(await verifier.verify(at(dpopProof(key, { url: URL }), { body: userHashBody('u1') })))!;
+      const iat = NOW_SECONDS + offset;
+      const used = at(dpopProof(key, { url: URL, credential, iat }), { headers: { 'chat-identity-session': credential } });
+      expect(codeOf(await verifier.verify(used))).toBe('VERIFIED');
+      const last = (iat + 60) * 1000; // the last moment it is acceptable
+      for (const t of [Math.floor(last) - 1, Math.floor(last), Math.ceil(last), Math.ceil(last) + 1, last + 60_000]) {
+        clock = t;
+        expect(codeOf(await verifier.verify(used)), `${kind}, replayed ${t - NOW} ms after NOW`).not.toBe('VERIFIED');
+      }
+    }
+  });
+
   it('in memory, keeps at most 10,000 used DPoP proofs: past them, a forgotten one still in its lifetime stays refused, as does any proof expiring no later', async () => {
     // The default in-memory store, given so that most of the 10,000 can be filled without an ES256 signature each.
     const store = memorySessionStore({ now: () => NOW });

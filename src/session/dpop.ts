@@ -5,7 +5,9 @@
  * over the request's method (`htm`), URL without query (`htu`), time (`iat`), a unique `jti` and,
  * when a session credential is presented, its SHA-256 (`ath`). So a credential lifted from a log,
  * storage or a proxy is useless without the key, and a lifted DPoP proof is good for one request
- * to one URL for about a minute, once (its `jti` is remembered).
+ * to one URL, once (its `jti` is remembered), until 60 seconds after its `iat`. That `iat` may lie
+ * up to `clockTolerance` ahead (a browser clock running fast; RFC 9449 §11.1 allows it), so a proof
+ * is acceptable for at most 60 seconds plus `clockTolerance` (2 minutes by default) after it is made.
  *
  * What it does not stop: script running in the page (XSS) can ask the browser to sign with the
  * key, as the widget does; it cannot take the key away.
@@ -38,7 +40,7 @@ export interface CheckedDpop {
   readonly thumbprint: string;
   /** What the replay cache records: the key and the `jti`. */
   readonly replay: string;
-  /** Milliseconds to remember it: until it is too old to be accepted. */
+  /** Milliseconds to remember it from now: until it is too old to be accepted, that moment included. */
   readonly ttl: number;
 }
 
@@ -79,7 +81,9 @@ export function checkDpop(value: unknown, request: VerifyRequest, options: DpopO
   const { iat, jti } = claims;
   if (typeof iat !== 'number' || !Number.isFinite(iat)) reject('MALFORMED_IDENTITY', 'The DPoP proof needs iat, in seconds.');
   const age = options.now / 1000 - iat;
-  if (age > DPOP_MAX_AGE || -age > options.clockTolerance) {
+  /** The last moment (ms) the proof is acceptable: what it is judged by, and what its jti is kept until. */
+  const last = (iat + DPOP_MAX_AGE) * 1000;
+  if (options.now > last || -age > options.clockTolerance) {
     reject('SIGNATURE_EXPIRED', `The DPoP proof's iat is ${Math.round(age)} seconds old; make one per request, with the server's time.`);
   }
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
@@ -97,7 +101,9 @@ export function checkDpop(value: unknown, request: VerifyRequest, options: DpopO
   const key = publicKeyOf(thumbprint, jwk);
   const signed = verify('sha256', Buffer.from(`${headerPart}.${claimsPart}`, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, signature);
   if (!signed) reject('INVALID_SIGNATURE', 'The DPoP proof is not signed by the key it names.');
-  return { thumbprint, replay: `${thumbprint}.${jti}`, ttl: Math.max(1000, (iat + DPOP_MAX_AGE) * 1000 - options.now) };
+  // Kept past `last` (a store keeps it ttl milliseconds from its first use, the end excluded): it
+  // is never acceptable again once forgotten.
+  return { thumbprint, replay: `${thumbprint}.${jti}`, ttl: Math.max(1000, Math.floor(last - options.now) + 1) };
 }
 
 /** Whether two thumbprints are the same key's, compared in constant time. */
