@@ -158,7 +158,7 @@ export interface JwksInput {
 export interface JwksUrl {
   /** `https:` (or `http:` to a loopback address, for tests). */
   url: string | URL;
-  /** How long a fetch may take, body included. Default 5000. */
+  /** How long a fetch may take, body included: whole milliseconds (a fraction is refused). Default 5000. */
   timeout?: number;
   /** The largest response accepted, in bytes. Default 131072 (128 KiB). */
   maxBytes?: number;

@@ -472,6 +472,25 @@ describe('where a set may come from', () => {
     );
   });
 
+  it('refuses a timeout that is not a whole number of milliseconds (jose and AbortSignal.timeout take none), at construction or from a lookup', async () => {
+    expect(() => verifierFor({ keys: [{ jwks: { url: site.url, timeout: 1500.5 } }] })).toThrow(
+      /jwks\.timeout must be a whole number of milliseconds, more than 0/,
+    );
+    const lookup: KeyLookup = () => ({ jwks: { url: site.url, timeout: 1500.5 } });
+    expect(await outcome(verifierFor({ keys: lookup }), tokenNow(SITE))).toBe('KEY_UNAVAILABLE');
+    expect(said.join('\n')).toMatch(/timeout must be a whole number of milliseconds/);
+    expect(site.fetches).toBe(0);
+  });
+
+  it('takes fractions of the other settings, which only this package computes with', async () => {
+    const settings = { maxBytes: 4096.5, cacheMaxAge: 600_000.5, minCacheAge: 0.5, maxCacheAge: 3_600_000.5, cooldown: 0.5, staleFor: 0.5 };
+    const verifier = verifierFor({ keys: [{ jwks: { url: site.url, ...settings } }] });
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');
+    advance(0.001);
+    expect(await outcome(verifier, tokenNow(NEXT))).toBe('INVALID_SIGNATURE');
+    expect(site.fetches).toBe(2); // the unknown kid fetched again a millisecond on: a cooldown of half a millisecond is over
+  });
+
   it('the alg beside a set applies to its keys that state none, where it fits them', async () => {
     const rsa = keyPair('RS256', 'rsa-1');
     site.serve({ keys: [withoutMembers(rsa.jwk, 'alg'), withoutMembers(SITE.jwk, 'alg')] });

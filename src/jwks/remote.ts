@@ -70,9 +70,16 @@ export function readJwksUrl(spec: JwksUrl, where: string): JwksSource {
   for (const name of SETTINGS) {
     const value = spec[name];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < (name === 'timeout' || name === 'maxBytes' ? 1 : 0)) {
+    // jose (timeoutDuration) and AbortSignal.timeout take whole milliseconds only: a fraction would fail every fetch.
+    const whole = name === 'timeout';
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      (whole && !Number.isInteger(value)) ||
+      value < (name === 'timeout' || name === 'maxBytes' ? 1 : 0)
+    ) {
       throw new TypeError(
-        `chat-identity: ${where}.${name} must be a number${name === 'maxBytes' ? ' of bytes' : ' of milliseconds'}, ` +
+        `chat-identity: ${where}.${name} must be a ${whole ? 'whole ' : ''}number${name === 'maxBytes' ? ' of bytes' : ' of milliseconds'}, ` +
           `${name === 'timeout' || name === 'maxBytes' ? 'more than 0' : '0 or more'}.`,
       );
     }
