@@ -30,6 +30,7 @@ import { createFailureLimits, type LimitedAttempt } from './rateLimit.js';
 import { Rejection, reject } from './rejection.js';
 import type { ParsedProof, Scheme } from './schemes/scheme.js';
 import { createSessions, type SessionFacts, type Sessions, type Stage } from './session/index.js';
+import { proofPolicyDigest } from './session/policy.js';
 import { countersFor, identityStats, type Count, type Counters } from './stats/counters.js';
 import { summarise } from './stats/summary.js';
 import type {
@@ -269,7 +270,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // for every tenant alike, so counting failures per tenant would only multiply an attacker's guesses.
   const tenantOf = config.tenant;
   const say = sayOnce(logger);
-  const sessions = config.session && createSessions(config.session, { clockTolerance: settings.clockTolerance, allowTestKeys, say });
+  const sessions =
+    config.session &&
+    createSessions(config.session, {
+      clockTolerance: settings.clockTolerance,
+      allowTestKeys,
+      policy: proofPolicyDigest(schemes, settings, allowTestKeys),
+      say,
+    });
   sessions?.refuseSiteKeys((fingerprint: string) => keyRing.schemeOf(fingerprint));
   // Counted into the app's shared count, or one of the verifier's own on its clock; or nowhere.
   const counters: Counters | undefined = config.stats === false ? undefined : countersFor(config.stats ?? identityStats({ now }));

@@ -27,6 +27,7 @@ import {
   signUserHash,
   verifierOf,
   type IdentityResult,
+  type SignJwtOptions,
   type SessionStore,
   type VerifierOptions,
   type VerifyRequest,
@@ -45,6 +46,7 @@ import {
   dpopKey,
   dpopProof,
   forge,
+  mintSession,
   tamper,
   type DpopKey,
 } from './support/sessions.js';
@@ -146,7 +148,7 @@ describe('sessions: the credential', () => {
     expect(credential.length).toBeLessThan(300);
   });
 
-  it('binds tenant, scheme, identity, exactly the verified fields, the site key and the proof time; never a secret', async () => {
+  it('binds tenant, scheme, identity, exactly the verified fields, the site key, the proof policy and the proof time; never a secret', async () => {
     const tenant = {
       tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string,
       keys: () => ({ tenant: 'acme', keys: [{ secret: LIVE_KEY, id: 'live-2026' }] }),
@@ -162,6 +164,7 @@ describe('sessions: the credential', () => {
       k: 'externalId',
       c: { externalId: '42', email: 'ada@example.com', 'attributes.plan': 'pro' },
       f: expect.stringMatching(/^[\w-]{16}$/),
+      p: expect.stringMatching(/^[\w-]{16}$/),
       i: NOW_SECONDS - 120,
       a: NOW_SECONDS - 120, // the hard maximum counts from the proof's own time
       n: NOW_SECONDS,
@@ -338,6 +341,196 @@ describe('sessions: renewal, sliding up to the hard maximum', () => {
     rotated.at(1200);
     expect(codeOf(await rotated.session(credential))).toBe('SESSION_EXPIRED');
     expect(await rotated.session(renewed)).toMatchObject({ verified: true });
+  });
+});
+
+describe('sessions: bound to the proof policy of the verifier that started them', () => {
+  const jwtRequest = (claims: Record<string, unknown> = {}, options: SignJwtOptions = {}) => ({
+    headers: { authorization: `Bearer ${signJwt({ externalId: 'u1', ...claims }, LIVE_KEY, { now: () => NOW, ...options })}` },
+  });
+  const userHashRequest = (key = LIVE_KEY) => ({ body: userHashBody('u1', key) });
+  const payloadRequest = (age: number, key = LIVE_KEY) => ({ body: signPayload({ externalId: 'u1', timestamp: NOW_SECONDS - age }, key) });
+  const bothSchemes = { 'user-hash': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] };
+
+  // Two verifiers sharing one session key; the last column is what the strict one says of the proof itself.
+  it.each<[string, Partial<VerifierOptions>, Partial<VerifierOptions>, VerifyRequest, string]>([
+    ['audience: none, or chat', { scheme: 'jwt' }, { scheme: 'jwt', audience: 'chat' }, jwtRequest(), 'INVALID_SIGNATURE'],
+    ['issuer: none, or the site', { scheme: 'jwt' }, { scheme: 'jwt', issuer: 'https://site.example' }, jwtRequest(), 'INVALID_SIGNATURE'],
+    [
+      'jwt algorithms: HS256 and HS384, or the default',
+      { scheme: 'jwt', algorithms: ['HS256', 'HS384'] },
+      { scheme: 'jwt' },
+      jwtRequest({}, { algorithm: 'HS384' }),
+      'INVALID_SIGNATURE',
+    ],
+    [
+      'signed-payload maxAge: 900, or the default 300',
+      { scheme: 'signed-payload', maxAge: 900 },
+      { scheme: 'signed-payload' },
+      payloadRequest(600),
+      'SIGNATURE_EXPIRED',
+    ],
+    [
+      'signed-payload testMaxAge: 7200, or the default 3600',
+      { scheme: 'signed-payload', keys: [TEST_KEY], testMaxAge: 7200 },
+      { scheme: 'signed-payload', keys: [TEST_KEY] },
+      payloadRequest(5400, TEST_KEY),
+      'SIGNATURE_EXPIRED',
+    ],
+    [
+      'allowTestKeys: true, or false (a proof of the live key, which both verify)',
+      { keys: [LIVE_KEY, TEST_KEY] },
+      { keys: [LIVE_KEY, TEST_KEY], allowTestKeys: false },
+      userHashRequest(),
+      'VERIFIED',
+    ],
+    [
+      'schemes: user-hash and jwt, or user-hash (a user hash, which both verify)',
+      { scheme: ['user-hash', 'jwt'], keys: bothSchemes },
+      {},
+      userHashRequest(),
+      'VERIFIED',
+    ],
+  ])('%s: a session the lax one started is refused by the strict one as expired', async (_, laxOptions, strictOptions, proof, verdict) => {
+    const lax = setup(laxOptions);
+    const strict = setup({ diagnostics: true, ...strictOptions });
+    const started = await lax.verifier.verify(proof);
+    expect(started).toMatchObject({ verified: true, via: 'proof' });
+    const credential = issuedBy(started)!;
+    expect(codeOf(await strict.verifier.verify(proof))).toBe(verdict);
+    const refused = await strict.session(credential);
+    expect(refused).toMatchObject({ verified: false, via: 'session', error: { code: 'SESSION_EXPIRED' } });
+    expect((refused as { error: { hint: string } }).error.hint).toMatch(/^The session was started by a verifier with another proof policy/);
+    expect(responseHeadersOf(refused)).toEqual({ [HEADER]: 'ended', 'WWW-Authenticate': CHALLENGE_EXPIRED });
+    expect(await lax.session(credential)).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('what was refused before the policy still is, as before: a scheme this verifier does not take, a test key where they are off', async () => {
+    const strict = setup({ diagnostics: true, allowTestKeys: false, keys: [LIVE_KEY, TEST_KEY] });
+    const jwtSession = issuedBy(
+      await setup({ scheme: ['user-hash', 'jwt'], keys: bothSchemes }).verifier.verify({
+        headers: { authorization: `Bearer ${signJwt({ externalId: 'u1' }, SECOND_SCHEME_KEY, { now: () => NOW })}` },
+      }),
+    )!;
+    expect(await strict.session(jwtSession)).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE', hint: expect.stringMatching(/issued for jwt, which this verifier does not take/) },
+    });
+    const testKeySession = issuedBy(await setup({ keys: [LIVE_KEY, TEST_KEY] }).proof('u1', userHashRequest(TEST_KEY)))!;
+    expect(await strict.session(testKeySession)).toMatchObject({
+      error: { code: 'INVALID_SIGNATURE', hint: expect.stringMatching(/test keys are turned off/) },
+    });
+  });
+
+  it.each<[string, Partial<VerifierOptions>, Partial<VerifierOptions>, VerifyRequest]>([
+    [
+      'audience and issuer listed in another order, with a repeat',
+      { scheme: 'jwt', audience: ['chat', 'support'], issuer: ['https://a.example', 'https://b.example'] },
+      { scheme: 'jwt', issuer: ['https://b.example', 'https://a.example', 'https://b.example'], audience: ['support', 'chat'] },
+      jwtRequest({ aud: 'chat', iss: 'https://a.example' }),
+    ],
+    [
+      'schemes in another order',
+      { scheme: ['user-hash', 'jwt'], keys: bothSchemes },
+      { scheme: ['jwt', 'user-hash'], keys: bothSchemes },
+      userHashRequest(),
+    ],
+    [
+      'the defaults, or the same spelt out',
+      { scheme: 'jwt' },
+      {
+        scheme: 'jwt',
+        algorithms: ['PS256', 'RS256', 'EdDSA', 'ES256', 'HS256'],
+        allowTestKeys: true,
+        clockTolerance: 60,
+        testMaxAge: 3600,
+        maxAge: 900,
+      },
+      jwtRequest(),
+    ],
+    [
+      'settings user-hash does not read, and options that decide what becomes of a request, not of a proof',
+      {},
+      {
+        audience: 'chat',
+        maxAge: 10,
+        required: true,
+        diagnostics: true,
+        rateLimit: false,
+        keys: [PREVIOUS_KEY, LIVE_KEY],
+        session: { keys: [SESSION_KEY], idle: 900 },
+      },
+      userHashRequest(),
+    ],
+  ])('the same policy shares sessions: %s', async (_, one, other, proof) => {
+    const [a, b] = [setup(one), setup(other)];
+    const fromA = issuedBy(await a.verifier.verify(proof))!;
+    const fromB = issuedBy(await b.verifier.verify(proof))!;
+    expect(claimsOf(fromA).p).toBe(claimsOf(fromB).p);
+    expect(await b.session(fromA)).toMatchObject({ verified: true, via: 'session' });
+    expect(await a.session(fromB)).toMatchObject({ verified: true, via: 'session' });
+  });
+
+  it('the digest covers each setting that decides whether a proof verifies, as resolved, and only the settings its schemes read', async () => {
+    const keys = { 'signed-payload': [LIVE_KEY], jwt: [SECOND_SCHEME_KEY] };
+    const policyOf = async (options: Partial<VerifierOptions>) => {
+      const minted = await mintSession(
+        { scheme: ['signed-payload', 'jwt'], keys, now: () => NOW, session: { keys: [SESSION_KEY] }, ...options },
+        payloadRequest(0),
+      );
+      return claimsOf(minted!).p;
+    };
+    const base = await policyOf({});
+    expect(base).toMatch(/^[\w-]{16}$/);
+    const differ: Partial<VerifierOptions>[] = [
+      { maxAge: 300 }, // signed-payload's default, not jwt's
+      { testMaxAge: 3601 },
+      { clockTolerance: 59 },
+      { algorithms: ['HS256'] },
+      { issuer: 'https://site.example' },
+      { audience: 'chat' },
+      { allowTestKeys: false },
+      { scheme: 'signed-payload', keys: [LIVE_KEY] },
+      { scheme: ['signed-payload', 'jwt', 'user-hash'], keys: { ...keys, 'user-hash': [PREVIOUS_KEY] } },
+    ];
+    for (const options of differ) expect(await policyOf(options), JSON.stringify(options)).not.toBe(base);
+    const same: Partial<VerifierOptions>[] = [
+      { scheme: ['jwt', 'signed-payload'] },
+      { algorithms: ['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'] },
+      { required: 'report', diagnostics: true, rateLimit: false, keyCache: false, keyLookupTimeout: 100 },
+      { session: { keys: [SESSION_KEY], idle: 60, maxAge: 600 } },
+    ];
+    for (const options of same) expect(await policyOf(options), JSON.stringify(options)).toBe(base);
+  });
+
+  it('a renewed credential keeps its policy: shared with the same policy, refused by another', async () => {
+    const { proof, session, at } = setup();
+    const first = issuedBy(await proof())!;
+    at(300);
+    const renewed = issuedBy(await session(first))!;
+    expect(claimsOf(renewed).p).toBe(claimsOf(first).p);
+    const same = setup({ allowTestKeys: true });
+    const other = setup({ allowTestKeys: false });
+    same.at(300);
+    other.at(300);
+    expect(await same.session(renewed)).toMatchObject({ verified: true, via: 'session' });
+    expect(codeOf(await other.session(renewed))).toBe('SESSION_EXPIRED');
+  });
+
+  it('a credential without p (made before sessions were bound to a policy) is refused as expired once its MAC verifies; a changed p is a changed claim', async () => {
+    const { proof, session } = setup({ diagnostics: true });
+    const credential = issuedBy(await proof())!;
+    const { p, ...withoutPolicy } = claimsOf(credential);
+    expect(p).toMatch(/^[\w-]{16}$/);
+    expect(await session(forge(withoutPolicy, SESSION_KEY))).toMatchObject({
+      error: { code: 'SESSION_EXPIRED', hint: expect.stringMatching(/another proof policy/) },
+    });
+    // The MAC first: without the session key, removing or changing p is tampering, not another policy.
+    expect(codeOf(await session(tamper(credential, (claims) => void delete claims.p)))).toBe('INVALID_SIGNATURE');
+    expect(codeOf(await session(tamper(credential, (claims) => void (claims.p = 'AAAAAAAAAAAAAAAA'))))).toBe('INVALID_SIGNATURE');
+    // Not text, or too long: not a claim of this version.
+    expect(codeOf(await session(forge({ ...withoutPolicy, p: 42 }, SESSION_KEY)))).toBe('MALFORMED_IDENTITY');
+    expect(codeOf(await session(forge({ ...withoutPolicy, p: 'x'.repeat(33) }, SESSION_KEY)))).toBe('MALFORMED_IDENTITY');
+    expect(await session(forge(claimsOf(credential), SESSION_KEY))).toMatchObject({ verified: true, via: 'session' });
   });
 });
 

@@ -9,7 +9,7 @@ import { reject } from '../rejection.js';
 import { parseHexSignature, requireDigestSize } from '../signature.js';
 import type { Credentials, SchemeName } from '../types.js';
 import { bodyFields, findSigningKey, firstIdentifier, verifiedIdentity } from './scheme.js';
-import type { IdentifierShape, ParsedProof, Scheme, SchemeFacts, VerifyContext } from './scheme.js';
+import type { IdentifierShape, ParsedProof, ProofPolicy, Scheme, SchemeFacts, VerifyContext } from './scheme.js';
 
 /** A parsed identifier proof: the contact it names, the identifier the site signed, and the signature. */
 export interface IdentifierProof extends ParsedProof, ContactFields {
@@ -26,6 +26,8 @@ export interface IdentifierScheme {
   parse(credentials: Credentials): IdentifierProof;
 }
 
+const NO_SETTINGS: ProofPolicy = Object.freeze({});
+
 /** The scheme: the identity claimed is the highest-priority identifier sent, and only it is verified. */
 export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierProof> {
   const { name, facts, presence, parse } = scheme;
@@ -41,6 +43,8 @@ export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierPro
       const key = verifyIdentifierHash(proof, context, signatureField);
       return verifiedIdentity(name, identifierSignedContact(proof), key, context);
     },
+    // An HMAC over an identifier carries no time and reads no setting: only the key decides.
+    policy: () => NO_SETTINGS,
   };
 }
 

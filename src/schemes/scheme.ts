@@ -3,6 +3,7 @@
  * the facts the diagnosis reads of it (declared once, by the scheme). Beside it, the small steps
  * the schemes share, finding the key that made a signature among them.
  */
+import type { FlatValue } from '../canonicalJson.js';
 import { MAX_IDENTIFIER_LENGTH } from '../contact.js';
 import type { SigningKey } from '../keyRing.js';
 import { hmac, signaturesEqual, type HmacHash } from '../signature.js';
@@ -57,7 +58,15 @@ export interface Scheme<P extends ParsedProof = ParsedProof> {
   claimedIdentity(credentials: Credentials): string | undefined;
   /** Checks the signature, then the clock. Throws a Rejection. */
   verify(proof: P, context: VerifyContext): VerifiedIdentity;
+  /**
+   * The settings that decide whether a proof of this scheme verifies, defaults applied: what a
+   * session binds (src/session/policy.ts). Required, so a new scheme says which settings it reads.
+   */
+  policy(settings: SchemeSettings): ProofPolicy;
 }
+
+/** The settings a scheme's proofs are verified under, by name; a list is a set (its order and repeats change nothing). */
+export type ProofPolicy = Readonly<Record<string, FlatValue | readonly string[] | undefined>>;
 
 /** A scheme's facts: the diagnosis reads these and nothing else of a scheme, so no scheme needs a case of its own there. */
 export interface SchemeFacts {

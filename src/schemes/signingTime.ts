@@ -4,7 +4,7 @@
  */
 import type { SigningKey } from '../keyRing.js';
 import { reject } from '../rejection.js';
-import type { SchemeSettings, VerifyContext } from './scheme.js';
+import type { ProofPolicy, SchemeSettings, VerifyContext } from './scheme.js';
 
 /** Milliseconds read as seconds are 1000 times too large: anything past the year 5138. */
 export function looksLikeMilliseconds(seconds: number): boolean {
@@ -14,6 +14,11 @@ export function looksLikeMilliseconds(seconds: number): boolean {
 /** The seconds a signature by `key` stays valid: the test window for a test key, else `maxAge` or the scheme's default. */
 export function windowFor(key: SigningKey, settings: SchemeSettings, defaultMaxAge: number): number {
   return key.test ? settings.testMaxAge : (settings.maxAge ?? defaultMaxAge);
+}
+
+/** The settings `checkSigningTime` applies, resolved as it resolves them: a timed scheme's proof policy. */
+export function signingTimePolicy(settings: SchemeSettings, defaultMaxAge: number): ProofPolicy {
+  return { maxAge: settings.maxAge ?? defaultMaxAge, testMaxAge: settings.testMaxAge, clockTolerance: settings.clockTolerance };
 }
 
 /**

@@ -5,7 +5,7 @@
  * Why this and not a JWT: one algorithm, fixed by the version, so there is no `alg` to confuse and
  * no header to parse; it cannot be mistaken for a site's HS256 token (three parts, but `v1` is no
  * base64url JSON header), and the prefix in the MAC input separates it from everything a site's key
- * signs even if a secret were shared (it is refused at construction anyway). About 300 to 400
+ * signs even if a secret were shared (it is refused at construction anyway). About 280 to 450
  * characters for a typical contact: small enough for a header or a cookie.
  *
  * @example
@@ -45,6 +45,11 @@ export interface SessionClaims {
   c: Record<string, unknown>;
   /** The site key that verified the proof: its tag (src/session/keys.ts). */
   f: string;
+  /**
+   * The proof policy of the verifier that issued it: a digest of the options that decide whether a
+   * proof verifies (src/session/policy.ts). Absent only in credentials made before it was bound: refused.
+   */
+  p?: string;
   /** When the proof was signed, for the schemes that carry a time. */
   i?: number;
   /** When the session started (the proof's time, or when it was verified): the hard maximum counts from here. */
@@ -142,6 +147,7 @@ export function readClaims(claimsPart: string): { claims: SessionClaims; identit
     (claims.t !== undefined && !isText(claims.t, 256)) ||
     !IDENTITY_KEYS.includes(claims.k as Contact['identityKey']) ||
     !isText(claims.f, 32) ||
+    (claims.p !== undefined && !isText(claims.p, 32)) ||
     (claims.i !== undefined && !isSeconds(claims.i)) ||
     !isSeconds(claims.a) ||
     !isSeconds(claims.n) ||

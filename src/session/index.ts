@@ -8,6 +8,7 @@
  * 2. it belongs to the request's tenant, and is within its idle window and its hard maximum;
  * 3. the site key that verified its proof is still configured for the tenant, unexpired, and not a
  *    test key where test keys are refused: a rotation past its grace, or a revoked key, ends it;
+ *    and it was started under this verifier's proof policy (src/session/policy.ts);
  * 4. its tenant's generation is unchanged (`endSessions`) and it was not ended itself (`endSession`);
  * 5. when it is bound to a browser key, the request's DPoP proof (src/session/dpop.ts).
  *
@@ -19,7 +20,7 @@
  *
  * @example
  * ```ts
- * const sessions = createSessions(config, { clockTolerance: 60, allowTestKeys: false, say });
+ * const sessions = createSessions(config, { clockTolerance: 60, allowTestKeys: false, policy, say });
  * const opened = openCredential(credential);
  * const { result, renewed } = await sessions.resume(opened, credential, { tenant, keys, now: Date.now(), request }, stage);
  * ```
@@ -83,6 +84,8 @@ export type SessionFailure = 'credential' | 'dpop';
 interface Dependencies {
   clockTolerance: number;
   allowTestKeys: boolean;
+  /** This verifier's proof policy digest (src/session/policy.ts): what its credentials bind, and what it accepts. */
+  policy: string;
   /** Says a problem once per verifier. */
   say(key: string, message: string): void;
 }
@@ -104,7 +107,7 @@ export type Sessions = ReturnType<typeof createSessions>;
 
 export function createSessions(config: SessionConfig, dependencies: Dependencies) {
   const { keys, idle, maxAge, header, cookie, store, bind } = config;
-  const { clockTolerance, allowTestKeys, say } = dependencies;
+  const { clockTolerance, allowTestKeys, policy, say } = dependencies;
   const byId = new Map(keys.map((key) => [key.id, key]));
   const fingerprints = new Set(keys.map((key) => key.fingerprint));
   const nextId = sessionIds();
@@ -197,6 +200,14 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     }
     if (siteKey.test && !allowTestKeys)
       reject('INVALID_SIGNATURE', 'The session was started with a test key, and test keys are turned off.');
+    // Another verifier sharing the session key may check proofs more laxly; absent: made before this was bound.
+    if (claims.p !== policy) {
+      reject(
+        'SESSION_EXPIRED',
+        'The session was started by a verifier with another proof policy (schemes, audience, issuer, algorithms, maxAge, ' +
+          'allowTestKeys…); a fresh proof starts a new one.',
+      );
+    }
     if (bind && claims.b === undefined)
       reject('SESSION_EXPIRED', 'The session is bound to no key, and this verifier binds sessions (bind: dpop).');
     const asked = ask(() => store.state(tenant, claims.j));
@@ -293,6 +304,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     claims.k = result.contact.identityKey;
     claims.c = contactClaims(result.contact);
     claims.f = siteKeyTag(key, siteKey);
+    claims.p = policy;
     if (signedAt !== undefined) claims.i = signedAt;
     claims.a = started;
     if (generation > 0) claims.g = generation;
@@ -425,6 +437,7 @@ function renewal(claims: SessionClaims, key: string, tag: string, now: number): 
   renewed.k = claims.k;
   renewed.c = claims.c;
   renewed.f = tag;
+  renewed.p = claims.p; // resume checked it: this verifier's
   if (claims.i !== undefined) renewed.i = claims.i;
   renewed.a = claims.a;
   if (claims.g !== undefined) renewed.g = claims.g;

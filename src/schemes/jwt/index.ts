@@ -23,7 +23,7 @@ import { decodeBase64url, requireDigestSize, type HmacHash } from '../../signatu
 import type { Credentials, HmacJwtAlgorithm, JwtAlgorithm } from '../../types.js';
 import { bodyFields, identifierIn, verifiedIdentity } from '../scheme.js';
 import type { ParsedProof, Scheme, SchemeFacts, SchemeSettings } from '../scheme.js';
-import { checkSigningTime } from '../signingTime.js';
+import { checkSigningTime, signingTimePolicy } from '../signingTime.js';
 import { acceptedAlgorithms, signingKeyFor } from './keySelection.js';
 
 /** Longer tokens are refused unread. */
@@ -219,6 +219,14 @@ export const jwt: Scheme<JwtProof> = {
     const contact = fullySignedContact(proof, proof.email !== undefined ? 'email' : 'externalId');
     return verifiedIdentity('jwt', contact, key, context, new Date(proof.iat * 1000));
   },
+
+  // The algorithms as parse resolves them: unset and the default list spelt out are one policy.
+  policy: (settings) => ({
+    ...signingTimePolicy(settings, DEFAULT_MAX_AGE),
+    algorithms: settings.algorithms ?? DEFAULT_ALGORITHMS,
+    issuer: settings.issuer,
+    audience: settings.audience,
+  }),
 };
 
 /** What parse reads of a header: `jku`, `x5u`, `jwk` and the rest are never read (keys come from the configuration). */

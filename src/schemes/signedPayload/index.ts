@@ -16,7 +16,7 @@ import type { Credentials } from '../../types.js';
 import { readIdentifierSignature } from '../identifierHash.js';
 import { bodyFields, findSigningKey, firstIdentifier, presenceOf, verifiedIdentity } from '../scheme.js';
 import type { ParsedProof, Scheme, SchemeFacts } from '../scheme.js';
-import { checkSigningTime } from '../signingTime.js';
+import { checkSigningTime, signingTimePolicy } from '../signingTime.js';
 
 /** No spelling of a customer's canonical JSON may exceed this many characters: what bounds the bytes hashed. */
 export const MAX_PAYLOAD_LENGTH = 8192;
@@ -136,4 +136,6 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     const contact = fullySignedContact(proof, proof.externalId !== undefined ? 'externalId' : 'email');
     return verifiedIdentity('signed-payload', contact, key, context, new Date(proof.timestamp * 1000));
   },
+
+  policy: (settings) => signingTimePolicy(settings, DEFAULT_MAX_AGE),
 };
