@@ -342,9 +342,22 @@ export async function benchScheme(scheme, settings, compare) {
       result.candidates[c.id] = entry;
     }
   }
+  // The target's ratio, `ours` and the faster floor in pairs (pairedRatio): steadier than the rounds'.
+  const byId = new Map([...good, ...bad].map((c) => [c.id, c]));
+  if (!FIXTURES[scheme]) {
+    const faster = result.candidates.floor.opsPerSec >= result.candidates['floor-string'].opsPerSec ? 'floor' : 'floor-string';
+    for (const id of ['ours', 'ours@compare']) {
+      if (!byId.has(id)) continue;
+      const paired = await pairedRatio(byId.get(id), byId.get(faster), settings.statsBlocks);
+      Object.assign(result.candidates[id], {
+        vsFloorPaired: round(paired.median, 3),
+        vsFloorPairedIqr: [round(paired.q1, 3), round(paired.q3, 3)],
+        pairedFloor: faster,
+      });
+    }
+  }
   // What counting adds to one verify(), each verifier beside its twin that does not count: with the
   // limits on and off, and with a tenant per request in turn (no count finds the previous count's row).
-  const byId = new Map([...good, ...bad].map((c) => [c.id, c]));
   for (const [withStats, without] of [
     ['ours', 'ours-no-stats'],
     ['ours-no-limits', 'ours-no-limits-no-stats'],
@@ -404,35 +417,63 @@ function countingPairs(scheme) {
  * machine their difference swings by microseconds, and cannot tell 0.3 µs from nothing.
  */
 async function statsCost(withStats, without, blocks, N = 256) {
+  const base = [];
+  const costs = [];
+  for (const { a, b } of await pairedTurns(withStats, without, blocks, N)) {
+    base.push(b);
+    costs.push(a - b);
+  }
+  // `baseNs`: a call of the twin that does not count, what the cost is added to.
+  return { median: median(costs), q1: quantile(costs, 0.25), q3: quantile(costs, 0.75), baseNs: median(base) };
+}
+
+/**
+ * `ours` against the floor in pairs, as `statsCost` pairs counting: turns A B B A over the same
+ * requests, so a slow moment of the machine lands in both sides of a block. The rounds above sample
+ * each candidate for 150 ms, and with 10–17 candidates a scheme's floor and `ours` run seconds apart:
+ * on this shared VM a candidate's samples spread twofold within one run, so their ratio moves by
+ * 0.3 between runs. The median of `blocks` block ratios, with its quartiles.
+ */
+async function pairedRatio(ours, floor, blocks) {
+  const ratios = (await pairedTurns(ours, floor, blocks, 256)).map(({ a, b }) => a / b);
+  return { median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75) };
+}
+
+/**
+ * `blocks` blocks of turns A B B A, each turn `N` calls over the same requests after a minor
+ * collection (so a collection falls in both alike), after 10 blocks of warm-up: ns per call of A
+ * and of B in each block. A synchronous candidate is called without `await`, as in its own loop.
+ */
+async function pairedTurns(a, b, blocks, N) {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
-  const pool = withStats.pool;
-  let cursor = Math.max(withStats.cursor ?? 0, without.cursor ?? 0);
+  const pool = a.pool;
+  let cursor = Math.max(a.cursor ?? 0, b.cursor ?? 0);
   const turn = async (candidate) => {
     gc({ type: 'minor' });
     let ok = 0;
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) if (await candidate.fn(pool[(cursor + i) & (pool.length - 1)])) ok++;
+    if (candidate.sync) {
+      for (let i = 0; i < N; i++) if (candidate.fn(pool[(cursor + i) & (pool.length - 1)])) ok++;
+    } else {
+      for (let i = 0; i < N; i++) if (await candidate.fn(pool[(cursor + i) & (pool.length - 1)])) ok++;
+    }
     const ns = Number(process.hrtime.bigint() - t0) / N;
     if (ok !== N) throw new Error(`${candidate.label}: ${N - ok} of ${N} calls did not give the expected outcome`);
     return ns;
   };
-  const base = [];
   const block = async () => {
-    const a1 = await turn(withStats);
-    const b1 = await turn(without);
-    const b2 = await turn(without);
-    const a2 = await turn(withStats);
+    const a1 = await turn(a);
+    const b1 = await turn(b);
+    const b2 = await turn(b);
+    const a2 = await turn(a);
     cursor += N;
-    base.push(b1, b2);
-    return (a1 + a2 - b1 - b2) / 2;
+    return { a: (a1 + a2) / 2, b: (b1 + b2) / 2 };
   };
   for (let i = 0; i < 10; i++) await block();
-  base.length = 0;
-  const costs = [];
-  for (let i = 0; i < blocks; i++) costs.push(await block());
-  // `baseNs`: a call of the twin that does not count, what the cost is added to.
-  return { median: median(costs), q1: quantile(costs, 0.25), q3: quantile(costs, 0.75), baseNs: median(base) };
+  const turns = [];
+  for (let i = 0; i < blocks; i++) turns.push(await block());
+  return turns;
 }
 
 export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {

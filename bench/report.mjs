@@ -36,13 +36,19 @@ export function evaluateTargets(results) {
         const c = core[scheme]?.candidates?.[`ours${build}`];
         if (!c) continue;
         const limit = 1.5; // issue 16: every scheme at most 1.5× its floor (issue 6 allowed signed-payload 2×)
+        // The paired ratio (bench/core.mjs, pairedRatio) where measured: the rounds' ratio moves with the machine.
+        const value = c.vsFloorPaired ?? c.vsFloor;
+        const paired =
+          c.vsFloorPaired === undefined
+            ? ''
+            : ` in ${results.core.settings.statsBlocks} paired blocks (quartiles ${ratio(c.vsFloorPairedIqr[0])}–${ratio(c.vsFloorPairedIqr[1])}); in the rounds ${ratio(c.vsFloor)}`;
         targets.push({
           id: `core-${scheme}${build}`,
           what: `core verify, ${scheme}: time ≤ ${limit}× the node:crypto floor${tag}`,
-          value: c.vsFloor,
+          value,
           limit,
-          met: c.vsFloor <= limit,
-          figure: `${ratio(c.vsFloor)} the floor (${int(c.nsPerOp)} ns vs ${int(1e9 / core[scheme].floorOpsPerSec)} ns)`,
+          met: value <= limit,
+          figure: `${ratio(value)} the floor${paired} (${int(c.nsPerOp)} ns vs ${int(1e9 / core[scheme].floorOpsPerSec)} ns)`,
         });
       }
       for (const scheme of build ? [] : ASYMMETRIC_SCHEMES) {
