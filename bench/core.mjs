@@ -10,6 +10,10 @@
  *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]
  *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
  *
+ * The target's ratio (`vsFloorPaired`: `ours` against the faster floor) is measured again in pairs
+ * after the rounds (`pairedRatio()`: A B B A turns, the median of 200 blocks), as counting's cost is:
+ * the rounds' `vsFloor` stays in the results, but it moves with the machine.
+ *
  * Counting (`verifier.stats()`, on by default) is measured by a `-no-stats` twin beside `ours`,
  * `ours-no-limits`, `ours-tenants` (20 tenants in turn: no count finds the previous count's row),
  * `ours-bad` and `ours-bad-no-limits`: each one's `statsCostNs` is the median difference of time
