@@ -359,6 +359,14 @@ export async function benchScheme(scheme, settings, compare) {
         pairedFloor: faster,
       });
     }
+    // A/B (--compare): the other build against this one in pairs, the way to measure a patch.
+    if (byId.has('ours@compare')) {
+      const ab = await pairedRatio(byId.get('ours@compare'), byId.get('ours'), settings.statsBlocks);
+      Object.assign(result.candidates['ours@compare'], {
+        vsThisBuildPaired: round(ab.median, 3),
+        vsThisBuildPairedIqr: [round(ab.q1, 3), round(ab.q3, 3)],
+      });
+    }
   }
   // What counting adds to one verify(), each verifier beside its twin that does not count: with the
   // limits on and off, and with a tenant per request in turn (no count finds the previous count's row).

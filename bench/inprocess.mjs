@@ -8,7 +8,7 @@
  * - One framework per process (bench/run.mjs forks one each), so one framework's JIT state never
  *   weighs on another's; and several processes per framework (5 in a full `npm run bench`, the
  *   frameworks alternated), combined by their medians (lib/stats.mjs, combineProcesses): the same
- *   build gave ratios 0.3–0.5 apart in separate processes, far more than one process's interval.
+ *   build gave ratios up to 0.5 apart in separate runs, and one process is one draw of its JIT state.
  * - Warm-up: every configuration serves `warmup` requests, in interleaved chunks, before any sample.
  * - Then many short rounds. In each round every configuration serves one batch of `batch` requests,
  *   in an order rotated round by round, timed by the process's own CPU time (user + system), which

@@ -70,9 +70,9 @@ export const medianAt = (values, indices) => median(indices.map((i) => values[i]
  * One framework's runs in several processes, as one: each figure the median over the processes,
  * and for the ratios (to the floor, to the other build) and the savings, every process's own value
  * and their range. Why: the same build, measured in separate processes minutes apart, gave ratios
- * 0.3–0.5 apart, far more than one process's bootstrap interval, which sees only the noise between
- * its own rounds (JIT decisions and memory layout are fixed for a process's life). So the verdict is
- * the median of several processes' ratios, and their range is the spread to trust it by.
+ * up to 0.5 apart; a process's bootstrap interval sees only the noise between its own rounds (JIT
+ * decisions and memory layout are fixed for a process's life). So the verdict is the median of
+ * several processes' ratios, and their range is the spread to trust it by (bench/PROFILE.md).
  */
 export function combineProcesses(runs) {
   if (runs.length === 1) return runs[0];
