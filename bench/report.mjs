@@ -91,7 +91,7 @@ export function evaluateTargets(results) {
           const floor = fw.rows[`floor-${scheme}`];
           if (!row || !floor || row.vsFloorAdded === undefined) continue;
           // Several processes: the median of their ratios, and their range the spread (lib/stats.mjs, combineProcesses).
-          const processes = fw.settings.processes ?? 1;
+          const processes = processCount(fw);
           const [low, high] = row.vsFloorAddedRange ?? row.vsFloorAddedCi95;
           const met = row.vsFloorAdded <= 1.5;
           const noisy = low <= 1.5 && high > 1.5;
@@ -278,8 +278,10 @@ const configLabel = (config) => {
   return (CONFIG_LABELS[name] ?? name) + (variant ? `, ${variant}` : '') + (build ? ' [compare]' : '');
 };
 
-/** "5 processes × ": how many processes a framework's figures are the medians of. */
-const processesOf = (fw) => ((fw.settings.processes ?? 1) > 1 ? `medians of ${fw.settings.processes} processes × ` : '');
+/** How many processes a framework's in-process figures are the medians of (lib/stats.mjs, combineProcesses). */
+const processCount = (fw) => fw?.settings.processes ?? 1;
+/** "medians of 5 processes × ", for a table's title. */
+const processesOf = (fw) => (processCount(fw) > 1 ? `medians of ${processCount(fw)} processes × ` : '');
 
 function inprocessTables(inprocess) {
   return Object.entries(inprocess.frameworks).map(([framework, fw]) => ({
@@ -288,7 +290,7 @@ function inprocessTables(inprocess) {
       'configuration',
       'µs/request (IQR)',
       'added over bare µs (95% interval)',
-      `added ÷ floor added (${(fw.settings.processes ?? 1) > 1 ? 'range across processes' : '95% interval'})`,
+      `added ÷ floor added (${processCount(fw) > 1 ? 'range across processes' : '95% interval'})`,
       'B allocated/request, added',
     ],
     rows: Object.entries(fw.rows).map(([config, r]) => [
@@ -425,15 +427,20 @@ function crossCheckNote(results) {
   return lines;
 }
 
-/** ", run 5 times, the frameworks alternated": the processes behind each framework's figures. */
+/** What the method line says of the processes: how many per framework, and how they are combined. */
 function inprocessPasses(results) {
-  const processes = Object.values(results.inprocess?.frameworks ?? {})[0]?.settings.processes ?? 1;
-  return processes > 1 ? `, run ${processes} times, the frameworks alternated` : '';
+  const processes = processCount(Object.values(results.inprocess?.frameworks ?? {})[0]);
+  return processes > 1
+    ? {
+        runs: `, run ${processes} times, the frameworks alternated`,
+        combined: "; each figure is the median of the processes' figures, and a ratio's spread is its range across the processes",
+      }
+    : { runs: '', combined: '' };
 }
 
 /** Why several processes, with this run's evidence: how far apart the processes' ratios to the floor were. */
 function processSpread(fws) {
-  const processes = fws[0]?.settings.processes ?? 1;
+  const processes = processCount(fws[0]);
   if (processes < 2) return [];
   const spreads = fws.flatMap((f) =>
     SCHEMES.filter((s) => f.rows[s]?.vsFloorAddedRange).map((s) => {
@@ -503,7 +510,7 @@ export function renderMarkdown(results) {
     `- **Code:** commit ${m.commit}${m.dirty ? ' with uncommitted changes in src/ or adapters/' : ''}, ${m.date}.`,
     `- ${runNote(m)}`,
     results.inprocess
-      ? `- **In process (the adapter targets):** each framework in its own process${inprocessPasses(results)}; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval${(Object.values(results.inprocess.frameworks)[0]?.settings.processes ?? 1) > 1 ? "; each figure is the median of the processes' figures, and a ratio's spread is its range across the processes" : ''}.`
+      ? `- **In process (the adapter targets):** each framework in its own process${inprocessPasses(results).runs}; the apps driven by injection (light-my-request, \`fastify.inject\`), no sockets; ${Object.values(results.inprocess.frameworks)[0]?.settings.rounds ?? '?'} rounds in which every configuration serves ${Object.values(results.inprocess.frameworks)[0]?.settings.batch ?? '?'} requests, order rotated, each batch after a minor GC and timed by the process's CPU time; the added cost is the median over rounds of (configuration − bare app in the same round), with a 95% bootstrap interval${inprocessPasses(results).combined}.`
       : '',
     `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${httpRounds(results.http)} of ${results.http?.settings.duration ?? '?'} s per configuration after a ${results.http?.settings.warmup ?? '?'} s warm-up, configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
     `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated, each sample after a minor collection; medians; ratios per round, then the median.`,

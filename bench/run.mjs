@@ -121,7 +121,7 @@ if (only.has('attacks')) {
 if (only.has('inprocess')) {
   results.inprocess = { frameworks: {} };
   // Several processes per framework, the frameworks alternated, combined by their medians
-  // (inprocess.mjs, combineProcesses): one process's JIT luck cannot make the verdict.
+  // (lib/stats.mjs, combineProcesses): one process's JIT luck cannot make the verdict.
   const processes = Number(values['inprocess-processes'] ?? (quick ? 1 : 5));
   const rounds = values['inprocess-rounds'] ?? (quick ? undefined : '160');
   const runs = { express: [], koa: [], fastify: [] };

@@ -72,15 +72,11 @@ export function readJwksUrl(spec: JwksUrl, where: string): JwksSource {
     if (value === undefined) continue;
     // jose (timeoutDuration) and AbortSignal.timeout take whole milliseconds only: a fraction would fail every fetch.
     const whole = name === 'timeout';
-    if (
-      typeof value !== 'number' ||
-      !Number.isFinite(value) ||
-      (whole && !Number.isInteger(value)) ||
-      value < (name === 'timeout' || name === 'maxBytes' ? 1 : 0)
-    ) {
+    const positive = name === 'timeout' || name === 'maxBytes';
+    if (typeof value !== 'number' || !Number.isFinite(value) || (whole && !Number.isInteger(value)) || value < (positive ? 1 : 0)) {
       throw new TypeError(
         `chat-identity: ${where}.${name} must be a ${whole ? 'whole ' : ''}number${name === 'maxBytes' ? ' of bytes' : ' of milliseconds'}, ` +
-          `${name === 'timeout' || name === 'maxBytes' ? 'more than 0' : '0 or more'}.`,
+          `${positive ? 'more than 0' : '0 or more'}.`,
       );
     }
     settings[name] = value;
