@@ -117,9 +117,11 @@ export function buildContact(parts: ContactFields, signedFields: readonly Contac
   if (parts.anonymousId !== undefined) contact.anonymousId = parts.anonymousId;
   contact.attributes = parts.attributes;
   contact.verifiedFields =
-    signedAttributes || signedFields.length !== 1
-      ? verifiedList(contact, signedFields, signedAttributes)
-      : onlyField(contact, signedFields[0]!);
+    signedFields === FULLY_SIGNED && parts.attributes === NO_ATTRIBUTES
+      ? fullySignedList(contact)
+      : signedAttributes || signedFields.length !== 1
+        ? verifiedList(contact, signedFields, signedAttributes)
+        : onlyField(contact, signedFields[0]!);
   contact.identityKey = parts.identityKey;
   return contact;
 }
@@ -150,6 +152,24 @@ function onlyField(contact: Contact, field: ContactField): string[] {
 
 /** In the contact's field order, so that `verifiedFields` lists them in it. */
 const FULLY_SIGNED: readonly ContactField[] = ['externalId', 'email', 'name', 'phone'];
+
+/**
+ * The `verifiedFields` of a fully signed contact without attributes, one frozen list for each set
+ * of fields present (16), shared like `ONLY`: no list to make and freeze per request.
+ */
+const FULLY_SIGNED_LISTS: readonly string[][] = Array.from(
+  { length: 1 << FULLY_SIGNED.length },
+  (_, present) => Object.freeze(FULLY_SIGNED.filter((_, i) => (present & (1 << i)) !== 0)) as string[],
+);
+
+function fullySignedList(contact: Contact): string[] {
+  const present =
+    (contact.externalId !== undefined ? 1 : 0) |
+    (contact.email !== undefined ? 2 : 0) |
+    (contact.name !== undefined ? 4 : 0) |
+    (contact.phone !== undefined ? 8 : 0);
+  return FULLY_SIGNED_LISTS[present]!;
+}
 
 /** The contact of a proof that signs every field it carries (`signed-payload`, `jwt`), identified by `identityKey`. */
 export function fullySignedContact(proof: Omit<ContactFields, 'identityKey'>, identityKey: Contact['identityKey']): Contact {

@@ -76,6 +76,24 @@ describe('jwt: tokens as the seed makes them', () => {
     });
   });
 
+  it('lists in verifiedFields exactly the signed fields present, in the contact order, for every set of them', async () => {
+    const fields = { externalId: 'u1', email: 'ada@example.com', name: 'Ada', phone: '+44 20 7946 0000' } as const;
+    const names = Object.keys(fields) as (keyof typeof fields)[];
+    for (let present = 1; present < 1 << names.length; present++) {
+      const chosen = names.filter((_, i) => (present & (1 << i)) !== 0);
+      if (!chosen.includes('externalId') && !chosen.includes('email')) continue; // not an identity
+      for (const extra of [{}, { plan: 'pro' }]) {
+        const claimSet = { ...Object.fromEntries(chosen.map((name) => [name, fields[name]])), ...extra, iat: NOW_SECONDS };
+        const result = await verifyToken(handToken(HS256, claimSet));
+        expect(result.verified && result.contact.verifiedFields).toEqual([
+          ...chosen,
+          ...Object.keys(extra).map((key) => `attributes.${key}`),
+        ]);
+        expect(result.verified && Object.isFrozen(result.contact.verifiedFields)).toBe(true);
+      }
+    }
+  });
+
   it('reads external_id and sub as the external id', async () => {
     expect(await verifyToken(signJwt({ external_id: 'a' }, LIVE_KEY, { now: frozenClock }))).toMatchObject({
       contact: { externalId: 'a' },
@@ -181,6 +199,25 @@ describe('jwt: structure', () => {
     ['a string exp', 'MALFORMED_IDENTITY', handToken(HS256, { ...claims, exp: 'never' })],
   ])('%s is %s', async (_, expected, token) => {
     expect(await code(token)).toBe(expected);
+  });
+
+  it('reads each header afresh: tokens of different headers in turn, and an empty header after a good one', async () => {
+    // The decoded header is kept for the next token; a different one must never be read as it.
+    const hs384 = handToken({ alg: 'HS384' }, claims, LIVE_KEY, 'sha384');
+    const crit = handToken({ ...HS256, crit: ['exp'] }, claims);
+    const verifier = verifierFor({ scheme: 'jwt', algorithms: ['HS256'] });
+    const codeOf = async (token: string) => {
+      const result = await verifier.verify({ headers: { authorization: `Bearer ${token}` } });
+      return result.verified ? 'VERIFIED' : result.error?.code;
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(await codeOf(good)).toBe('VERIFIED');
+      expect(await codeOf(hs384)).toBe('INVALID_SIGNATURE');
+      expect(await codeOf(good)).toBe('VERIFIED');
+      expect(await codeOf(crit)).toBe('MALFORMED_IDENTITY');
+      expect(await codeOf(good)).toBe('VERIFIED');
+      expect(await codeOf(`.${p}.${s}`)).toBe('MALFORMED_IDENTITY');
+    }
   });
 
   it('refuses an Authorization header that is not a string', async () => {

@@ -244,7 +244,12 @@ interface JwtHeader {
 const HEADER_CACHE_SIZE = 16;
 const decodedHeaders = new Map<string, JwtHeader>();
 
+/** The header decoded last: a site's tokens nearly all carry it, and comparing it costs less than hashing it for the map. */
+let lastHeaderPart: string | undefined;
+let lastHeader: JwtHeader | undefined;
+
 function decodeHeader(part: string): JwtHeader {
+  if (part === lastHeaderPart) return lastHeader!;
   let header = decodedHeaders.get(part);
   if (header === undefined) {
     const decoded = decodeJsonPart(part, 'header');
@@ -252,6 +257,8 @@ function decodeHeader(part: string): JwtHeader {
     if (decodedHeaders.size >= HEADER_CACHE_SIZE) decodedHeaders.clear();
     decodedHeaders.set(part, header);
   }
+  lastHeaderPart = part;
+  lastHeader = header;
   return header;
 }
 
