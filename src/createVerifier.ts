@@ -168,8 +168,9 @@ type IssuedNote = Note & { verifier: Verifier };
 function freezeIssued(result: IdentityResult): void {
   if (result.verified) {
     const { contact } = result;
-    Object.freeze(contact.attributes);
-    Object.freeze(contact.verifiedFields);
+    // Most attribute sets and field lists are shared and frozen already (src/contact.ts): asking is cheaper than freezing again.
+    if (!Object.isFrozen(contact.attributes)) Object.freeze(contact.attributes);
+    if (!Object.isFrozen(contact.verifiedFields)) Object.freeze(contact.verifiedFields);
     Object.freeze(contact);
   } else if (result.error) Object.freeze(result.error);
   Object.freeze(result);

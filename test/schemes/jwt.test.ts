@@ -54,6 +54,13 @@ describe('jwt: tokens as the seed makes them', () => {
     });
   });
 
+  it('reads the auth scheme name in any case (RFC 9110 §11.1): Bearer, bearer, BEARER', async () => {
+    const verifier = verifierFor({ scheme: 'jwt' });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      expect(await verifier.verify({ headers: { authorization: `${scheme} ${seedToken}` } })).toMatchObject({ verified: true });
+    }
+  });
+
   it('ignores an Authorization header of another scheme', async () => {
     const result = await verifierFor({ scheme: 'jwt' }).verify({ headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     expect(result).toEqual({ verified: false });

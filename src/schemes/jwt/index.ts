@@ -165,7 +165,9 @@ export const jwt: Scheme<JwtProof> = {
     const header = request.headers?.authorization;
     const bodyToken = bodyFields(request)?.token;
     // Another auth scheme (Basic, ...) is not ours; a header that is not a string is kept for parse to refuse.
-    const bearer = typeof header !== 'string' ? header : BEARER.test(header) ? header.slice(7).trim() : undefined;
+    // `Bearer ` as nearly every client spells it is found without the case-blind regex (a profile's costliest line of a verify outside the HMAC).
+    const bearer =
+      typeof header !== 'string' ? header : header.startsWith('Bearer ') || BEARER.test(header) ? header.slice(7).trim() : undefined;
     if (bearer === undefined) return bodyToken === undefined ? undefined : { token: bodyToken };
     return bodyToken === undefined ? { token: bearer } : { token: bearer, bodyToken };
   },
