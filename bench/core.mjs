@@ -277,7 +277,7 @@ function collect() {
 
 /**
  * A candidate's own loop. An asynchronous call is awaited once per request, as an app awaits
- * `verifier.verify(request)`: no wrapper of the bench's own adds a second await (it cost ours 2–5%
+ * `verifier.verify(request)`: no wrapper of the bench's own adds a second await (it cost ours 1–4%
  * of a verify that the synchronous floors never paid; bench/PROFILE.md).
  */
 function makeLoop(sync) {
