@@ -9,6 +9,7 @@
  *
  *   node bench/core.mjs [--quick] [--rounds 7] [--sample-ms 150] [--scheme jwt] [--compare] [--out file.json]
  *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
+ *   node bench/core.mjs --target jwt [--quick]   # one process of the core target (targetProcess)
  *
  * The target's ratio (`vsFloorPaired`: `ours` against the faster floor) is measured again in pairs
  * after the rounds (`pairedRatio()`: A B B A turns, the median of 200 blocks), as counting's cost is:
@@ -476,10 +477,19 @@ async function pairedRatio(ours, floor, blocks) {
  * and of B in each block. A synchronous candidate is called without `await`, as in its own loop.
  */
 async function pairedTurns(a, b, blocks, N) {
+  return (await palindromicTurns([a, b], blocks, N)).map(([ta, tb]) => ({ a: ta, b: tb }));
+}
+
+/**
+ * `pairedTurns` for any number of candidates: each block turns them in order, then in reverse
+ * (A B C C B A), so every candidate's two turns are centred on the same moment; ns per call of each,
+ * by block, in the order given.
+ */
+async function palindromicTurns(list, blocks, N) {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
-  const pool = a.pool;
-  let cursor = Math.max(a.cursor ?? 0, b.cursor ?? 0);
+  const pool = list[0].pool;
+  let cursor = Math.max(...list.map((c) => c.cursor ?? 0));
   const turn = async (candidate) => {
     gc({ type: 'minor' });
     let ok = 0;
@@ -496,17 +506,65 @@ async function pairedTurns(a, b, blocks, N) {
     return ns;
   };
   const block = async () => {
-    const a1 = await turn(a);
-    const b1 = await turn(b);
-    const b2 = await turn(b);
-    const a2 = await turn(a);
+    const times = [];
+    for (const c of list) times.push(await turn(c));
+    for (let k = list.length - 1; k >= 0; k--) times[k] = (times[k] + (await turn(list[k]))) / 2;
     cursor += N;
-    return { a: (a1 + a2) / 2, b: (b1 + b2) / 2 };
+    return times;
   };
   for (let i = 0; i < 10; i++) await block();
   const turns = [];
   for (let i = 0; i < blocks; i++) turns.push(await block());
   return turns;
+}
+
+/** Failing proofs from distinct clients a target process sends (`targetProcess`): a few a second over the limits' minute. */
+const TARGET_FAILURES = 256;
+
+/**
+ * The core target as an app's process holds a verifier: a process of its own with the two floors and
+ * one verifier of the default options (the rounds' process also runs a dozen other verifiers and
+ * libraries through the same code). Failing proofs go first through a twin verifier, so the failure
+ * paths a server also takes are compiled; then the verifier and the floors turn in palindromic blocks
+ * (`palindromicTurns`), its ratio to the process's faster floor the median of the block ratios. Then
+ * the verifier itself refuses `TARGET_FAILURES` distinct clients and is measured again: the cost of a
+ * valid proof while its limits hold failures (reported, not the target). `npm run bench` runs 5 such
+ * processes per scheme, the schemes alternated (bench/run.mjs): one process is one draw of its JIT
+ * state and memory layout, as for the adapters.
+ */
+async function targetProcess(scheme, blocks) {
+  const pool = pools(scheme);
+  const refuse = async (verifier) => {
+    for (let i = 0; i < TARGET_FAILURES; i++) {
+      const result = await verifier.verify(pool.bad[i]);
+      if (result.error?.code !== 'INVALID_SIGNATURE') throw new Error(`a failing ${scheme} proof gave ${result.error?.code ?? 'VERIFIED'}`);
+    }
+  };
+  await refuse(createVerifier({ scheme, keys: [SECRET] }));
+  const verifier = createVerifier({ scheme, keys: [SECRET] });
+  const [byKey, byString] = [floorKey[scheme], floorString[scheme]];
+  const list = [
+    { id: 'floor', label: 'node:crypto floor (KeyObject)', sync: true, pool: pool.good, fn: (r) => byKey(r) !== undefined },
+    { id: 'floor-string', label: 'node:crypto floor (string secret)', sync: true, pool: pool.good, fn: (r) => byString(r) !== undefined },
+    { id: 'ours', label: 'chat-identity verify()', pool: pool.good, call: (r) => verifier.verify(r), outcome: (result) => result.verified },
+  ];
+  for (const c of list) await check(c);
+  const measured = async () => {
+    const turns = await palindromicTurns(list, blocks, 256);
+    const nsOf = (k) => median(turns.map((times) => times[k]));
+    const faster = nsOf(0) <= nsOf(1) ? 0 : 1;
+    const ratios = turns.map((times) => times[2] / times[faster]);
+    return {
+      floor: list[faster].id,
+      floorNs: round(nsOf(faster), 3),
+      oursNs: round(nsOf(2), 3),
+      vsFloor: round(median(ratios), 3),
+      vsFloorIqr: [round(quantile(ratios, 0.25), 3), round(quantile(ratios, 0.75), 3)],
+    };
+  };
+  const quiet = await measured();
+  await refuse(verifier);
+  return { scheme, blocks, ...quiet, afterFailures: { failures: TARGET_FAILURES, ...(await measured()) } };
 }
 
 export async function runCore({ quick = false, rounds, sampleMs, schemes = SCHEMES, compare = false, log = () => {} } = {}) {
@@ -549,9 +607,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       candidate: { type: 'string', default: 'ours' },
       seconds: { type: 'string', default: '5' },
       compare: { type: 'boolean', default: false },
+      target: { type: 'string' },
     },
   });
-  if (values.profile) {
+  if (values.target) {
+    const json = JSON.stringify(await targetProcess(values.target, values.quick ? 50 : 200));
+    if (values.out) writeFileSync(values.out, json + '\n');
+    else console.log(json);
+  } else if (values.profile) {
     console.log(JSON.stringify(await profile(values.profile, values.candidate, Number(values.seconds))));
   } else {
     const results = await runCore({

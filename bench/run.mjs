@@ -6,7 +6,7 @@
  * leaves the published results alone.
  *
  *   npm run bench [-- --quick] [--only core,attacks,inprocess,http,memory] [--duration 2] [--rounds 4]
- *                 [--connections 10] [--inprocess-rounds 160] [--inprocess-processes 5] [--memory-count 1000000]
+ *                 [--connections 10] [--inprocess-rounds 160] [--inprocess-processes 5] [--core-processes 5] [--memory-count 1000000]
  *                 [--out file.json] [--md file.md] [--no-build]
  *   (--duration, --rounds and --connections set the HTTP runs; each section's own options are in
  *   the header of bench/core.mjs, bench/inprocess.mjs, bench/http.mjs and bench/memory.mjs)
@@ -15,7 +15,8 @@
  *       beside this tree's, in the same rounds: the way to measure a patch on a noisy machine.
  *
  * The adapter targets (issue 16) are on the in-process section: per-request CPU time through each
- * adapter by injection, added over the bare app, against the node:crypto floor as a middleware.
+ * adapter by injection, added over the bare app, against the node:crypto floor as a middleware. The
+ * core targets are on the core's target processes (bench/core.mjs, targetProcess: 5 per scheme).
  * The HTTP section is their cross-check over sockets (server CPU per request, req/s, latency),
  * reported, not targeted.
  *
@@ -28,7 +29,7 @@ import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDir, buildPackage, comparePackageDir, rootDir } from './lib/package.mjs';
-import { combineProcesses } from './lib/stats.mjs';
+import { combineProcesses, combineTargetProcesses } from './lib/stats.mjs';
 import { evaluateTargets, renderConsole, renderMarkdown } from './report.mjs';
 
 const SECTIONS = ['core', 'attacks', 'inprocess', 'http', 'memory'];
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     'memory-count': { type: 'string' },
     'inprocess-rounds': { type: 'string' },
     'inprocess-processes': { type: 'string' },
+    'core-processes': { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
@@ -113,6 +115,19 @@ if (only.has('core')) {
   const args = quick ? ['--quick'] : [];
   if (compare) args.push('--compare');
   results.core = await child('core.mjs', args);
+  if (!compare) {
+    // The core target in processes of its own, several per scheme, the schemes alternated
+    // (bench/core.mjs, targetProcess; combined by lib/stats.mjs, combineTargetProcesses).
+    const processes = Number(values['core-processes'] ?? (quick ? 1 : 5));
+    const runs = { 'user-hash': [], 'signed-payload': [], jwt: [] };
+    for (let pass = 1; pass <= processes; pass++) {
+      for (const scheme of Object.keys(runs)) {
+        log(`core: the ${scheme} target, verify() and the floors in a process of their own (process ${pass} of ${processes})`);
+        runs[scheme].push(await child('core.mjs', ['--target', scheme, ...(quick ? ['--quick'] : [])]));
+      }
+    }
+    results.core.target = Object.fromEntries(Object.entries(runs).map(([scheme, each]) => [scheme, combineTargetProcesses(each)]));
+  }
 }
 if (only.has('attacks')) {
   log('attacks: the worst failing input of each kind, beside valid requests');

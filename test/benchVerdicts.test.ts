@@ -1,10 +1,11 @@
 /**
  * The bench's verdicts (issue 16: a method that survives a noisy machine): several processes'
  * in-process runs combined by their medians, a target judged on the median process's ratio and
- * called noisy when the processes disagree; the core target judged on the paired ratio.
+ * called noisy when the processes disagree; the core target judged on its own processes the same
+ * way, else on the paired ratio.
  */
 import { describe, expect, it } from 'vitest';
-import { combineProcesses, type InProcessRun } from '../bench/lib/stats.mjs';
+import { combineProcesses, combineTargetProcesses, type InProcessRun, type TargetProcessRun } from '../bench/lib/stats.mjs';
 import { evaluateTargets } from '../bench/report.mjs';
 
 /** One process's run of a framework where this package's user-hash adds `ours` µs and the floor `floor`. */
@@ -68,5 +69,50 @@ describe('bench verdicts', () => {
     expect(paired).toMatchObject({ value: 1.45, met: true });
     expect(paired.figure).toContain('1.45× the floor in 200 paired blocks (quartiles 1.40×–1.50×); in the rounds 2.39×');
     expect(core({ nsPerOp: 15_000, vsFloor: 1.6 })).toMatchObject({ value: 1.6, met: false });
+  });
+
+  /** One core target process of user-hash: `ratio` with the limits quiet, `after` with them holding failures. */
+  const targetRun = (ratio: number, after = ratio + 0.2): TargetProcessRun => ({
+    scheme: 'user-hash',
+    blocks: 200,
+    floor: 'floor',
+    floorNs: 5000,
+    oursNs: 5000 * ratio,
+    vsFloor: ratio,
+    vsFloorIqr: [ratio - 0.05, ratio + 0.05],
+    afterFailures: {
+      failures: 256,
+      floor: 'floor',
+      floorNs: 5000,
+      oursNs: 5000 * after,
+      vsFloor: after,
+      vsFloorIqr: [after - 0.05, after + 0.05],
+    },
+  });
+  const coreTarget = (runs: TargetProcessRun[]) =>
+    evaluateTargets({
+      core: {
+        settings: { statsBlocks: 200 },
+        schemes: { 'user-hash': { floorOpsPerSec: 100_000, candidates: { ours: { nsPerOp: 15_000, vsFloor: 2.1, vsFloorPaired: 1.7 } } } },
+        target: { 'user-hash': combineTargetProcesses(runs) },
+      },
+    }).find((t) => t.id === 'core-user-hash')!;
+
+  it("judges the core target on its own processes where they ran: the median process, noisy when they disagree, the rounds' figure beside", () => {
+    const combined = combineTargetProcesses([targetRun(1.46), targetRun(1.52), targetRun(1.44), targetRun(1.49), targetRun(1.47, 1.9)]);
+    expect(combined).toMatchObject({
+      processes: 5,
+      vsFloor: 1.47,
+      vsFloorRange: [1.44, 1.52],
+      afterFailures: { vsFloor: 1.69, failures: 256 },
+    });
+    const split = coreTarget([targetRun(1.46), targetRun(1.52), targetRun(1.44), targetRun(1.49), targetRun(1.47)]);
+    expect(split).toMatchObject({ value: 1.47, met: true, noisy: true });
+    expect(split.figure).toContain(
+      '1.47× the floor (median of 5 processes of its own; 1.44×–1.52× across them, on both sides of the target',
+    );
+    expect(split.figure).toContain("with its limits holding 256 failures 1.67× (1.64×–1.72×); in the rounds' process 1.70× paired");
+    const agreed = coreTarget([targetRun(1.56), targetRun(1.58), targetRun(1.6)]);
+    expect(agreed).toMatchObject({ value: 1.58, met: false, noisy: false });
   });
 });

@@ -8,3 +8,25 @@ export interface InProcessRun {
 export function median(values: readonly number[]): number;
 /** Several processes' runs of one framework as one: medians, and the ratios' values by process and range. */
 export function combineProcesses(runs: readonly InProcessRun[]): InProcessRun;
+/** One core target process (bench/core.mjs, targetProcess). */
+export interface TargetProcessRun {
+  scheme: string;
+  blocks: number;
+  floor: string;
+  floorNs: number;
+  oursNs: number;
+  vsFloor: number;
+  vsFloorIqr: [number, number];
+  afterFailures: { failures: number; floor: string; floorNs: number; oursNs: number; vsFloor: number; vsFloorIqr: [number, number] };
+}
+interface TargetSummary {
+  vsFloor: number;
+  vsFloorByProcess: number[];
+  vsFloorRange: [number, number];
+  floorNs: number;
+  oursNs: number;
+}
+/** One scheme's core target processes as one: the median ratio, each process's and their range. */
+export function combineTargetProcesses(
+  runs: readonly TargetProcessRun[],
+): TargetSummary & { processes: number; blocks: number; afterFailures: TargetSummary & { failures: number } };

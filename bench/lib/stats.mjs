@@ -107,3 +107,29 @@ export function combineProcesses(runs) {
     loadAverage: runs.map((run) => run.loadAverage),
   };
 }
+
+/**
+ * One scheme's core target processes (bench/core.mjs, `targetProcess`), as one: the median of their
+ * ratios to the floor, every process's own and their range, for the valid proofs measured with the
+ * limits holding nothing and again with them holding failures. The same reasoning as
+ * `combineProcesses`: the verdict is the median process's ratio, the range the spread to trust it by.
+ */
+export function combineTargetProcesses(runs) {
+  const summary = (pick) => {
+    const each = runs.map(pick);
+    const ratios = each.map((run) => run.vsFloor);
+    return {
+      vsFloor: round(median(ratios), 4),
+      vsFloorByProcess: ratios,
+      vsFloorRange: [Math.min(...ratios), Math.max(...ratios)],
+      floorNs: round(median(each.map((run) => run.floorNs)), 4),
+      oursNs: round(median(each.map((run) => run.oursNs)), 4),
+    };
+  };
+  return {
+    processes: runs.length,
+    blocks: runs[0].blocks,
+    ...summary((run) => run),
+    afterFailures: { failures: runs[0].afterFailures.failures, ...summary((run) => run.afterFailures) },
+  };
+}
