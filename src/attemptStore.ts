@@ -97,9 +97,10 @@ export const DEFAULT_MAX_KEYS = 50_000;
 
 /**
  * Buckets of keys a `LocalCounter` tracks windows of failures by: 4 bytes each, 256 KiB a counter once
- * a failure is recorded. A valid request whose buckets are quiet is admitted without its keys hashed;
- * with 1,024 buckets, 256 failures in the last minute left a quarter of them busy and made a valid jwt
- * verify 1.72× its floor instead of 1.40–1.48× (bench/PROFILE.md, "The limiter after failures").
+ * a failure is recorded. A valid request whose buckets are quiet is admitted without its keys hashed.
+ * With 1,024 buckets, 4,096 failures in the last minute left nearly all busy: a valid jwt verify read
+ * 2.09–2.22× its floor, 1.63× with these (1.40–1.48× with no failure on record; bench/PROFILE.md,
+ * "The limiter after failures").
  */
 export const FAILURE_BUCKETS = 65_536;
 
