@@ -56,6 +56,13 @@ export function coreVerdict(target, c, settings, scheme, limit) {
   };
 }
 
+/** The method line of the core target processes (bench/core.mjs, targetProcess), when they ran. */
+function coreTargetMethod(target) {
+  const first = target && Object.values(target)[0];
+  if (!first) return '';
+  return `- **Core targets:** each HMAC scheme in ${first.processes} processes of its own, the schemes alternated, each holding the two floors and one verifier of the default options (its failure paths compiled first through a twin verifier); ${first.blocks} palindromic blocks of 256 calls each; the ratio to the process's faster floor is the median block ratio, the figure the median of the processes' with their range; then the verifier refuses ${first.afterFailures.failures} distinct clients and is measured again (reported).`;
+}
+
 export function evaluateTargets(results) {
   const targets = [];
   const core = results.core?.schemes;
@@ -538,6 +545,7 @@ export function renderMarkdown(results) {
       : '',
     `- **HTTP (cross-check, not targeted):** client (autocannon, ${results.http?.settings.connections ?? '?'} connections) and server on the same 2 cores, each in its own process; ${httpRounds(results.http)} of ${results.http?.settings.duration ?? '?'} s per configuration after a ${results.http?.settings.warmup ?? '?'} s warm-up, configurations alternated within each round; medians; ratios and added CPU per round against the bare app of the same framework, then the median.`,
     `- **Core:** in process, warmed up, ${results.core?.settings.rounds ?? '?'} rounds of ${results.core?.settings.sampleMs ?? '?'} ms per candidate, alternated, each sample after a minor collection; medians; ratios per round, then the median.`,
+    coreTargetMethod(results.core?.target),
     '',
     '### Targets',
     '',
