@@ -533,6 +533,7 @@ const TARGET_FAILURES = 256;
  * state and memory layout, as for the adapters.
  */
 async function targetProcess(scheme, blocks) {
+  if (!floorKey[scheme]) throw new Error(`--target takes user-hash, signed-payload or jwt (a scheme with an HMAC floor), not ${scheme}`);
   const pool = pools(scheme);
   const refuse = async (verifier) => {
     for (let i = 0; i < TARGET_FAILURES; i++) {
