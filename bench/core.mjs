@@ -11,9 +11,11 @@
  *   node bench/core.mjs --profile user-hash [--seconds 5] [--candidate ours|floor|ours-bad]
  *   node bench/core.mjs --target jwt [--quick]   # one process of the core target (targetProcess)
  *
- * The target's ratio (`vsFloorPaired`: `ours` against the faster floor) is measured again in pairs
- * after the rounds (`pairedRatio()`: A B B A turns, the median of 200 blocks), as counting's cost is:
- * the rounds' `vsFloor` stays in the results, but it moves with the machine.
+ * `ours` against the faster floor is measured again in pairs after the rounds (`vsFloorPaired`,
+ * `pairedRatio()`: A B B A turns, the median of 200 blocks), as counting's cost is: the rounds'
+ * `vsFloor` moves with the machine. The target's ratio itself comes from processes of their own
+ * (`--target`, `targetProcess()`: the floors and one verifier, nothing else; bench/run.mjs runs 5
+ * per scheme): this process, with a dozen candidates, read 0.1–0.15 higher (bench/PROFILE.md).
  *
  * Counting (`verifier.stats()`, on by default) is measured by a `-no-stats` twin beside `ours`,
  * `ours-no-limits`, `ours-tenants` (20 tenants in turn: no count finds the previous count's row),
