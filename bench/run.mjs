@@ -3,7 +3,7 @@
  * adapter, HTTP and memory benches, each in processes of its own, prints the tables and the
  * targets, and writes bench/results.json and bench/RESULTS.md. About 18 minutes on 2 cores (the
  * core section 5, with 5 target processes per scheme; the in-process one 5: 5 processes per
- * framework); `--quick` takes about 3. A quick, partial (--only) or A/B (--compare) run writes bench/results-check.json and
+ * framework); `--quick` takes about 4½. A quick, partial (--only) or A/B (--compare) run writes bench/results-check.json and
  * leaves the published results alone.
  *
  *   npm run bench [-- --quick] [--only core,attacks,inprocess,http,memory] [--duration 2] [--rounds 4]
