@@ -449,6 +449,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const at = (c.at = now());
       const usable = keyRing.usable(tenantKeys.keys, at);
       const result = c.picked!.scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
+      if (result instanceof Rejection) return failed(result, c); // a signature no key made: answered, not thrown
       // Not awaited: a refund never fails, and a shared store's refund must not delay the answer.
       void c.attempt?.end(undefined);
       return result;
@@ -537,15 +538,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const at = now();
       const usable = keyRing.usable(tenantKeys.keys, at);
       if (sessions) {
-        const { result, key } = unlabel(
-          scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings }),
-          usable,
-        );
+        const verified = scheme.verify(proof, { keys: labelled(usable), tenant: tenantKeys.tenant, now: at, settings });
+        if (verified instanceof Rejection) throw verified;
+        const { result, key } = unlabel(verified, usable);
         await startSession(sessions, result, key, at, c);
         void c.attempt?.end(undefined);
         return result;
       }
       const result = scheme.verify(proof, { keys: usable, tenant: tenantKeys.tenant, now: at, settings });
+      if (result instanceof Rejection) throw result;
       void c.attempt?.end(undefined);
       return result;
     } catch (error) {

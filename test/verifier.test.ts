@@ -14,7 +14,9 @@ import {
   type SchemeName,
   type VerifierOptions,
 } from '../src/index.js';
-import { LIVE_KEY, NOW_SECONDS, TEST_KEY, clockAt, frozenClock, schemeKey, verifierFor } from './helpers.js';
+import { Rejection } from '../src/rejection.js';
+import { SCHEMES } from '../src/schemes/index.js';
+import { LIVE_KEY, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock, schemeKey, verifierFor } from './helpers.js';
 
 const ALL: SchemeName[] = ['signed-payload', 'user-hash', 'contact-hash', 'jwt', 'visitor-hash'];
 /** visitor-hash needs a verifier of its own (its key signs any id asked for). */
@@ -34,6 +36,20 @@ describe('createVerifier: choosing the scheme', () => {
   it.each(ALL)('uses %s when its fields are present', async (scheme) => {
     const verifier = scheme === 'visitor-hash' ? visitors : combined;
     expect(await verifier.verify(proofs[scheme])).toMatchObject({ verified: true, scheme });
+  });
+
+  it.each(ALL)('answers a %s signature no key made with its Rejection, returned by the scheme, not thrown', async (scheme) => {
+    // A throw walks the stack: a flood of forgeries should not buy one each (src/schemes/scheme.ts, verify).
+    const verify = vi.spyOn(SCHEMES[scheme], 'verify');
+    try {
+      const other = createVerifier({ scheme, keys: [PREVIOUS_KEY], now: frozenClock, rateLimit: false });
+      expect(await other.verify(proofs[scheme])).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+      expect(verify.mock.results).toHaveLength(1);
+      expect(verify.mock.results[0]!.type).toBe('return');
+      expect(verify.mock.results[0]!.value).toBeInstanceOf(Rejection);
+    } finally {
+      verify.mockRestore();
+    }
   });
 
   it('refuses one list of keys for several schemes, visitor-hash included', () => {

@@ -4,12 +4,11 @@
  * in the body beside it. Only that identifier is verified; whatever travels with it is carried.
  */
 import { identifierSignedContact, type ContactFields } from '../contact.js';
-import type { SigningKey } from '../keyRing.js';
-import { reject } from '../rejection.js';
+import { Rejection } from '../rejection.js';
 import { parseHexSignature, requireDigestSize } from '../signature.js';
 import type { Credentials, SchemeName } from '../types.js';
 import { bodyFields, findSigningKey, firstIdentifier, verifiedIdentity } from './scheme.js';
-import type { IdentifierShape, ParsedProof, ProofPolicy, Scheme, SchemeFacts, VerifyContext } from './scheme.js';
+import type { IdentifierShape, ParsedProof, ProofPolicy, Scheme, SchemeFacts } from './scheme.js';
 
 /** A parsed identifier proof: the contact it names, the identifier the site signed, and the signature. */
 export interface IdentifierProof extends ParsedProof, ContactFields {
@@ -40,7 +39,8 @@ export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierPro
     claimedIdentity: (fields) => firstIdentifier(fields, identifiers),
     parse,
     verify(proof, context) {
-      const key = verifyIdentifierHash(proof, context, signatureField);
+      const key = findSigningKey(context.keys, proof.signedValue, proof.signature);
+      if (!key) return new Rejection('INVALID_SIGNATURE', `No configured key produces ${signatureField} for this identifier.`);
       return verifiedIdentity(name, identifierSignedContact(proof), key, context);
     },
     // An HMAC over an identifier carries no time and reads no setting: only the key decides.
@@ -53,11 +53,4 @@ export function readIdentifierSignature(value: unknown, field: string): Buffer {
   const signature = parseHexSignature(value, field);
   requireDigestSize(signature, 'sha256', field, 'hex');
   return signature;
-}
-
-/** The key that signed `proof.signedValue`, or `INVALID_SIGNATURE`. */
-function verifyIdentifierHash(proof: IdentifierProof, context: VerifyContext, field: string): SigningKey {
-  const key = findSigningKey(context.keys, proof.signedValue, proof.signature);
-  if (!key) reject('INVALID_SIGNATURE', `No configured key produces ${field} for this identifier.`);
-  return key;
 }

@@ -6,6 +6,7 @@
 import type { FlatValue } from '../canonicalJson.js';
 import { MAX_IDENTIFIER_LENGTH } from '../contact.js';
 import type { SigningKey } from '../keyRing.js';
+import type { Rejection } from '../rejection.js';
 import { hmac, signaturesEqual, type HmacHash } from '../signature.js';
 import type { Contact, Credentials, JwtAlgorithm, SchemeName, VerifiedIdentity, VerifyRequest } from '../types.js';
 
@@ -56,8 +57,12 @@ export interface Scheme<P extends ParsedProof = ParsedProof> {
    * that `parse` refused: a failure it explains must still count against that identity's limit.
    */
   claimedIdentity(credentials: Credentials): string | undefined;
-  /** Checks the signature, then the clock. Throws a Rejection. */
-  verify(proof: P, context: VerifyContext): VerifiedIdentity;
+  /**
+   * Checks the signature, then the clock. A signature no key made is answered with its Rejection,
+   * returned, not thrown: a flood of forgeries should not pay for an exception each (a throw walks
+   * the stack; it was a tenth of a refused user-hash). Other refusals throw a Rejection.
+   */
+  verify(proof: P, context: VerifyContext): VerifiedIdentity | Rejection;
   /**
    * The settings that decide whether a proof of this scheme verifies, defaults applied: what a
    * session binds (src/session/policy.ts). Required, so a new scheme says which settings it reads.

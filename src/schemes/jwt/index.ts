@@ -18,7 +18,7 @@
  */
 import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../../contact.js';
 import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS } from '../../jwks/publicKey.js';
-import { reject } from '../../rejection.js';
+import { Rejection, reject } from '../../rejection.js';
 import { decodeBase64url, requireDigestSize, type HmacHash } from '../../signature.js';
 import type { Credentials, HmacJwtAlgorithm, JwtAlgorithm } from '../../types.js';
 import { bodyFields, identifierIn, verifiedIdentity } from '../scheme.js';
@@ -193,6 +193,7 @@ export const jwt: Scheme<JwtProof> = {
 
   verify(proof, context) {
     const key = signingKeyFor(proof, context.keys);
+    if (key instanceof Rejection) return key;
     const { settings } = context;
     const now = context.now / 1000;
     checkSigningTime(proof.iat, 'iat', key, context, DEFAULT_MAX_AGE);

@@ -20,7 +20,7 @@
  * ```
  */
 import type { SigningKey } from '../../keyRing.js';
-import { reject } from '../../rejection.js';
+import { Rejection, reject } from '../../rejection.js';
 import { publicKeyVerifies } from '../../signature.js';
 import { findSigningKey, type SchemeSettings } from '../scheme.js';
 import type { JwtProof } from './index.js';
@@ -28,8 +28,12 @@ import type { JwtProof } from './index.js';
 /** Public keys tried, at most, for a token that names no kid. */
 export const MAX_UNNAMED_PUBLIC_KEYS = 4;
 
-/** The key, among the usable `keys`, that made the token's signature; a Rejection (INVALID_SIGNATURE) when none did. */
-export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): SigningKey {
+/**
+ * The key, among the usable `keys`, that made the token's signature; when none did, the Rejection
+ * (INVALID_SIGNATURE), returned, not thrown (see `Scheme.verify`). Keys that cannot verify the
+ * token at all (the wrong kind, no key of its algorithm or kid) throw theirs.
+ */
+export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): SigningKey | Rejection {
   const { alg, hash, keyId: kid } = proof;
   const publicRing = keys[0]?.alg !== undefined;
   const candidates = kid === undefined ? keys : keysNamed(keys, kid);
@@ -41,9 +45,7 @@ export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): Sig
           "secrets (algorithm confusion, RFC 8725 §2.1): sign with the site's private key.",
       );
     }
-    const key = findSigningKey(candidates, proof.signingInput, proof.signature, hash);
-    if (!key) reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
-    return key;
+    return findSigningKey(candidates, proof.signingInput, proof.signature, hash) ?? NO_KEY_SIGNED;
   }
   if (!publicRing) {
     reject(
@@ -68,8 +70,11 @@ export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): Sig
         : `The token header says alg ${alg}, but no key here is an ${alg} key: the key decides the algorithm.`,
     );
   }
-  reject('INVALID_SIGNATURE', 'No configured key produces this token signature.');
+  return NO_KEY_SIGNED;
 }
+
+/** A Rejection holds nothing of the request: one serves every token no key signed. */
+const NO_KEY_SIGNED = new Rejection('INVALID_SIGNATURE', 'No configured key produces this token signature.');
 
 /** The keys a kid names, or, when none carries it, the keys that carry no id. */
 function keysNamed(keys: readonly SigningKey[], kid: string): readonly SigningKey[] {

@@ -11,7 +11,7 @@
  */
 import { canonicalJson, longestSpellingLength, otherCanonicalForms, type FlatObject } from '../../canonicalJson.js';
 import { describe, fullySignedContact, isFlat, isPlainObject, MAX_ATTRIBUTES, optionalString, readAttributes } from '../../contact.js';
-import { reject } from '../../rejection.js';
+import { Rejection, reject } from '../../rejection.js';
 import type { Credentials } from '../../types.js';
 import { readIdentifierSignature } from '../identifierHash.js';
 import { bodyFields, findSigningKey, firstIdentifier, presenceOf, verifiedIdentity } from '../scheme.js';
@@ -130,8 +130,12 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     const key =
       findSigningKey(context.keys, proof.canonical, proof.signature) ??
       findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical), proof.signature);
-    if (!key)
-      reject('INVALID_SIGNATURE', 'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.');
+    if (!key) {
+      return new Rejection(
+        'INVALID_SIGNATURE',
+        'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.',
+      );
+    }
     checkSigningTime(proof.timestamp, 'customer.timestamp', key, context, DEFAULT_MAX_AGE);
     const contact = fullySignedContact(proof, proof.externalId !== undefined ? 'externalId' : 'email');
     return verifiedIdentity('signed-payload', contact, key, context, new Date(proof.timestamp * 1000));
