@@ -135,6 +135,15 @@ const floorString = floors(SECRET);
 // synchronous one (`sync: true`) is a function `fn` that says so; an asynchronous one is the library's
 // own `call`, awaited once as an app's handler awaits it, and the `outcome` of what it resolved to.
 
+/** The two floors of an HMAC scheme, over its valid proofs: the secret as a KeyObject, and as the string. */
+function floorCandidates(scheme, pool) {
+  const [byKey, byString] = [floorKey[scheme], floorString[scheme]];
+  return [
+    { id: 'floor', label: 'node:crypto floor (KeyObject)', sync: true, pool: pool.good, fn: (r) => byKey(r) !== undefined },
+    { id: 'floor-string', label: 'node:crypto floor (string secret)', sync: true, pool: pool.good, fn: (r) => byString(r) !== undefined },
+  ];
+}
+
 /**
  * Options for a verifier that serves 20 tenants in turn through a keys lookup (each its own row of
  * counters, so a count never finds the previous count's row): the counters' slower path.
@@ -185,11 +194,9 @@ function candidates(scheme, pool, phase, compare) {
       ),
     ];
   }
-  const [byKey, byString] = [floorKey[scheme], floorString[scheme]];
   const verified = (result) => result.verified;
   const list = [
-    { id: 'floor', label: 'node:crypto floor (KeyObject)', sync: true, pool: pool.good, fn: (r) => byKey(r) !== undefined },
-    { id: 'floor-string', label: 'node:crypto floor (string secret)', sync: true, pool: pool.good, fn: (r) => byString(r) !== undefined },
+    ...floorCandidates(scheme, pool),
     ...builds.flatMap(([suffix, make]) =>
       ours(make, suffix, [
         ['ours', 'chat-identity verify()', {}, verified],
@@ -545,10 +552,8 @@ async function targetProcess(scheme, blocks) {
   };
   await refuse(createVerifier({ scheme, keys: [SECRET] }));
   const verifier = createVerifier({ scheme, keys: [SECRET] });
-  const [byKey, byString] = [floorKey[scheme], floorString[scheme]];
   const list = [
-    { id: 'floor', label: 'node:crypto floor (KeyObject)', sync: true, pool: pool.good, fn: (r) => byKey(r) !== undefined },
-    { id: 'floor-string', label: 'node:crypto floor (string secret)', sync: true, pool: pool.good, fn: (r) => byString(r) !== undefined },
+    ...floorCandidates(scheme, pool),
     { id: 'ours', label: 'chat-identity verify()', pool: pool.good, call: (r) => verifier.verify(r), outcome: (result) => result.verified },
   ];
   for (const c of list) await check(c);
