@@ -38,7 +38,7 @@ export type FlatObject = Record<string, FlatValue>;
  * ```
  */
 export function canonicalJson(object: FlatObject): string {
-  return serialise(object, Object.keys(object).sort());
+  return jsonInKeyOrder(object, Object.keys(object).sort());
 }
 
 /**
@@ -46,31 +46,60 @@ export function canonicalJson(object: FlatObject): string {
  * A generator, so a match on the first spelling costs nothing for the others.
  */
 export function* canonicalForms(object: FlatObject): Generator<string, void, undefined> {
-  const primary = canonicalJson(object);
+  const keys = Object.keys(object).sort();
+  const primary = jsonInKeyOrder(object, keys);
   yield primary;
-  yield* otherCanonicalForms(object, primary);
+  for (const spelling of otherCanonicalForms(object, primary, keys))
+    yield typeof spelling === 'string' ? spelling : spelling.toString('utf8');
 }
 
 /**
- * The spellings other than `primary` (`canonicalJson(object)`): what a verifier tries after the
- * common spelling failed, without serialising that one again. One per snippet that can differ
- * (its own key order with its own escapes, never the cross product): at most six more.
+ * The spellings other than `primary` (`jsonInKeyOrder(object, sortedKeys)`): what a verifier
+ * tries after the common spelling failed, without serialising that one again. One per snippet
+ * that can differ (its own key order with its own escapes, never the cross product): at most six
+ * more, the escaped ones as their UTF-8 bytes (what an HMAC reads). For the usual payload (ASCII
+ * without `/`, `<`, `>`, `&`, its keys in the same order for every snippet) there are none, and
+ * finding that out builds nothing.
  */
-export function* otherCanonicalForms(object: FlatObject, primary: string): Generator<string, void, undefined> {
-  const keys = Object.keys(object);
+export function otherCanonicalForms(object: FlatObject, primary: string, sortedKeys: readonly string[]): Iterable<string | Buffer> {
+  const escaped = ESCAPED_BY_SOME_SNIPPET.test(primary);
+  const nodeOrderDiffers = nodeOrderMayDiffer(sortedKeys);
+  return escaped || nodeOrderDiffers ? spellingsBeyond(object, primary, sortedKeys, nodeOrderDiffers) : NO_OTHER_SPELLINGS;
+}
+
+const NO_OTHER_SPELLINGS: readonly string[] = Object.freeze([]);
+
+function* spellingsBeyond(
+  object: FlatObject,
+  primary: string,
+  sortedKeys: readonly string[],
+  nodeOrderDiffers: boolean,
+): Generator<string | Buffer, void, undefined> {
   // The Node snippet sorts with localeCompare; the others by code point (by UTF-8 bytes). Each
-  // order is only computed when it can differ from code-unit order, so a plain failure pays for neither.
-  const nodeOrder = nodeOrderMayDiffer(keys) ? nodeSnippetJson(object, keys) : primary;
-  const codePointOrder = keys.some((key) => SURROGATE.test(key)) ? serialise(object, keys.slice().sort(byCodePoint)) : primary;
-  // Which escapes change anything tells which spellings are new, without comparing long strings.
-  const has = charactersIn(primary);
+  // order is only computed when it can differ from code-unit order, from one `"key":value` per key.
+  const members = new Map<string, string>();
+  const inOrder = (keys: readonly string[]) => {
+    if (members.size === 0) for (const key of sortedKeys) members.set(key, JSON.stringify(key) + ':' + JSON.stringify(object[key]));
+    return '{' + keys.map((key) => members.get(key)!).join(',') + '}';
+  };
+  const nodeOrder = nodeOrderDiffers ? inOrder(nodeSnippetOrder(object)) : primary;
+  const codePointOrder = sortedKeys.some((key) => SURROGATE.test(key)) ? inOrder(sortedKeys.slice().sort(byCodePoint)) : primary;
   if (nodeOrder !== primary) yield nodeOrder; // the seed's Node snippet
   if (codePointOrder !== primary && codePointOrder !== nodeOrder) yield codePointOrder; // Ruby's json gem
-  if (has.nonAscii || has.del) yield escapeToAscii(codePointOrder, { del: true, slash: false }); // Python's json.dumps
-  // PHP with JSON_UNESCAPED_SLASHES (without DEL, the same as Python's or Ruby's).
-  if (has.nonAscii && has.del) yield escapeToAscii(codePointOrder, { del: false, slash: false });
-  if (has.slash) yield escapeToAscii(codePointOrder, { del: false, slash: true }); // PHP's json_encode with its default flags
-  if (has.html || (has.separator && has.otherNonAscii)) yield escapeForRails(codePointOrder); // ActiveSupport's to_json (else PHP's)
+  // Which escapes change anything tells which spellings are new, without comparing long strings.
+  const nonAscii = NON_ASCII.test(primary);
+  const del = primary.includes('\x7f');
+  const slash = primary.includes('/');
+  const rails = HTML.test(primary) || (SEPARATOR.test(primary) && OTHER_NON_ASCII.test(primary));
+  if (!nonAscii && !del && !slash && !rails) return;
+  // Every escaped spelling is written from the UTF-8 of the code-point order, made once.
+  const utf8 = Buffer.from(codePointOrder, 'utf8');
+  if (nonAscii || del) yield spelt(utf8, NON_ASCII_ESCAPED | DEL_ESCAPED); // Python's json.dumps
+  // PHP's json_encode with JSON_UNESCAPED_SLASHES, as the seed has it (without DEL, the same as Python's or Ruby's).
+  if (nonAscii && del) yield spelt(utf8, NON_ASCII_ESCAPED);
+  if (slash) yield spelt(utf8, NON_ASCII_ESCAPED | SLASH_ESCAPED); // PHP's json_encode with its default flags
+  // ActiveSupport's to_json (without <, > or &, and with only separators beyond ASCII: PHP's).
+  if (rails) yield spelt(utf8, HTML_ESCAPED);
 }
 
 /**
@@ -79,6 +108,7 @@ export function* otherCanonicalForms(object: FlatObject, primary: string): Gener
  */
 export function longestSpellingLength(primary: string): number {
   let length = primary.length;
+  if (!ESCAPED_BY_SOME_SNIPPET.test(primary)) return length;
   for (let i = 0; i < primary.length; i++) {
     const c = primary.charCodeAt(i);
     if (c > 0x7e || c === 0x3c || c === 0x3e || c === 0x26) length += 5;
@@ -87,16 +117,18 @@ export function longestSpellingLength(primary: string): number {
   return length;
 }
 
-/** The JSON the Node snippet writes: the entries sorted with localeCompare, made an object again (integer-like keys move first). */
-function nodeSnippetJson(object: FlatObject, keys: readonly string[]): string {
-  const entries = keys
-    .slice()
-    .sort(localeOrder)
-    .map((key) => [key, object[key]]);
-  return JSON.stringify(Object.fromEntries(entries));
+/**
+ * The key order of the Node snippet's JSON: its entries sorted with localeCompare, made an object
+ * again (so integer-like keys move first), starting from the order the keys arrived in
+ * (collation ties, é and e + U+0301, keep it).
+ */
+function nodeSnippetOrder(object: FlatObject): string[] {
+  const sorted = Object.keys(object).sort(localeOrder);
+  return Object.keys(Object.fromEntries(sorted.map((key) => [key, 0])));
 }
 
-function serialise(object: FlatObject, keys: readonly string[]): string {
+/** The JSON of a flat object with its keys in the order given: `canonicalJson` when they are sorted. */
+export function jsonInKeyOrder(object: FlatObject, keys: readonly string[]): string {
   let json = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
@@ -112,6 +144,11 @@ function serialise(object: FlatObject, keys: readonly string[]): string {
  */
 const localeOrder = new Intl.Collator().compare;
 
+/**
+ * A character some snippet writes otherwise than JSON.stringify: `/`, `<`, `>`, `&`, DEL, or
+ * anything beyond ASCII (JSON.stringify has escaped every control character already).
+ */
+const ESCAPED_BY_SOME_SNIPPET = /[/<>&\u007f-\uffff]/;
 /** Code-point order differs from code-unit order only for characters beyond U+FFFF. */
 const SURROGATE = /[\uD800-\uDFFF]/;
 /** Integer-like keys, which an object puts first whatever the insertion order. */
@@ -123,12 +160,12 @@ const INTEGER_LIKE = /^\d+$/;
  * localeCompare does not agree that `sorted` is strictly ascending (a total order that agrees
  * on every adjacent pair sorts the keys the same way).
  */
-function nodeOrderMayDiffer(keys: readonly string[]): boolean {
-  if (keys.length < 2) return false;
-  const sorted = keys.slice().sort();
+function nodeOrderMayDiffer(sorted: readonly string[]): boolean {
   for (let i = 0; i < sorted.length; i++) {
-    if (INTEGER_LIKE.test(sorted[i]!)) return true;
-    if (i > 0 && !lowercaseDecides(sorted[i - 1]!, sorted[i]!) && localeOrder(sorted[i - 1]!, sorted[i]!) >= 0) return true;
+    const key = sorted[i]!;
+    const first = key.charCodeAt(0);
+    if (first >= 0x30 && first <= 0x39 && INTEGER_LIKE.test(key)) return true;
+    if (i > 0 && !lowercaseDecides(sorted[i - 1]!, key) && localeOrder(sorted[i - 1]!, key) >= 0) return true;
   }
   return false;
 }
@@ -159,63 +196,69 @@ function byCodePoint(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** Which characters that some snippet escapes a serialisation holds. */
-function charactersIn(json: string) {
-  const has = { nonAscii: false, otherNonAscii: false, separator: false, del: false, slash: false, html: false };
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (c < 0x2f) has.html ||= c === 0x26;
-    else if (c === 0x2f) has.slash = true;
-    else if (c === 0x3c || c === 0x3e) has.html = true;
-    else if (c === 0x7f) has.del = true;
-    else if (c > 0x7f) {
-      has.nonAscii = true;
-      if (c === 0x2028 || c === 0x2029) has.separator = true;
-      else has.otherNonAscii = true;
-    }
-  }
-  return has;
-}
+const NON_ASCII = /[\u0080-\uffff]/;
+const OTHER_NON_ASCII = /[\u0080-\u2027\u202a-\uffff]/;
+const SEPARATOR = /[\u2028\u2029]/;
+const HTML = /[<>&]/;
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-/** Reused for every escape: a spelling is built and read before the next one starts. */
+/** Where each spelling is written before it is copied out at its length. */
 let scratch = Buffer.allocUnsafe(16 * 1024);
 
+/** What a spelling writes as `\uXXXX` (or `\/`) instead of as itself. */
+const NON_ASCII_ESCAPED = 1;
+const DEL_ESCAPED = 2;
+const SLASH_ESCAPED = 4;
+/** <, >, &, U+2028 and U+2029: what ActiveSupport escapes (other non-ASCII stays as it is). */
+const HTML_ESCAPED = 8;
+
 /**
- * `json` with every UTF-16 unit outside ASCII written `\uXXXX` (lowercase, as every snippet
- * writes it), DEL too when `del`, and `/` as `\/` when `slash`. Pure ASCII out, so it is written
- * as bytes in one pass: a string built character by character cost several times more.
+ * `utf8` (JSON) with what `escapes` names written as the snippets write it (`\uXXXX`, lowercase
+ * hex; a character beyond U+FFFF as its two surrogates), in one pass over the bytes. Never built
+ * as a string: a spelling made with replaceAll, then encoded again for the HMAC, cost more than
+ * the HMAC. (`utf8` is well formed: JSON.stringify leaves no lone surrogate raw.)
  */
-function escapeToAscii(json: string, options: { del: boolean; slash: boolean }): string {
-  if (scratch.length < json.length * 6) scratch = Buffer.allocUnsafe(json.length * 6);
+function spelt(utf8: Buffer, escapes: number): Buffer {
+  if (scratch.length < utf8.length * 6) scratch = Buffer.allocUnsafe(utf8.length * 6);
   const out = scratch;
   let n = 0;
-  for (let i = 0; i < json.length; i++) {
-    const unit = json.charCodeAt(i);
-    if (unit < 0x7f || (unit === 0x7f && !options.del)) {
-      if (unit === 0x2f && options.slash) out[n++] = 0x5c;
-      out[n++] = unit;
+  for (let i = 0; i < utf8.length; i++) {
+    const byte = utf8[i]!;
+    if (byte < 0x80) {
+      if (byte === 0x2f && escapes & SLASH_ESCAPED) out[n++] = 0x5c;
+      if ((byte === 0x7f && escapes & DEL_ESCAPED) || ((byte === 0x3c || byte === 0x3e || byte === 0x26) && escapes & HTML_ESCAPED)) {
+        n = writeEscape(out, n, byte);
+      } else {
+        out[n++] = byte;
+      }
+    } else if (escapes & NON_ASCII_ESCAPED) {
+      let point: number;
+      if (byte < 0xe0) point = ((byte & 0x1f) << 6) | (utf8[++i]! & 0x3f);
+      else if (byte < 0xf0) point = ((byte & 0x0f) << 12) | ((utf8[++i]! & 0x3f) << 6) | (utf8[++i]! & 0x3f);
+      else point = ((byte & 0x07) << 18) | ((utf8[++i]! & 0x3f) << 12) | ((utf8[++i]! & 0x3f) << 6) | (utf8[++i]! & 0x3f);
+      if (point > 0xffff) {
+        n = writeEscape(out, n, 0xd800 + ((point - 0x10000) >> 10));
+        n = writeEscape(out, n, 0xdc00 + (point & 0x3ff));
+      } else {
+        n = writeEscape(out, n, point);
+      }
+    } else if (byte === 0xe2 && utf8[i + 1] === 0x80 && (utf8[i + 2] === 0xa8 || utf8[i + 2] === 0xa9) && escapes & HTML_ESCAPED) {
+      n = writeEscape(out, n, utf8[i + 2] === 0xa8 ? 0x2028 : 0x2029);
+      i += 2;
     } else {
-      out[n++] = 0x5c;
-      out[n++] = 0x75;
-      out[n++] = HEX_DIGITS[unit >> 12]!;
-      out[n++] = HEX_DIGITS[(unit >> 8) & 15]!;
-      out[n++] = HEX_DIGITS[(unit >> 4) & 15]!;
-      out[n++] = HEX_DIGITS[unit & 15]!;
+      out[n++] = byte;
     }
   }
-  return out.toString('latin1', 0, n);
+  return Buffer.from(out.subarray(0, n));
 }
 
-const RAILS_ESCAPES: Readonly<Record<string, string>> = {
-  '<': '\\u003c',
-  '>': '\\u003e',
-  '&': '\\u0026',
-  '\u2028': '\\u2028',
-  '\u2029': '\\u2029',
-};
-
-/** What ActiveSupport escapes: <, >, &, U+2028 and U+2029; other non-ASCII stays as it is. */
-function escapeForRails(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => RAILS_ESCAPES[c]!);
+/** Writes `\uXXXX` for a UTF-16 unit at `n`; returns the new end. */
+function writeEscape(out: Buffer, n: number, unit: number): number {
+  out[n] = 0x5c;
+  out[n + 1] = 0x75;
+  out[n + 2] = HEX_DIGITS[unit >> 12]!;
+  out[n + 3] = HEX_DIGITS[(unit >> 8) & 15]!;
+  out[n + 4] = HEX_DIGITS[(unit >> 4) & 15]!;
+  out[n + 5] = HEX_DIGITS[unit & 15]!;
+  return n + 6;
 }

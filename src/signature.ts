@@ -24,8 +24,9 @@ export const DIGEST_BYTES: Readonly<Record<HmacHash, number>> = { sha256: 32, sh
 /** Longer than any signature a scheme accepts; beyond it the value is refused unread. */
 export const MAX_SIGNATURE_LENGTH = 1024;
 
-export function hmac(hash: HmacHash | 'sha1', key: KeyObject, data: string): Buffer {
-  return createHmac(hash, key).update(data, 'utf8').digest();
+/** The HMAC of `data`: a string's UTF-8, or the bytes as given. */
+export function hmac(hash: HmacHash | 'sha1', key: KeyObject, data: string | Buffer): Buffer {
+  return createHmac(hash, key).update(data).digest();
 }
 
 /** A plain SHA-256 of the data alone, or of the secret and the data run together: what some sites compute instead of an HMAC. */

@@ -175,7 +175,7 @@ export function bodyFields(request: VerifyRequest): Credentials | undefined {
  */
 export function findSigningKey(
   keys: readonly SigningKey[],
-  data: string | Iterable<string>,
+  data: string | Iterable<string | Buffer>,
   signature: Buffer,
   hash: HmacHash = 'sha256',
 ): SigningKey | undefined {
@@ -188,7 +188,7 @@ export function findSigningKey(
   return undefined;
 }
 
-function keyThatSigned(keys: readonly SigningKey[], data: string, signature: Buffer, hash: HmacHash): SigningKey | undefined {
+function keyThatSigned(keys: readonly SigningKey[], data: string | Buffer, signature: Buffer, hash: HmacHash): SigningKey | undefined {
   for (const key of keys) if (signaturesEqual(hmac(hash, key.material, data), signature)) return key;
   return undefined;
 }

@@ -9,7 +9,7 @@
  * const { customer, signature } = signPayload({ externalId: String(user.id), email: user.email }, secret);
  * ```
  */
-import { canonicalJson, longestSpellingLength, otherCanonicalForms, type FlatObject } from '../../canonicalJson.js';
+import { jsonInKeyOrder, longestSpellingLength, otherCanonicalForms, type FlatObject } from '../../canonicalJson.js';
 import { describe, fullySignedContact, isFlat, isPlainObject, MAX_ATTRIBUTES, optionalString, readAttributes } from '../../contact.js';
 import { Rejection, reject } from '../../rejection.js';
 import type { Credentials } from '../../types.js';
@@ -27,6 +27,8 @@ export interface SignedPayloadProof extends ParsedProof {
   customer: FlatObject;
   /** `canonicalJson(customer)`: the spelling nearly every site signs, serialised once. */
   canonical: string;
+  /** The customer's keys in code-unit order, as `canonical` has them: what the other spellings start from. */
+  sortedKeys: string[];
   signature: Buffer;
   timestamp: number;
   externalId?: string | undefined;
@@ -87,7 +89,8 @@ export function parseSignedPayload(fields: Credentials): SignedPayloadProof {
   if (problem !== undefined) reject('MALFORMED_IDENTITY', problem);
   const flat = customer as FlatObject;
   // Serialised only now that its size is bounded; every spelling tried is bounded with it.
-  const canonical = canonicalJson(flat);
+  const sortedKeys = Object.keys(flat).sort();
+  const canonical = jsonInKeyOrder(flat, sortedKeys);
   if (longestSpellingLength(canonical) > MAX_PAYLOAD_LENGTH) reject('MALFORMED_IDENTITY', TOO_LONG);
   const externalId = optionalString(flat.externalId, 'customer.externalId');
   const email = optionalString(flat.email, 'customer.email');
@@ -102,6 +105,7 @@ export function parseSignedPayload(fields: Credentials): SignedPayloadProof {
     claimedIdentity: externalId ?? email!,
     customer: flat,
     canonical,
+    sortedKeys,
     signature: readIdentifierSignature(fields.signature, 'signature'),
     timestamp,
     externalId,
@@ -129,7 +133,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
   verify(proof, context) {
     const key =
       findSigningKey(context.keys, proof.canonical, proof.signature) ??
-      findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical), proof.signature);
+      findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical, proof.sortedKeys), proof.signature);
     if (!key) {
       return new Rejection(
         'INVALID_SIGNATURE',
