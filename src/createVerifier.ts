@@ -435,7 +435,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       c.tenantKeys = c.answer = tenantKeys;
       // Counted by the tenant the lookup named, so spellings of one tenant share one limit.
-      const claim = c.attempt?.claim(tenantKeys.tenant, `${c.picked!.scheme.name}:${proof.claimedIdentity}`);
+      const claim = c.attempt?.claim(tenantKeys.tenant, c.picked!.scheme.name, proof.claimedIdentity);
       if (claim) return after(claim, () => verifyProof(tenantKeys, proof, c), c);
       return verifyProof(tenantKeys, proof, c);
     } catch (error) {
@@ -532,7 +532,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       c.asked = true;
       const configured = keyRing.configured(scheme.name, c.tenant, request, proof.keyId);
       const tenantKeys = (c.tenantKeys = c.answer = configured instanceof Promise ? await configured : configured);
-      const claim = c.attempt?.claim(tenantKeys.tenant, `${scheme.name}:${proof.claimedIdentity}`);
+      const claim = c.attempt?.claim(tenantKeys.tenant, scheme.name, proof.claimedIdentity);
       if (claim) await claim;
       c.claimed = true;
       const at = now();
@@ -658,7 +658,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       c.asked = true;
       const tenantKeys = (c.answer ??= await keyRing.configured(picked.scheme.name, tenant, c.request));
       const identity = picked.scheme.claimedIdentity(picked.credentials);
-      const claim = identity === undefined ? undefined : attempt?.claim(tenantKeys.tenant, `${picked.scheme.name}:${identity}`);
+      const claim = identity === undefined ? undefined : attempt?.claim(tenantKeys.tenant, picked.scheme.name, identity);
       if (claim) await claim;
       return { rejection, examined: tenantKeys.keys };
     } catch (error) {
@@ -718,7 +718,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       c.asked = true;
       const configured = keyRing.configured(scheme.name, tenant, request);
       const tenantKeys = (c.answer = configured instanceof Promise ? await configured : configured);
-      const claim = attempt?.claim(tenantKeys.tenant, `${scheme.name}:${opened.identity}`);
+      const claim = attempt?.claim(tenantKeys.tenant, scheme.name, opened.identity);
       if (claim) await claim;
       const at = now();
       const context = { tenant: tenantKeys.tenant, keys: tenantKeys.keys, now: at, request };

@@ -16,7 +16,7 @@
  * let code: IdentityErrorCode | undefined;
  * try {
  *   await attempt.admit();
- *   await attempt.claim(tenant, identity);
+ *   await attempt.claim(tenant, scheme, identity);
  *   ... verify; on a refusal, code = its code
  * } finally {
  *   void attempt.end(code); // a refund need not hold the response
@@ -136,8 +136,11 @@ export interface LimitedAttempt {
    * a `RATE_LIMITED` `Rejection` when over the limit, and then nothing stays reserved.
    */
   admit(): Promise<void> | undefined;
-  /** The same against the (tenant, identity) limit, once the claimed identity is known. At most once, after `admit`. */
-  claim(tenant: string | undefined, identity: string): Promise<void> | undefined;
+  /**
+   * The same against the (tenant, identity) limit, once the identity a proof of `scheme` claims is
+   * known (one identity per scheme: a user-hash "42" is not a jwt "42"). At most once, after `admit`.
+   */
+  claim(tenant: string | undefined, scheme: string, identity: string): Promise<void> | undefined;
   /**
    * Reads the client's address now, if no limit has yet. Call it before the request awaits anything
    * while the attempt is open: another attempt may then need it, and what reading it throws must
@@ -244,7 +247,8 @@ class Attempt implements LimitedAttempt {
   private addressKey: string | undefined;
   private identityKey: string | undefined;
   private tenant: string | undefined;
-  private identity: string | undefined;
+  private scheme = '';
+  private identity = '';
   /** The address as counted (`clientAddress`), once read. */
   private counted: string | undefined;
   /** The client's address (`from.ip`), once read: undefined, no address limit. */
@@ -283,10 +287,11 @@ class Attempt implements LimitedAttempt {
     return this.address;
   }
 
-  claim(tenant: string | undefined, identity: string): Promise<void> | undefined {
+  claim(tenant: string | undefined, scheme: string, identity: string): Promise<void> | undefined {
     const limit = this.limits.identity;
     if (!limit) return undefined;
     this.tenant = tenant;
+    this.scheme = scheme;
     this.identity = identity;
     if (limit.local) return this.reserveLocally(false, limit, limit.local);
     return this.reserve('byIdentity', limit, this.keyOfIdentity());
@@ -315,13 +320,13 @@ class Attempt implements LimitedAttempt {
   /** The bucket of this attempt's key for a limit: of the data that key is the hash of, so equal keys share it. */
   private bucket(byAddress: boolean): number {
     const seed = this.limits.bucketSeed;
-    return byAddress ? bucketOf(seed, this.countedAddress(), '') : bucketOf(seed, this.tenant ?? '', this.identity!);
+    return byAddress ? bucketOf(seed, this.countedAddress(), '', '') : bucketOf(seed, this.tenant ?? '', this.scheme, this.identity);
   }
 
   private keyOfIdentity(): string {
     // Length-prefixed, so that no (tenant, identity) pair can spell another's key.
     const owner = this.tenant ?? '';
-    return (this.identityKey ??= this.limits.keyOf(`${owner.length}:${owner}\0${this.identity!}`));
+    return (this.identityKey ??= this.limits.keyOf(`${owner.length}:${owner}\0${this.scheme}:${this.identity}`));
   }
 
   /** Writes this attempt's pending reservation on `limit` in its counter's in-flight map. */
@@ -414,14 +419,17 @@ const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
   typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
 /**
- * `first` and `second` (FNV-1a, seeded) reduced to a bucket of a `LocalCounter`: cheap beside the
- * keyed hash, and only a hint (keys in one bucket are told apart by their keyed hashes).
+ * `first`, then `scheme:identity` as the identity key spells it (FNV-1a, seeded), reduced to a
+ * bucket of a `LocalCounter`: cheap beside the keyed hash, and only a hint (keys in one bucket are
+ * told apart by their keyed hashes). Hashed in parts, so a request that passes joins no string.
  */
-function bucketOf(seed: number, first: string, second: string): number {
+function bucketOf(seed: number, first: string, scheme: string, identity: string): number {
   let hash = seed;
   for (let i = 0; i < first.length; i++) hash = Math.imul(hash ^ first.charCodeAt(i), 16777619);
   hash = Math.imul(hash ^ 0x10000, 16777619); // between the two: no character is 0x10000
-  for (let i = 0; i < second.length; i++) hash = Math.imul(hash ^ second.charCodeAt(i), 16777619);
+  for (let i = 0; i < scheme.length; i++) hash = Math.imul(hash ^ scheme.charCodeAt(i), 16777619);
+  hash = Math.imul(hash ^ 0x3a, 16777619); // the ':' between them
+  for (let i = 0; i < identity.length; i++) hash = Math.imul(hash ^ identity.charCodeAt(i), 16777619);
   return ((hash ^ (hash >>> 16)) >>> 0) % FAILURE_BUCKETS;
 }
 

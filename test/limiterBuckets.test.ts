@@ -19,7 +19,7 @@ describe('the failure limits after failures', () => {
     for (let i = 0; i < 300; i++) {
       const attempt = limits.begin({ ip: `172.16.${i >> 8}.${i & 255}` });
       attempt.admit();
-      attempt.claim(undefined, `user-hash:attacker-${i}`);
+      attempt.claim(undefined, 'user-hash', `attacker-${i}`);
       attempt.end('INVALID_SIGNATURE');
     }
     const hash = vi.mocked(nodeCrypto.hash);
@@ -28,7 +28,7 @@ describe('the failure limits after failures', () => {
     for (let i = 0; i < 200; i++) {
       const attempt = limits.begin({ ip: `10.0.${i >> 8}.${i & 255}` });
       attempt.admit();
-      attempt.claim(undefined, `user-hash:user-${i}`);
+      attempt.claim(undefined, 'user-hash', `user-${i}`);
       attempt.end(undefined);
     }
     // 400 bucket checks: with 65,536 buckets about 2 find theirs busy; with the 1,024 there were, about 100.
@@ -37,7 +37,7 @@ describe('the failure limits after failures', () => {
     const again = () => {
       const attempt = limits.begin({ ip: '172.16.0.7' });
       attempt.admit();
-      attempt.claim(undefined, 'user-hash:attacker-7');
+      attempt.claim(undefined, 'user-hash', 'attacker-7');
       attempt.end('INVALID_SIGNATURE');
     };
     let refused: unknown;

@@ -146,7 +146,7 @@ describe('failure limits', () => {
     for (let i = 0; i < 5; i++) {
       const started = limits.begin({});
       expect(started.admit()).toBeUndefined();
-      started.claim(undefined, `user-${i}`);
+      started.claim(undefined, 'user-hash', `user-${i}`);
       started.end('INVALID_SIGNATURE');
     }
   });
@@ -156,7 +156,7 @@ describe('failure limits', () => {
     for (const code of [undefined, 'INVALID_SIGNATURE'] as const) {
       const started = limits.begin({ ip: '10.0.0.1' });
       expect(started.admit()).toBeUndefined();
-      expect(started.claim('acme', 'alice')).toBeUndefined();
+      expect(started.claim('acme', 'user-hash', 'alice')).toBeUndefined();
       expect(started.end(code)).toBeUndefined();
     }
   });
@@ -322,13 +322,13 @@ describe('reservations with the memory store', () => {
       return started;
     };
     const a = begun('10.0.0.1');
-    a.claim(undefined, 'victim');
+    a.claim(undefined, 'user-hash', 'victim');
     const b = begun('10.0.0.1'); // a is in flight: b sees it
-    b.claim(undefined, 'victim');
+    b.claim(undefined, 'user-hash', 'victim');
     const c = begun('10.0.0.2');
-    c.claim(undefined, 'victim'); // the third of three
+    c.claim(undefined, 'user-hash', 'victim'); // the third of three
     const d = begun('10.0.0.3');
-    expect(() => d.claim(undefined, 'victim')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
+    expect(() => d.claim(undefined, 'user-hash', 'victim')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
     d.end('RATE_LIMITED');
     b.end(undefined);
     a.end('INVALID_SIGNATURE');
@@ -381,7 +381,7 @@ describe('reservations with the memory store', () => {
         if (kind) {
           const key = kind === 'address' ? one.address : one.identity;
           const admitted = held(kind, key) + 1 <= points[kind];
-          const reserve = () => (kind === 'address' ? one.started.admit() : one.started.claim(undefined, one.identity));
+          const reserve = () => (kind === 'address' ? one.started.admit() : one.started.claim(undefined, 'user-hash', one.identity));
           if (admitted) {
             expect(reserve()).toBeUndefined();
             add(kind, key, 1);
@@ -549,7 +549,7 @@ describe('a shared store that fails or hangs', () => {
     const limits = limitsWith({ store }, logger);
     const started = limits.begin({ ip: '10.0.0.1' });
     await started.admit();
-    await started.claim(undefined, 'alice');
+    await started.claim(undefined, 'user-hash', 'alice');
     failing = true;
     await expect(started.end(undefined)).resolves.toBeUndefined(); // the refund failed, quietly
     expect(await attempt(limits, { identity: 'bob' })).toBe('ADMITTED');

@@ -131,7 +131,7 @@ describe.skipIf(!binary)('failure limits in Redis', () => {
     const here = limitsOn(await ioredis(), optionsFor({ identity: { points: 2, duration: 1 } }));
     const slow = here.begin({ ip: '10.0.0.1' });
     await slow.admit();
-    await slow.claim(undefined, 'slow'); // reserved in a window of one second
+    await slow.claim(undefined, 'user-hash', 'slow'); // reserved in a window of one second
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // Redis expires keys by its own clock: real time is the point
     for (let n = 1; n <= 2; n++) expect(await codeOf(attempt(here, failing('slow', n)))).toBe('ADMITTED');
     await slow.end(undefined); // verified after its window ended: nothing of the new window to take back

@@ -30,7 +30,7 @@ export async function attempt(
   const started = limits.begin({ ip: address });
   try {
     await started.admit();
-    await started.claim(tenant, identity);
+    await started.claim(tenant, 'user-hash', identity);
   } catch (error) {
     await started.end('RATE_LIMITED');
     if (error instanceof Rejection && error.code === 'RATE_LIMITED') return error;
