@@ -281,7 +281,7 @@ function httpTables(http) {
 
 function attacksTable(attacks) {
   return {
-    title: 'What an attacker can make one request cost (verify(), default limits)',
+    title: `What an attacker can make one request cost (verify(), default limits; medians of ${attacks.settings?.rounds ?? '?'} alternated rounds of ${attacks.settings?.sampleMs ?? '?'} ms per request kind, each ratio the median of the rounds' ratios)`,
     head: ['request', 'outcome', 'µs each', 'vs a valid user-hash', 'vs a valid payload of the same shape'],
     rows: Object.values(attacks.candidates).map((c) => [
       c.label,
