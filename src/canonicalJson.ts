@@ -69,6 +69,7 @@ export function otherCanonicalForms(object: FlatObject, primary: string, sortedK
 
 const NO_OTHER_SPELLINGS: readonly string[] = Object.freeze([]);
 
+/** The other spellings, each built only when the one before it has been tried. */
 function* spellingsBeyond(
   object: FlatObject,
   primary: string,
