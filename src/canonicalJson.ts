@@ -78,10 +78,10 @@ function* spellingsBeyond(
 ): Generator<string | Buffer, void, undefined> {
   // The Node snippet sorts with localeCompare; the others by code point (by UTF-8 bytes). Each
   // order is only computed when it can differ from code-unit order, from one `"key":value` per key.
-  const members = new Map<string, string>();
+  let members: Map<string, string> | undefined;
   const inOrder = (keys: readonly string[]) => {
-    if (members.size === 0) for (const key of sortedKeys) members.set(key, JSON.stringify(key) + ':' + JSON.stringify(object[key]));
-    return '{' + keys.map((key) => members.get(key)!).join(',') + '}';
+    members ??= new Map(sortedKeys.map((key) => [key, JSON.stringify(key) + ':' + JSON.stringify(object[key])]));
+    return '{' + keys.map((key) => members!.get(key)!).join(',') + '}';
   };
   const nodeOrder = nodeOrderDiffers ? inOrder(nodeSnippetOrder(object)) : primary;
   const codePointOrder = sortedKeys.some((key) => SURROGATE.test(key)) ? inOrder(sortedKeys.slice().sort(byCodePoint)) : primary;

@@ -31,6 +31,8 @@ const NO_SETTINGS: ProofPolicy = Object.freeze({});
 export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierProof> {
   const { name, facts, presence, parse } = scheme;
   const { signatureField, identifiers } = facts.proof;
+  // Holds nothing of the request: one serves every identifier no key signed, as jwt's does.
+  const noKeySigned = new Rejection('INVALID_SIGNATURE', `No configured key produces ${signatureField} for this identifier.`);
   return {
     name,
     facts,
@@ -40,7 +42,7 @@ export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierPro
     parse,
     verify(proof, context) {
       const key = findSigningKey(context.keys, proof.signedValue, proof.signature);
-      if (!key) return new Rejection('INVALID_SIGNATURE', `No configured key produces ${signatureField} for this identifier.`);
+      if (!key) return noKeySigned;
       return verifiedIdentity(name, identifierSignedContact(proof), key, context);
     },
     // An HMAC over an identifier carries no time and reads no setting: only the key decides.

@@ -116,6 +116,12 @@ export function parseSignedPayload(fields: Credentials): SignedPayloadProof {
   };
 }
 
+/** Holds nothing of the request: one serves every customer no key signed, as jwt's does. */
+const NO_KEY_SIGNED = new Rejection(
+  'INVALID_SIGNATURE',
+  'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.',
+);
+
 export const signedPayload: Scheme<SignedPayloadProof> = {
   name: 'signed-payload',
   facts,
@@ -134,12 +140,7 @@ export const signedPayload: Scheme<SignedPayloadProof> = {
     const key =
       findSigningKey(context.keys, proof.canonical, proof.signature) ??
       findSigningKey(context.keys, otherCanonicalForms(proof.customer, proof.canonical, proof.sortedKeys), proof.signature);
-    if (!key) {
-      return new Rejection(
-        'INVALID_SIGNATURE',
-        'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.',
-      );
-    }
+    if (!key) return NO_KEY_SIGNED;
     checkSigningTime(proof.timestamp, 'customer.timestamp', key, context, DEFAULT_MAX_AGE);
     const contact = fullySignedContact(proof, proof.externalId !== undefined ? 'externalId' : 'email');
     return verifiedIdentity('signed-payload', contact, key, context, new Date(proof.timestamp * 1000));
