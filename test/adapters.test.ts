@@ -17,17 +17,7 @@ import { IdentityStrategy } from '../adapters/passport.js';
 import type { MiddlewareOptions } from '../adapters/adapter.js';
 import { IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/index.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
-
-const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
-const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({
-  scheme: 'user-hash',
-  keys: [LIVE_KEY],
-  now: frozenClock,
-  logger: quiet(),
-  ...extra,
-});
-const valid = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
-const forged = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
+import { forged, options, quiet, valid } from './support/middleware.js';
 
 /** Renders any error as JSON so tests can see what reached the handler. */
 const renderErrors: ErrorRequestHandler = (err, _req, res, _next) => {

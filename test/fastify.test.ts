@@ -6,28 +6,17 @@
  */
 import Fastify5 from 'fastify';
 import Fastify4 from 'fastify4';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as forFastify from '../adapters/fastify.js';
 import type { MiddlewareOptions } from '../adapters/adapter.js';
-import { IdentityError, signJwt, signUserHash } from '../src/index.js';
+import { IdentityError, signJwt } from '../src/index.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
+import { INVALID, MISSING, forged, options, quiet, valid } from './support/middleware.js';
 
 const FASTIFY = [
   ['fastify 4', Fastify4 as unknown as typeof Fastify5],
   ['fastify 5', Fastify5],
 ] as const;
-const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
-const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({
-  scheme: 'user-hash',
-  keys: [LIVE_KEY],
-  now: frozenClock,
-  logger: quiet(),
-  ...extra,
-});
-const valid = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
-const forged = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
-const MISSING = { error: 'identity_unverified', code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' };
-const INVALID = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
 
 const apps: { close(): Promise<unknown> }[] = [];
 afterEach(async () => void (await Promise.all(apps.splice(0).map((app) => app.close()))));

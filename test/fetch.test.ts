@@ -10,7 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   endSession,
   identityOf,
@@ -21,19 +21,11 @@ import {
   withSessionHeaders,
   type IdentityEnv,
 } from '../adapters/fetch.js';
-import type { MiddlewareOptions } from '../adapters/adapter.js';
-import { IdentityError, createVerifier, signUserHash, type VerifierOptions } from '../src/index.js';
-import { LIVE_KEY, frozenClock } from './helpers.js';
+import { IdentityError, createVerifier, type VerifierOptions } from '../src/index.js';
+import { BASE_OPTIONS, INVALID, MISSING, forged, options, quiet, valid } from './support/middleware.js';
 import { SESSION_KEY } from './support/sessions.js';
 
-const quiet = () => ({ warn: vi.fn(), error: vi.fn() });
-const base = { scheme: 'user-hash', keys: [LIVE_KEY], now: frozenClock } as const;
-const verifierWith = (extra: Partial<VerifierOptions> = {}) => createVerifier({ ...base, logger: quiet(), ...extra });
-const options = (extra: Partial<MiddlewareOptions> = {}): MiddlewareOptions => ({ ...base, logger: quiet(), ...extra });
-const valid = { user_id: 'u1', user_hash: signUserHash('u1', LIVE_KEY) };
-const forged = { user_id: 'admin', user_hash: signUserHash('u1', LIVE_KEY) };
-const MISSING = { error: 'identity_unverified', code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' };
-const INVALID = { error: 'identity_unverified', code: 'INVALID_SIGNATURE', message: 'The identity signature is not valid.' };
+const verifierWith = (extra: Partial<VerifierOptions> = {}) => createVerifier({ ...BASE_OPTIONS, logger: quiet(), ...extra });
 
 const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   new Request('https://chat.example/api/chat', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });

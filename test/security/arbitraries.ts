@@ -447,6 +447,27 @@ export const tamperedSignedPayload = fc
 
 const ALGS = ['HS256', 'HS384', 'HS512'] as const;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** A character to edit into a token: base64url, a separator or padding, or any UTF-16 code unit. */
+export const tokenChar = fc.oneof(fc.constantFrom(...B64URL, '.', '=', '+', '/'), codeUnit);
+/** The character edits every JWT property makes (the HMAC ones here, the public-key ones in asymmetric.test.ts). */
+export const CHARACTER_EDITS = ['replace', 'insert', 'delete', 'truncate'] as const;
+
+/** `token` with one character edit at `i`; a replacement always differs from the character it replaces. */
+export function editToken(token: string, op: (typeof CHARACTER_EDITS)[number], i: number, char: string): string {
+  switch (op) {
+    case 'replace': {
+      const replacement = char !== token[i] ? char : B64URL[(B64URL.indexOf(char) + 1) % B64URL.length]!;
+      return token.slice(0, i) + replacement + token.slice(i + 1);
+    }
+    case 'insert':
+      return token.slice(0, i) + char + token.slice(i);
+    case 'delete':
+      return token.slice(0, i) + token.slice(i + 1);
+    case 'truncate':
+      return token.slice(0, i);
+  }
+}
+
 const jwtProof = fc.record({
   idClaim: fc.constantFrom('externalId', 'external_id', 'sub'),
   id: fc.option(identifier, { nil: undefined }),
@@ -482,31 +503,18 @@ export const validJwt = jwtProof.map((p): Valid & { claims: Record<string, unkno
 export const tokenOf = (request: Req): string => request.headers?.authorization?.slice(7) ?? (request.body as { token: string }).token;
 
 export const tamperedJwt = fc
-  .tuple(
-    validJwt,
-    fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'splice', 'swap', 'alg'),
-    fc.nat(),
-    fc.oneof(fc.constantFrom(...B64URL, '.', '=', '+', '/'), codeUnit),
-  )
+  .tuple(validJwt, fc.constantFrom(...CHARACTER_EDITS, 'splice', 'swap', 'alg'), fc.nat(), tokenChar)
   .map(([valid, op, at, char]): Tampered => {
     const token = tokenOf(valid.request);
     const [h, p, s] = token.split('.') as [string, string, string];
     const i = at % token.length;
     let tampered: string;
     switch (op) {
-      case 'replace': {
-        const replacement = char !== token[i] ? char : B64URL[(B64URL.indexOf(char) + 1) % B64URL.length]!;
-        tampered = token.slice(0, i) + replacement + token.slice(i + 1);
-        break;
-      }
+      case 'replace':
       case 'insert':
-        tampered = token.slice(0, i) + char + token.slice(i);
-        break;
       case 'delete':
-        tampered = token.slice(0, i) + token.slice(i + 1);
-        break;
       case 'truncate':
-        tampered = token.slice(0, i);
+        tampered = editToken(token, op, i, char);
         break;
       case 'splice': {
         // The payload of another identity, signed by the same key, under this token's signature.
