@@ -6,6 +6,8 @@
  * verifier instances agreeing through a real redis-server. The clock is frozen and moved, never slept on.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
+import { promiseHooks } from 'node:v8';
 import bodyParser from '@koa/bodyparser';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -41,6 +43,7 @@ import {
   CHALLENGE_EXPIRED,
   MAC_PREFIX,
   NEXT_SESSION_KEY,
+  OTHER_VERIFIER_SESSION_KEY,
   SESSION_KEY,
   claimsOf,
   dpopKey,
@@ -665,6 +668,25 @@ describe('sessions: what verifying one costs, and the failure limits', () => {
     expect(hmac).not.toHaveBeenCalled();
     await session(forge({ ...claimsOf(credential), q: 'unknown' }, SESSION_KEY));
     expect(hmac).not.toHaveBeenCalled();
+  });
+
+  it('refuses a forged or changed credential without rejecting a promise: Node tracks each rejection as possibly unhandled, a cost every forgery would add', async () => {
+    const { proof, session } = setup();
+    const credential = issuedBy(await proof())!;
+    const forgeries = [
+      tamper(credential, (claims) => void (claims.c = { externalId: 'admin' })),
+      forge(claimsOf(credential), OTHER_VERIFIER_SESSION_KEY),
+      forge({ ...claimsOf(credential), t: 'another-tenant' }, SESSION_KEY),
+    ];
+    for (const forgery of forgeries) {
+      const made: Promise<unknown>[] = [];
+      const stop = promiseHooks.onInit((promise) => void made.push(promise));
+      const result = await session(forgery);
+      stop();
+      expect(result).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+      // A promise's state shows once it has settled (inspect reads it; no public API does).
+      expect(made.filter((promise) => inspect(promise).includes('<rejected>'))).toEqual([]);
+    }
   });
 
   it('remembers up to 10,000 credentials (two generations of 5,000): one made before 9,998 others costs no HMAC, one made before 10,000 others costs one', async () => {

@@ -177,10 +177,21 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
   /** Until when (seconds) a session can last: its idle window from `issued`, within its hard maximum. */
   const endOf = (claims: Pick<SessionClaims, 'a'>, issued: number) => Math.min(issued + idle, claims.a + maxAge);
 
-  /** Checks a session credential that `open` took apart; throws a Rejection. */
-  async function resume(opened: OpenedCredential & { recalled?: Recalled }, credential: string, context: ResumeContext, stage: Stage) {
+  /**
+   * Checks a session credential that `open` took apart; refuses with a Rejection. Steps 1 to 3 run
+   * here and throw where they are; only the store's answer and a DPoP proof's first use may be
+   * awaited. (A refusal thrown inside an async function rejects a promise before anyone awaits it:
+   * Node tracks each one as a possibly unhandled rejection, a cost a forged credential would pay.)
+   */
+  function resume(opened: OpenedCredential & { recalled?: Recalled }, credential: string, context: ResumeContext, stage: Stage) {
+    const { key, siteKey } = authenticate(opened, context);
+    return resumeChecked(opened, key, siteKey, credential, context, stage);
+  }
+
+  /** Steps 1 to 3: the credential's session key and MAC, its tenant and times, its site key and policy. */
+  function authenticate(opened: OpenedCredential & { recalled?: Recalled }, context: ResumeContext) {
     const { claims, recalled } = opened;
-    const { tenant, now, request } = context;
+    const { tenant, now } = context;
     const key = byId.get(claims.q);
     if (!key || !isUsableSessionKey(key, now))
       reject('SESSION_EXPIRED', 'The session was signed with a session key this verifier no longer has (rotated out).');
@@ -210,6 +221,21 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     }
     if (bind && claims.b === undefined)
       reject('SESSION_EXPIRED', 'The session is bound to no key, and this verifier binds sessions (bind: dpop).');
+    return { key, siteKey };
+  }
+
+  /** Steps 4 and 5, then the result, and a renewal when it is due. */
+  async function resumeChecked(
+    opened: OpenedCredential & { recalled?: Recalled },
+    key: SessionKey,
+    siteKey: SigningKey,
+    credential: string,
+    context: ResumeContext,
+    stage: Stage,
+  ) {
+    const { claims, recalled } = opened;
+    const { tenant, now, request } = context;
+    const seconds = now / 1000;
     const asked = ask(() => store.state(tenant, claims.j));
     const state = isPromiseLike(asked) ? await asked : asked;
     if (state.generation !== (claims.g ?? 0)) reject('SESSION_EXPIRED', "The tenant's sessions were ended (endSessions).");
