@@ -69,6 +69,8 @@ interface Recalled {
   readonly mac: Buffer;
   readonly key: SessionKey;
 }
+/** A credential as `open` hands it on: read, and recognised when it was verified lately. */
+type MaybeRecalled = OpenedCredential & { recalled?: Recalled };
 /** The scheme of the challenge that tells a widget to act on its session (RFC 9110 §11.6.1 syntax). */
 export const CHALLENGE_SCHEME = 'ChatIdentity';
 
@@ -133,7 +135,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
    * yet either way). Remembered by the end of its claims, which holds its random session id (claim
    * `j` comes last): hashing 32 characters instead of 300 on every request.
    */
-  function open(text: string): OpenedCredential & { recalled?: Recalled } {
+  function open(text: string): MaybeRecalled {
     const split = splitCredential(text);
     const recalled = recall(split.claimsPart.slice(-RECALL_BY));
     if (!recalled || recalled.claimsPart !== split.claimsPart) return withClaims(split);
@@ -183,13 +185,13 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
    * awaited. (A refusal thrown inside an async function rejects a promise before anyone awaits it:
    * Node tracks each one as a possibly unhandled rejection, a cost a forged credential would pay.)
    */
-  function resume(opened: OpenedCredential & { recalled?: Recalled }, credential: string, context: ResumeContext, stage: Stage) {
+  function resume(opened: MaybeRecalled, credential: string, context: ResumeContext, stage: Stage) {
     const { key, siteKey } = authenticate(opened, context);
     return resumeChecked(opened, key, siteKey, credential, context, stage);
   }
 
   /** Steps 1 to 3: the credential's session key and MAC, its tenant and times, its site key and policy. */
-  function authenticate(opened: OpenedCredential & { recalled?: Recalled }, context: ResumeContext) {
+  function authenticate(opened: MaybeRecalled, context: ResumeContext) {
     const { claims, recalled } = opened;
     const { tenant, now } = context;
     const key = byId.get(claims.q);
@@ -226,7 +228,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
 
   /** Steps 4 and 5, then the result, and a renewal when it is due. */
   async function resumeChecked(
-    opened: OpenedCredential & { recalled?: Recalled },
+    opened: MaybeRecalled,
     key: SessionKey,
     siteKey: SigningKey,
     credential: string,
