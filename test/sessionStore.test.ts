@@ -127,4 +127,13 @@ describe('any JS value through the core is bad input, not a bug', () => {
     expect(result.verified).toBe(false);
     expect(logger.error.mock.calls.filter(([line]) => /internal error/.test(String(line)))).toEqual([]);
   });
+
+  it.each([[[Object.create(null)]], [[5, { a: 1 }]]])('a session header of %j is no credential, and no internal error', async (sent) => {
+    const logger = quiet();
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], now: () => NOW, logger, session: { keys: [SESSION_KEY] } });
+    const result = await verifier.verify({ headers: { 'chat-identity-session': sent } } as unknown as VerifyRequest);
+    expect(result.verified).toBe(false);
+    expect(codeOf(result)).toBe('ANONYMOUS'); // no proof and no credential: unverified, no error
+    expect(logger.error.mock.calls.filter(([line]) => /internal error/.test(String(line)))).toEqual([]);
+  });
 });

@@ -168,7 +168,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
       typeof sent === 'string'
         ? sent
         : Array.isArray(sent)
-          ? sent.join(',')
+          ? sent.filter((part) => typeof part === 'string').join(',') // as cookieValue: what is not text is no credential
           : cookie
             ? cookieValue(headers?.cookie, cookie.name)
             : undefined;
