@@ -501,3 +501,55 @@ describe('a guarded route is never reached unverified', () => {
     });
   });
 });
+
+describe('behind one proxy, set as docs/adapters.md says: a client cannot pick its own address', () => {
+  // The proxy appends the address it saw; everything left of it is whatever the client sent.
+  const PROXY_SAW = '203.0.113.9';
+  const spoofed = (i: number) => `10.${i >> 8}.${i & 255}.1, ${PROXY_SAW}`;
+  const forgedFor = (i: number) => ({ user_id: `user-${i}`, user_hash: signUserHash(`user-${i}`, 'not-the-key') });
+  const limits = { rateLimit: { address: { points: 5, duration: 60 } }, required: true } as const;
+
+  const expressBehind = (trust: number | boolean) => {
+    const app = express()
+      .set('trust proxy', trust)
+      .use(express.json())
+      .use(forExpress.identityVerification(options(limits)));
+    app.post('/chat', (_req, res) => res.json({ reached: true }));
+    return (i: number) => request(app).post('/chat').set('X-Forwarded-For', spoofed(i)).send(forgedFor(i));
+  };
+  const koaBehind = (maxIpsCount: number) => {
+    const app = new Koa({ proxy: true, maxIpsCount });
+    app.use(bodyParser()).use(forKoa.identityVerification(options(limits)));
+    app.use((ctx) => (ctx.body = { reached: true }));
+    const server = app.callback();
+    return (i: number) => request(server).post('/chat').set('X-Forwarded-For', spoofed(i)).send(forgedFor(i));
+  };
+  const fastifyBehind = async (trustProxy: number | boolean) => {
+    const app = Fastify({ trustProxy });
+    await app.register(forFastify.identityVerification, options(limits));
+    app.post('/chat', async () => ({ reached: true }));
+    return (i: number) => app.inject({ method: 'POST', url: '/chat', headers: { 'x-forwarded-for': spoofed(i) }, payload: forgedFor(i) });
+  };
+  const statuses = async (send: (i: number) => PromiseLike<{ status?: number; statusCode?: number }>) => {
+    const seen: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await send(i);
+      seen.push(res.status ?? res.statusCode!);
+    }
+    return seen;
+  };
+  const LIMITED = [401, 401, 401, 401, 401, 429, 429, 429];
+
+  it('Express: trust proxy 1 (the hop count) counts the address the proxy saw; true trusts the client', async () => {
+    expect(await statuses(expressBehind(1))).toEqual(LIMITED);
+    expect(await statuses(expressBehind(true))).toEqual(Array(8).fill(401));
+  });
+  it('Koa: app.proxy with maxIpsCount 1 counts the address the proxy saw; maxIpsCount 0 (its default) trusts the client', async () => {
+    expect(await statuses(koaBehind(1))).toEqual(LIMITED);
+    expect(await statuses(koaBehind(0))).toEqual(Array(8).fill(401));
+  });
+  it('Fastify: trustProxy 1 counts the address the proxy saw; true trusts the client', async () => {
+    expect(await statuses(await fastifyBehind(1))).toEqual(LIMITED);
+    expect(await statuses(await fastifyBehind(true))).toEqual(Array(8).fill(401));
+  });
+});
