@@ -35,20 +35,46 @@ interface Fingerprinted {
 export class SecretSchemes {
   readonly #held = new Map<string, { readonly scheme: SchemeName; sets: number }>();
   readonly #remembered = new Map<string, SchemeName>();
+  /** Secrets found serving two schemes: refused for both, whichever claims them, until `forgetShared`. */
+  readonly #shared = new Map<string, readonly SchemeName[]>();
 
   /** The scheme a secret serves, if it serves one. */
   schemeOf(fingerprint: string): SchemeName | undefined {
     return this.#held.get(fingerprint)?.scheme ?? this.#remembered.get(fingerprint);
   }
 
-  /** Records that `keys` serve `scheme`; unless one of them serves another scheme already: that one is returned, nothing recorded. */
+  /** Whether a secret was met before: it serves a scheme, or was found shared. */
+  knows(fingerprint: string): boolean {
+    return this.#shared.has(fingerprint) || this.schemeOf(fingerprint) !== undefined;
+  }
+
+  /**
+   * Records that `keys` serve `scheme`; unless one of them serves another scheme already, or was
+   * found shared: that other scheme is returned, nothing recorded.
+   */
   claim(keys: readonly Fingerprinted[], scheme: SchemeName): SchemeName | undefined {
     for (const key of keys) {
+      const shared = this.#shared.get(key.fingerprint);
+      if (shared !== undefined) return shared.find((other) => other !== scheme) ?? shared[0];
       const owner = this.schemeOf(key.fingerprint);
       if (owner !== undefined && owner !== scheme) return owner;
     }
     for (const key of keys) remember(this.#remembered, key.fingerprint, scheme);
     return undefined;
+  }
+
+  /** Marks secrets found serving both `schemes`: neither may claim them from now on. */
+  markShared(keys: readonly Fingerprinted[], schemes: readonly SchemeName[]): void {
+    for (const key of keys) remember(this.#shared, key.fingerprint, schemes);
+  }
+
+  /**
+   * Forgets the secrets found shared, and which scheme they served: the next lookup that answers one
+   * meets it as new, so it is compared with the other schemes' answers again (after a fix, it verifies).
+   */
+  forgetShared(): void {
+    for (const fingerprint of this.#shared.keys()) this.#remembered.delete(fingerprint);
+    this.#shared.clear();
   }
 
   /** One more key set that verifies `scheme` holds these secrets. */
@@ -71,6 +97,7 @@ export class SecretSchemes {
   /** Forgets remembered secrets (held ones stay): after a lookup that gave one secret to two schemes has been fixed. */
   forgetRemembered(): void {
     this.#remembered.clear();
+    this.#shared.clear();
   }
 }
 

@@ -518,10 +518,13 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     const startedIn = generation;
     let tenant = asked; // the canonical tenant, once the answer names it
     const pending = ask(source.lookup, scheme, asked, request)
-      .then((returned) => {
+      .then(async (returned) => {
         const answer = readAnswer(returned, asked, sayOnce);
         tenant = answer.tenant;
-        const admitted = admit(scheme, answer, lookupCall(source, scheme, asked, answer.named));
+        const where = lookupCall(source, scheme, asked, answer.named);
+        const read = readAnswerKeys(scheme, answer, where);
+        await refuseIfAnotherSchemeShares(scheme, asked, answer.tenant, read.keys, request);
+        const admitted = admit(scheme, answer, read, where);
         if (startedIn === generation && found) {
           secretSchemes.hold(admitted.keys, scheme);
           found.set(key, admitted);
@@ -556,12 +559,10 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     return Promise.race([answer, timedOut]).finally(() => clearTimeout(timer));
   }
 
-  /** The answer's keys, checked: a refusal when there are none, one is malformed, or one serves another scheme. */
-  function admit(scheme: SchemeName, answer: Answer, where: string): KeySource {
-    let keys: SigningKey[];
-    let remote: RemoteSpec[];
+  /** The answer's keys read; a refusal when one is malformed. */
+  function readAnswerKeys(scheme: SchemeName, answer: Answer, where: string): ReadKeys {
     try {
-      ({ keys, remote } = readKeys(answer.keys as KeyInput | readonly KeyInput[] | undefined, where, scheme));
+      return readKeys(answer.keys as KeyInput | readonly KeyInput[] | undefined, where, scheme);
     } catch (error) {
       // Only our own messages are passed on: they name where the key is, never the secret.
       const ours = error instanceof TypeError && error.message.startsWith(PREFIX);
@@ -569,6 +570,76 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       sayOnce(`unusable ${scheme}`, `${problem} Requests needing these keys fail with KEY_UNAVAILABLE.`);
       reject('KEY_UNAVAILABLE', problem);
     }
+  }
+
+  /**
+   * A secret no scheme has served yet is first compared with what the verifier's other lookups answer
+   * for the same tenant: found in one, it is refused for both schemes, whichever a request asked
+   * first (else an attacker would pick the order: ask for the scheme whose proofs the site signs
+   * for anyone, then hand those proofs in as the other's). The other lookups' own failures are theirs:
+   * when one cannot answer, `claim` still catches the secret once it does (and then drops the first).
+   */
+  async function refuseIfAnotherSchemeShares(
+    scheme: SchemeName,
+    asked: string | undefined,
+    tenant: string | undefined,
+    keys: readonly SigningKey[],
+    request: VerifyRequest,
+  ): Promise<void> {
+    const unseen = new Set(
+      keys.filter((key) => key.alg === undefined && !secretSchemes.knows(key.fingerprint)).map((key) => key.fingerprint),
+    );
+    if (unseen.size === 0) return;
+    // A scheme whose answer for this tenant is cached holds its secrets already: `claim` compares with those.
+    const others = [...sources].filter(
+      (entry): entry is [SchemeName, LookupSource] =>
+        entry[0] !== scheme && 'lookup' in entry[1] && found?.has(cacheKey(entry[0], asked)) !== true,
+    );
+    const answers = await Promise.all(
+      others.map(([other, source]) =>
+        ask(source.lookup, other, asked, request).then(
+          (returned) => secretsIn(returned, asked, other),
+          () => [],
+        ),
+      ),
+    );
+    answers.forEach((secrets, i) => {
+      const shared = secrets.filter((key) => unseen.has(key.fingerprint));
+      if (shared.length > 0) refuseShared(others[i]![0], scheme, tenant, shared);
+    });
+  }
+
+  /**
+   * Refuses `scheme` a secret `rival` serves: marked, so that neither scheme may claim it again, and
+   * dropped from the cached answers that hold it for `rival` (static keys stay: they were checked at
+   * construction, and one scheme alone is no confusion).
+   */
+  function refuseShared(rival: SchemeName, scheme: SchemeName, tenant: string | undefined, secrets: readonly SigningKey[]): never {
+    secretSchemes.markShared(secrets, [rival, scheme]);
+    const fingerprints = new Set(secrets.map((key) => key.fingerprint));
+    if (found)
+      for (const [key, entry] of [...found.entries()]) if (entry.keys.some((k) => fingerprints.has(k.fingerprint))) found.delete(key);
+    const refusedToo = 'lookup' in sources.get(rival)! ? `both are refused` : `${scheme} is refused`;
+    sayOnce(
+      `shared ${[rival, scheme].sort().join(' ')}`,
+      `the keys lookup returned the same secret for ${rival} and ${scheme} (${describeTenant(tenant)}); ${refusedToo} with KEY_UNAVAILABLE. ` +
+        `${ONE_SCHEME_PER_SECRET} Return each scheme its own keys (the lookup is told the scheme), then call refreshKeys().`,
+    );
+    reject('KEY_UNAVAILABLE', `The keys lookup returned a secret that another scheme (${rival}) uses; each scheme needs its own.`);
+  }
+
+  /** The secrets of another scheme's answer, for comparison only: nothing said, nothing kept, nothing thrown. */
+  function secretsIn(returned: TenantKeySet | null, asked: string | undefined, scheme: SchemeName): SigningKey[] {
+    try {
+      const answer = readAnswer(returned, asked, () => {});
+      return readKeys(answer.keys as KeyInput | readonly KeyInput[] | undefined, '', scheme).keys.filter((key) => key.alg === undefined);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The answer's keys, checked: a refusal when there are none, or one serves another scheme. */
+  function admit(scheme: SchemeName, answer: Answer, { keys, remote }: ReadKeys, where: string): KeySource {
     if (keys.length === 0 && remote.length === 0) {
       // A tenant whose answer says how to treat it, but gives no keys yet, is known: its proofs fail
       // (no keys), and its setting applies to its requests, proof or not.
@@ -578,14 +649,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     sayAside(keys, where);
     const secrets = keys.filter((key) => key.alg === undefined);
     const rival = secretSchemes.claim(secrets, scheme);
-    if (rival !== undefined) {
-      sayOnce(
-        `shared ${rival} ${scheme}`,
-        `the keys lookup returned the same secret for ${rival} and ${scheme} (${describeTenant(answer.tenant)}); ${scheme} is ` +
-          `refused with KEY_UNAVAILABLE. ${ONE_SCHEME_PER_SECRET} Return each scheme its own keys (the lookup is told the scheme).`,
-      );
-      reject('KEY_UNAVAILABLE', `The keys lookup returned a secret that another scheme (${rival}) uses; each scheme needs its own.`);
-    }
+    if (rival !== undefined) refuseShared(rival, scheme, answer.tenant, secrets);
     noteAcrossVerifiers(secrets, scheme, logger);
     const source: { -readonly [K in keyof KeySource]: KeySource[K] } = { tenant: answer.tenant, keys };
     if (remote.length > 0) source.remote = remote.map(remoteSet);
@@ -609,6 +673,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   function forget(tenant?: string): void {
     generation += 1;
     lookups.clear(); // later requests start afresh rather than join a lookup that may predate the change
+    secretSchemes.forgetShared(); // compared again when next answered: after a fix, a secret found shared verifies again
     if (tenant === undefined) {
       found?.clear();
       refused?.clear();

@@ -194,80 +194,116 @@ describe('one scheme per secret, at run time', () => {
   it.each([
     ['user-hash', 'jwt'],
     ['jwt', 'user-hash'],
-  ] as const)('refuses a lookup that answers %s and then %s with one secret, and logs it once', async (first, second) => {
+  ] as const)('refuses one secret answered for %s and %s to both, whichever is asked first, and logs it once', async (first, second) => {
     const shared = freshSecret();
     const lookup = lookupOf(() => [shared]); // an old lookup that ignores the scheme
     const { keyRing, log } = ring({ schemes, keys: lookup });
-    expect((await keysFor(keyRing, 'acme', first)).keys).toHaveLength(1);
-    const refused = await refusal(keysFor(keyRing, 'acme', second));
-    expect(refused.hint).toMatch(`a secret that another scheme (${first}) uses`);
+    // The first request's lookup compares its new secret with the other scheme's answer for the tenant.
+    const refused = await refusal(keysFor(keyRing, 'acme', first));
+    expect(refused.hint).toMatch(`a secret that another scheme (${second}) uses`);
+    expect(lookup.mock.calls.map(([tenant, , { scheme }]) => `${scheme} ${tenant}`)).toEqual([`${first} acme`, `${second} acme`]);
+    await refusal(keysFor(keyRing, 'acme', second));
+    await refusal(keysFor(keyRing, 'globex', first));
     await refusal(keysFor(keyRing, 'globex', second));
     expect(log.error).toHaveBeenCalledTimes(1);
-    expect(log.error.mock.calls[0]![0]).toMatch(`the same secret for ${first} and ${second} (tenant "acme"); ${second} is refused`);
-    // The first scheme keeps working: it was never shared.
-    expect((await keysFor(keyRing, 'globex', first)).keys).toHaveLength(1);
+    expect(log.error.mock.calls[0]![0]).toMatch(`the same secret for ${second} and ${first} (tenant "acme"); both are refused`);
   });
 
-  it('refuses a lookup answering with a secret the static keys of another scheme use', async () => {
+  it('refuses a lookup answering with a secret the static keys of another scheme use (those verify on)', async () => {
     const shared = freshSecret();
-    const { keyRing } = ring({ schemes, keys: { 'user-hash': [shared], jwt: () => [freshSecret(), shared] } });
+    const { keyRing, log } = ring({ schemes, keys: { 'user-hash': [shared], jwt: () => [freshSecret(), shared] } });
     await refusal(keysFor(keyRing, 'acme', 'jwt'));
+    expect(log.error.mock.calls[0]![0]).toMatch('(tenant "acme"); jwt is refused');
+    expect((await keysFor(keyRing, undefined, 'user-hash')).keys).toHaveLength(1);
   });
 
-  it('keeps refusing while the first scheme holds the secret in its cache', async () => {
+  it('refuses the first scheme too once the other answers its secret later, dropping its cached answer', async () => {
+    const shared = freshSecret();
+    let jwtShares = false; // the jwt answer turns into user-hash's secret after user-hash was admitted
+    const lookup = lookupOf((_, scheme) => (scheme === 'jwt' && !jwtShares ? [`sk_live_jwt_own_0123456789abcdef`] : [shared]));
+    const { keyRing } = ring({ schemes, keys: lookup });
+    expect((await keysFor(keyRing, 'acme', 'user-hash')).keys).toHaveLength(1);
+    jwtShares = true;
+    await refusal(keysFor(keyRing, 'globex', 'jwt'));
+    // user-hash's cached answer for acme is gone, and its next lookup is refused as well.
+    await refusal(keysFor(keyRing, 'acme', 'user-hash'));
+    await refusal(keysFor(keyRing, 'initech', 'user-hash'));
+  });
+
+  it('keeps refusing both, asking again only once each cached failure has passed', async () => {
     const shared = freshSecret();
     const lookup = lookupOf(() => [shared]);
     const { keyRing } = ring({ schemes, keys: lookup });
-    await keysFor(keyRing, 'acme', 'user-hash');
     for (let step = 0; step < 11; step += 1) {
+      await refusal(keysFor(keyRing, 'acme', 'user-hash'));
       await refusal(keysFor(keyRing, 'acme', 'jwt'));
       clock += 5_001; // past the cached failure: the lookup is asked again, and refused again
     }
-    expect(lookup.mock.calls.filter(([, , { scheme }]) => scheme === 'jwt')).toHaveLength(11);
+    // The first lookup of user-hash also asked jwt, to compare; after that each scheme is asked once per step.
+    expect(lookup.mock.calls.filter(([, , { scheme }]) => scheme === 'user-hash')).toHaveLength(11);
+    expect(lookup.mock.calls.filter(([, , { scheme }]) => scheme === 'jwt')).toHaveLength(12);
   });
 
   it('holds a cached secret beyond the bounded memory of secrets seen, until the cache lets it go', async () => {
     const shared = freshSecret();
+    let jwtShares = false;
+    let fixed = false;
     const secretOf = (tenant: string | undefined) => `sk_live_${tenant}_0123456789abcdef`;
-    const lookup = lookupOf((tenant, scheme) => (tenant === 'acme' || scheme === 'jwt' ? [shared] : [secretOf(tenant)]));
+    const lookup = lookupOf((tenant, scheme) =>
+      scheme === 'jwt' ? (jwtShares ? [shared] : [secretOf(`jwt-${tenant}`)]) : tenant === 'acme' && !fixed ? [shared] : [secretOf(tenant)],
+    );
     const { keyRing } = ring({ schemes, keys: lookup, keyCache: { max: REMEMBERED_SECRETS + 10 } });
     await keysFor(keyRing, 'acme', 'user-hash');
     // Enough other secrets to push `shared` out of the memory of secrets seen: only the cache entry holds it now.
     for (let i = 0; i < REMEMBERED_SECRETS; i += 1) await keysFor(keyRing, `t${i}`, 'user-hash');
+    jwtShares = true;
     await refusal(keysFor(keyRing, 'acme', 'jwt'));
-    keyRing.forget('acme'); // the cached user-hash entry goes, and with it the hold on `shared`
+    fixed = true; // user-hash gets its own secret: after refreshKeys('acme'), jwt's is its alone
+    keyRing.forget('acme');
     expect((await keysFor(keyRing, 'acme', 'jwt')).keys).toHaveLength(1);
   });
 
   it('remembers which scheme a secret served with the cache off too', async () => {
     const shared = freshSecret();
-    const { keyRing } = ring({ schemes, keys: lookupOf(() => [shared]), keyCache: false });
+    let userHashShares = false;
+    const lookup = lookupOf((_, scheme) => (scheme === 'user-hash' && !userHashShares ? [freshSecret()] : [shared]));
+    const { keyRing } = ring({ schemes, keys: lookup, keyCache: false });
     await keysFor(keyRing, 'acme', 'jwt');
     clock += 3_600_000;
+    userHashShares = true;
     await refusal(keysFor(keyRing, 'acme', 'user-hash'));
+    await refusal(keysFor(keyRing, 'acme', 'jwt'));
   });
 
   it('remembers the secrets it meets again before those it met once', async () => {
     const shared = freshSecret();
+    let jwtShares = false;
     const answers = lookupOf((tenant) => (tenant === 'acme' ? [shared] : [`sk_live_${tenant}_0123456789abcdef`]));
-    const { keyRing } = ring({ schemes, keys: { 'user-hash': answers, jwt: () => [shared] }, keyCache: false });
+    const jwt = () => (jwtShares ? [shared] : [`sk_live_jwt_own_0123456789abcdef`]);
+    const { keyRing } = ring({ schemes, keys: { 'user-hash': answers, jwt }, keyCache: false });
     await keysFor(keyRing, 'acme', 'user-hash');
     for (let i = 0; i < REMEMBERED_SECRETS - 1; i += 1) await keysFor(keyRing, `t${i}`, 'user-hash');
     await keysFor(keyRing, 'acme', 'user-hash'); // met again: now the newest
     for (let i = 0; i < 10; i += 1) await keysFor(keyRing, `u${i}`, 'user-hash');
+    jwtShares = true;
     await refusal(keysFor(keyRing, 'acme', 'jwt'));
   });
 
-  it('forgets which scheme each secret served on forget() (after the lookup was fixed)', async () => {
+  it('verifies both again once the lookup is fixed and its keys refreshed, for one tenant or all', async () => {
     const shared = freshSecret();
     let lookupFixed = false;
-    const lookup = lookupOf((_, scheme) => (lookupFixed && scheme === 'jwt' ? [freshSecret()] : [shared]));
+    const lookup = lookupOf((_, scheme) => (lookupFixed && scheme === 'jwt' ? [`sk_live_jwt_fixed_0123456789abcdef`] : [shared]));
     const { keyRing } = ring({ schemes, keys: lookup });
-    await keysFor(keyRing, 'acme', 'jwt'); // jwt got there first: now user-hash is refused
+    await refusal(keysFor(keyRing, 'acme', 'jwt'));
     await refusal(keysFor(keyRing, 'acme', 'user-hash'));
     lookupFixed = true;
-    keyRing.forget();
+    keyRing.forget('acme');
     expect((await keysFor(keyRing, 'acme', 'user-hash')).keys).toHaveLength(1);
+    expect((await keysFor(keyRing, 'acme', 'jwt')).keys).toHaveLength(1);
+    lookupFixed = false; // broken again: refused again, whatever was admitted before
+    keyRing.forget();
+    await refusal(keysFor(keyRing, 'acme', 'jwt'));
+    await refusal(keysFor(keyRing, 'acme', 'user-hash'));
   });
 
   it('warns once, without throwing, when two verifiers of the process use one secret for different schemes', () => {
@@ -391,10 +427,11 @@ describe('lookups: cache, sharing, timeout', () => {
     clock += 60_000;
     expect(keyRing.configured('user-hash', 'acme', request)).toBe(acme);
     await keysFor(keyRing, 'acme', 'jwt');
-    expect(lookup).toHaveBeenCalledTimes(2);
+    // Three: user-hash's first answer, a new secret, was compared with jwt's (src/keyRing.ts, refuseIfAnotherSchemeShares).
+    expect(lookup).toHaveBeenCalledTimes(3);
     clock += 1;
     expect(keyRing.configured('user-hash', 'acme', request)).toBeInstanceOf(Promise);
-    expect(lookup).toHaveBeenCalledTimes(3);
+    expect(lookup).toHaveBeenCalledTimes(4);
   });
 
   it('caches answers 60 s when no keyCache is given (the documented default), in a verifier as configured', async () => {

@@ -33,6 +33,8 @@ const codeOf = (result: { verified: boolean; error?: { code: string } }) => (res
 
 afterEach(() => vi.restoreAllMocks());
 
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
 describe('1. no secret verifies proofs of two schemes', () => {
   it('one key list for several schemes is refused at construction, saying why', () => {
     for (const scheme of [
@@ -61,27 +63,37 @@ describe('1. no secret verifies proofs of two schemes', () => {
     expect(codeOf(await verifier.verify(token(LIVE_KEY)))).toBe('INVALID_SIGNATURE');
   });
 
-  it('a lookup is told the scheme, and one that returns the same secret for two schemes is refused at run time, said once', async () => {
-    const error = vi.fn();
-    const asked: string[] = [];
-    const verifier = createVerifier(
-      options({
-        scheme: ['user-hash', 'jwt'],
-        logger: { warn() {}, error },
-        keys: (_tenant, _request, { scheme }) => (asked.push(scheme), [LIVE_KEY]),
-      }),
-    );
-    expect(codeOf(await verifier.verify(valid('u1')))).toBe('VERIFIED');
-    const token = signJwt({ externalId: 'admin' }, LIVE_KEY, { now: frozenClock });
-    for (let i = 0; i < 3; i++)
-      expect(codeOf(await verifier.verify({ headers: { authorization: `Bearer ${token}` } }))).toBe('KEY_UNAVAILABLE');
-    expect(asked).toContain('jwt');
-    const said = error.mock.calls
-      .map(([message]) => String(message))
-      .filter((message) => /two schemes|another scheme|same secret/i.test(message));
-    expect(said).toHaveLength(1);
-    expect(said[0]).not.toContain(LIVE_KEY);
-  });
+  it.each(['jwt first', 'user-hash first'])(
+    'a lookup is told the scheme, and one that returns the same secret for two schemes is refused for both (%s), said once',
+    async (order) => {
+      const error = vi.fn();
+      const asked: string[] = [];
+      const verifier = createVerifier(
+        options({
+          scheme: ['user-hash', 'jwt'],
+          logger: { warn() {}, error },
+          keys: (_tenant, _request, { scheme }) => (asked.push(scheme), [LIVE_KEY]),
+        }),
+      );
+      // The site signs the user id it is given; an attacker whose id is a token's signing input gets its signature.
+      const signingInput = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ externalId: 'admin', iat: frozenClock() / 1000 })}`;
+      const hash = signUserHash(signingInput, LIVE_KEY);
+      const forgedToken = `${signingInput}.${Buffer.from(hash, 'hex').toString('base64url')}`;
+      const attempts = [
+        () => verifier.verify({ headers: { authorization: `Bearer ${forgedToken}` } }),
+        () => verifier.verify({ body: { user_id: signingInput, user_hash: hash } }),
+      ];
+      if (order === 'user-hash first') attempts.reverse();
+      for (let i = 0; i < 3; i++) for (const attempt of attempts) expect(codeOf(await attempt())).toBe('KEY_UNAVAILABLE');
+      expect(asked).toContain('jwt');
+      expect(asked).toContain('user-hash');
+      const said = error.mock.calls
+        .map(([message]) => String(message))
+        .filter((message) => /two schemes|another scheme|same secret/i.test(message));
+      expect(said).toHaveLength(1);
+      expect(said[0]).not.toContain(LIVE_KEY);
+    },
+  );
 
   it('two verifiers of one process given the same secret for different schemes: warned once', () => {
     const warn = vi.fn();
