@@ -59,6 +59,15 @@ describe('a Next.js-style route handler: POST(request), no framework', () => {
     expect(await form.text()).toBe(new URLSearchParams(valid).toString());
   });
 
+  it('a body that is not JSON is left to the handler, as a framework parser would refuse it: no proof is found in it', async () => {
+    const broken = '{"user_id":"u1","user_hash":';
+    const request = post(broken);
+    const { result, rejection } = await verifyRequest(request, { verifier: verifierWith(), requireVerified: true });
+    expect(result).toEqual({ verified: false });
+    expect(rejection?.code).toBe('MISSING_IDENTITY');
+    expect(await request.text()).toBe(broken);
+  });
+
   it('a body over bodyLimit is not read (no proof found), streamed or announced, and reaches the handler whole', async () => {
     const text = JSON.stringify({ ...valid, padding: 'x'.repeat(200) });
     const streamed = new Request('https://chat.example/api/chat', {
