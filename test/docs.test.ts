@@ -171,6 +171,12 @@ describe('what a new user reads first', () => {
     expect(Buffer.byteLength(readme)).toBeLessThan(15 * 1024);
   });
 
+  it("makes the app it installs into an ES module, as the quick starts' top-level await needs (tsx runs a .ts of a CommonJS package as CommonJS)", () => {
+    const awaitsAtTop = SERVERS.filter((block) => /^await /m.test(block.code));
+    expect(awaitsAtTop.length).toBeGreaterThan(0);
+    expect(readme).toMatch(/npm init -y && npm pkg set type=module/);
+  });
+
   it('gives the two commands, and package.json makes them work: npm start runs the demo, npm test the tests', () => {
     expect(readme).toContain('npm install && npm start');
     expect(readme).toContain('npm install && npm test');
