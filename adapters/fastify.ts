@@ -27,8 +27,11 @@ import {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the `identityVerification` plugin on every request in its scope: verified, or anonymous with the reason (`null` outside it). */
-    identity: IdentityResult | null;
+    /**
+     * Set by the `identityVerification` plugin on every request in its scope: verified, or anonymous
+     * with the reason. Absent outside its scope (a sibling's routes), `null` in it before its hook runs.
+     */
+    identity?: IdentityResult | null;
   }
 }
 

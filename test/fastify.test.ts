@@ -124,6 +124,8 @@ describe.each(FASTIFY)('%s', (_name, Fastify) => {
         reached: true,
         identity: request.identity,
       }));
+      other.post('/peek', async (request) => ({ absent: request.identity === undefined }));
+      other.post('/unguarded', async (request) => forFastify.identityOf(request));
     });
     expect((await app.inject({ method: 'POST', url: '/chat', payload: valid })).json()).toEqual({ reached: true });
     for (let i = 0; i < 2; i++) {
@@ -132,6 +134,9 @@ describe.each(FASTIFY)('%s', (_name, Fastify) => {
     }
     expect(logger.error).toHaveBeenCalledTimes(1);
     expect(logger.error.mock.calls[0]![0]).toMatch(/Register the identityVerification plugin/);
+    // Outside its scope request.identity is absent (undefined, not null), and identityOf() throws the 401.
+    expect((await app.inject({ method: 'POST', url: '/peek', payload: valid })).json()).toEqual({ absent: true });
+    expect((await app.inject({ method: 'POST', url: '/unguarded', payload: valid })).statusCode).toBe(401);
   });
 
   it('identityOf() outside the guard throws the rejection (fail closed); registered twice in a scope, or again inside it, is refused at start-up', async () => {

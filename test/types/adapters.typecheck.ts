@@ -113,16 +113,16 @@ const status: number = error.status;
 new IdentityError({ code: 'NOPE', message: 'm' });
 void status;
 
-// Fastify: request.identity is typed by declaration merging (null outside the plugin's scope).
+// Fastify: request.identity is typed by declaration merging (absent outside the plugin's scope).
 const fastify = Fastify();
 void fastify.register(forFastify.identityVerification, { scheme: 'user-hash', keys: ['sk_live_x'], required: 'report' });
 // @ts-expect-error the plugin's options are the verifier's: no such scheme
 void fastify.register(forFastify.identityVerification, { scheme: 'hmac', keys: ['k'] });
 fastify.post('/chat', { preHandler: forFastify.requireVerified({ fields: ['email'] }) }, async (request, reply) => {
-  const result: IdentityResult | null = request.identity;
+  const result: IdentityResult | null | undefined = request.identity;
   const identity: VerifiedIdentity = forFastify.identityOf(request);
   const email: string | undefined = identity.contact.email;
-  // @ts-expect-error null where the plugin is not registered: check it first
+  // @ts-expect-error absent where the plugin is not registered: check it first
   void request.identity.verified;
   // @ts-expect-error an unverified result has no contact
   if (request.identity && !request.identity.verified) void request.identity.contact;
