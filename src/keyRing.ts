@@ -684,9 +684,15 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     if (found) {
       // The tenant's fetched key sets are fetched again too (a set shared by several tenants, for all of them).
       const asked = new Set([...sources.keys()].map((scheme) => cacheKey(scheme, tenant)));
+      const secrets = new Set<string>();
       for (const [key, entry] of found.entries()) {
-        if (asked.has(key) || entry.tenant === tenant) for (const set of entry.remote ?? []) set.forget();
+        if (!asked.has(key) && entry.tenant !== tenant) continue;
+        for (const set of entry.remote ?? []) set.forget();
+        for (const key of entry.keys) secrets.add(key.fingerprint);
       }
+      // Another spelling of the tenant that a case-blind lookup answered with the same keys (`ACME`
+      // beside `acme`, no canonical name returned) goes too: a revoked key must not live on under it.
+      for (const [key, entry] of [...found.entries()]) if (entry.keys.some((k) => secrets.has(k.fingerprint))) found.delete(key);
     }
     for (const cache of [found, refused]) {
       if (!cache) continue;

@@ -260,6 +260,23 @@ describe('6. key lookups cannot be had on demand', () => {
     expect(codeOf(await verifier.verify(valid('u1')))).toBe('INVALID_SIGNATURE');
   });
 
+  it('refreshKeys(tenant) also drops another spelling a case-blind lookup answered with the same keys', async () => {
+    let keys = [LIVE_KEY];
+    let tenant = 'acme';
+    // A lookup that matches names case-blind (a _ci collation) and names no canonical tenant.
+    const verifier = createVerifier(
+      options({ scheme: 'user-hash', keys: (t) => (t?.toLowerCase() === 'acme' ? keys : undefined), tenant: () => tenant }),
+    );
+    expect(codeOf(await verifier.verify(valid('u1')))).toBe('VERIFIED');
+    tenant = 'ACME';
+    expect(codeOf(await verifier.verify(valid('u1')))).toBe('VERIFIED');
+    keys = [SECOND_SCHEME_KEY]; // the old key revoked
+    verifier.refreshKeys('acme');
+    expect(codeOf(await verifier.verify(valid('u1')))).toBe('INVALID_SIGNATURE'); // as ACME
+    tenant = 'acme';
+    expect(codeOf(await verifier.verify(valid('u1')))).toBe('INVALID_SIGNATURE');
+  });
+
   it('a verified result names the tenant the lookup resolved', async () => {
     const verifier = createVerifier(
       options({
