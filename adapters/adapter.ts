@@ -332,7 +332,9 @@ export function createGuard(options: GuardOptions = {}) {
       if (attached === undefined) {
         say('guard', `requireVerified() ran with no identity on the request, so every request is refused. ${middlewareHint}`);
       }
-      if (!isIssuedResult(attached) || !attached.verified) return rejectionFor(isIssuedResult(attached) ? attached : undefined);
+      if (!isIssuedResult(attached)) return rejectionFor(undefined);
+      // A guarded route of a verifier that takes tokens challenges as `required: true` does (RFC 9110: a 401 carries one).
+      if (!attached.verified) return rejectionFor(attached, verifierOf(attached)?.schemes.includes('jwt') === true);
       if (schemes && !schemes.includes(attached.scheme))
         return new IdentityError({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
       if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) {

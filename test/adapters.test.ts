@@ -17,6 +17,7 @@ import { IdentityStrategy } from '../adapters/passport.js';
 import type { MiddlewareOptions } from '../adapters/adapter.js';
 import { IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/index.js';
 import { LIVE_KEY, frozenClock } from './helpers.js';
+import { ADAPTERS, buildApp, inject } from './support/apps.js';
 import { forged, options, quiet, valid } from './support/middleware.js';
 
 /** Renders any error as JSON so tests can see what reached the handler. */
@@ -192,6 +193,13 @@ describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', ()
     const limited = await request(app).post('/chat').set('Authorization', `Bearer ${forgedToken}`);
     expect(limited.status).toBe(429);
     expect(limited.headers['www-authenticate']).toBeUndefined();
+  });
+  it.each(ADAPTERS)('%s: a requireVerified() route answers no token with the bare challenge, as required: true does', async (name) => {
+    // Passport's strategy is required by default; the others guard the route with requireVerified().
+    const { handler } = buildApp(name, options({ scheme: 'jwt' }), { guard: true });
+    const none = await inject(handler, { headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
   });
   it('a verifier that takes no tokens adds no challenge', async () => {
     const app = express()
