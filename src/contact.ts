@@ -72,6 +72,11 @@ export function readAttributes(source: unknown, field: string, skip: ReadonlySet
     const value = source[key];
     if (value === undefined) continue;
     if (++count > MAX_ATTRIBUTES) reject('MALFORMED_IDENTITY', `${field} has more than ${MAX_ATTRIBUTES} keys.`);
+    // Refused by its length before anything walks or serialises it: a string's JSON is at least its
+    // length and two quotes, a list's at least two characters an element (a 10 MB value costs nothing).
+    const leastJson = typeof value === 'string' ? value.length + 2 : Array.isArray(value) ? 2 * value.length + 1 : 0;
+    if (leastJson > MAX_ATTRIBUTE_LENGTH)
+      reject('MALFORMED_IDENTITY', `${field}.${key} is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
     if (Array.isArray(value) ? !value.every(isFlat) : !isFlat(value)) {
       reject(
         'MALFORMED_IDENTITY',

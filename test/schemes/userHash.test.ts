@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { signUserHash } from '../../src/index.js';
 import { LIVE_KEY, PREVIOUS_KEY, flipHex, verifyBody } from '../helpers.js';
 
@@ -71,6 +71,24 @@ describe('user-hash', () => {
     const carried = await verifyBody({ scheme: 'user-hash' }, withPlan(longest));
     expect(carried.verified && carried.contact.attributes.plan).toBe(longest);
     const over = await verifyBody({ scheme: 'user-hash', diagnostics: true }, withPlan(`${longest}p`));
+    expect(over.verified ? 'VERIFIED' : [over.error?.code, over.error?.hint]).toEqual([
+      'MALFORMED_IDENTITY',
+      'user_metadata.plan is longer than 1024 characters.',
+    ]);
+  });
+
+  it.each([
+    ['a 10 MB string', 'x'.repeat(10_000_000)],
+    ['a list of 5,000,000 numbers', Array<number>(5_000_000).fill(0)],
+  ])('refuses %s by its length, serialising nothing', async (_, plan) => {
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const every = vi.spyOn(Array.prototype, 'every');
+    const over = await verifyBody({ scheme: 'user-hash', diagnostics: true }, { ...body, user_metadata: { plan } });
+    const calledWithPlan = (spy: typeof stringify | typeof every) =>
+      spy.mock.calls.some((args) => args[0] === plan) || spy.mock.contexts.some((self) => self === plan);
+    expect([calledWithPlan(stringify), calledWithPlan(every)]).toEqual([false, false]);
+    stringify.mockRestore();
+    every.mockRestore();
     expect(over.verified ? 'VERIFIED' : [over.error?.code, over.error?.hint]).toEqual([
       'MALFORMED_IDENTITY',
       'user_metadata.plan is longer than 1024 characters.',
