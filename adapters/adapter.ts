@@ -206,9 +206,27 @@ class NodeRequestView implements VerifyRequest {
   }
   get url(): string | undefined {
     const req = this.#req;
-    const host = req.headers?.host;
-    return typeof host === 'string' ? `${req.protocol ?? 'http'}://${host}${req.originalUrl ?? req.url ?? '/'}` : undefined;
+    return requestUrl(req.protocol ?? 'http', req.headers?.host, req.originalUrl ?? req.url ?? '/');
   }
+}
+
+/** A Host as RFC 9110 allows it: a name or an address, and a port. */
+const HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The URL a request was sent to, as a DPoP proof names it (`htu`); undefined when the Host is not
+ * one. The router reads only the path, so a Host holding a `/`, `?` or `#` (`h/chat?`) would move
+ * the path this URL shows away from the route the request reaches: a proof made for one route
+ * would pass on another.
+ *
+ * @example
+ * ```ts
+ * requestUrl('https', 'chat.example', '/chat?x=1'); // 'https://chat.example/chat?x=1'
+ * requestUrl('https', 'chat.example/admin?', '/chat'); // undefined
+ * ```
+ */
+export function requestUrl(protocol: string, host: unknown, path: string): string | undefined {
+  return typeof host === 'string' && HOST.test(host) ? `${protocol}://${host}${path}` : undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   createGuard,
   createRequestCheck,
   endSessionFor,
+  requestUrl,
   verifiedIdentityOf,
   withCookie,
   type CheckedRequest,
@@ -74,8 +75,8 @@ class KoaRequestView implements VerifyRequest {
   get params(): VerifyRequest['params'] {
     return (this.#ctx as { params?: Record<string, unknown> }).params;
   }
-  get url(): string {
-    return this.#ctx.href;
+  get url(): string | undefined {
+    return requestUrl(this.#ctx.protocol, this.#ctx.host, this.#ctx.originalUrl);
   }
 }
 

@@ -1176,6 +1176,35 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     },
   );
 
+  it.each(['express 5', 'koa 3', 'passport', 'fastify 5'] as const)(
+    '%s: a Host that is no host (a path in it) gives no URL, so a DPoP proof made for another route cannot pass',
+    async (name) => {
+      const { handler } = buildApp(name, {
+        scheme: 'user-hash',
+        keys: [LIVE_KEY],
+        now: () => NOW,
+        logger: quiet(),
+        required: true,
+        session: { keys: [SESSION_KEY], bind: 'dpop' },
+      });
+      // A proof lifted for /chat/messages; the Host carries that path, and the request goes to /chat.
+      const url = 'http://widget.example:8080/chat/messages';
+      const issued = await request(handler)
+        .post('/chat')
+        .set('Host', 'widget.example:8080')
+        .set('DPoP', dpopProof(key, { url: 'http://widget.example:8080/chat' }))
+        .send(userHashBody('u1'));
+      const credential = issued.headers['chat-identity-session'] as string;
+      expect(credential).toMatch(/^v1\./);
+      const moved = await request(handler)
+        .post('/chat')
+        .set('Host', 'widget.example:8080/chat/messages?')
+        .set(HEADER, credential)
+        .set('DPoP', dpopProof(key, { url, credential }));
+      expect([moved.status, moved.body.code]).toEqual([401, 'INVALID_SIGNATURE']);
+    },
+  );
+
   it('Express mounted on a router: the URL is the one the client used (originalUrl)', async () => {
     const opts = {
       scheme: 'user-hash' as const,
