@@ -276,7 +276,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     createSessions(config.session, {
       clockTolerance: settings.clockTolerance,
       allowTestKeys,
-      policy: proofPolicyDigest(schemes, settings, allowTestKeys),
+      policy: proofPolicyDigest(schemes, settings, allowTestKeys, config.session),
       say,
     });
   sessions?.refuseSiteKeys((fingerprint: string) => keyRing.schemeOf(fingerprint));

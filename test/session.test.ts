@@ -460,7 +460,6 @@ describe('sessions: bound to the proof policy of the verifier that started them'
         diagnostics: true,
         rateLimit: false,
         keys: [PREVIOUS_KEY, LIVE_KEY],
-        session: { keys: [SESSION_KEY], idle: 900 },
       },
       userHashRequest(),
     ],
@@ -494,15 +493,39 @@ describe('sessions: bound to the proof policy of the verifier that started them'
       { allowTestKeys: false },
       { scheme: 'signed-payload', keys: [LIVE_KEY] },
       { scheme: ['signed-payload', 'jwt', 'user-hash'], keys: { ...keys, 'user-hash': [PREVIOUS_KEY] } },
+      { session: { keys: [SESSION_KEY], idle: 60 } },
+      { session: { keys: [SESSION_KEY], maxAge: 600 } },
     ];
     for (const options of differ) expect(await policyOf(options), JSON.stringify(options)).not.toBe(base);
     const same: Partial<VerifierOptions>[] = [
       { scheme: ['jwt', 'signed-payload'] },
       { algorithms: ['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'] },
       { required: 'report', diagnostics: true, rateLimit: false, keyCache: false, keyLookupTimeout: 100 },
-      { session: { keys: [SESSION_KEY], idle: 60, maxAge: 600 } },
     ];
     for (const options of same) expect(await policyOf(options), JSON.stringify(options)).toBe(base);
+  });
+
+  it("verifiers of other session windows sharing a store refuse each other's sessions: a logout kept for the shorter window cannot lapse at the longer", async () => {
+    const store = memorySessionStore();
+    const clock = { at: NOW };
+    const verifierOf = (idle: number) =>
+      createVerifier({
+        scheme: 'user-hash',
+        keys: [LIVE_KEY],
+        now: () => clock.at,
+        logger: quiet(),
+        session: { keys: [SESSION_KEY], idle, store },
+      });
+    const short = verifierOf(300);
+    const long = verifierOf(1800);
+    const started = await short.verify({ body: userHashBody('u1') });
+    const credential = issuedBy(started)!;
+    const carrying = { headers: { 'chat-identity-session': credential } };
+    expect(await short.verify(carrying)).toMatchObject({ verified: true, via: 'session' });
+    expect(codeOf(await long.verify(carrying))).toBe('SESSION_EXPIRED');
+    expect(await short.endSession(started)).toMatchObject({ ended: true });
+    clock.at += 410_000; // past the short window, within the long one: the end record is gone
+    expect(codeOf(await long.verify(carrying))).toBe('SESSION_EXPIRED');
   });
 
   it('a renewed credential keeps its policy: shared with the same policy, refused by another', async () => {

@@ -218,7 +218,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
       reject(
         'SESSION_EXPIRED',
         'The session was started by a verifier with another proof policy (schemes, audience, issuer, algorithms, maxAge, ' +
-          'allowTestKeys…); a fresh proof starts a new one.',
+          'allowTestKeys, the session windows…); a fresh proof starts a new one.',
       );
     }
     if (bind && claims.b === undefined)

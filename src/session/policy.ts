@@ -9,17 +9,19 @@
  * settings with their defaults applied (`Scheme.policy`): `maxAge`, `testMaxAge` and
  * `clockTolerance` for the schemes that carry a signed time; `algorithms`, `issuer` and `audience`
  * for `jwt`. Lists are sets (sorted, without repeats), and a setting no scheme here reads is left
- * out, so options that verify the same proofs make the same digest.
+ * out, so options that verify the same proofs make the same digest. And the session's windows
+ * (`idle`, `maxAge`): a verifier keeps the record of a logout only as long as its own windows let the
+ * credential live, so one with longer windows sharing the store would accept it again after that.
  *
  * What it leaves out: the keys (claim `f` binds the site key, and every request finds it again in
  * the tenant's keys: rotation, `expiresAt`, `test`); the tenant (claim `t`); functions it cannot
  * read (`getCredentials`, `tenant`, the keys lookup, `now`); what decides the fate of a request,
  * not of a proof (`required`, `rateLimit`, `diagnostics`); caches, timeouts, logging, `stats`; and
- * the session options themselves (`bind` is checked on its own).
+ * the other session options (`bind` is checked on its own).
  *
  * @example
  * ```ts
- * const policy = proofPolicyDigest(config.schemes, config.settings, config.allowTestKeys); // 'Xk2p…', 16 characters
+ * const policy = proofPolicyDigest(config.schemes, config.settings, config.allowTestKeys, { idle: 1800, maxAge: 86400 }); // 'Xk2p…', 16 characters
  * ```
  */
 import { createHash } from 'node:crypto';
@@ -29,8 +31,18 @@ import type { Scheme, SchemeSettings } from '../schemes/scheme.js';
 /** 96 bits of SHA-256, base64url: no one chooses a verifier's options to collide with another's. */
 const DIGEST_LENGTH = 16;
 
-export function proofPolicyDigest(schemes: readonly Scheme[], settings: SchemeSettings, allowTestKeys: boolean): string {
-  const policy: FlatObject = { schemes: setOf(schemes.map((scheme) => scheme.name)), allowTestKeys };
+export function proofPolicyDigest(
+  schemes: readonly Scheme[],
+  settings: SchemeSettings,
+  allowTestKeys: boolean,
+  windows: { readonly idle: number; readonly maxAge: number },
+): string {
+  const policy: FlatObject = {
+    schemes: setOf(schemes.map((scheme) => scheme.name)),
+    allowTestKeys,
+    'session.idle': windows.idle,
+    'session.maxAge': windows.maxAge,
+  };
   for (const scheme of schemes) {
     for (const [name, value] of Object.entries(scheme.policy(settings))) {
       policy[`${scheme.name}.${name}`] = isList(value) ? setOf(value) : (value ?? null);
