@@ -116,6 +116,11 @@ describe('sessions: options, checked at construction', () => {
     ['maxAge as a string', { keys: [SESSION_KEY], maxAge: '1d' }, /session\.maxAge must be a whole number/],
     ['a header that is no header name', { keys: [SESSION_KEY], header: 'Chat Session' }, /header must be a header name/],
     ['another binding', { keys: [SESSION_KEY], bind: 'mtls' }, /bind must be 'dpop'/],
+    [
+      'DPoP binding with the cookie (a proof hashes the credential)',
+      { keys: [SESSION_KEY], bind: 'dpop', cookie: true },
+      /needs the credential in the header/,
+    ],
     ['a store that is no store', { keys: [SESSION_KEY], store: {} }, /must be a SessionStore/],
     ['SameSite=None without Secure', { keys: [SESSION_KEY], cookie: { sameSite: 'None', secure: false } }, /needs secure: true/],
     [

@@ -64,6 +64,11 @@ export function readSessionOptions(session: SessionOptions | false | undefined, 
     throw new TypeError('chat-identity: options.session.header must be a header name.');
   if (session.bind !== undefined && session.bind !== 'dpop')
     throw new TypeError("chat-identity: options.session.bind must be 'dpop' (or absent).");
+  // A DPoP proof hashes the credential (ath), which the page cannot read from an HttpOnly cookie.
+  if (session.bind === 'dpop' && session.cookie !== undefined && session.cookie !== false)
+    throw new TypeError(
+      "chat-identity: options.session.bind 'dpop' needs the credential in the header: its proofs hash the credential, which a page cannot read from the HttpOnly cookie. Drop session.cookie.",
+    );
   const rateLimit = context.rateLimit === false ? undefined : context.rateLimit;
   let store = session.store;
   if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.state !== 'function')) {
