@@ -621,6 +621,15 @@ describe('sessions: ending them', () => {
     expect(end).toHaveBeenCalledWith(claimsOf(issuedBy(result)!).j, 1700_000);
   });
 
+  it('in memory, an end is never shortened by a later, shorter one (a stale result ended after a fresh one)', async () => {
+    const clock = { at: NOW };
+    const store = memorySessionStore({ now: () => clock.at });
+    await store.end('s1', 3_000_000);
+    await store.end('s1', 10_000);
+    clock.at += 60_000;
+    expect(await store.state(undefined, 's1')).toEqual({ generation: 0, ended: true });
+  });
+
   it('in memory, keeps at most 10,000 ended sessions: the 10,001st end ends every session started so far (fail closed), and a fresh proof starts one that holds', async () => {
     const { verifier, proof, session } = setup();
     const credentials: string[] = [];
@@ -1317,6 +1326,32 @@ describe.skipIf(!binary)('sessions in Redis: two verifier instances agree', () =
       const fresh = issuedBy(await two.proof('u3', on()))!;
       expect(claimsOf(fresh).g).toBe(1);
       expect(codeOf(await one.session(fresh, on(fresh)))).toBe('VERIFIED');
+    },
+  );
+
+  it.each(Object.keys(clients) as (keyof typeof clients)[])(
+    '%s: an end is never shortened by a later, shorter one; no command names two keys (a Redis Cluster answers CROSSSLOT)',
+    async (kind) => {
+      const client = await clients[kind]();
+      const commands: string[] = [];
+      const method = kind === 'ioredis' ? 'call' : 'sendCommand';
+      const original = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method]!.bind(client);
+      (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        commands.push(String((Array.isArray(args[0]) ? args[0] : args)[0]));
+        return original(...args);
+      };
+      const prefix = `session-end-${process.pid}-${kind}`;
+      const store = redisSessionStore(client as never, { keyPrefix: prefix });
+      await store.end('s1', 60_000);
+      await store.end('s1', 1_000); // from a stale result: must not cut the first short
+      const ioredis = await clients.ioredis();
+      expect(await ioredis.pttl(`${prefix}:session:end:s1`)).toBeGreaterThan(30_000);
+      await store.end('s2', 1_000);
+      await store.end('s2', 60_000); // a longer one does extend
+      expect(await ioredis.pttl(`${prefix}:session:end:s2`)).toBeGreaterThan(30_000);
+      expect(await store.state('acme', 's1')).toEqual({ generation: 0, ended: true });
+      expect(commands.length).toBeGreaterThan(0);
+      expect(commands.filter((command) => /^(MGET|MSET|DEL)$/i.test(command))).toEqual([]);
     },
   );
 

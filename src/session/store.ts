@@ -108,7 +108,8 @@ export function memorySessionStore(options: { now?: () => number; maxEntries?: n
     },
     end(id, ttl) {
       const kept = lifetime(ttl);
-      ended.set(id, now() + kept, { ttl: kept });
+      // Never shortened: an end recorded from a stale result must not cut short a later, longer one.
+      if ((ended.get(id) ?? 0) < now() + kept) ended.set(id, now() + kept, { ttl: kept });
     },
     firstUse(value, ttl) {
       const kept = lifetime(ttl);
@@ -119,6 +120,9 @@ export function memorySessionStore(options: { now?: () => number; maxEntries?: n
     },
   };
 }
+
+/** Sets the end with its lifetime unless it is already set to last longer (PTTL: -2 when there is none). */
+const EXTEND_END = "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end";
 
 /** A command sender for ioredis (`call`) or node-redis v4 and later (`sendCommand`). */
 type Send = (args: string[]) => Promise<unknown>;
@@ -132,7 +136,8 @@ function sender(client: RedisClientLike): Send {
 
 /**
  * Session ends in Redis, shared by every instance: a generation per tenant (INCR), an end per
- * session (SET with PX, so Redis forgets it when the session could no longer be valid), and used
+ * session (with PX, so Redis forgets it when the session could no longer be valid; never
+ * shortened), and used
  * DPoP proofs (SET NX PX: atomic, so a proof replayed to two instances at once passes on one).
  * Keys: `<keyPrefix>:session:gen:<tenant>`, `:session:end:<id>`, `:session:jti:<hash>`.
  *
@@ -150,14 +155,16 @@ export function redisSessionStore(client: RedisClientLike, options: { keyPrefix?
   return {
     generation: async (tenant) => count(await send(['GET', genKey(tenant)])),
     async state(tenant, id) {
-      const [generation, ended] = (await send(['MGET', genKey(tenant), `${prefix}:end:${id}`])) as unknown[];
+      // Two GETs, not an MGET: in a Redis Cluster the two keys live in different slots (CROSSSLOT).
+      const [generation, ended] = await Promise.all([send(['GET', genKey(tenant)]), send(['GET', `${prefix}:end:${id}`])]);
       return { generation: count(generation), ended: ended !== null && ended !== undefined };
     },
     async endAll(tenant) {
       await send(['INCR', genKey(tenant)]);
     },
     async end(id, ttl) {
-      await send(['SET', `${prefix}:end:${id}`, '1', 'PX', ms(ttl)]);
+      // Never shortened (an end from a stale result after a longer one), atomically, on any Redis version.
+      await send(['EVAL', EXTEND_END, '1', `${prefix}:end:${id}`, ms(ttl)]);
     },
     async firstUse(value, ttl) {
       // Hashed: the key is the same size whatever the client put in its jti.
