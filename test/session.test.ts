@@ -677,6 +677,23 @@ describe('sessions: ending them', () => {
       expect.stringMatching(/session store failed \(connection lost\); a session could not be ended/),
     ]);
   });
+
+  it('bound (DPoP): a store that fails still lets a proof verify, with its DPoP proof, and issues no session; a session request is refused', async () => {
+    const failing: SessionStore = { ...memorySessionStore(), firstUse: () => Promise.reject(new Error('connection lost')) };
+    const url = 'https://chat.example/api/chat';
+    const key = dpopKey();
+    const healthy = setup({ session: { keys: [SESSION_KEY], bind: 'dpop' } });
+    const on = (credential?: string): VerifyRequest => ({ method: 'POST', url, headers: { dpop: dpopProof(key, { url, credential }) } });
+    const credential = issuedBy(await healthy.proof('u1', on()))!;
+    const { proof, session } = setup({ session: { keys: [SESSION_KEY], bind: 'dpop', store: failing } });
+    const result = await proof('u1', on());
+    expect(result).toMatchObject({ verified: true, via: 'proof' });
+    expect(issuedBy(result)).toBeUndefined();
+    expect(codeOf(await session(credential, on(credential)))).toBe('SESSION_EXPIRED');
+    // A DPoP proof that is itself wrong still refuses the proof request, store or not.
+    const elsewhere = { method: 'POST', url, headers: { dpop: dpopProof(key, { url: 'https://elsewhere.example/chat' }) } };
+    expect(codeOf(await proof('u1', elsewhere))).toBe('INVALID_SIGNATURE');
+  });
 });
 
 describe('sessions: what verifying one costs, and the failure limits', () => {

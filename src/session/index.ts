@@ -50,6 +50,9 @@ import { isPromiseLike } from './store.js';
 export { openCredential } from './credential.js';
 export { memorySessionStore, redisSessionStore, type SessionState, type SessionStore } from './store.js';
 
+/** A session store that failed or did not answer in time: a session it cannot check is refused as expired. */
+class StoreSilent extends Rejection {}
+
 /** A renewal must move the session's end by at least this share of the idle window. */
 const RENEW_SHARE = 1 / 6;
 /**
@@ -284,7 +287,14 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     if (!bind || request.headers?.dpop === undefined) return undefined;
     stage.failure = 'dpop';
     const dpop = checkDpop(request.headers.dpop, request, { now, clockTolerance });
-    await firstUse(dpop);
+    try {
+      await firstUse(dpop);
+    } catch (error) {
+      // The store cannot say whether the proof was used: the proof, which needs no store, still
+      // verifies; only the session it would start is not issued (a proof request is the fallback).
+      if (error instanceof StoreSilent) return void (stage.failure = 'credential');
+      throw error;
+    }
     stage.failure = 'credential';
     return dpop;
   }
@@ -429,7 +439,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
         'store-check',
         `the session store failed (${describe(error)}); sessions are refused meanwhile (widgets fall back to a fresh proof).`,
       );
-      reject('SESSION_EXPIRED', 'The session store did not answer.');
+      throw new StoreSilent('SESSION_EXPIRED', 'The session store did not answer.');
     };
     try {
       const answer = operation();
