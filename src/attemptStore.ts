@@ -154,11 +154,14 @@ interface FailureWindow {
 }
 
 /**
- * Failures by key in one Map, attempts in flight beside them in another (they last a request, and
+ * Failures by key in two Maps, attempts in flight beside them in a third (they last a request, and
  * most end verified: kept apart, they cost the windows nothing). A Map keeps its keys in the order
  * they were set, so re-setting a key on each failure keeps them least recently failed first: beyond
- * `maxKeys` the first is forgotten. Memory stays bounded, and an attacker must churn `maxKeys` other
- * keys to make it forget one (each churned key is itself counted).
+ * `maxKeys` the first is forgotten. Keys at their limit (`points` failures: refusing) are kept in the
+ * second Map and forgotten only when the first is empty, so a flood of keys failed once cannot push
+ * out a victim's locked identity: the flood's keys must each reach the limit too. Memory stays
+ * bounded, and an attacker must churn `maxKeys` other keys to make it forget one (each churned key
+ * is itself counted).
  *
  * Not rate-limiter-flexible's memory limiter, which this counter used to wrap: it sets a timer per
  * key to delete it when its window ends, and under a flood of distinct failures the timers, its
@@ -166,10 +169,12 @@ interface FailureWindow {
  * "The distinct attacker"). Here a window that ended is simply read as empty, and dropped when met.
  */
 class MemoryCounter implements LocalCounter {
-  /** Open (or lately ended) windows of failures by key, least recently failed first. */
+  /** Open (or lately ended) windows of fewer than `points` failures by key, least recently failed first. */
   private readonly windows = new Map<string, FailureWindow>();
-  /** Where `forgetLeastRecentlyFailed` is in `windows`: made at the first key forgotten (see there). */
-  private oldest: Iterator<string> | undefined;
+  /** The same of keys at their limit: forgotten only when `windows` has no other key. */
+  private readonly full = new Map<string, FailureWindow>();
+  /** Where `forget` is in each Map: made at the first key forgotten from it (see there). */
+  private oldest = new WeakMap<Map<string, FailureWindow>, Iterator<string>>();
   private readonly inFlight = new Map<string, number>();
   /** No window of failures ends later than this (Date.now() ms). */
   private failuresEnd = 0;
@@ -178,12 +183,14 @@ class MemoryCounter implements LocalCounter {
   /** A failure was recorded without a bucket: buckets say nothing. */
   private unbucketed = false;
   private readonly windowMs: number;
+  private readonly points: number;
 
   constructor(
     limit: AttemptLimit,
     private readonly maxKeys: number,
   ) {
     this.windowMs = limit.duration * 1000;
+    this.points = limit.points;
   }
 
   reserve(key: string): AttemptCount {
@@ -207,10 +214,11 @@ class MemoryCounter implements LocalCounter {
 
   quiet(at: number): boolean {
     if (this.inFlight.size !== 0 || at < this.failuresEnd) return false;
-    if (this.windows.size !== 0) {
+    if (this.windows.size + this.full.size !== 0) {
       // Every window has ended: none is worth its memory, and no failure is left without a bucket.
       this.windows.clear();
-      this.oldest = undefined;
+      this.full.clear();
+      this.oldest = new WeakMap();
       this.unbucketed = false;
     }
     return true;
@@ -236,16 +244,16 @@ class MemoryCounter implements LocalCounter {
 
   fail(key: string, bucket?: number): void {
     const now = Date.now();
-    const { windows } = this;
-    let window = windows.get(key);
+    const { windows, full } = this;
+    let window = windows.get(key) ?? full.get(key);
     if (window !== undefined) {
-      windows.delete(key); // set again below: now the most recently failed
+      if (!windows.delete(key)) full.delete(key); // set again below: now the most recently failed
       if (window.end > now) window.failures++;
       else window = undefined;
     }
     window ??= { failures: 1, end: now + this.windowMs };
-    windows.set(key, window);
-    if (windows.size > this.maxKeys) this.forgetLeastRecentlyFailed();
+    (window.failures >= this.points ? full : windows).set(key, window);
+    if (windows.size + full.size > this.maxKeys) this.forget(windows.size > (windows.has(key) ? 1 : 0) ? windows : full, key);
     const { end } = window;
     this.failuresEnd = Math.max(this.failuresEnd, end);
     if (bucket === undefined) {
@@ -258,22 +266,32 @@ class MemoryCounter implements LocalCounter {
   }
 
   /**
-   * Deletes the first key. `windows.keys().next()` would walk every key deleted before it that the
-   * Map has not yet compacted away, tens of thousands under a flood; an iterator kept between calls
-   * walks each once (a Map iterator skips deleted keys and visits keys set after it was made).
+   * Deletes the first key of `from` but `failed` (the failure just counted). `keys().next()` would
+   * walk every key deleted before it that the Map has not yet compacted away, tens of thousands under
+   * a flood; an iterator kept between calls walks each once (a Map iterator skips deleted keys and
+   * visits keys set after it was made).
    */
-  private forgetLeastRecentlyFailed(): void {
-    let oldest = (this.oldest ??= this.windows.keys()).next();
-    // Every key it passed is gone, so it cannot be at the end while keys remain; were it, a new walk starts.
-    if (oldest.done) oldest = (this.oldest = this.windows.keys()).next();
-    this.windows.delete(oldest.value!);
+  private forget(from: Map<string, FailureWindow>, failed: string): void {
+    for (let walks = 0; walks < 2;) {
+      let walk = this.oldest.get(from);
+      if (walk === undefined) this.oldest.set(from, (walk = from.keys()));
+      const next = walk.next();
+      // Every key it passed is gone, so it cannot be at the end while keys remain; were it, a new walk starts.
+      if (next.done) {
+        this.oldest.delete(from);
+        walks++;
+      } else if (next.value !== failed) {
+        from.delete(next.value);
+        return;
+      }
+    }
   }
 
   /** `key`'s window of failures if it is open at `at`; one that ended is dropped. */
   private openWindow(key: string, at: number): FailureWindow | undefined {
-    const window = this.windows.get(key);
+    const window = this.windows.get(key) ?? this.full.get(key);
     if (window === undefined || window.end > at) return window;
-    this.windows.delete(key);
+    if (!this.windows.delete(key)) this.full.delete(key);
     return undefined;
   }
 }

@@ -161,13 +161,26 @@ describe('failure limits', () => {
     }
   });
 
-  it('keep at most maxKeys keys per limit, forgetting the least recently used', async () => {
+  it('keep at most maxKeys keys per limit, forgetting the least recently failed below its limit first', async () => {
     const limits = limitsWith({ identity: { points: 2, duration: 60 }, address: false, maxKeys: 3 });
     await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
     await attempt(limits, { identity: 'a', code: 'INVALID_SIGNATURE' });
     expect(await codeOf(attempt(limits, { identity: 'a' }))).toBe('RATE_LIMITED');
     for (const identity of ['b', 'c', 'd']) await attempt(limits, { identity, code: 'INVALID_SIGNATURE' });
-    expect(await attempt(limits, { identity: 'a' })).toBe('ADMITTED'); // 'a' was the oldest of 4 keys
+    // 'a' is the oldest of 4 keys, but holds two failures: 'b', failed once, is forgotten instead.
+    expect(await codeOf(attempt(limits, { identity: 'a' }))).toBe('RATE_LIMITED');
+    expect(await attempt(limits, { identity: 'b' })).toBe('ADMITTED');
+    for (const identity of ['c', 'd']) expect(await codeOf(attempt(limits, { identity }))).toBe('ADMITTED');
+  });
+
+  it("a flood of identities failed once does not push out a victim's full window; keys failed as often do", async () => {
+    const limits = limitsWith({ identity: { points: 10, duration: 60 }, address: false, maxKeys: 100 });
+    for (let i = 0; i < 10; i++) await attempt(limits, { identity: 'victim', code: 'INVALID_SIGNATURE' });
+    for (let i = 0; i < 5_000; i++) await attempt(limits, { identity: `junk-${i}`, code: 'INVALID_SIGNATURE' });
+    expect(await codeOf(attempt(limits, { identity: 'victim' }))).toBe('RATE_LIMITED');
+    // Forgetting it takes keys that each failed as often: ten times the flood.
+    for (let i = 0; i < 200; i++) for (let n = 0; n < 10; n++) await attempt(limits, { identity: `heavy-${i}`, code: 'INVALID_SIGNATURE' });
+    expect(await attempt(limits, { identity: 'victim' })).toBe('ADMITTED');
   });
 
   it('forget the least recently failed key, not the first to fail: a failure makes its key the newest', async () => {
@@ -633,14 +646,17 @@ describe('the documented limits, through createVerifier', () => {
     expect(await verifier.verify(valid('ada', '203.0.113.7'))).toMatchObject({ verified: true });
   });
 
-  it('keep 50,000 keys per limit by default: the 50,001st failing key forgets the least recently failed', async () => {
-    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { address: false }, logger: quiet() });
-    for (let i = 0; i < 10; i++) await verifier.verify(forged('victim'));
+  it('keep 50,000 keys per limit by default: the 50,001st failing key forgets the least recently failed below its limit, never first a key at its limit', async () => {
+    const limit = { points: 2, duration: 60 };
+    const verifier = createVerifier({ scheme: 'user-hash', keys: [LIVE], rateLimit: { address: false, identity: limit }, logger: quiet() });
+    for (let i = 0; i < 2; i++) await verifier.verify(forged('victim'));
     expect(refusal(await verifier.verify(valid('victim')))).toBe('RATE_LIMITED');
     for (let i = 1; i < 50_000; i++) await verifier.verify(forged(`user-${i}`));
-    expect(refusal(await verifier.verify(valid('victim')))).toBe('RATE_LIMITED'); // 50,000 keys: all kept
-    await verifier.verify(forged('user-50000'));
-    expect((await verifier.verify(valid('victim'))).verified).toBe(true); // the oldest of 50,001, forgotten
+    await verifier.verify(forged('user-50000')); // 50,001 keys: one is forgotten
+    expect(refusal(await verifier.verify(valid('victim')))).toBe('RATE_LIMITED'); // the oldest, but at its limit: kept
+    // user-1, the oldest below its limit, was forgotten: a second failure does not bring it to its limit.
+    await verifier.verify(forged('user-1'));
+    expect((await verifier.verify(valid('user-1'))).verified).toBe(true);
   }, 20_000);
 
   it('answer a request over its limit with the documented 429: Retry-After and the rate_limited body', async () => {
