@@ -847,7 +847,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (tenant !== undefined && typeof tenant !== 'string') {
         throw new TypeError('chat-identity: endSessions(tenant) takes a tenant name, or nothing.');
       }
-      await sessionsFor('endSessions').endAll(tenant);
+      const sessions = sessionsFor('endSessions');
+      // Without a `tenant` option no session has a tenant: ending a named one would end nothing, silently.
+      if (tenant !== undefined && !tenantOf) {
+        throw new TypeError(
+          `chat-identity: endSessions(${JSON.stringify(tenant)}): this verifier has no tenant option, so its sessions belong to no tenant; endSessions() ends them all.`,
+        );
+      }
+      await sessions.endAll(tenant);
     },
   };
   // For the adapters (chat-identity/adapter): the result without a promise when none was needed.

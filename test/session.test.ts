@@ -609,6 +609,10 @@ describe('sessions: ending them', () => {
     await verifier.endSessions();
     expect(codeOf(await session(credential))).toBe('SESSION_EXPIRED');
     await expect(verifier.endSessions(42 as unknown as string)).rejects.toThrow(TypeError);
+    // A tenant named where none is ever resolved would end nothing: refused, saying what does.
+    const next = issuedBy(await proof())!;
+    await expect(verifier.endSessions('acme')).rejects.toThrow(/has no tenant option.*endSessions\(\) ends them all/);
+    expect(codeOf(await session(next))).toBe('VERIFIED');
   });
 
   it('keeps an ended session only as long as it could have lasted', async () => {
