@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { findMistake, MAX_ATTEMPTS, MAX_BYTES_HASHED, MISTAKES, type DiagnosisInput } from '../src/diagnosis/index.js';
-import { createVerifier, signPayload, signUserHash, type IdentityResult, type VerifierOptions } from '../src/index.js';
+import { createVerifier, signJwt, signPayload, signUserHash, type IdentityResult, type VerifierOptions } from '../src/index.js';
 import { toSigningKeys } from '../src/keyRing.js';
 import { README_END, README_START, troubleshootingMarkdown } from '../cli/troubleshooting.js';
 import { LIVE_KEY, NOW, TEST_KEY, frozenClock } from './helpers.js';
@@ -135,6 +135,21 @@ describe('diagnosis: what a hint may say', () => {
     });
     expect(result.verified ? undefined : result.error).not.toHaveProperty('mistake');
   });
+
+  it.each([
+    ['signed-payload', (key: string) => signPayload({ externalId: '42', timestamp: NOW }, key)],
+    ['jwt', (key: string) => ({ token: signJwt({ externalId: '42', iat: NOW }, key) })],
+  ] as const)(
+    '%s: does not blame a time in milliseconds for a signature no configured key made (the wrong secret); with the right key it names it',
+    async (scheme, signed) => {
+      const verifier = createVerifier({ scheme, keys: [LIVE_KEY], now: frozenClock, diagnostics: true });
+      const wrong = await verifier.verify({ body: signed('sk_live_some_other_key_0123456789') });
+      expect(wrong).toMatchObject({ error: { code: 'INVALID_SIGNATURE', hint: expect.stringMatching(/^No configured key produces/) } });
+      expect(wrong.verified ? undefined : wrong.error).not.toHaveProperty('mistake');
+      const right = await verifier.verify({ body: signed(LIVE_KEY) });
+      expect(right).toMatchObject({ error: { code: 'SIGNATURE_EXPIRED', mistake: 'timestamp-milliseconds' } });
+    },
+  );
 
   it('keeps the rejection hint for a JWT whose signature is right but whose issuer is not accepted', async () => {
     const testCase = MISTAKE_CASES.find((c) => c.name === 'JWT 1000 seconds old')!;

@@ -50,6 +50,7 @@ export function findMistake(input: DiagnosisInput): Diagnosis | undefined {
   const applies = MISTAKES.filter((m) => m.schemes.includes(input.scheme));
   for (const pass of ['confirm', 'notice'] as const) {
     for (const mistake of applies) {
+      if (pass === 'notice' && mistake.aboutTheTime && input.code === 'INVALID_SIGNATURE') continue;
       probe.named = undefined;
       const found = mistake[pass]?.(probe);
       if (found) {

@@ -44,6 +44,11 @@ export interface Mistake {
   readonly confirm?: (probe: Probe) => string | undefined;
   /** Evident from the proof alone, even when no key reproduces its signature: what was seen. */
   readonly notice?: (probe: Probe) => string | undefined;
+  /**
+   * A mistake in the signed time: it never makes a signature fail, so its notice is not offered for
+   * one no key made (the wrong secret would be blamed on the timestamp). Its confirmation still is.
+   */
+  readonly aboutTheTime?: true;
 }
 
 /** The schemes, in registry order, whose facts fit. */
@@ -279,6 +284,7 @@ export const MISTAKES: readonly Mistake[] = [
   },
   {
     id: 'jwt-iat-missing',
+    aboutTheTime: true,
     title: 'JWT without iat',
     schemes: schemesOfKind('token'),
     fix:
@@ -292,6 +298,7 @@ export const MISTAKES: readonly Mistake[] = [
   },
   {
     id: 'timestamp-missing',
+    aboutTheTime: true,
     title: 'customer without timestamp',
     schemes: schemesOfKind('payload'),
     fix: 'Add timestamp (seconds since the epoch) to the customer fields before signing, and sign a fresh proof on each page load.',
@@ -303,6 +310,7 @@ export const MISTAKES: readonly Mistake[] = [
   },
   {
     id: 'timestamp-not-a-number',
+    aboutTheTime: true,
     title: 'Timestamp or iat not a number',
     schemes: TIMED,
     fix: 'Sign the time as a JSON number of seconds since the epoch (e.g. 1767225600), not as a string or a date.',
@@ -321,6 +329,7 @@ export const MISTAKES: readonly Mistake[] = [
   },
   {
     id: 'timestamp-milliseconds',
+    aboutTheTime: true,
     title: 'Timestamp in milliseconds',
     schemes: TIMED,
     fix:
