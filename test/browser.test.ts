@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { signPayload } from '../src/index.js';
+import { signPayload, signUserHash } from '../src/index.js';
 import type { RunningDemo } from '../demo/server.js';
 import { claimsOf, dpopKey, dpopProof } from './support/sessions.js';
 
@@ -111,6 +111,22 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
       const diagnosis = await page.locator('#diagnosis').textContent();
       expect(diagnosis).toMatch(/^Diagnosis \(timestamp-milliseconds\): customer.timestamp \(\d{13}\) looks like milliseconds/);
       expect(diagnosis).not.toContain(key);
+    },
+    SLOW,
+  );
+
+  it(
+    'refuses an id pasted with a trailing space, as the verifier does, and says what the site signed',
+    async () => {
+      const key = `sk_test_${'cd'.repeat(32)}`;
+      await page.goto(`${origin}/tester.html`);
+      await page.locator('#scheme').selectOption('user-hash');
+      await page.locator('#field-user_id').fill('42 ');
+      await page.locator('#field-user_hash').fill(signUserHash('42', key));
+      await page.locator('#keys').fill(key);
+      await page.locator('#check').click();
+      await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^Not verified: INVALID_SIGNATURE/);
+      expect(await page.locator('#diagnosis').textContent()).toMatch(/^Diagnosis \(identifier-case-whitespace\)/);
     },
     SLOW,
   );

@@ -46,8 +46,9 @@ function renderFields() {
 function proofFromForm() {
   const proof = {};
   for (const [name, , , isJson] of FIELDS[$('scheme').value]) {
-    const raw = $(`field-${name}`).value.trim();
-    if (raw === '') continue;
+    // As pasted: a space or newline around an id is a mistake the verifier refuses, and so must this page.
+    const raw = $(`field-${name}`).value;
+    if (raw.trim() === '') continue;
     if (!isJson) {
       proof[name] = name === 'token' ? raw.replace(/^bearer\s+/i, '') : raw;
       continue;
