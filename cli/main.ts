@@ -20,7 +20,8 @@
  * 2 usage error.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MISTAKES } from '../src/diagnosis/index.js';
 import {
@@ -66,7 +67,7 @@ export interface CliIO {
   now(): number;
   readFile(path: string): Promise<string>;
   /**
-   * Writes a file. With a `mode` (0o600, a private key) the file must be new: a mode applies only to
+   * Writes a file, making its folder when there is none. With a `mode` (0o600, a private key) the file must be new: a mode applies only to
    * a file being created, and an existing key is never replaced (its mode and its key would change unseen).
    */
   writeFile(path: string, text: string, mode?: number): Promise<void>;
@@ -85,7 +86,11 @@ export function processIO(): CliIO {
     env: process.env,
     now: Date.now,
     readFile: (path) => readFile(path, 'utf8'),
-    writeFile: (path, text, mode) => writeFile(path, text, mode === undefined ? 'utf8' : { encoding: 'utf8', mode, flag: 'wx' }),
+    // Its folder made first: `--jwks public/.well-known/jwks.json` in a fresh project must not fail after the private key is written.
+    writeFile: async (path, text, mode) => {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, text, mode === undefined ? 'utf8' : { encoding: 'utf8', mode, flag: 'wx' });
+    },
   };
 }
 

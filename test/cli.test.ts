@@ -260,6 +260,19 @@ describe('key pairs: keygen --alg, sign --private-key, check --jwks / --public-k
     }
   });
 
+  it('keygen --jwks into a folder that does not exist yet (docs/cli.md: public/.well-known/jwks.json) makes it, and writes both files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-identity-keygen-'));
+    try {
+      const io: CliIO = { ...processIO(), stdout: () => true, stderr: () => true };
+      const jwks = join(dir, 'public', '.well-known', 'jwks.json');
+      expect(await run(['keygen', '--alg', 'EdDSA', '--kid', 'site-2026-02', '--out', dir, '--jwks', jwks], io)).toBe(0);
+      expect(JSON.parse(readFileSync(jwks, 'utf8')).keys).toEqual([expect.objectContaining({ kid: 'site-2026-02' })]);
+      expect(readFileSync(join(dir, 'site-2026-02.private.pem'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)(
     '%s: writes the private key (0600) and its JWKS; what it signs, the JWKS verifies',
     async (alg) => {
