@@ -130,8 +130,8 @@ export const MISTAKES: readonly Mistake[] = [
     title: 'JWT signed with an algorithm this verifier does not accept',
     schemes: schemesOfKind('token'),
     fix:
-      "Sign with HS256 and the shared secret (jwt.sign(claims, secret, { algorithm: 'HS256' })), or list HS384 / HS512 in the " +
-      "verifier's algorithms option if you mean to use them.",
+      "Sign with an algorithm the verifier accepts, with the shared secret (HS256 by default: jwt.sign(claims, secret, { algorithm: 'HS256' })), " +
+      "or add the token's algorithm to the verifier's algorithms option if you mean to use it.",
     // With public keys, the key decides the algorithm: jwt-alg-not-the-keys and jwt-hmac-with-public-key say what is wrong.
     confirm: (p) => {
       const alg = p.subject?.kind === 'token' ? p.subject.header.alg : undefined;
