@@ -18,6 +18,19 @@ export class Rejection {
   ) {}
 }
 
+/**
+ * The refusal of a signature no configured key made, with its usual cause: every scheme's, so that
+ * the commonest failure of all reads alike and says what to check. One per scheme, made once: it
+ * holds nothing of the request.
+ */
+export function noKeySigned(what: string): Rejection {
+  return new Rejection(
+    'INVALID_SIGNATURE',
+    `No configured key produces ${what}. Usually the site signs with another secret than the one configured here ` +
+      '(a test key on one side and a live one on the other, or a key rotated on one side only).',
+  );
+}
+
 export function reject(code: IdentityErrorCode, hint?: string, testKey = false, retryAfter?: number): never {
   throw new Rejection(code, hint, testKey, retryAfter);
 }

@@ -131,7 +131,13 @@ describe('diagnosis: what a hint may say', () => {
       body: { user_id: '42', user_hash: signUserHash('42', 'sk_live_some_other_key') },
     });
     expect(result).toMatchObject({
-      error: { code: 'INVALID_SIGNATURE', hint: expect.stringMatching(/No configured key produces user_hash/) },
+      error: {
+        code: 'INVALID_SIGNATURE',
+        // With its usual cause: the commonest failure says what to check.
+        hint: expect.stringMatching(
+          /^No configured key produces user_hash for this identifier\. Usually the site signs with another secret/,
+        ),
+      },
     });
     expect(result.verified ? undefined : result.error).not.toHaveProperty('mistake');
   });

@@ -4,7 +4,7 @@
  * in the body beside it. Only that identifier is verified; whatever travels with it is carried.
  */
 import { identifierSignedContact, type ContactFields } from '../contact.js';
-import { Rejection } from '../rejection.js';
+import { noKeySigned } from '../rejection.js';
 import { parseHexSignature, requireDigestSize } from '../signature.js';
 import type { Credentials, SchemeName } from '../types.js';
 import { bodyFields, findSigningKey, firstIdentifier, verifiedIdentity } from './scheme.js';
@@ -32,7 +32,7 @@ export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierPro
   const { name, facts, presence, parse } = scheme;
   const { signatureField, identifiers } = facts.proof;
   // Holds nothing of the request: one serves every identifier no key signed, as jwt's does.
-  const noKeySigned = new Rejection('INVALID_SIGNATURE', `No configured key produces ${signatureField} for this identifier.`);
+  const noKeySignedIt = noKeySigned(`${signatureField} for this identifier`);
   return {
     name,
     facts,
@@ -42,7 +42,7 @@ export function identifierScheme(scheme: IdentifierScheme): Scheme<IdentifierPro
     parse,
     verify(proof, context) {
       const key = findSigningKey(context.keys, proof.signedValue, proof.signature);
-      if (!key) return noKeySigned;
+      if (!key) return noKeySignedIt;
       return verifiedIdentity(name, identifierSignedContact(proof), key, context);
     },
     // An HMAC over an identifier carries no time and reads no setting: only the key decides.

@@ -20,7 +20,7 @@
  * ```
  */
 import type { SigningKey } from '../../keyRing.js';
-import { Rejection, reject } from '../../rejection.js';
+import { noKeySigned, Rejection, reject } from '../../rejection.js';
 import { publicKeyVerifies } from '../../signature.js';
 import { findSigningKey, type SchemeSettings } from '../scheme.js';
 import type { JwtProof } from './index.js';
@@ -74,7 +74,7 @@ export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): Sig
 }
 
 /** A Rejection holds nothing of the request: one serves every token no key signed. */
-const NO_KEY_SIGNED = new Rejection('INVALID_SIGNATURE', 'No configured key produces this token signature.');
+const NO_KEY_SIGNED = noKeySigned('this token signature');
 
 /** The keys a kid names, or, when none carries it, the keys that carry no id. */
 function keysNamed(keys: readonly SigningKey[], kid: string): readonly SigningKey[] {

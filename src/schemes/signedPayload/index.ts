@@ -11,7 +11,7 @@
  */
 import { jsonInKeyOrder, longestSpellingLength, otherCanonicalForms, type FlatObject } from '../../canonicalJson.js';
 import { describe, fullySignedContact, isFlat, isPlainObject, MAX_ATTRIBUTES, optionalString, readAttributes } from '../../contact.js';
-import { Rejection, reject } from '../../rejection.js';
+import { noKeySigned, reject } from '../../rejection.js';
 import type { Credentials } from '../../types.js';
 import { readIdentifierSignature } from '../identifierHash.js';
 import { bodyFields, findSigningKey, firstIdentifier, presenceOf, verifiedIdentity } from '../scheme.js';
@@ -117,10 +117,7 @@ export function parseSignedPayload(fields: Credentials): SignedPayloadProof {
 }
 
 /** Holds nothing of the request: one serves every customer no key signed, as jwt's does. */
-const NO_KEY_SIGNED = new Rejection(
-  'INVALID_SIGNATURE',
-  'No configured key produces this signature over the customer sorted by key, as JSON with no whitespace.',
-);
+const NO_KEY_SIGNED = noKeySigned('this signature over the customer sorted by key, as JSON with no whitespace');
 
 export const signedPayload: Scheme<SignedPayloadProof> = {
   name: 'signed-payload',
