@@ -47,7 +47,13 @@ import type {
 } from './types.js';
 
 /** Failures a signing mistake can explain; the others (no keys, rate limits) have nothing to diagnose. */
-const DIAGNOSABLE = new Set<IdentityErrorCode>(['MISSING_REQUIRED_FIELD', 'MALFORMED_IDENTITY', 'INVALID_SIGNATURE', 'SIGNATURE_EXPIRED']);
+const DIAGNOSABLE = new Set<IdentityErrorCode>([
+  'MISSING_IDENTITY',
+  'MISSING_REQUIRED_FIELD',
+  'MALFORMED_IDENTITY',
+  'INVALID_SIGNATURE',
+  'SIGNATURE_EXPIRED',
+]);
 
 const NO_HINT: { hint?: string; mistake?: string; key?: SigningKey } = {};
 

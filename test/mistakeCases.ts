@@ -545,6 +545,24 @@ export const MISTAKE_CASES: MistakeCase[] = [
     code: 'MISSING_REQUIRED_FIELD',
     detail: /customer.external_id was sent, but the field is customer.externalId/,
   },
+  {
+    name: 'userHash instead of user_hash (no proof at all, to the verifier)',
+    mistake: 'misnamed-field',
+    scheme: 'user-hash',
+    body: { user_id: '42', userHash: mac(LIVE_KEY, '42') },
+    keys: [LIVE_KEY],
+    code: 'MISSING_IDENTITY',
+    detail: /userHash was sent, but the field is user_hash/,
+  },
+  {
+    name: 'hash instead of hmac',
+    mistake: 'misnamed-field',
+    scheme: 'visitor-hash',
+    body: { anonymousUserId: 'visitor-7', hash: mac(LIVE_KEY, 'visitor-7') },
+    keys: [LIVE_KEY],
+    code: 'MISSING_IDENTITY',
+    detail: /hash was sent, but the field is hmac/,
+  },
 ];
 
 /** The secrets of a case's keys, for checking that no text ever contains one. */
