@@ -688,7 +688,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       for (const [key, entry] of found.entries()) {
         if (!asked.has(key) && entry.tenant !== tenant) continue;
         for (const set of entry.remote ?? []) set.forget();
-        for (const key of entry.keys) secrets.add(key.fingerprint);
+        for (const signingKey of entry.keys) secrets.add(signingKey.fingerprint);
       }
       // Another spelling of the tenant that a case-blind lookup answered with the same keys (`ACME`
       // beside `acme`, no canonical name returned) goes too: a revoked key must not live on under it.
