@@ -36,7 +36,7 @@ import {
 } from '../src/index.js';
 import * as signature from '../src/signature.js';
 import { LIVE_KEY, NOW, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY } from './helpers.js';
-import { ADAPTERS, buildApp } from './support/apps.js';
+import { ADAPTERS, buildApp, type AdapterName } from './support/apps.js';
 import { findRedisServer, startRedis, type RedisServer } from './support/redisServer.js';
 import {
   CHALLENGE_DPOP,
@@ -1206,25 +1206,31 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
     expect(store.firstUse(`${randomUUID()}.${randomUUID()}`, 300_000)).toBe(true);
   });
 
+  /** A bound app of the adapter, and a session it issued to `key` at `path` (a DPoP proof for http://widget.example:8080/chat). */
+  const boundSession = async (name: AdapterName, path: string) => {
+    const { handler } = buildApp(name, {
+      scheme: 'user-hash',
+      keys: [LIVE_KEY],
+      now: () => NOW,
+      logger: quiet(),
+      required: true,
+      session: { keys: [SESSION_KEY], bind: 'dpop' },
+    });
+    const issued = await request(handler)
+      .post(path)
+      .set('Host', 'widget.example:8080')
+      .set('DPoP', dpopProof(key, { url: 'http://widget.example:8080/chat' }))
+      .send(userHashBody('u1'));
+    const credential = issued.headers['chat-identity-session'] as string;
+    expect(credential).toMatch(/^v1\./);
+    return { handler, credential };
+  };
+
   it.each(['express 4', 'express 5', 'koa 2', 'koa 3', 'passport'] as const)(
     '%s supplies the method and the absolute URL the client used',
     async (name) => {
-      const { handler } = buildApp(name, {
-        scheme: 'user-hash',
-        keys: [LIVE_KEY],
-        now: () => NOW,
-        logger: quiet(),
-        required: true,
-        session: { keys: [SESSION_KEY], bind: 'dpop' },
-      });
+      const { handler, credential } = await boundSession(name, '/chat?x=1');
       const url = 'http://widget.example:8080/chat';
-      const issued = await request(handler)
-        .post('/chat?x=1')
-        .set('Host', 'widget.example:8080')
-        .set('DPoP', dpopProof(key, { url }))
-        .send(userHashBody('u1'));
-      const credential = issued.headers['chat-identity-session'] as string;
-      expect(credential).toMatch(/^v1\./);
       const used = await request(handler)
         .post('/chat')
         .set('Host', 'widget.example:8080')
@@ -1237,23 +1243,9 @@ describe('sessions bound to a browser key (DPoP, RFC 9449)', () => {
   it.each(['express 5', 'koa 3', 'passport', 'fastify 5'] as const)(
     '%s: a Host that is no host (a path in it) gives no URL, so a DPoP proof made for another route cannot pass',
     async (name) => {
-      const { handler } = buildApp(name, {
-        scheme: 'user-hash',
-        keys: [LIVE_KEY],
-        now: () => NOW,
-        logger: quiet(),
-        required: true,
-        session: { keys: [SESSION_KEY], bind: 'dpop' },
-      });
+      const { handler, credential } = await boundSession(name, '/chat');
       // A proof lifted for /chat/messages; the Host carries that path, and the request goes to /chat.
       const url = 'http://widget.example:8080/chat/messages';
-      const issued = await request(handler)
-        .post('/chat')
-        .set('Host', 'widget.example:8080')
-        .set('DPoP', dpopProof(key, { url: 'http://widget.example:8080/chat' }))
-        .send(userHashBody('u1'));
-      const credential = issued.headers['chat-identity-session'] as string;
-      expect(credential).toMatch(/^v1\./);
       const moved = await request(handler)
         .post('/chat')
         .set('Host', 'widget.example:8080/chat/messages?')
