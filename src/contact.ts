@@ -33,7 +33,10 @@ type WellFormedCheck = string & { isWellFormed(): boolean };
  */
 export function optionalString(value: unknown, field: string, maxLength = MAX_IDENTIFIER_LENGTH): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') reject('MALFORMED_IDENTITY', `${field} must be a string, not ${describe(value)}.`);
+  if (typeof value !== 'string') {
+    const fix = typeof value === 'number' ? ': sign and send it as one (String(user.id), say)' : '';
+    reject('MALFORMED_IDENTITY', `${field} must be a string, not ${describe(value)}${fix}.`);
+  }
   if (value.length > maxLength) reject('MALFORMED_IDENTITY', `${field} is longer than ${maxLength} characters.`);
   // A lone surrogate is no character, and UTF-8 turns every one into U+FFFD. isWellFormed (Node 20+)
   // replaced a regular expression here: 7–9 ns against 11–15 ns on a short identifier.

@@ -79,7 +79,11 @@ describe('signContactHash refuses what the verifier would refuse', () => {
     ['both id spellings, different', { ext_user_id: 'a', external_user_id: 'b' }, /ext_user_id and external_user_id differ/],
     ['a 256-character email', { email: `${'e'.repeat(244)}@example.com` }, /email is longer than 255 characters/],
     ['a phone with a lone surrogate', { phone: '+1555\ud800' }, /phone is not well-formed Unicode/],
-    ['a numeric phone beside an email', { email: 'jane@example.com', phone: 15550100 as unknown as string }, /phone must be a string/],
+    [
+      'a numeric phone beside an email',
+      { email: 'jane@example.com', phone: 15550100 as unknown as string },
+      /phone must be a string, not a number: sign and send it as one \(String\(user\.id\), say\)/,
+    ],
   ])('%s: a TypeError saying why', (_, fields, message) => {
     expect(() => signContactHash(fields, LIVE_KEY)).toThrow(TypeError);
     expect(() => signContactHash(fields, LIVE_KEY)).toThrow(message);

@@ -208,6 +208,18 @@ describe('jwt: structure', () => {
     expect(await code(token)).toBe(expected);
   });
 
+  it.each([
+    [
+      '"Bearer " inside the body token',
+      `Bearer ${good}`,
+      /^The JWT header is not base64url: the token starts with "Bearer "; send the token alone here/,
+    ],
+    ['a token copied with its newline', `${good}\n`, /^The JWT signature is not base64url: it holds a space or a line break/],
+  ])('%s: MALFORMED_IDENTITY, saying what put the stray characters there', async (_, token, hint) => {
+    const result = await verifierFor({ scheme: 'jwt', diagnostics: true }).verify({ body: { token } });
+    expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY', hint: expect.stringMatching(hint) } });
+  });
+
   it('reads each header afresh: tokens of different headers in turn, and an empty header after a good one', async () => {
     // The decoded header is kept for the next token; a different one must never be read as it.
     const hs384 = handToken({ alg: 'HS384' }, claims, LIVE_KEY, 'sha384');

@@ -115,7 +115,7 @@ export function parseJwt(fields: Credentials, settings: Pick<SchemeSettings, 'al
   const hash = Object.hasOwn(HASHES, alg) ? HASHES[alg as HmacJwtAlgorithm] : undefined;
 
   const signature = decodeBase64url(signaturePart);
-  if (signature === undefined) reject('MALFORMED_IDENTITY', 'The JWT signature is not base64url.');
+  if (signature === undefined) notBase64url('signature', signaturePart);
   if (hash !== undefined) requireDigestSize(signature, hash, 'The JWT signature', 'base64url');
   else if ((alg === 'ES256' || alg === 'EdDSA') && signature.length !== FIXED_SIGNATURE_BYTES) {
     const form = alg === 'ES256' ? 'r and s, 32 bytes each, not DER' : 'Ed25519';
@@ -259,6 +259,16 @@ function decodeHeader(part: string): JwtHeader {
   return header;
 }
 
+/** Refuses a part that is not base64url, naming what usually put the stray characters there. */
+function notBase64url(what: 'header' | 'payload' | 'signature', part: string): never {
+  const why = /^bearer\s/i.test(part)
+    ? ': the token starts with "Bearer "; send the token alone here (the scheme word goes only in the Authorization header)'
+    : /\s/.test(part)
+      ? ': it holds a space or a line break (a token copied with its newline?)'
+      : '';
+  reject('MALFORMED_IDENTITY', `The JWT ${what} is not base64url${why}.`);
+}
+
 /** A time claim, when present, is a NumericDate: a finite number of seconds. */
 function requireNumericDate(value: unknown, claim: 'iat' | 'exp' | 'nbf'): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
@@ -268,7 +278,7 @@ function requireNumericDate(value: unknown, claim: 'iat' | 'exp' | 'nbf'): void 
 
 function decodeJsonPart(part: string, what: 'header' | 'payload'): Record<string, unknown> {
   const bytes = decodeBase64url(part);
-  if (bytes === undefined) reject('MALFORMED_IDENTITY', `The JWT ${what} is not base64url.`);
+  if (bytes === undefined) notBase64url(what, part);
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
