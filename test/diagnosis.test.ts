@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { findMistake, MAX_ATTEMPTS, MAX_BYTES_HASHED, MISTAKES, type DiagnosisInput } from '../src/diagnosis/index.js';
 import { createVerifier, signJwt, signPayload, signUserHash, type IdentityResult, type VerifierOptions } from '../src/index.js';
 import { toSigningKeys } from '../src/keyRing.js';
+import { SCHEME_NAMES } from '../src/schemes/index.js';
 import { README_END, README_START, troubleshootingMarkdown } from '../cli/troubleshooting.js';
 import { LIVE_KEY, NOW, TEST_KEY, frozenClock } from './helpers.js';
 import { MISTAKE_CASES, secretsOf, type MistakeCase } from './mistakeCases.js';
@@ -69,7 +70,11 @@ describe('diagnosis: every mistake, made on purpose, is named by the hint', () =
     const hint = result.verified ? undefined : result.error?.hint;
     expect(hint).toMatch(new RegExp(`\\(troubleshooting: ${testCase.mistake}\\)$`));
     expect(result.verified ? undefined : result.error?.mistake).toBe(testCase.mistake);
-    expect(hint).toContain(MISTAKES.find((m) => m.id === testCase.mistake)!.fix);
+    // The fix in the scheme's own words where the table has them, else the fix for every scheme.
+    const mistake = MISTAKES.find((m) => m.id === testCase.mistake)!;
+    expect(hint).toContain(mistake.fixFor?.(testCase.scheme) ?? mistake.fix);
+    if (mistake.fixFor)
+      for (const other of SCHEME_NAMES.filter((name) => name !== testCase.scheme)) expect(hint).not.toContain(`(${other})`);
     if (testCase.detail) expect(hint).toMatch(testCase.detail);
   });
 

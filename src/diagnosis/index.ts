@@ -56,7 +56,8 @@ export function findMistake(input: DiagnosisInput): Diagnosis | undefined {
       if (found) {
         const key = probe.named;
         const detail = alsoEvident(probe, mistake, found);
-        const diagnosis: Diagnosis = { mistake, detail, hint: `${detail} ${mistake.fix} (troubleshooting: ${mistake.id})` };
+        const fix = mistake.fixFor?.(input.scheme) ?? mistake.fix;
+        const diagnosis: Diagnosis = { mistake, detail, hint: `${detail} ${fix} (troubleshooting: ${mistake.id})` };
         if (key !== undefined) diagnosis.key = key;
         return diagnosis;
       }

@@ -38,8 +38,10 @@ export interface Mistake {
   readonly id: string;
   readonly title: string;
   readonly schemes: readonly SchemeName[];
-  /** What to do about it; the same words in the hint, the CLI, the tester and the troubleshooting page. */
+  /** What to do about it, for every scheme: the troubleshooting page, the CLI's list and rollout reports. */
   readonly fix: string;
+  /** The same for one scheme, where `fix` would list them all: what a hint says. */
+  readonly fixFor?: (scheme: SchemeName) => string;
   /** Reproduces the signature by making this mistake with a configured key: what was found. */
   readonly confirm?: (probe: Probe) => string | undefined;
   /** Evident from the proof alone, even when no key reproduces its signature: what was seen. */
@@ -529,6 +531,7 @@ export const MISTAKES: readonly Mistake[] = [
     title: 'Wrong field hashed',
     schemes: schemesOfKind('payload', 'identifier'),
     fix: `Hash exactly the identifier the scheme names: ${signedData.join('; ')}.`,
+    fixFor: (scheme) => `Hash exactly what ${scheme} signs: ${facts(scheme).signedData}.`,
     confirm: (p) => {
       const subject = p.subject;
       if (subject?.kind === 'payload') {
@@ -634,6 +637,7 @@ export const MISTAKES: readonly Mistake[] = [
     title: 'Field name misspelled',
     schemes: SCHEME_NAMES,
     fix: `Use the field names the scheme reads: ${fieldNames.join('; ')}.`,
+    fixFor: (scheme) => `Use the field names ${scheme} reads: ${facts(scheme).fieldNames}.`,
     notice: (p) => {
       const fields = misnamedFields(p);
       return fields.length === 0
