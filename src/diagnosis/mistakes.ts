@@ -393,6 +393,10 @@ export const MISTAKES: readonly Mistake[] = [
     fix:
       `Sign a fresh proof on each page load instead of caching it (maxAge is ${windows}; testMaxAge applies to test keys). ` +
       "If it is only seconds past, check the signing server's clock (NTP).",
+    fixFor: (scheme) =>
+      "Sign a fresh proof on each page load instead of caching it (the window is the verifier's maxAge, " +
+      `${facts(scheme).defaultMaxAge} seconds for ${scheme} unless set; testMaxAge for test keys). ` +
+      "If it is only seconds past, check the signing server's clock (NTP).",
     confirm: (p) => {
       const outside = p.outsideWindow();
       if (outside) {
