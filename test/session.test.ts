@@ -35,6 +35,7 @@ import {
   type VerifyRequest,
 } from '../src/index.js';
 import * as signature from '../src/signature.js';
+import { withDeadline } from '../src/session/store.js';
 import { LIVE_KEY, NOW, NOW_SECONDS, OTHER_TENANT_KEY, PREVIOUS_KEY, SECOND_SCHEME_KEY, TEST_KEY } from './helpers.js';
 import { ADAPTERS, buildApp, type AdapterName } from './support/apps.js';
 import { findRedisServer, startRedis, type RedisServer } from './support/redisServer.js';
@@ -673,13 +674,41 @@ describe('sessions: ending them', () => {
     expect(issuedBy(result)).toBeUndefined();
     expect(await session(credential)).toMatchObject({ verified: false, via: 'session', error: { code: 'SESSION_EXPIRED' } });
     await session(credential);
-    await expect(verifier.endSessions()).rejects.toThrow('connection lost');
+    // Failed a moment ago: not asked again for a second (withDeadline), so these fail at once.
+    await expect(verifier.endSessions()).rejects.toThrow('the session store failed lately');
     expect(await verifier.endSession(credential)).toMatchObject({ ended: false });
     expect(logger.error.mock.calls.map(([m]) => m)).toEqual([
       expect.stringMatching(/session store failed \(connection lost\); proofs verify, but no session is issued/),
-      expect.stringMatching(/session store failed \(the session store did not answer within 20 ms\); sessions are refused/),
-      expect.stringMatching(/session store failed \(connection lost\); a session could not be ended/),
+      expect.stringMatching(/session store failed \(the session store failed lately and is tried again soon\); sessions are refused/),
+      expect.stringMatching(
+        /session store failed \(the session store failed lately and is tried again soon\); a session could not be ended/,
+      ),
     ]);
+  });
+
+  it('a store that failed is not asked for a second, then by one operation at a time until it answers; a hung one fails at its deadline', async () => {
+    const clock = { at: 0 };
+    let calls = 0;
+    let answer: () => Promise<number> = () => new Promise(() => {}); // hung
+    const inner: SessionStore = { ...memorySessionStore(), generation: () => (calls++, answer()) };
+    const store = withDeadline(inner, 20, () => clock.at);
+    await expect(store.generation(undefined)).rejects.toThrow('did not answer within 20 ms');
+    expect(calls).toBe(1);
+    clock.at += 999;
+    await expect(store.generation(undefined)).rejects.toThrow('failed lately');
+    expect(calls).toBe(1); // not asked: no command queued on a hung connection
+    clock.at += 1;
+    let wake!: (value: number) => void;
+    answer = () => new Promise((resolve) => (wake = resolve));
+    const trying = store.generation(undefined);
+    await expect(store.generation(undefined)).rejects.toThrow('failed lately'); // one at a time
+    expect(calls).toBe(2);
+    wake(7);
+    expect(await trying).toBe(7);
+    answer = () => Promise.resolve(8);
+    expect(await store.generation(undefined)).toBe(8); // answering again: every operation asks it
+    expect(await store.generation(undefined)).toBe(8);
+    expect(calls).toBe(4);
   });
 
   it('bound (DPoP): a store that fails still lets a proof verify, with its DPoP proof, and issues no session; a session request is refused', async () => {

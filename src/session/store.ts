@@ -174,25 +174,58 @@ export function redisSessionStore(client: RedisClientLike, options: { keyPrefix?
   };
 }
 
+/** After a store fails, how long it is not asked at all (then one operation tries it again). */
+const STORE_RETRY_MS = 1000;
+
 /**
  * `store` with a deadline on every operation: a store that does not answer within `timeout`
  * milliseconds has failed, and the caller fails closed (a session it cannot check is refused as
- * expired, so the widget falls back to a fresh proof, which needs no store).
+ * expired, so the widget falls back to a fresh proof, which needs no store). After a failure the
+ * store is not asked for STORE_RETRY_MS, then by one operation at a time until one answers, as the
+ * failure limits treat theirs: while Redis hangs, a request fails at once instead of waiting the
+ * deadline and queueing one more command on the hung connection.
  */
-export function withDeadline(store: SessionStore, timeout: number): SessionStore {
+export function withDeadline(store: SessionStore, timeout: number, now: () => number = Date.now): SessionStore {
+  let failedAt: number | undefined; // undefined while the store answers
+  let trying = false; // an operation is trying a store that failed
+  const failed = () => {
+    failedAt = now();
+    trying = false;
+  };
   const guard = <T>(operation: () => T | PromiseLike<T>): T | Promise<T> => {
-    const answer = operation();
-    if (!isPromiseLike(answer)) return answer;
+    if (failedAt !== undefined) {
+      if (trying || now() - failedAt < STORE_RETRY_MS)
+        return Promise.reject(new Error('the session store failed lately and is tried again soon'));
+      trying = true;
+    }
+    let answer: T | PromiseLike<T>;
+    try {
+      answer = operation();
+    } catch (error) {
+      failed();
+      throw error;
+    }
+    if (!isPromiseLike(answer)) {
+      failedAt = undefined;
+      trying = false;
+      return answer;
+    }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the session store did not answer within ${timeout} ms`)), timeout);
+      const timer = setTimeout(() => {
+        failed();
+        reject(new Error(`the session store did not answer within ${timeout} ms`));
+      }, timeout);
       timer.unref();
       Promise.resolve(answer).then(
         (value) => {
           clearTimeout(timer);
+          failedAt = undefined;
+          trying = false;
           resolve(value);
         },
         (error: unknown) => {
           clearTimeout(timer);
+          failed();
           reject(error instanceof Error ? error : new Error(String(error)));
         },
       );
