@@ -111,17 +111,16 @@ function passportApp(options: MiddlewareOptions, settings: AppSettings): BuiltAp
 /**
  * A Node handler over a fetch handler (@hono/node-server), fed what Node's HTTP parser would have
  * let through: inject() below skips the parser, which refuses a control character in a header
- * value with 400 before any handler runs, and decodes header bytes as latin1 (the fetch API's
- * Headers would throw on either).
+ * value with 400 before any handler runs (the fetch API's Headers would throw on it). Header bytes
+ * are already read as latin1 by asNodeParses().
  */
 function throughNodeParser(listener: ReturnType<typeof getRequestListener>): Handler {
   return (req, res) => {
-    for (const [name, value] of Object.entries(req.headers)) {
+    for (const value of Object.values(req.headers)) {
       for (const one of Array.isArray(value) ? value : [value ?? '']) {
         // eslint-disable-next-line no-control-regex -- the control characters Node's parser refuses are the point
         if (/[\0-\x08\x0a-\x1f\x7f]/.test(one)) return void ((res.statusCode = 400), res.end());
       }
-      if (typeof value === 'string' && /[^\0-\xff]/.test(value)) req.headers[name] = Buffer.from(value, 'utf8').toString('latin1');
     }
     req.rawHeaders = Object.entries(req.headers).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value ?? '']).flatMap((v) => [name, v]),
@@ -268,10 +267,19 @@ socket.destroy = () => socket;
 
 /**
  * Headers as Node's HTTP parser hands them on: names lower-cased, values without the spaces and
- * tabs around them (RFC 9110's optional whitespace), which inject() would otherwise keep.
+ * tabs around them (RFC 9110's optional whitespace), which inject() would otherwise keep, and each
+ * byte read as one latin1 character (a client's UTF-8 U+2028 arrives as three characters, none of
+ * them white space), so the core and every adapter see the same string.
  */
 export function asNodeParses(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value.replace(/^[ \t]+|[ \t]+$/g, '')]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name.toLowerCase(), asLatin1(value.replace(/^[ \t]+|[ \t]+$/g, ''))]),
+  );
+}
+
+/** A value's UTF-8 bytes, one character each, as Node decodes header bytes. */
+function asLatin1(value: string): string {
+  return /[^\0-\xff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
 /** Sends one POST /chat through a handler without a network connection, and resolves with what it answered. */
