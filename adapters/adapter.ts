@@ -82,6 +82,7 @@ export interface GuardOptions extends AdapterOptions {
 }
 
 const GUARD_OPTIONS = ['rejectWith', 'logger', 'schemes', 'fields'];
+const BUILT_VERIFIER_OPTIONS = ['verifier', 'logger', 'rejectWith'];
 const CONTACT_FIELDS = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
 
 /**
@@ -94,6 +95,9 @@ const CONTACT_FIELDS = ['externalId', 'email', 'name', 'phone', 'anonymousId'];
  * ```
  */
 export function onceLogger(logger: Logger = console): (key: string, message: string) => void {
+  // Checked where it is given: a logger that cannot log would fail the first request that needs it.
+  if (typeof logger?.error !== 'function' || typeof logger.warn !== 'function')
+    throw new TypeError(`chat-identity: logger must have warn() and error() functions (console, pino and winston do).`);
   const said = new Set<string>();
   return (key, message) => {
     if (said.has(key)) return;
@@ -260,7 +264,12 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   // The verifier checks its own options (a misspelt one is refused); this one is the adapter's.
   const { rejectWith = 'response', ...verifierOptions } = options ?? ({} as MiddlewareOptions);
   readAdapterOptions({ rejectWith }, ['rejectWith'], 'options');
+  // A verifier built elsewhere carries its own options: one given beside it would be silently dropped.
+  if ('verifier' in verifierOptions)
+    readAdapterOptions(options, BUILT_VERIFIER_OPTIONS, 'options with { verifier } (give the verifier its own in createVerifier())');
   const verifier = 'verifier' in verifierOptions ? verifierOptions.verifier : createVerifier(verifierOptions);
+  if (typeof verifier?.verify !== 'function' || !Array.isArray(verifier.schemes))
+    throw new TypeError('chat-identity: options.verifier must be a verifier made with createVerifier().');
   const say = onceLogger(verifierOptions.logger);
   const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
@@ -352,15 +361,23 @@ export function createGuard(options: GuardOptions = {}) {
       }
       if (!isIssuedResult(attached)) return rejectionFor(undefined);
       // A guarded route of a verifier that takes tokens challenges as `required: true` does (RFC 9110: a 401 carries one).
-      if (!attached.verified) return rejectionFor(attached, verifierOf(attached)?.schemes.includes('jwt') === true);
+      const bearer = verifierOf(attached)?.schemes.includes('jwt') === true;
+      if (!attached.verified) return rejectionFor(attached, bearer);
       if (schemes && !schemes.includes(attached.scheme))
-        return new IdentityError({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' });
+        return unmet({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' }, bearer);
       if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) {
-        return new IdentityError({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' });
+        return unmet({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' }, bearer);
       }
       return undefined;
     },
   };
+}
+
+/** A verified result the route's demands refuse: its 401, challenged as any other of a bearer verifier. */
+function unmet(failure: IdentityFailure, bearer: boolean): IdentityError {
+  const error = new IdentityError(failure);
+  if (bearer) error.headers['WWW-Authenticate'] = bearerChallenge(error, false);
+  return error;
 }
 
 /**

@@ -141,13 +141,10 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
  * ```
  */
 export async function verifyRequest(request: Request, options: VerifyRequestOptions): Promise<RequestIdentity> {
+  readVerifyRequestOptions(options);
   const { verifier, ip, requireVerified, bodyLimit = 1024 * 1024 } = options;
   let check = checks.get(verifier);
-  if (!check) {
-    if (typeof verifier?.verify !== 'function')
-      throw new TypeError('chat-identity: verifyRequest() needs { verifier }, made once with createVerifier().');
-    checks.set(verifier, (check = createRequestCheck({ verifier })));
-  }
+  if (!check) checks.set(verifier, (check = createRequestCheck({ verifier })));
   const body = 'body' in options ? options.body : await readJson(request, bodyLimit);
   const { result, rejection, headers } = await check.check(plainRequest(request, body, ip), BODY_HINT);
   const refused =
@@ -156,6 +153,36 @@ export async function verifyRequest(request: Request, options: VerifyRequestOpti
   // As the other adapters answer a guarded route: with the session headers the verification set.
   for (const [name, value] of Object.entries(headers)) refused.headers[name] ??= value;
   return { result, rejection: refused, headers };
+}
+
+const VERIFY_REQUEST_OPTIONS = ['verifier', 'body', 'ip', 'requireVerified', 'bodyLimit'];
+
+/**
+ * Checked on every call, as there is no construction step to check them once (a few keys: tens of
+ * nanoseconds): a misspelt `requireVerified` would let every request through, a `bodyLimit` of '1mb'
+ * read any body whole.
+ */
+function readVerifyRequestOptions(options: VerifyRequestOptions): void {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('chat-identity: verifyRequest(request, options) needs { verifier }, made once with createVerifier().');
+  if (typeof options.verifier?.verify !== 'function')
+    throw new TypeError('chat-identity: verifyRequest() needs { verifier }, made once with createVerifier().');
+  for (const key in options) {
+    if (!VERIFY_REQUEST_OPTIONS.includes(key))
+      throw new TypeError(
+        `chat-identity: verifyRequest() has no option ${JSON.stringify(key)}; valid: ${VERIFY_REQUEST_OPTIONS.join(', ')}.`,
+      );
+  }
+  const { ip, requireVerified, bodyLimit } = options;
+  if (bodyLimit !== undefined && !(typeof bodyLimit === 'number' && Number.isSafeInteger(bodyLimit) && bodyLimit > 0))
+    throw new TypeError('chat-identity: verifyRequest() bodyLimit must be a whole number of bytes, more than 0.');
+  if (ip !== undefined && typeof ip !== 'string') throw new TypeError('chat-identity: verifyRequest() ip must be a string or undefined.');
+  if (
+    requireVerified !== undefined &&
+    typeof requireVerified !== 'boolean' &&
+    (requireVerified === null || typeof requireVerified !== 'object')
+  )
+    throw new TypeError('chat-identity: verifyRequest() requireVerified must be true, false or { schemes, fields }.');
 }
 
 /**
@@ -255,6 +282,8 @@ async function jsonOf(c: Context): Promise<unknown> {
  */
 export function identityVerification(options: HonoIdentityOptions): MiddlewareHandler<IdentityEnv> {
   const { ip, ...checkOptions } = options ?? ({} as HonoIdentityOptions);
+  if (ip !== undefined && typeof ip !== 'function')
+    throw new TypeError("chat-identity: options.ip must be a function of Hono's context, e.g. (c) => getConnInfo(c).remote.address.");
   const identity = createRequestCheck(checkOptions);
   return async (c, next) => {
     const plain = plainRequest(c.req.raw, await jsonOf(c), ip?.(c), () => c.req.param());

@@ -78,7 +78,10 @@ interface StrategyActions {
  */
 export class IdentityStrategy extends CustomStrategy {
   constructor(options: IdentityStrategyOptions) {
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('chat-identity: new IdentityStrategy(options) needs the verifier options (scheme, keys).');
     const { name = 'chat-identity', rejectWith = 'response', ...verifierOptions } = options;
+    if (typeof name !== 'string' || name === '') throw new TypeError('chat-identity: the strategy name must be a non-empty string.');
     if (!['response', 'error', 'fail'].includes(rejectWith))
       throw new TypeError("chat-identity: rejectWith must be 'response', 'error' or 'fail'.");
     const identity = createRequestCheck({ ...verifierOptions, required: verifierOptions.required ?? true });

@@ -75,7 +75,7 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   refuseUnknown(options, VERIFIER_OPTIONS, 'options');
   const schemes = readSchemes(options);
   const now = readFunction(options.now, 'now') ?? Date.now;
-  const logger = options.logger ?? console;
+  const logger = readLogger(options.logger);
   const allowTestKeys = readBoolean(options.allowTestKeys, 'allowTestKeys') ?? true;
   if (options.rateLimit !== undefined && options.rateLimit !== false)
     refuseUnknown(options.rateLimit, RATE_LIMIT_OPTIONS, 'options.rateLimit');
@@ -203,6 +203,14 @@ function readRequired(value: unknown): RequiredMode {
   throw new TypeError(
     `chat-identity: options.required must be true or false, or 'report' (let everything through, counting what would be refused).`,
   );
+}
+
+/** The logger, checked here: one that cannot log would fail the first request that needs it. */
+function readLogger(value: Logger | undefined): Logger {
+  if (value === undefined) return console;
+  if (typeof value?.error !== 'function' || typeof value.warn !== 'function')
+    throw new TypeError('chat-identity: options.logger must have warn() and error() functions (console, pino and winston do).');
+  return value;
 }
 
 /** `stats`: `false`, or a count `identityStats()` made (a look-alike cannot be counted into). */

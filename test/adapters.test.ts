@@ -14,9 +14,9 @@ import * as forExpress from '../adapters/express.js';
 import * as forFastify from '../adapters/fastify.js';
 import * as forKoa from '../adapters/koa.js';
 import { IdentityStrategy } from '../adapters/passport.js';
-import type { MiddlewareOptions } from '../adapters/adapter.js';
-import { IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/index.js';
-import { LIVE_KEY, frozenClock } from './helpers.js';
+import { createRequestCheck, type MiddlewareOptions } from '../adapters/adapter.js';
+import { createVerifier, IdentityError, signJwt, signUserHash, signVisitorHash } from '../src/index.js';
+import { LIVE_KEY, SECOND_SCHEME_KEY, frozenClock } from './helpers.js';
 import { ADAPTERS, buildApp, inject } from './support/apps.js';
 import { forged, options, quiet, valid } from './support/middleware.js';
 
@@ -147,6 +147,30 @@ describe('misconfiguration is said once, and fails closed', () => {
     expect(() => forExpress.requireVerified({ schems: ['jwt'] } as object)).toThrow(/no option "schems"; valid: .*schemes/);
   });
 
+  it('a logger that cannot log is refused when the middleware or guard is built, not by the first request that logs', () => {
+    for (const logger of [{}, 'console', { error() {} }, null]) {
+      const withLogger = options({ logger: logger as never });
+      expect(() => forExpress.identityVerification(withLogger)).toThrow(/logger must have warn\(\) and error\(\)/);
+      expect(() => forKoa.identityVerification(withLogger)).toThrow(/logger must have warn\(\) and error\(\)/);
+      expect(() => new IdentityStrategy(withLogger)).toThrow(/logger must have warn\(\) and error\(\)/);
+      expect(() => forExpress.requireVerified({ logger: logger as never })).toThrow(/logger must have warn\(\) and error\(\)/);
+    }
+  });
+
+  it('options beside a built verifier are refused, not dropped (required: true would be ignored)', () => {
+    const verifier = createVerifier(options());
+    expect(() => createRequestCheck({ verifier, required: true } as never)).toThrow(
+      /no option "required"; valid: verifier, logger, rejectWith/,
+    );
+    expect(() => createRequestCheck({ verifier: {} } as never)).toThrow(/options.verifier must be a verifier made with createVerifier\(\)/);
+    expect(createRequestCheck({ verifier, rejectWith: 'error', logger: quiet() }).rejectWith).toBe('error');
+  });
+
+  it('a Passport strategy without options, or with a name that is not a string, is refused with a clear message', () => {
+    expect(() => new IdentityStrategy(undefined as never)).toThrow(/new IdentityStrategy\(options\) needs the verifier options/);
+    expect(() => new IdentityStrategy({ ...options(), name: 5 } as never)).toThrow(/strategy name must be a non-empty string/);
+  });
+
   it('no keys configured: refused when the middleware is built, in every adapter', () => {
     const noKeys = { scheme: 'user-hash', keys: [] } as MiddlewareOptions;
     expect(() => forExpress.identityVerification(noKeys)).toThrow(/keys/);
@@ -201,6 +225,28 @@ describe('bearer tokens are refused as RFC 6750 describes: WWW-Authenticate', ()
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
   });
+  it.each(ADAPTERS.filter((name) => name !== 'passport'))(
+    '%s: a verified proof a requireVerified({ schemes }) or ({ fields }) route refuses gets the challenge too (RFC 9110: a 401 carries one)',
+    async (name) => {
+      const both = options({ scheme: ['jwt', 'user-hash'], keys: { jwt: [LIVE_KEY], 'user-hash': [SECOND_SCHEME_KEY] } });
+      const json = { 'content-type': 'application/json' };
+      const jwtOnly = buildApp(name, both, { guard: { schemes: ['jwt'] } }).handler;
+      const userHash = JSON.stringify({ user_id: 'u1', user_hash: signUserHash('u1', SECOND_SCHEME_KEY) });
+      const refused = await inject(jwtOnly, { headers: json, body: userHash });
+      expect([refused.status, (refused.body as { code: string }).code]).toEqual([401, 'MISSING_IDENTITY']);
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
+
+      const withEmail = buildApp(name, both, { guard: { fields: ['email'] } }).handler;
+      const bearer = (claims: Record<string, string>) => ({
+        ...json,
+        authorization: `Bearer ${signJwt(claims, LIVE_KEY, { now: frozenClock })}`,
+      });
+      const noEmail = await inject(withEmail, { headers: bearer({ externalId: 'u1' }), body: '{}' });
+      expect([noEmail.status, (noEmail.body as { code: string }).code]).toEqual([401, 'MISSING_REQUIRED_FIELD']);
+      expect(noEmail.headers['www-authenticate']).toBe('Bearer realm="chat-identity"');
+      expect((await inject(withEmail, { headers: bearer({ externalId: 'u1', email: 'a@example.com' }), body: '{}' })).status).toBe(200);
+    },
+  );
   it('a verifier that takes no tokens adds no challenge', async () => {
     const app = express()
       .use(express.json())

@@ -121,6 +121,26 @@ describe('a Next.js-style route handler: POST(request), no framework', () => {
     await expect(verifyRequest(post(valid), {} as never)).rejects.toThrow(/needs \{ verifier \}/);
   });
 
+  it('verifyRequest options are checked on every call: a misspelt requireVerified or a bodyLimit of "1mb" is refused, not ignored', async () => {
+    const verifier = verifierWith();
+    const refused = async (options: object) => verifyRequest(post(forged), { verifier, ...options } as never);
+    await expect(refused({ requireVerifed: true })).rejects.toThrow(
+      /no option "requireVerifed"; valid: verifier, body, ip, requireVerified, bodyLimit/,
+    );
+    await expect(refused({ bodyLimit: '1mb' })).rejects.toThrow(/bodyLimit must be a whole number of bytes/);
+    await expect(refused({ bodyLimit: 0 })).rejects.toThrow(/bodyLimit must be a whole number of bytes/);
+    await expect(refused({ ip: 5 })).rejects.toThrow(/ip must be a string/);
+    await expect(refused({ requireVerified: 'yes' })).rejects.toThrow(/requireVerified must be true, false or \{ schemes, fields \}/);
+    await expect(verifyRequest(post(valid), null as never)).rejects.toThrow(/needs \{ verifier \}/);
+    expect((await refused({ requireVerified: true, bodyLimit: 4096, ip: '192.0.2.1' })).rejection?.code).toBe('INVALID_SIGNATURE');
+  });
+
+  it("Hono: an ip option that is not a function is refused when the middleware is built, not by every request's 500", () => {
+    expect(() => identityVerification({ ...options(), ip: '192.0.2.1' } as never)).toThrow(
+      /options.ip must be a function of Hono's context/,
+    );
+  });
+
   it('session headers: on Response.json, and on a response whose headers cannot change (a copy)', async () => {
     const sessions = verifierWith({ session: { keys: [SESSION_KEY] } });
     const { headers } = await verifyRequest(post(valid), { verifier: sessions });

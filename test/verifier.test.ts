@@ -351,6 +351,8 @@ describe('createVerifier: misspelt options are refused, naming the closest valid
     [{ keys: [{ secret: LIVE_KEY, expiresAT: 1 }] }, /options.keys\[0\] has no option "expiresAT"; did you mean "expiresAt"/],
     [{ zzzzzz: 1 }, /options has no option "zzzzzz"\. Valid: scheme, keys/],
     [{ required: 'yes' }, /options.required must be true or false/],
+    [{ logger: {} }, /options.logger must have warn\(\) and error\(\) functions/],
+    [{ logger: { warn() {} } }, /options.logger must have warn\(\) and error\(\) functions/],
   ])('%j', (extra, message) => {
     expect(() => createVerifier({ scheme: 'user-hash', keys: [LIVE_KEY], ...(extra as object) })).toThrow(message);
   });

@@ -28,7 +28,7 @@ import * as fastifyAdapter from '../../adapters/fastify.js';
 import * as fetchAdapter from '../../adapters/fetch.js';
 import * as koaAdapter from '../../adapters/koa.js';
 import { IdentityStrategy, endSession as endPassportSession } from '../../adapters/passport.js';
-import type { MiddlewareOptions } from '../../adapters/adapter.js';
+import type { GuardOptions, MiddlewareOptions } from '../../adapters/adapter.js';
 import { createVerifier } from '../../src/index.js';
 
 export const ADAPTERS = ['express 4', 'express 5', 'koa 2', 'koa 3', 'passport', 'fastify 4', 'fastify 5', 'fetch', 'hono'] as const;
@@ -41,8 +41,15 @@ export interface AppSettings {
    * bodyLimit 1 MiB, the fetch adapter's bodyLimit 1 MiB, Hono's bodyLimit middleware 1 MiB as documented).
    */
   limit?: string;
-  /** Guard the route with requireVerified() (Passport: required). */
-  guard?: boolean;
+  /** Guard the route with requireVerified() (Passport: required), with these demands when given (not Passport: it has none). */
+  guard?: boolean | GuardDemands;
+}
+
+export type GuardDemands = Pick<GuardOptions, 'schemes' | 'fields'>;
+
+/** The guard's options in an app: the suite's logger, and the demands the settings give. */
+function guardOptions(options: MiddlewareOptions, settings: AppSettings): GuardOptions {
+  return { logger: options.logger, ...(typeof settings.guard === 'object' && settings.guard) };
 }
 
 export interface BuiltApp {
@@ -56,7 +63,7 @@ function expressApp(createApp: typeof express5, options: MiddlewareOptions, sett
   const app = createApp();
   app.use(createApp.json(settings.limit ? { limit: settings.limit } : undefined));
   app.use(expressAdapter.identityVerification(options));
-  const guard = settings.guard ? [expressAdapter.requireVerified({ logger: options.logger })] : [];
+  const guard = settings.guard ? [expressAdapter.requireVerified(guardOptions(options, settings))] : [];
   app.post('/chat', ...guard, (req: express5.Request, res: express5.Response) => {
     res.json({ identity: req.identity });
   });
@@ -79,7 +86,7 @@ function koaApp(Koa: typeof Koa3, options: MiddlewareOptions, settings: AppSetti
   app.on('error', (err: unknown) => errors.push(err));
   app.use(bodyParser(settings.limit ? { jsonLimit: settings.limit } : undefined));
   app.use(koaAdapter.identityVerification(options));
-  if (settings.guard) app.use(koaAdapter.requireVerified({ logger: options.logger }));
+  if (settings.guard) app.use(koaAdapter.requireVerified(guardOptions(options, settings)));
   app.use(async (ctx) => {
     if (ctx.method === 'POST' && ctx.path === '/chat') ctx.body = { identity: ctx.state.identity };
     if (ctx.method === 'POST' && ctx.path === '/logout') ctx.body = { ended: await koaAdapter.endSession(ctx) };
@@ -92,6 +99,7 @@ function passportApp(options: MiddlewareOptions, settings: AppSettings): BuiltAp
   const app = express5();
   const authenticator = new passport.Passport();
   // The strategy requires by default; a case's own setting ('report' included) stands, and a guard requires.
+  if (typeof settings.guard === 'object') throw new Error('a Passport strategy has no route demands (schemes, fields)');
   authenticator.use(new IdentityStrategy({ ...options, required: settings.guard === true ? true : (options.required ?? false) }));
   app.use(express5.json(settings.limit ? { limit: settings.limit } : undefined));
   app.use(authenticator.initialize());
@@ -150,7 +158,7 @@ function fastifyApp(createApp: typeof Fastify5, options: MiddlewareOptions, sett
   // Records what reached Fastify's error handling, which then answers as it always does.
   app.addHook('onError', async (_request, _reply, error) => void errors.push(error));
   app.register(fastifyAdapter.identityVerification, options);
-  const guard = settings.guard ? { preHandler: fastifyAdapter.requireVerified({ logger: options.logger }) } : {};
+  const guard = settings.guard ? { preHandler: fastifyAdapter.requireVerified(guardOptions(options, settings)) } : {};
   app.post('/chat', guard, async (request) => ({ identity: request.identity }));
   // A logout: ends the request's session (docs/sessions.md).
   app.post('/logout', guard, async (request, reply) => ({ ended: await fastifyAdapter.endSession(request, reply) }));
@@ -212,7 +220,7 @@ function honoApp(options: MiddlewareOptions, settings: AppSettings): BuiltApp {
   app.use(bodyLimit({ maxSize: bytesOf(settings.limit ?? '1mb') }));
   app.use(fetchAdapter.identityVerification({ ...options, ip: (c) => getConnInfo(c).remote.address }));
   const guard: MiddlewareHandler<fetchAdapter.IdentityEnv> = settings.guard
-    ? fetchAdapter.requireVerified({ logger: options.logger })
+    ? fetchAdapter.requireVerified(guardOptions(options, settings))
     : (_c, next) => next();
   app.post('/chat', guard, (c) => c.json({ identity: c.get('identity') }));
   app.post('/logout', guard, async (c) => c.json({ ended: await fetchAdapter.endSession(c) }));
