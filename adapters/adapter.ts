@@ -273,9 +273,16 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   const say = onceLogger(verifierOptions.logger);
   const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
-  const answer = (result: IdentityResult, request: VerifyRequest, bodyParserHint: string): CheckedRequest => {
+  const answer = (result: IdentityResult, request: VerifyRequest, bodyParserHint: string | undefined): CheckedRequest => {
     // Said only when no proof was found and the body it might have been in was never parsed.
-    if (readsBody && !result.verified && result.scheme === undefined && result.via === undefined && hasUnparsedJsonBody(request)) {
+    if (
+      bodyParserHint !== undefined &&
+      readsBody &&
+      !result.verified &&
+      result.scheme === undefined &&
+      result.via === undefined &&
+      hasUnparsedJsonBody(request)
+    ) {
       say(
         'body',
         `a JSON request body arrived unparsed, so the identity in it cannot be read (the request is treated as carrying none). ${bodyParserHint}`,
@@ -287,7 +294,7 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
     return rejection ? { result, rejection, headers } : { result, headers };
   };
   /** `check`, answering without a promise when the verifier needed none (the adapters' own path). */
-  const checkNow = (request: VerifyRequest, bodyParserHint: string): CheckedRequest | Promise<CheckedRequest> => {
+  const checkNow = (request: VerifyRequest, bodyParserHint: string | undefined): CheckedRequest | Promise<CheckedRequest> => {
     const result = verifyNow(verifier, request);
     if (result instanceof Promise) return result.then((settled) => answer(settled, request, bodyParserHint));
     return answer(result, request, bodyParserHint);
@@ -297,11 +304,12 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
     /** The verifier, for `endSessions(tenant)` and the like. */
     verifier,
     /**
-     * Verifies `request`; `bodyParserHint` says how to add the body parser this framework needs.
+     * Verifies `request`; `bodyParserHint` says how to add the body parser this framework needs
+     * (undefined: the body was read and is the client's broken JSON, nothing for the app to fix).
      * `headers` go on the response when it is not rejected (a session issued, renewed or ended);
      * a rejection carries them already.
      */
-    async check(request: VerifyRequest, bodyParserHint: string): Promise<CheckedRequest> {
+    async check(request: VerifyRequest, bodyParserHint: string | undefined): Promise<CheckedRequest> {
       return checkNow(request, bodyParserHint);
     },
     checkNow,

@@ -89,6 +89,11 @@ export type IdentityEnv = { Variables: { identity: IdentityResult } };
 export type HonoIdentityOptions = MiddlewareOptions & { ip?: (c: Context) => string | undefined };
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\b/i;
+/**
+ * A JSON body the client sent broken: no proof is in it, and nothing for the app to fix, so the
+ * unparsed-body warning (meant for an app that skipped its parser) is not said for it.
+ */
+const MALFORMED = Symbol('malformed JSON');
 const BODY_HINT = 'Pass the parsed body (verifyRequest(request, { verifier, body })), or raise bodyLimit.';
 const MIDDLEWARE_HINT = 'Add app.use(identityVerification(options)) before the routes it guards.';
 const checks = new WeakMap<Verifier, ReturnType<typeof createRequestCheck>>();
@@ -111,7 +116,7 @@ function plainRequest(request: Request, body: unknown, ip: string | undefined, p
   };
 }
 
-/** The JSON body of a clone, at most `limit` bytes; undefined when there is none, or it is longer, or not JSON. */
+/** The JSON body of a clone, at most `limit` bytes; undefined when there is none, or it is longer; MALFORMED when it is not JSON. */
 async function readJson(request: Request, limit: number): Promise<unknown> {
   if (!request.body || request.bodyUsed || !JSON_TYPE.test(request.headers.get('content-type') ?? '')) return undefined;
   if (Number(request.headers.get('content-length')) > limit) return undefined;
@@ -127,7 +132,7 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    return undefined;
+    return MALFORMED;
   }
 }
 
@@ -145,8 +150,9 @@ export async function verifyRequest(request: Request, options: VerifyRequestOpti
   const { verifier, ip, requireVerified, bodyLimit = 1024 * 1024 } = options;
   let check = checks.get(verifier);
   if (!check) checks.set(verifier, (check = createRequestCheck({ verifier })));
-  const body = 'body' in options ? options.body : await readJson(request, bodyLimit);
-  const { result, rejection, headers } = await check.check(plainRequest(request, body, ip), BODY_HINT);
+  const read = 'body' in options ? options.body : await readJson(request, bodyLimit);
+  const body = read === MALFORMED ? undefined : read;
+  const { result, rejection, headers } = await check.check(plainRequest(request, body, ip), read === MALFORMED ? undefined : BODY_HINT);
   const refused =
     rejection ?? (requireVerified ? createGuard(requireVerified === true ? {} : requireVerified).check(result, '') : undefined);
   if (!refused) return { result, headers };
@@ -268,7 +274,7 @@ function deliver(error: IdentityError, rejectWith: 'response' | 'error'): Respon
 /** A JSON body through Hono's own reader (`c.req.json()`, which keeps it for the app), or undefined. */
 async function jsonOf(c: Context): Promise<unknown> {
   if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) return undefined;
-  return c.req.json().catch(() => undefined);
+  return c.req.json().catch(() => MALFORMED);
 }
 
 /**
@@ -286,8 +292,9 @@ export function identityVerification(options: HonoIdentityOptions): MiddlewareHa
     throw new TypeError("chat-identity: options.ip must be a function of Hono's context, e.g. (c) => getConnInfo(c).remote.address.");
   const identity = createRequestCheck(checkOptions);
   return async (c, next) => {
-    const plain = plainRequest(c.req.raw, await jsonOf(c), ip?.(c), () => c.req.param());
-    const checked = identity.checkNow(plain, 'Send the body as application/json.');
+    const read = await jsonOf(c);
+    const plain = plainRequest(c.req.raw, read === MALFORMED ? undefined : read, ip?.(c), () => c.req.param());
+    const checked = identity.checkNow(plain, read === MALFORMED ? undefined : 'Send the body as application/json.');
     const { result, rejection, headers } = checked instanceof Promise ? await checked : checked;
     c.set('identity', result);
     if (rejection) return deliver(rejection, identity.rejectWith);

@@ -10,7 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   endSession,
   identityOf,
@@ -133,6 +133,27 @@ describe('a Next.js-style route handler: POST(request), no framework', () => {
     await expect(refused({ requireVerified: 'yes' })).rejects.toThrow(/requireVerified must be true, false or \{ schemes, fields \}/);
     await expect(verifyRequest(post(valid), null as never)).rejects.toThrow(/needs \{ verifier \}/);
     expect((await refused({ requireVerified: true, bodyLimit: 4096, ip: '192.0.2.1' })).rejection?.code).toBe('INVALID_SIGNATURE');
+  });
+
+  it('a broken JSON body is the client\'s, not an app without a parser: no proof, and not said as "arrived unparsed" (a consumed body still is)', async () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      // As a server hands a request on: its length announced (the Request constructor announces none).
+      const announced = (text: string) => post(text, { 'content-type': 'application/json', 'content-length': String(text.length) });
+      const broken = () => announced('{"user_id": "u1", broken');
+      expect((await verifyRequest(broken(), { verifier: verifierWith() })).result).toEqual({ verified: false });
+      const logger = quiet();
+      const app = new Hono<IdentityEnv>().use(identityVerification(options({ logger })));
+      app.post('/api/chat', (c) => c.json(c.get('identity')));
+      expect(await (await app.request(broken())).json()).toEqual({ verified: false });
+      expect([said.mock.calls, logger.error.mock.calls]).toEqual([[], []]);
+      const consumed = announced(JSON.stringify(valid));
+      await consumed.text();
+      await verifyRequest(consumed, { verifier: verifierWith() });
+      expect(said).toHaveBeenCalledWith(expect.stringMatching(/arrived unparsed/));
+    } finally {
+      said.mockRestore();
+    }
   });
 
   it("Hono: an ip option that is not a function is refused when the middleware is built, not by every request's 500", () => {
