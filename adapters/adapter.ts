@@ -369,12 +369,11 @@ export function createGuard(options: GuardOptions = {}) {
       }
       if (!isIssuedResult(attached)) return rejectionFor(undefined);
       // A guarded route of a verifier that takes tokens challenges as `required: true` does (RFC 9110: a 401 carries one).
-      const bearer = verifierOf(attached)?.schemes.includes('jwt') === true;
-      if (!attached.verified) return rejectionFor(attached, bearer);
+      if (!attached.verified) return rejectionFor(attached, takesTokens(attached));
       if (schemes && !schemes.includes(attached.scheme))
-        return unmet({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' }, bearer);
+        return unmet({ code: 'MISSING_IDENTITY', message: 'No identity proof was presented.' }, attached);
       if (fields && !fields.every((field) => attached.contact.verifiedFields.includes(field))) {
-        return unmet({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' }, bearer);
+        return unmet({ code: 'MISSING_REQUIRED_FIELD', message: 'The identity proof lacks a required field.' }, attached);
       }
       return undefined;
     },
@@ -382,11 +381,14 @@ export function createGuard(options: GuardOptions = {}) {
 }
 
 /** A verified result the route's demands refuse: its 401, challenged as any other of a bearer verifier. */
-function unmet(failure: IdentityFailure, bearer: boolean): IdentityError {
+function unmet(failure: IdentityFailure, attached: IdentityResult): IdentityError {
   const error = new IdentityError(failure);
-  if (bearer) error.headers['WWW-Authenticate'] = bearerChallenge(error, false);
+  if (takesTokens(attached)) error.headers['WWW-Authenticate'] = bearerChallenge(error, false);
   return error;
 }
+
+/** The result's verifier takes bearer tokens: its 401s carry a challenge. Asked only of a refusal. */
+const takesTokens = (attached: IdentityResult): boolean => verifierOf(attached)?.schemes.includes('jwt') === true;
 
 /**
  * The verified identity a guard let through, typed: what a guarded handler reads. Fails closed:
