@@ -31,7 +31,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fingerprint, noteAcrossVerifiers, SecretSchemes } from './keyFingerprint.js';
 import { refuseUnknown } from './config.js';
-import { publicSigningKey, readKeySet, type KeySetInfo } from './jwks/keySet.js';
+import { describeSetAside, publicSigningKey, readKeySet, type KeySetInfo } from './jwks/keySet.js';
 import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS, readPublicKey } from './jwks/publicKey.js';
 import { readJwksUrl, RemoteKeySet, type JwksSource } from './jwks/remote.js';
 import { reject, Rejection } from './rejection.js';
@@ -281,10 +281,8 @@ function localSet(spec: JwksInput, where: string): SigningKey[] {
   const read = readKeySet(spec.jwks, { alg: spec.alg, test: spec.test ?? false, url: undefined });
   if ('problem' in read) throw new TypeError(`${PREFIX}${where}.jwks is not a JSON Web Key Set: ${read.problem}.`);
   if (read.keys.length === 0) {
-    const why = read.info.setAside.map(
-      (aside) => `${aside.kid === undefined ? 'a key' : `kid ${JSON.stringify(aside.kid)}`}: ${aside.problem}`,
-    );
-    throw new TypeError(`${PREFIX}${where}.jwks has no key that can verify tokens${why.length ? ` (${why.join('; ')})` : ''}.`);
+    const why = describeSetAside(read.info.setAside);
+    throw new TypeError(`${PREFIX}${where}.jwks has no key that can verify tokens${why ? ` (${why})` : ''}.`);
   }
   return read.keys;
 }
@@ -488,7 +486,8 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
         source,
         sets.map((set) => set.keys),
       );
-      if (kid === undefined || made.kids.has(kid)) return made.keys;
+      // An empty set (the site's word that no key verifies) goes on to say so, not "no keys configured".
+      if (made.keys.keys.length > 0 && (kid === undefined || made.kids.has(kid))) return made.keys;
     }
     return fetched(source, sets, kid, at);
   }
@@ -507,7 +506,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
         'KEY_UNAVAILABLE',
         failing
           ? `The JWKS at ${failing.label} could not be fetched (${failing.failure}).`
-          : `The JWKS at ${sets[0]!.label} holds no usable key.`,
+          : `The JWKS at ${sets[0]!.label} holds no key: the site publishes an empty set.`,
       );
     }
     return made.keys;

@@ -407,7 +407,12 @@ describe('the site down, slow, or serving garbage', () => {
     ['HTML', '<html>oops</html>', /not JSON/],
     ['JSON that is not a set', { keys: 'none' }, /not a JSON Web Key Set/],
     ['a set of more than 100 keys', { keys: Array.from({ length: 101 }, () => SITE.jwk) }, /101 keys; at most 100/],
-    ['a set with no usable key', { keys: [withoutMembers(keyPair('RS256', 'r').jwk, 'alg')] }, /holds no usable key/],
+    [
+      'a set with no usable key',
+      { keys: [withoutMembers(keyPair('RS256', 'r').jwk, 'alg')] },
+      /no key of the set is usable \(kid "r": an RSA key/,
+    ],
+    ['an empty set', { keys: [] }, /holds no key: the site publishes an empty set/],
     ['a redirect', '', /HTTP 302 \(a redirect, never followed\)/],
     ['a 500', 'boom', /HTTP 500/],
   ])('%s: KEY_UNAVAILABLE, with the reason in the hint', async (name, body, hint) => {
@@ -434,6 +439,39 @@ describe('the site down, slow, or serving garbage', () => {
     expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');
     const strict = verifierFor({ keys: [{ jwks: { url: site.url, maxBytes: 64 } }] });
     expect(await outcome(strict, tokenNow(SITE))).toBe('KEY_UNAVAILABLE');
+  });
+
+  it('a set whose every member is set aside is a failed fetch: the last good set verifies, and the fixed set is fetched 5 s on', async () => {
+    site.serve(jwksOf(SITE), { headers: { 'cache-control': 'max-age=300' } });
+    const verifier = verifierFor();
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');
+    site.serve({ keys: [withoutMembers(keyPair('RS256', 'site-2026-02').jwk, 'alg')] });
+    advance(301);
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01'); // stale, not the broken set
+    expect(said.join('\n')).toMatch(/no key of the set is usable \(kid "site-2026-02": an RSA key of 2048 bits without alg/);
+    site.serve(jwksOf(SITE, NEXT), { headers: { 'cache-control': 'max-age=300' } });
+    advance(4.999);
+    expect(await outcome(verifier, tokenNow(NEXT))).toBe('INVALID_SIGNATURE'); // within the cooldown, before the retry
+    expect(site.fetches).toBe(2);
+    advance(0.001);
+    expect(await outcome(verifier, tokenNow(NEXT))).toBe('verified site-2026-02');
+    expect(site.fetches).toBe(3);
+  });
+
+  it('an empty set after a good one is the site saying no key verifies: it is kept, and requests fail closed', async () => {
+    site.serve(jwksOf(SITE), { headers: { 'cache-control': 'max-age=300' } });
+    const verifier = verifierFor({ diagnostics: true });
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');
+    site.serve({ keys: [] });
+    advance(301);
+    for (let i = 0; i < 2; i++) {
+      expect(
+        await verifier.verify({ headers: { authorization: `Bearer ${tokenNow(SITE, { externalId: 'u1' }, { alg: 'ES256' })}` } }),
+      ).toMatchObject({
+        error: { code: 'KEY_UNAVAILABLE', hint: expect.stringMatching(/holds no key: the site publishes an empty set/) },
+      });
+    }
+    expect(site.fetches).toBe(2);
   });
 
   it('garbage after a good set: the good set keeps verifying (stale), said once', async () => {

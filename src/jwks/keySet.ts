@@ -74,6 +74,11 @@ export function readKeySet(document: unknown, options: SetOptions): { keys: Sign
   return { keys, info };
 }
 
+/** The members set aside, in words for the log and the hint: `kid "old": an RSA key of 1024 bits: ...; a key: ...`. */
+export function describeSetAside(setAside: readonly SetAside[]): string {
+  return setAside.map((aside) => `${aside.kid === undefined ? 'a key' : `kid ${JSON.stringify(aside.kid)}`}: ${aside.problem}`).join('; ');
+}
+
 /** A public key as the key ring holds it. */
 export function publicSigningKey(
   key: PublicKey,

@@ -11,6 +11,9 @@
  *   request fetches it again and waits for it (concurrent requests share the one fetch).
  * - A token whose kid no key of the set has makes it fetch again, unless the last fetch was
  *   within `cooldown`: a flood of made-up kids costs the site one fetch per cooldown.
+ * - A set whose members are all set aside (an RSA key without `alg`) is a failed fetch: the site
+ *   broke its set, and the last good one is better than none. A set with no members at all is the
+ *   site's word that no key verifies: it is kept, and requests fail closed.
  * - When a fetch fails, the last good set keeps verifying for `staleFor` past its expiry, while
  *   the URL is retried in the background every FAILED_FETCH_RETRY; with no good set, requests fail
  *   closed (KEY_UNAVAILABLE) and wait FAILED_FETCH_RETRY for the next try.
@@ -29,8 +32,8 @@
  */
 import type { SigningKey } from '../keyRing.js';
 import type { JwksUrl, PublicKeyAlgorithm } from '../types.js';
-import { describeFailure, limitedFetch, type FetchedResponse } from './fetch.js';
-import { readKeySet, type FetchState, type KeySetInfo } from './keySet.js';
+import { describeFailure, JwksFetchError, limitedFetch, type FetchedResponse } from './fetch.js';
+import { describeSetAside, readKeySet, type FetchState, type KeySetInfo } from './keySet.js';
 
 /** Milliseconds before a failed fetch is tried again. */
 export const FAILED_FETCH_RETRY = 5_000;
@@ -213,6 +216,8 @@ export class RemoteKeySet implements FetchState {
       const document = await this.#download();
       const read = readKeySet(document, { alg, test, url: this.label, fetched: this });
       if ('problem' in read) throw new Error(`the set is malformed: ${read.problem}`);
+      if (read.keys.length === 0 && read.info.setAside.length > 0)
+        throw new JwksFetchError(`no key of the set is usable (${describeSetAside(read.info.setAside)})`);
       if (generation !== this.#generation) return;
       const at = now();
       this.keys = read.keys;
@@ -229,7 +234,7 @@ export class RemoteKeySet implements FetchState {
         );
       }
       if (read.keys.length === 0)
-        say(`jwks-empty ${this.label}`, `the JWKS at ${this.label} holds no usable key; requests needing it fail with KEY_UNAVAILABLE.`);
+        say(`jwks-empty ${this.label}`, `the JWKS at ${this.label} holds no key; requests needing it fail with KEY_UNAVAILABLE.`);
     } catch (error) {
       if (generation !== this.#generation) return;
       this.failure = describeFailure(error, this.#settings);
