@@ -17,7 +17,7 @@ import { describeFailure, limitedFetch, type FetchedResponse } from '../src/jwks
 import { MAX_SET_KEYS } from '../src/jwks/keySet.js';
 import { describeKey, readPublicKey } from '../src/jwks/publicKey.js';
 import { JWKS_DEFAULTS, maxAgeOf, readJwksUrl } from '../src/jwks/remote.js';
-import { MAX_UNNAMED_PUBLIC_KEYS } from '../src/schemes/jwt/keySelection.js';
+import { MAX_PUBLIC_KEY_TRIES } from '../src/schemes/jwt/keySelection.js';
 import type { PublicJwk, PublicKeyAlgorithm } from '../src/index.js';
 
 export interface GeneratedKeyPair {
@@ -156,9 +156,9 @@ function readMembers(document: unknown, report: JwksReport): void {
   const usable = report.keys.filter((key) => key.usable);
   if (usable.length === 0) report.problems.push('no key in it can verify tokens');
   const unnamed = usable.filter((key) => key.kid === undefined).length;
-  if (unnamed > MAX_UNNAMED_PUBLIC_KEYS) {
+  if (unnamed > MAX_PUBLIC_KEY_TRIES) {
     report.warnings.push(
-      `${unnamed} usable keys have no kid: a token without kid is tried against the first ${MAX_UNNAMED_PUBLIC_KEYS} only`,
+      `${unnamed} usable keys have no kid: a token without kid, or whose kid no key has, is tried against the first ${MAX_PUBLIC_KEY_TRIES} only`,
     );
   }
 }

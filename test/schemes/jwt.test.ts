@@ -5,10 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as jose from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createVerifier, signJwt, type VerifierOptions } from '../../src/index.js';
 import { LIVE_KEY, NOW_SECONDS, PREVIOUS_KEY, TEST_KEY, clockAt, frozenClock, verifierFor } from '../helpers.js';
 import { jwksOf, keyPair, tokenBy, withoutMembers, type TestKeyPair } from '../support/keyPairs.js';
+
+/** crypto.verify calls, counted: each is a public-key try, the cost the kid rules bound. */
+const publicKeyTries = vi.hoisted(() => ({ count: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  const verify = ((...args: Parameters<typeof actual.verify>) => {
+    publicKeyTries.count += 1;
+    return actual.verify(...args);
+  }) as typeof actual.verify;
+  return { ...actual, default: { ...actual, verify }, verify };
+});
 
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 /** Builds a token by hand, so any header or payload can be signed. */
@@ -515,6 +526,18 @@ describe('jwt: the kid selects the key', () => {
     const unknown = tokenBy(second, { externalId: 'u' }, { header: { alg: 'ES256', kid: 'k9' } });
     expect(await codeWith(keys, unknown)).toBe('INVALID_SIGNATURE');
     expect(await codeWith([{ publicKey: first.jwk }, { publicKey: second.pem, alg: 'ES256' }], unknown)).toBe('VERIFIED');
+  });
+
+  it('a made-up kid tries at most four of the keys without one, as a token without kid does', async () => {
+    const unnamed = Array.from({ length: 10 }, (_, i) => keyPair('ES256', `unnamed-${i}`));
+    const keys = [{ jwks: { keys: unnamed.map((pair) => withoutMembers(pair.jwk, 'kid')) } }];
+    const madeUp = (pair: TestKeyPair) => tokenBy(pair, { externalId: 'u' }, { header: { alg: 'ES256', kid: 'made-up' } });
+    expect(await codeWith(keys, madeUp(unnamed[3]!))).toBe('VERIFIED');
+    const verifier = publicVerifier(keys);
+    publicKeyTries.count = 0;
+    const result = await verifier.verify({ headers: { authorization: `Bearer ${madeUp(unnamed[9]!)}` } });
+    expect(result).toMatchObject({ verified: false, error: { code: 'INVALID_SIGNATURE' } });
+    expect(publicKeyTries.count).toBe(4);
   });
 
   it('selects by kid with sessions on too (which relabel the keys they hand the scheme)', async () => {

@@ -6,9 +6,10 @@
  *   keeps verifying tokens whose library adds a kid); with none of those, the token is refused.
  *   (For a fetched JWKS the key ring has already fetched the set again for such a kid, at most
  *   once per cooldown: src/keyRing.ts.)
- * - A token without kid is tried against the keys in order: every secret (an HMAC costs a
- *   microsecond), and at most MAX_UNNAMED_PUBLIC_KEYS public keys of its algorithm (each try is a
- *   public-key operation, tens of microseconds, and a JWKS may hold many keys).
+ * - A token without kid is tried against the keys in order.
+ * - Either way every secret may be tried (an HMAC costs a microsecond), but at most
+ *   MAX_PUBLIC_KEY_TRIES public keys of its algorithm: each try is a public-key operation, tens of
+ *   microseconds, a JWKS may hold many keys, and the kid is the client's to make up.
  * - The ring holds secrets or public keys, never both (src/keyRing.ts). An HMAC token checked
  *   against public keys, or a public-key token against secrets, is refused before any key is
  *   tried: a public key is never an HMAC secret, whatever the header says (RFC 8725 §2.1).
@@ -25,8 +26,8 @@ import { publicKeyVerifies } from '../../signature.js';
 import { findSigningKey, type SchemeSettings } from '../scheme.js';
 import type { JwtProof } from './index.js';
 
-/** Public keys tried, at most, for a token that names no kid. */
-export const MAX_UNNAMED_PUBLIC_KEYS = 4;
+/** Public keys tried, at most, for one token. */
+export const MAX_PUBLIC_KEY_TRIES = 4;
 
 /**
  * The key, among the usable `keys`, that made the token's signature; when none did, the Rejection
@@ -56,7 +57,7 @@ export function signingKeyFor(proof: JwtProof, keys: readonly SigningKey[]): Sig
   let ofAlg = 0;
   for (const key of candidates) {
     if (key.alg !== alg) continue;
-    if (kid === undefined && ofAlg === MAX_UNNAMED_PUBLIC_KEYS) break;
+    if (ofAlg === MAX_PUBLIC_KEY_TRIES) break;
     ofAlg += 1;
     if (publicKeyVerifies(alg, key.material, proof.signingInput, proof.signature)) return key;
   }
