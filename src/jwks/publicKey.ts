@@ -25,6 +25,9 @@ export const MIN_RSA_BITS = 2048;
 /** Longer kids are refused: a kid is a label, and one arrives with every token. */
 export const MAX_KID_LENGTH = 256;
 
+/** The salt PS256 signs with: the size of its SHA-256 hash (RFC 7518 §3.5), as src/signature.ts verifies. */
+const PS256_SALT_BYTES = 32;
+
 /** JWK members that only a private or secret key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -154,6 +157,22 @@ function algorithmsFor(key: KeyObject): readonly PublicKeyAlgorithm[] {
   }
 }
 
+/**
+ * What an RSA-PSS key's parameters restrict it to that PS256 is not, in words; undefined when
+ * they allow PS256 (or it has none). OpenSSL throws on every signature checked with such a key.
+ */
+function pssParametersBesidePs256(key: KeyObject): string | undefined {
+  if (key.asymmetricKeyType !== 'rsa-pss') return undefined;
+  const { hashAlgorithm, mgf1HashAlgorithm, saltLength } = key.asymmetricKeyDetails ?? {};
+  const restrictions = [
+    hashAlgorithm !== undefined && hashAlgorithm !== 'sha256' && `the hash ${hashAlgorithm}`,
+    mgf1HashAlgorithm !== undefined && mgf1HashAlgorithm !== 'sha256' && `MGF1 with ${mgf1HashAlgorithm}`,
+    // The key's saltLength is the least it takes.
+    saltLength !== undefined && saltLength > PS256_SALT_BYTES && `salts of ${saltLength} bytes or more`,
+  ].filter((restriction) => restriction !== false);
+  return restrictions.length === 0 ? undefined : restrictions.join(', ');
+}
+
 function algorithmOf(key: KeyObject, stated: unknown, options: ReadOptions): PublicKeyAlgorithm | KeyProblem {
   const allowed = algorithmsFor(key);
   const kind = describeKey(key);
@@ -161,6 +180,9 @@ function algorithmOf(key: KeyObject, stated: unknown, options: ReadOptions): Pub
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (bits !== undefined && bits < MIN_RSA_BITS)
     return { problem: `${kind}: RSA keys under ${MIN_RSA_BITS} bits are refused (RFC 7518 §3.3)`, bits };
+  const pss = pssParametersBesidePs256(key);
+  if (pss !== undefined)
+    return { problem: `${kind} is restricted to ${pss}, which PS256 (SHA-256, MGF1 with SHA-256, a 32-byte salt) never uses` };
   const fit = (alg: unknown, whose: string): KeyProblem | undefined => {
     if (alg === undefined) return undefined;
     if (!PUBLIC_KEY_ALGORITHMS.includes(alg as PublicKeyAlgorithm)) {

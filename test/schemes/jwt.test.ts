@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -471,6 +471,46 @@ describe('jwt: the key decides the algorithm', () => {
     ['text that is no key', () => 'not a key', /not a PEM public key/],
   ])('refuses %s at construction, saying why', (_, publicKey, message) => {
     expect(() => publicVerifier([{ publicKey: publicKey() as never }])).toThrow(message);
+  });
+
+  describe('an RSA-PSS key (PEM, KeyObject) verifies PS256 only if its parameters allow SHA-256 and a 32-byte salt', () => {
+    const pssPair = (parameters: object) => generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...parameters });
+    const asPem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }) as string;
+
+    it.each([
+      ['no parameters', {}],
+      ['SHA-256 and a 32-byte salt', { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 32 }],
+      ['SHA-256 and salts of 20 bytes or more', { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 20 }],
+    ])('accepts one with %s, and verifies its tokens', async (_, parameters) => {
+      const { publicKey, privateKey } = pssPair(parameters);
+      const token = signJwt({ externalId: 'u' }, privateKey, { now: frozenClock });
+      for (const key of [publicKey, asPem(publicKey)]) expect(await codeWith([{ publicKey: key }], token)).toBe('VERIFIED');
+    });
+
+    it.each([
+      [
+        'SHA-512',
+        { hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 },
+        'the hash sha512, MGF1 with sha512, salts of 64 bytes or more',
+      ],
+      ['MGF1 with SHA-512', { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha512', saltLength: 32 }, 'MGF1 with sha512'],
+      ['salts of 33 bytes or more', { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 33 }, 'salts of 33 bytes or more'],
+      ['SHA-1 (what parameters naming only a salt default to)', { saltLength: 32 }, 'the hash sha1, MGF1 with sha1'],
+    ])('refuses one restricted to %s, at construction and from a lookup', async (_, parameters, restrictions) => {
+      const { publicKey } = pssPair(parameters);
+      const message = `is restricted to ${restrictions}, which PS256`;
+      for (const key of [publicKey, asPem(publicKey)]) {
+        expect(() => publicVerifier([{ publicKey: key }])).toThrow(TypeError);
+        expect(() => publicVerifier([{ publicKey: key }])).toThrow(message);
+      }
+      const logged: string[] = [];
+      const verifier = publicVerifier(() => ({ publicKey: asPem(publicKey) }), {
+        logger: { warn: (line) => void logged.push(line), error: (line) => void logged.push(line) },
+      });
+      const result = await verifier.verify({ headers: { authorization: `Bearer ${tokenBy(PAIRS.PS256, { externalId: 'u' })}` } });
+      expect(result).toMatchObject({ verified: false, error: { code: 'KEY_UNAVAILABLE' } });
+      expect(logged.join('\n')).toContain(message);
+    });
   });
 
   it('refuses a configured alg that contradicts the JWK', () => {
