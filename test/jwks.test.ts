@@ -493,6 +493,18 @@ describe('where a set may come from', () => {
     expect(() => verifierFor({ keys: [{ jwks: { url } }] })).toThrow(TypeError);
   });
 
+  it('a URL with a user name or password (which fetch refuses) is refused at construction, the password never echoed', async () => {
+    for (const url of [site.url.replace('http://', 'http://user:s3cret@'), 'https://user@site.example/jwks.json']) {
+      expect(() => verifierFor({ keys: [{ jwks: { url } }] })).toThrow(TypeError);
+      expect(() => verifierFor({ keys: [{ jwks: { url } }] })).toThrow(/url holds a user name or password/);
+    }
+    const lookup: KeyLookup = () => ({ jwks: { url: site.url.replace('http://', 'http://user:s3cret@') } });
+    expect(await outcome(verifierFor({ keys: lookup }), tokenNow(SITE))).toBe('KEY_UNAVAILABLE');
+    expect(said.join('\n')).toMatch(/url holds a user name or password/);
+    expect(said.join('\n')).not.toContain('s3cret');
+    expect(site.fetches).toBe(0);
+  });
+
   it('https and loopback http are accepted; a lookup that answers an http URL to another host fails closed', async () => {
     expect(() => verifierFor({ keys: [{ jwks: { url: 'https://site.example/.well-known/jwks.json' } }] })).not.toThrow();
     expect(() => verifierFor({ keys: [{ jwks: { url: 'http://localhost:1/jwks.json' } }] })).not.toThrow();

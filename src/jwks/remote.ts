@@ -58,7 +58,10 @@ export interface JwksSource {
   readonly settings: JwksSettings;
 }
 
-/** Reads `{ url, ...settings }`: a TypeError (naming `where`) for a URL that is not https, or a setting that is not a duration. */
+/**
+ * Reads `{ url, ...settings }`: a TypeError (naming `where`) for a URL that is not https or holds
+ * credentials, or a setting that is not a duration.
+ */
 export function readJwksUrl(spec: JwksUrl, where: string): JwksSource {
   let url: URL;
   try {
@@ -68,6 +71,12 @@ export function readJwksUrl(spec: JwksUrl, where: string): JwksSource {
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
     throw new TypeError(`chat-identity: ${where}.url must be https: (http: only to a loopback address, for tests), not ${url.protocol}.`);
+  }
+  // fetch refuses a URL with credentials: every fetch would fail. Named, never quoted (the password).
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError(
+      `chat-identity: ${where}.url holds a user name or password (user:password@), which fetch refuses: a JWKS is public.`,
+    );
   }
   const settings = { ...JWKS_DEFAULTS };
   for (const name of SETTINGS) {
