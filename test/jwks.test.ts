@@ -474,6 +474,16 @@ describe('the site down, slow, or serving garbage', () => {
     expect(site.fetches).toBe(2);
   });
 
+  it('a member that is not an object refuses the whole set, as a set given as it is is refused (test/keyRing.test.ts)', async () => {
+    const verifier = verifierFor();
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');
+    site.serve({ keys: [SITE.jwk, NEXT.jwk, null] });
+    advance(601);
+    expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01'); // the last good set, stale
+    expect(await outcome(verifier, tokenNow(NEXT))).toBe('INVALID_SIGNATURE');
+    expect(said.join('\n')).toMatch(/not a JSON Web Key Set/);
+  });
+
   it('garbage after a good set: the good set keeps verifying (stale), said once', async () => {
     const verifier = verifierFor();
     expect(await outcome(verifier, tokenNow(SITE))).toBe('verified site-2026-01');

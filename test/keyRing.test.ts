@@ -720,6 +720,12 @@ describe('public keys and key sets (jwt)', () => {
       /options\.keys\[0\]\.jwks has no key that can verify tokens \(kid "r": an RSA key of 2048 bits without alg/,
     );
     expect(typeError(() => jwtRing([{ jwks: { keys: 'none' } as never }]))).toMatch(/is not a JSON Web Key Set: it has no "keys" array/);
+    // A member that is not an object refuses the whole set, as jose refuses it fetched (test/jwks.test.ts).
+    for (const member of [null, 'x', [es.jwk]]) {
+      expect(typeError(() => jwtRing([{ jwks: { keys: [es.jwk, member] } as never }]))).toMatch(
+        /is not a JSON Web Key Set: its member 1 is not a JSON object \(a JWK\)/,
+      );
+    }
     expect(typeError(() => toSigningKeys([{ jwks: { url: 'https://site.example/jwks.json' } }], 'keys'))).toMatch(
       /only a verifier fetches/,
     );

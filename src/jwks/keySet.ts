@@ -2,7 +2,8 @@
  * A JSON Web Key Set (RFC 7517 §5), read into keys: each member the verifier can use, with its
  * algorithm (src/jwks/publicKey.ts), and the others set aside with the reason. A set is the site's
  * document: one member that cannot be used (an RSA key without `alg`, one under 2048 bits, a
- * private key published by mistake) does not stop the others from verifying; it is said once in
+ * private key published by mistake) does not stop the others from verifying (a member that is not
+ * a JSON object at all makes the document no set: jose refuses it so when fetched); it is said once in
  * the log, and named by the diagnosis when a token's kid points at it.
  *
  * @example
@@ -57,10 +58,13 @@ export interface SetOptions {
 
 /** A set's usable keys, in the set's order, and what it holds; or why the document is not a set at all. */
 export function readKeySet(document: unknown, options: SetOptions): { keys: SigningKey[]; info: KeySetInfo } | { problem: string } {
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) return { problem: 'it is not a JSON object' };
+  if (!isJsonObject(document)) return { problem: 'it is not a JSON object' };
   const members = (document as { keys?: unknown }).keys;
   if (!Array.isArray(members)) return { problem: 'it has no "keys" array' };
   if (members.length > MAX_SET_KEYS) return { problem: `it holds ${members.length} keys; at most ${MAX_SET_KEYS} are read` };
+  // Each member is a JWK (RFC 7517 §5): jose refuses a fetched set with one that is not an object, and a set given as it is agrees.
+  const notJwk = members.findIndex((member) => !isJsonObject(member));
+  if (notJwk !== -1) return { problem: `its member ${notJwk} is not a JSON object (a JWK)` };
   const keys: SigningKey[] = [];
   const setAside: SetAside[] = [];
   const kids: string[] = [];
@@ -77,6 +81,10 @@ export function readKeySet(document: unknown, options: SetOptions): { keys: Sign
 /** The members set aside, in words for the log and the hint: `kid "old": an RSA key of 1024 bits: ...; a key: ...`. */
 export function describeSetAside(setAside: readonly SetAside[]): string {
   return setAside.map((aside) => `${aside.kid === undefined ? 'a key' : `kid ${JSON.stringify(aside.kid)}`}: ${aside.problem}`).join('; ');
+}
+
+function isJsonObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** A public key as the key ring holds it. */
