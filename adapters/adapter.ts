@@ -19,6 +19,7 @@ import {
   createVerifier,
   IdentityError,
   isIssuedResult,
+  loggerOf,
   responseHeadersOf,
   SCHEME_NAMES,
   verifierOf,
@@ -270,7 +271,8 @@ export function createRequestCheck(options: MiddlewareOptions | BuiltVerifierOpt
   const verifier = 'verifier' in verifierOptions ? verifierOptions.verifier : createVerifier(verifierOptions);
   if (typeof verifier?.verify !== 'function' || !Array.isArray(verifier.schemes))
     throw new TypeError('chat-identity: options.verifier must be a verifier made with createVerifier().');
-  const say = onceLogger(verifierOptions.logger);
+  // A verifier built elsewhere says things to its own logger, and so do we (unless given one here).
+  const say = onceLogger(verifierOptions.logger ?? loggerOf(verifier));
   const readsBody = !('getCredentials' in verifierOptions && verifierOptions.getCredentials);
   const bearer = verifier.schemes.includes('jwt');
   const answer = (result: IdentityResult, request: VerifyRequest, bodyParserHint: string | undefined): CheckedRequest => {

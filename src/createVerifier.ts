@@ -133,6 +133,23 @@ export function verifyNow(verifier: Verifier, request: VerifyRequest): IdentityR
   return own ? own(request) : verifier.verify(request);
 }
 
+/** Where a verifier of this package keeps the logger it was made with. */
+const LOGGER = Symbol.for('chat-identity.logger');
+
+/**
+ * The logger a verifier of this package was made with (`console` unless its options gave one): the
+ * adapters say their own misconfigurations there, where the app reads the verifier's. Undefined for
+ * any other verifier.
+ *
+ * @example
+ * ```ts
+ * const logger = loggerOf(verifier) ?? console;
+ * ```
+ */
+export function loggerOf(verifier: Verifier): Logger | undefined {
+  return (verifier as { [LOGGER]?: Logger })[LOGGER];
+}
+
 /** Hands its caller's object to a subclass's constructor as `this`, so that the subclass can add its private field to it. */
 class Lend {
   constructor(target: object) {
@@ -865,6 +882,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
   // For the adapters (chat-identity/adapter): the result without a promise when none was needed.
   Object.defineProperty(verifier, VERIFY_NOW, { value: verifyNow });
+  Object.defineProperty(verifier, LOGGER, { value: logger });
   return verifier;
 }
 

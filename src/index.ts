@@ -2,7 +2,7 @@
  * chat-identity: verify the signed identity a chat widget forwards, framework-agnostic.
  * Adapters live at `chat-identity/express`, `/koa`, `/passport`, `/fastify` and `/fetch` (Web Request, Hono).
  */
-export { createVerifier, isIssuedResult, responseHeadersOf, verifierOf, verifyNow } from './createVerifier.js';
+export { createVerifier, isIssuedResult, loggerOf, responseHeadersOf, verifierOf, verifyNow } from './createVerifier.js';
 export { memorySessionStore, redisSessionStore, type SessionState, type SessionStore } from './session/index.js';
 export { identityStats } from './stats/counters.js';
 export { rolloutReport, formatRolloutReport, type RolloutReport, type RolloutReportOptions, type TenantReadiness } from './stats/report.js';
