@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
-// One bundle per public entry point, as ESM (.js) and CommonJS (.cjs), each with its own
-// declarations (.d.ts / .d.cts) so both resolution modes get types that match. The adapters
-// import the core by the package's own name and keep that import: one copy of the core (one
-// IdentityError class, one record of issued results) whichever entry points an app loads.
+// One CommonJS bundle per public entry point (.cjs, declarations .d.cts); scripts/esm-entries.mjs
+// then writes each one's ESM face (.js: `export * from './<entry>.cjs'`, declarations .d.ts), Node's
+// answer to the dual package hazard. The adapters import the core by the package's own name and
+// keep that import, so an app loads one copy of the core (one IdentityError class, one record of
+// the results verifiers issued, which the guards trust) whichever entry points it imports or requires.
 export default defineConfig([
   {
     entry: {
@@ -17,7 +18,7 @@ export default defineConfig([
       prometheus: 'src/stats/prometheus.ts',
       opentelemetry: 'src/stats/opentelemetry.ts',
     },
-    format: ['esm', 'cjs'],
+    format: ['cjs'],
     dts: true,
     target: 'node20',
     platform: 'node',

@@ -108,6 +108,26 @@ describe('the packed tarball, with no optional peer installed', () => {
     ).toBe('MISSING_IDENTITY');
   });
 
+  it('an app that requires one entry point and imports another loads one copy of the package', () => {
+    // A verifier made by require('chat-identity') guarded by the ESM adapter kit: with an ESM and
+    // a CommonJS copy of the core side by side, the guard did not know the other copy's results
+    // and refused every request as MISSING_IDENTITY, and IdentityError was two classes.
+    const script = `import { createRequire } from 'node:module';
+      import { createGuard, createRequestCheck } from 'chat-identity/adapter';
+      import * as imported from 'chat-identity';
+      const required = createRequire(import.meta.url)('chat-identity');
+      const verifier = required.createVerifier({ scheme: 'user-hash', keys: ['sk_live_k'] });
+      const { check } = createRequestCheck({ verifier });
+      const guard = createGuard({});
+      const proof = (user_hash) => ({ headers: {}, body: { user_id: 'u1', user_hash } });
+      const { result } = await check(proof(required.signUserHash('u1', 'sk_live_k')), '');
+      const forged = await check(proof(required.signUserHash('u1', 'sk_live_other')), '');
+      const refusal = guard.check(forged.result, '');
+      const same = ['IdentityError', 'createVerifier', 'isIssuedResult'].every((name) => imported[name] === required[name]);
+      console.log(result.verified, guard.check(result, ''), refusal instanceof required.IdentityError && refusal.code, same);`;
+    expect(esm(script)).toBe('true undefined INVALID_SIGNATURE true');
+  });
+
   it('the passport entry needs passport-custom, and says so when it is missing', () => {
     expect(() => cjs("require('chat-identity/passport')")).toThrow(/passport-custom/);
     link('passport-custom');
