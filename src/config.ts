@@ -6,11 +6,12 @@
 import type { KeyRingOptions } from './keyRing.js';
 import type { RateLimitOptions } from './rateLimit.js';
 import { SCHEME_NAMES, SCHEMES } from './schemes/index.js';
+import { algorithmNamed } from './jwks/publicKey.js';
 import { JWT_ALGORITHMS } from './schemes/jwt/index.js';
 import type { Scheme, SchemeSettings } from './schemes/scheme.js';
 import { readSessionOptions, type SessionConfig } from './session/options.js';
 import { countersFor } from './stats/counters.js';
-import type { IdentityStats, Logger, RequiredMode, VerifierOptions } from './types.js';
+import type { IdentityStats, JwtAlgorithm, Logger, RequiredMode, VerifierOptions } from './types.js';
 
 /** Every option of `createVerifier`, as `VerifierOptions` declares them. */
 const VERIFIER_OPTIONS: readonly (keyof VerifierOptions)[] = [
@@ -80,16 +81,17 @@ export function resolveOptions(options: VerifierOptions): VerifierConfig {
   if (options.rateLimit !== undefined && options.rateLimit !== false)
     refuseUnknown(options.rateLimit, RATE_LIMIT_OPTIONS, 'options.rateLimit');
   if (options.keyCache !== undefined && options.keyCache !== false) refuseUnknown(options.keyCache, ['max', 'ttl'], 'options.keyCache');
+  const settings = readSettings(options);
   return Object.freeze({
     schemes,
-    settings: Object.freeze(readSettings(options)),
+    settings: Object.freeze(settings),
     keyRing: Object.freeze({
       keys: options.keys,
       schemes: schemes.map((s) => s.name),
       allowTestKeys,
       keyCache: options.keyCache,
       keyLookupTimeout: options.keyLookupTimeout,
-      algorithms: options.algorithms,
+      algorithms: settings.algorithms,
       now,
       logger,
     }),
@@ -172,7 +174,8 @@ function readSettings(options: VerifierOptions): SchemeSettings {
     return value;
   };
   // Unset: HS256 for shared secrets, each public key's own algorithm (the key decides; src/schemes/jwt/keySelection.ts).
-  const algorithms = options.algorithms;
+  const listed: unknown = options.algorithms;
+  const algorithms = (Array.isArray(listed) ? listed.map(algorithmNamed) : listed) as readonly JwtAlgorithm[] | undefined;
   const unknown = (a: unknown) => !JWT_ALGORITHMS.includes(a as never);
   if (algorithms !== undefined && (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some(unknown))) {
     throw new TypeError(`chat-identity: options.algorithms must list some of ${JWT_ALGORITHMS.join(', ')}; "none" is never accepted.`);

@@ -33,6 +33,7 @@ export type {
   HmacJwtAlgorithm,
   JwksInput,
   JwksUrl,
+  FullySpecifiedEdDSA,
   JwtAlgorithm,
   KeyInput,
   KeyLookup,

@@ -32,7 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { fingerprint, noteAcrossVerifiers, SecretSchemes } from './keyFingerprint.js';
 import { refuseUnknown } from './config.js';
 import { describeSetAside, publicSigningKey, readKeySet, type KeySetInfo } from './jwks/keySet.js';
-import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS, readPublicKey } from './jwks/publicKey.js';
+import { algorithmNamed, MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS, readPublicKey } from './jwks/publicKey.js';
 import { readJwksUrl, RemoteKeySet, type JwksSource } from './jwks/remote.js';
 import { reject, Rejection } from './rejection.js';
 import type {
@@ -257,9 +257,13 @@ function readKeys(input: KeyInput | readonly KeyInput[] | undefined, where: stri
   return { keys, remote };
 }
 
-function readJwksInput(entry: JwksInput, where: string): JwksInput {
+/** A key set's entry as configured, its alg by the name this package uses. */
+type JwksEntry = Omit<JwksInput, 'alg'> & { alg?: PublicKeyAlgorithm | undefined };
+
+function readJwksInput(entry: JwksInput, where: string): JwksEntry {
   refuseUnknown(entry, JWKS_FIELDS, where);
-  const { jwks, alg, test } = entry;
+  const { jwks, test } = entry;
+  const alg = algorithmNamed(entry.alg) as PublicKeyAlgorithm | undefined;
   if (alg !== undefined && !PUBLIC_KEY_ALGORITHMS.includes(alg)) {
     throw new TypeError(`${PREFIX}${where}.alg must be one of ${PUBLIC_KEY_ALGORITHMS.join(', ')}.`);
   }
@@ -273,11 +277,11 @@ function readJwksInput(entry: JwksInput, where: string): JwksInput {
       ['url', 'timeout', 'maxBytes', 'cacheMaxAge', 'minCacheAge', 'maxCacheAge', 'cooldown', 'staleFor'],
       `${where}.jwks`,
     );
-  return entry;
+  return { ...entry, alg };
 }
 
 /** A JWKS given as it is: its usable keys, said once each for the members set aside. None usable: a TypeError. */
-function localSet(spec: JwksInput, where: string): SigningKey[] {
+function localSet(spec: JwksEntry, where: string): SigningKey[] {
   const read = readKeySet(spec.jwks, { alg: spec.alg, test: spec.test ?? false, url: undefined });
   if ('problem' in read) throw new TypeError(`${PREFIX}${where}.jwks is not a JSON Web Key Set: ${read.problem}.`);
   if (read.keys.length === 0) {

@@ -42,6 +42,15 @@ export type PublicKeyAlgorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
  * ```
  */
 export type JwtAlgorithm = HmacJwtAlgorithm | PublicKeyAlgorithm;
+/**
+ * `Ed25519`: RFC 9864's name for EdDSA over Ed25519, the only EdDSA verified here. Accepted wherever
+ * an algorithm is named (the options, a JWK, a token's header) and read as `EdDSA`.
+ * @example
+ * ```ts
+ * createVerifier({ scheme: 'jwt', keys: [{ publicKey: ed25519Pem }], algorithms: ['Ed25519'] });
+ * ```
+ */
+export type FullySpecifiedEdDSA = 'Ed25519';
 
 /**
  * The plain request the core reads. Adapters build it from their framework's request;
@@ -124,7 +133,7 @@ export interface PublicKeyInput {
   /** PEM (`BEGIN PUBLIC KEY`, or an X.509 certificate), a public JWK, or a public KeyObject. Never a private key: refused. */
   publicKey: string | PublicJwk | KeyObject;
   /** The key's algorithm: needed for RSA (RS256 or PS256); else the JWK's `alg`, or the key's type (P-256: ES256, Ed25519: EdDSA). */
-  alg?: PublicKeyAlgorithm;
+  alg?: PublicKeyAlgorithm | FullySpecifiedEdDSA;
   /** The kid tokens name this key by, reported as `keyId`. Default: the JWK's `kid`. */
   id?: string;
   /** A test key: relaxed `testMaxAge`, results marked `test: true`. Default `false`. */
@@ -143,7 +152,7 @@ export interface PublicKeyInput {
 export interface JwksInput {
   jwks: JwksUrl | { keys: readonly PublicJwk[] };
   /** The algorithm of the set's keys that state none (an RSA key without `alg` is otherwise set aside: RS256 or PS256 is ambiguous). */
-  alg?: PublicKeyAlgorithm;
+  alg?: PublicKeyAlgorithm | FullySpecifiedEdDSA;
   /** Every key of the set is a test key. Default `false`. */
   test?: boolean;
 }
@@ -333,7 +342,7 @@ export interface VerifierOptions {
    */
   stats?: IdentityStats | false;
   /** JWT algorithms accepted. Default: HS256 for shared secrets, and each public key's own algorithm (the key decides). */
-  algorithms?: readonly JwtAlgorithm[];
+  algorithms?: readonly (JwtAlgorithm | FullySpecifiedEdDSA)[];
   /** JWT `iss` that must match, when set. */
   issuer?: string | readonly string[];
   /** JWT `aud` that must contain one of these, when set. */

@@ -5,6 +5,7 @@
  */
 import { canonicalJson, longestSpellingLength, type FlatObject } from '../canonicalJson.js';
 import { isPlainObject } from '../contact.js';
+import { algorithmNamed } from '../jwks/publicKey.js';
 import type { IdentifierShape, PayloadShape, ProofShape, TokenShape } from '../schemes/scheme.js';
 import { identifierIn } from '../schemes/scheme.js';
 import { decodeBase64url, MAX_SIGNATURE_LENGTH, type HmacHash } from '../signature.js';
@@ -194,9 +195,10 @@ function readToken(shape: TokenShape, credentials: Credentials): TokenSubject | 
       return undefined;
     }
   };
-  const header = json(headerPart);
+  const sent = json(headerPart);
   const claims = json(payloadPart);
-  if (!header || !claims) return undefined;
+  if (!sent || !claims) return undefined;
+  const header = { ...sent, alg: algorithmNamed(sent.alg) }; // as the verifier reads it: "Ed25519" is EdDSA
   const signature = readTokenSignature(signaturePart);
   if (signature?.encoding === 'base64') standardBase64 = true;
   const hash = typeof header.alg === 'string' && Object.hasOwn(shape.hashes, header.alg) ? shape.hashes[header.alg] : undefined;

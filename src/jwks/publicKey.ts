@@ -2,7 +2,7 @@
  * Public keys for `jwt`, read with node:crypto (synchronously, so that a bad key is refused when
  * the verifier is built), each with the one algorithm it verifies. The key decides the algorithm:
  * a JWK's `alg`, else the one configured beside the key, else the key's type where that is
- * unambiguous (EC P-256: ES256, Ed25519: EdDSA). An RSA key verifies RS256 or PS256, so without an
+ * unambiguous (EC P-256: ES256, Ed25519: EdDSA; "Ed25519" is read as EdDSA). An RSA key verifies RS256 or PS256, so without an
  * `alg` it would let the token's header choose (Hono's CVE-2026-22818): it is refused instead.
  *
  * Never a private key (whoever holds the chat backend's configuration could then sign any
@@ -19,6 +19,15 @@ import { createPublicKey, KeyObject } from 'node:crypto';
 import type { PublicKeyAlgorithm } from '../types.js';
 
 export const PUBLIC_KEY_ALGORITHMS: readonly PublicKeyAlgorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+
+/**
+ * An algorithm as named, in the name this package uses: RFC 9864 calls EdDSA over Ed25519 "Ed25519"
+ * (newer jose signs so when asked), and Ed25519 is the only EdDSA verified here, so "Ed25519" reads
+ * as "EdDSA" wherever an alg is named: a token's header, a JWK, beside a key or set, `algorithms`.
+ */
+export function algorithmNamed(alg: unknown): unknown {
+  return alg === 'Ed25519' ? 'EdDSA' : alg;
+}
 
 /** RSA keys shorter than this are refused (RFC 7518 §3.3: 2048 bits or larger MUST be used). */
 export const MIN_RSA_BITS = 2048;
@@ -173,7 +182,8 @@ function pssParametersBesidePs256(key: KeyObject): string | undefined {
   return restrictions.length === 0 ? undefined : restrictions.join(', ');
 }
 
-function algorithmOf(key: KeyObject, stated: unknown, options: ReadOptions): PublicKeyAlgorithm | KeyProblem {
+function algorithmOf(key: KeyObject, statedName: unknown, options: ReadOptions): PublicKeyAlgorithm | KeyProblem {
+  const stated = algorithmNamed(statedName);
   const allowed = algorithmsFor(key);
   const kind = describeKey(key);
   if (allowed.length === 0) return { problem: `${kind} is not supported: ES256 (EC P-256), EdDSA (Ed25519), RS256 or PS256 (RSA)` };
@@ -192,7 +202,8 @@ function algorithmOf(key: KeyObject, stated: unknown, options: ReadOptions): Pub
   };
   const statedProblem = fit(stated, 'its');
   if (statedProblem) return statedProblem;
-  const { alg: configured, configured: how = 'required' } = options;
+  const { configured: how = 'required' } = options;
+  const configured = algorithmNamed(options.alg);
   if (how === 'required') {
     const configuredProblem = fit(configured, 'the configured');
     if (configuredProblem) return configuredProblem;

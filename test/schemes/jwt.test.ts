@@ -395,6 +395,40 @@ describe('jwt: public keys (ES256, EdDSA, RS256, PS256)', () => {
     }
   });
 
+  it('takes "Ed25519", RFC 9864\'s name for EdDSA, wherever an alg is named: the header jose writes, a JWK, the options', async () => {
+    const pair = PAIRS.EdDSA;
+    const byJose = await new jose.SignJWT({ externalId: 'u9' })
+      .setProtectedHeader({ alg: 'Ed25519', kid: pair.kid })
+      .setIssuedAt(NOW_SECONDS)
+      .sign(pair.privateKey);
+    const named = { ...pair.jwk, alg: 'Ed25519' };
+    const setAlg = { kty: pair.jwk.kty, crv: pair.jwk.crv, x: pair.jwk.x, kid: pair.kid };
+    const configurations: VerifierOptions['keys'][] = [
+      [{ publicKey: pair.jwk }], // the JWK says EdDSA
+      [{ publicKey: named }],
+      [{ publicKey: pair.pem, alg: 'Ed25519', id: pair.kid }],
+      [{ jwks: { keys: [named] } }],
+      [{ jwks: { keys: [setAlg] }, alg: 'Ed25519' }],
+    ];
+    for (const keys of configurations) {
+      expect(await codeWith(keys, byJose)).toBe(`VERIFIED ${pair.kid}`);
+      expect(await codeWith(keys, tokenBy(pair, { externalId: 'u1' }))).toBe(`VERIFIED ${pair.kid}`); // alg EdDSA
+    }
+    expect(await codeWith([{ publicKey: named }], byJose, { algorithms: ['Ed25519'] })).toBe(`VERIFIED ${pair.kid}`);
+    expect(await codeWith([{ publicKey: pair.jwk }], byJose, { algorithms: ['EdDSA'] })).toBe(`VERIFIED ${pair.kid}`);
+    // The name changes nothing else: another key's token, a changed signature, an ES256 key, an RSA key named Ed25519.
+    const otherKey = { ...keyPair('EdDSA', 'ed-other').jwk, kid: pair.kid, alg: 'Ed25519' };
+    expect(await codeWith([{ publicKey: otherKey }], byJose)).toBe('INVALID_SIGNATURE');
+    // The diagnosis reads the header as the verifier does: another key, not an alg the key does not have.
+    const diagnosed = await publicVerifier([{ publicKey: otherKey }], { diagnostics: true }).verify({ body: { token: byJose } });
+    expect(!diagnosed.verified && diagnosed.error?.hint).toMatch(/\(troubleshooting: jwt-wrong-key\)$/);
+    const at = byJose.length - 20;
+    const changed = byJose.slice(0, at) + (byJose[at] === 'A' ? 'B' : 'A') + byJose.slice(at + 1);
+    expect(await codeWith([{ publicKey: named }], changed)).toBe('INVALID_SIGNATURE');
+    expect(await codeWith([{ publicKey: PAIRS.ES256.jwk }], byJose)).toBe('INVALID_SIGNATURE');
+    expect(() => publicVerifier([{ publicKey: PAIRS.RS256.pem, alg: 'Ed25519' }])).toThrow(/alg EdDSA does not fit an RSA key/);
+  });
+
   it('signJwt signs with a private JWK (its kid and alg) and a KeyObject', async () => {
     const pair = PAIRS.EdDSA;
     const privateJwk = { ...(pair.privateKey.export({ format: 'jwk' }) as { kty: string; d: string }), kid: pair.kid, alg: 'EdDSA' };

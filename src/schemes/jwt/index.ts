@@ -17,7 +17,7 @@
  * ```
  */
 import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../../contact.js';
-import { MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS } from '../../jwks/publicKey.js';
+import { algorithmNamed, MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS } from '../../jwks/publicKey.js';
 import { Rejection, reject } from '../../rejection.js';
 import { decodeBase64url, requireDigestSize, type HmacHash } from '../../signature.js';
 import type { Credentials, HmacJwtAlgorithm, JwtAlgorithm } from '../../types.js';
@@ -250,7 +250,7 @@ function decodeHeader(part: string): JwtHeader {
   let header = decodedHeaders.get(part);
   if (header === undefined) {
     const decoded = decodeJsonPart(part, 'header');
-    header = { alg: decoded.alg, kid: decoded.kid, crit: decoded.crit };
+    header = { alg: algorithmNamed(decoded.alg), kid: decoded.kid, crit: decoded.crit };
     if (decodedHeaders.size >= HEADER_CACHE_SIZE) decodedHeaders.clear();
     decodedHeaders.set(part, header);
   }
