@@ -3,9 +3,9 @@
  *
  * `npm test` packs the package (which cleans and rebuilds dist/), and other work in the same
  * tree may do so at any moment; a bench that imports dist/ could see it vanish between two
- * server start-ups. So the benches build their own copy with the project's tsup settings
- * (ESM only, no declarations) into bench/.build/node_modules/chat-identity/, with a package.json
- * that maps the public entry points. The adapters import the core as `chat-identity`; from
+ * server start-ups. So the benches build their own copy as the package is published (each entry
+ * CommonJS, its ESM face a re-export: scripts/esm-entries.mjs; no declarations) into
+ * bench/.build/node_modules/chat-identity/, with a package.json that maps the public entry points. The adapters import the core as `chat-identity`; from
  * there that resolves to this copy (self-reference), and express, koa, lru-cache, ... resolve
  * up the tree to the project's node_modules, as in an installed app.
  */
@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sourceEntries } from '../../scripts/entries.mjs';
+import { writeEsmEntries } from '../../scripts/esm-entries.mjs';
 
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const rootDir = join(benchDir, '..');
@@ -25,10 +26,11 @@ export const packageDir = join(benchDir, '.build', 'node_modules', 'chat-identit
 export const comparePackageDir = join(benchDir, '.build', 'compare', 'node_modules', 'chat-identity');
 
 /**
- * Builds `sourceRoot`'s src/ and adapters/ into `outDir` (the private copy by default).
+ * Builds `sourceRoot`'s src/ and adapters/ into `outDir` (the private copy by default), as
+ * published (`format: 'cjs'`), or ESM only (`'esm'`: the published build before 90ad91a, for A/B).
  * Throws (with tsup's message) when the code does not build.
  */
-export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir = packageDir } = {}) {
+export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir = packageDir, format = 'cjs' } = {}) {
   const { build } = await import('tsup');
   const rootPackage = JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8'));
   // Every entry point tsup.config.ts builds, but the CLI (a program, not a module to import).
@@ -41,7 +43,7 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
       config: false,
       entry: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(sourceRoot, relative(rootDir, file))])),
       outDir: join(outDir, 'dist'),
-      format: ['esm'],
+      format: [format],
       dts: false,
       target: 'node20',
       platform: 'node',
@@ -56,7 +58,11 @@ export async function buildPackage({ quiet = true, sourceRoot = rootDir, outDir 
   } finally {
     console.log = log;
   }
-  const entry = (name) => ({ import: `./dist/${name}.js`, default: `./dist/${name}.js` });
+  if (format === 'cjs') writeEsmEntries(join(outDir, 'dist'));
+  const entry = (name) =>
+    format === 'cjs'
+      ? { import: `./dist/${name}.js`, require: `./dist/${name}.cjs` }
+      : { import: `./dist/${name}.js`, default: `./dist/${name}.js` };
   writeFileSync(
     join(outDir, 'package.json'),
     JSON.stringify(
