@@ -221,11 +221,16 @@ export function createDemoApp(options = {}) {
     if (proof === null || typeof proof !== 'object' || Array.isArray(proof))
       return res.status(400).json({ error: 'proof must be an object: the fields the widget sends (for jwt, { token }).' });
     const usingDemoKeys = pasted === undefined || (Array.isArray(pasted) && pasted.length === 0);
+    // A diagnosis says how close a proof came to a key's signature: an open endpoint gives that for
+    // the demo's test key, never for a live one (CHAT_IDENTITY_SECRET). A live key is pasted, or not examined.
+    const testKeys = keys.filter((key) => key.test);
+    if (usingDemoKeys && testKeys.length === 0)
+      return res.status(400).json({ error: "paste a key: the tester examines proofs with the demo's test key only, and none is set." });
     let verifier;
     try {
       verifier = createVerifier({
         scheme,
-        keys: usingDemoKeys ? keys : testerKeys(pasted),
+        keys: usingDemoKeys ? testKeys : testerKeys(pasted),
         diagnostics: true,
         allowTestKeys: allowTestKeys !== false,
         now,

@@ -7,6 +7,7 @@ import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { LIVE_KEY, NOW, TEST_KEY } from './helpers.js';
 import { MISTAKE_CASES, secretsOf } from './mistakeCases.js';
+import { signUserHash } from '../src/index.js';
 
 // The demo imports the built adapter by the package's name; the tests use the source.
 vi.mock('chat-identity/express', async () => await import('../adapters/express.js'));
@@ -126,6 +127,22 @@ describe('demo: the signature tester endpoint', () => {
       .send({ scheme: 'signed-payload', proof: { customer: proof.customer, signature: proof.signature } })
       .expect(200);
     expect(body).toMatchObject({ verified: true, test: true, keys: 'demo', contact: { externalId: '1' } });
+  });
+
+  it("never examines a proof with the demo's live key: only its test key, or the keys pasted", async () => {
+    const env = { CHAT_IDENTITY_SECRET: LIVE_KEY };
+    const proof = { user_id: '1', user_hash: signUserHash('1', LIVE_KEY) };
+    const liveOnly = createDemoApp({ keys: demoKeys(env), now: frozen() });
+    const { body } = await request(liveOnly).post('/api/tester').send({ scheme: 'user-hash', proof }).expect(400);
+    expect(body.error).toMatch(/paste a key/);
+    const both = createDemoApp({ keys: demoKeys({ ...env, CHAT_IDENTITY_TEST_SECRET: TEST_KEY }), now: frozen() });
+    const examined = await request(both).post('/api/tester').send({ scheme: 'user-hash', proof }).expect(200);
+    expect(examined.body).toMatchObject({ verified: false, keys: 'demo', error: { code: 'INVALID_SIGNATURE' } });
+    const pasted = await request(both)
+      .post('/api/tester')
+      .send({ scheme: 'user-hash', proof, keys: [LIVE_KEY] })
+      .expect(200);
+    expect(pasted.body).toMatchObject({ verified: true, keys: 'pasted' });
   });
 
   it('applies testMode and a key given as JSON with an ISO expiresAt', async () => {

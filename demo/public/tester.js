@@ -112,7 +112,7 @@ $('tester').addEventListener('submit', async (event) => {
   });
   const result = await response.json();
   if (!response.ok) return show(`Cannot check: ${result.error}`, 'bad');
-  const keys = result.keys === 'demo' ? " with this demo's keys" : '';
+  const keys = result.keys === 'demo' ? " with this demo's test key" : '';
   if (result.verified) return show(`Verified${keys}: signed with a ${result.test ? 'test' : 'live'} key.`, 'ok', '', result.contact);
   if (!result.error) return show('Nothing to check: no proof for this scheme was given.', 'bad');
   const { code, message, hint } = result.error;
