@@ -2,11 +2,13 @@
  * Public keys for `jwt`, read with node:crypto (synchronously, so that a bad key is refused when
  * the verifier is built), each with the one algorithm it verifies. The key decides the algorithm:
  * a JWK's `alg`, else the one configured beside the key, else the key's type where that is
- * unambiguous (EC P-256: ES256, Ed25519: EdDSA; "Ed25519" is read as EdDSA). An RSA key verifies RS256 or PS256, so without an
- * `alg` it would let the token's header choose (Hono's CVE-2026-22818): it is refused instead.
+ * unambiguous (EC P-256: ES256, Ed25519: EdDSA; "Ed25519" is read as EdDSA). An RSA key verifies
+ * RS256 or PS256, so without an `alg` it would let the token's header choose (Hono's
+ * CVE-2026-22818): it is refused instead.
  *
  * Never a private key (whoever holds the chat backend's configuration could then sign any
- * identity), never a shared secret (`kty: "oct"`), never an RSA key under 2048 bits (RFC 7518 §3.3).
+ * identity), never a shared secret (`kty: "oct"`), never an RSA key under 2048 bits (RFC 7518 §3.3),
+ * nor one whose exponent lets anyone write its signatures (e = 1).
  *
  * @example
  * ```ts
@@ -31,6 +33,10 @@ export function algorithmNamed(alg: unknown): unknown {
 
 /** RSA keys shorter than this are refused (RFC 7518 §3.3: 2048 bits or larger MUST be used). */
 export const MIN_RSA_BITS = 2048;
+/** Longer RSA keys are refused: OpenSSL verifies no signature of a modulus over 16,384 bits. */
+export const MAX_RSA_BITS = 16_384;
+/** An RSA exponent at or above this is refused (FIPS 186-5 §A.1.1 bounds it below 2^256): a long one slows every verify. */
+const RSA_EXPONENT_CEILING = 2n ** 256n;
 /** Longer kids are refused: a kid is a label, and one arrives with every token. */
 export const MAX_KID_LENGTH = 256;
 
@@ -52,7 +58,7 @@ export interface PublicKey {
 export interface KeyProblem {
   readonly problem: string;
   readonly kid?: string;
-  /** An RSA key's size, when that is the problem. */
+  /** An RSA key's size, when it is too short (the diagnosis' `rsa-key-too-short`). */
   readonly bits?: number;
 }
 
@@ -190,6 +196,13 @@ function algorithmOf(key: KeyObject, statedName: unknown, options: ReadOptions):
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (bits !== undefined && bits < MIN_RSA_BITS)
     return { problem: `${kind}: RSA keys under ${MIN_RSA_BITS} bits are refused (RFC 7518 §3.3)`, bits };
+  if (bits !== undefined && bits > MAX_RSA_BITS) return { problem: `${kind}: OpenSSL verifies no RSA signature over ${MAX_RSA_BITS} bits` };
+  // e = 1 makes the signature the padded hash itself, which anyone can write: every token would verify.
+  const exponent = key.asymmetricKeyDetails?.publicExponent;
+  if (exponent !== undefined && (exponent < 3n || exponent % 2n === 0n || exponent >= RSA_EXPONENT_CEILING))
+    return {
+      problem: `${kind} has a public exponent of ${exponent < 1n << 64n ? exponent : 'over 64 bits'}: an RSA exponent is odd, from 3 to below 2^256 (65537 as a rule)`,
+    };
   const pss = pssParametersBesidePs256(key);
   if (pss !== undefined)
     return { problem: `${kind} is restricted to ${pss}, which PS256 (SHA-256, MGF1 with SHA-256, a 32-byte salt) never uses` };

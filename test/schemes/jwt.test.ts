@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,6 +330,9 @@ const PAIRS = {
   RS256: keyPair('RS256', 'rs-1'),
   PS256: keyPair('PS256', 'ps-1'),
 } as const;
+/** A big integer's bytes, base64url (a JWK's `n` or `e`). */
+const base64url = (value: bigint) =>
+  Buffer.from(value.toString(16).padStart(Math.ceil(value.toString(16).length / 2) * 2, '0'), 'hex').toString('base64url');
 const ALGS = Object.keys(PAIRS) as (keyof typeof PAIRS)[];
 const quietly = { warn() {}, error() {} };
 const publicVerifier = (keys: VerifierOptions['keys'], options: Partial<VerifierOptions> = {}) =>
@@ -494,6 +497,17 @@ describe('jwt: the key decides the algorithm', () => {
     ['an EC P-384 key', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, /an EC P-384 key is not supported/],
     ['an Ed448 key', () => generateKeyPairSync('ed448').publicKey, /an Ed448 key is not supported/],
     ['an RSA key of 1024 bits', () => keyPair('RS256', 'small', 1024).jwk, /RSA key of 1024 bits: RSA keys under 2048 bits are refused/],
+    [
+      'an RSA key with an even exponent',
+      () => ({ ...PAIRS.RS256.jwk, e: 'AQAA' }),
+      /has a public exponent of 65536: an RSA exponent is odd/,
+    ],
+    ['an RSA key with an exponent of 2^256', () => ({ ...PAIRS.RS256.jwk, e: base64url(1n << 256n) }), /public exponent of over 64 bits/],
+    [
+      'an RSA key of 16,392 bits',
+      () => ({ ...PAIRS.RS256.jwk, n: base64url((1n << 16_391n) + 1n) }),
+      /OpenSSL verifies no RSA signature over 16384 bits/,
+    ],
     ['a JWK for encryption', () => ({ ...PAIRS.ES256.jwk, use: 'enc' }), /use is "enc", not "sig"/],
     ['a JWK whose key_ops exclude verify', () => ({ ...PAIRS.ES256.jwk, key_ops: ['encrypt'] }), /key_ops do not include "verify"/],
     ['a JWK whose alg does not fit it', () => ({ ...PAIRS.ES256.jwk, alg: 'RS256' }), /its alg RS256 does not fit an EC P-256 key/],
@@ -505,6 +519,22 @@ describe('jwt: the key decides the algorithm', () => {
     ['text that is no key', () => 'not a key', /not a PEM public key/],
   ])('refuses %s at construction, saying why', (_, publicKey, message) => {
     expect(() => publicVerifier([{ publicKey: publicKey() as never }])).toThrow(message);
+  });
+
+  it('refuses an RSA key with the exponent 1, for which anyone can write a signature, given or in a set', async () => {
+    const forgeable = { ...PAIRS.RS256.jwk, e: 'AQ' };
+    expect(() => publicVerifier([{ publicKey: forgeable }])).toThrow(/has a public exponent of 1: an RSA exponent is odd/);
+    // With e = 1 a signature is its own padded hash (RFC 8017 EMSA-PKCS1-v1_5): forged with no key at all.
+    const input = `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'rs-1' })).toString('base64url')}.${Buffer.from(
+      JSON.stringify({ externalId: 'victim', iat: NOW_SECONDS }),
+    ).toString('base64url')}`;
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(input).digest(),
+    ]);
+    const padded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - digestInfo.length - 3, 0xff), Buffer.from([0]), digestInfo]);
+    const forged = `${input}.${padded.toString('base64url')}`;
+    expect(await codeWith([{ jwks: { keys: [forgeable, PAIRS.ES256.jwk] } }], forged)).toBe('INVALID_SIGNATURE');
   });
 
   describe('an RSA-PSS key (PEM, KeyObject) verifies PS256 only if its parameters allow SHA-256 and a 32-byte salt', () => {
