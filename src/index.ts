@@ -28,12 +28,12 @@ export { canonicalJson, type FlatObject, type FlatValue } from './canonicalJson.
 export type {
   Contact,
   Credentials,
+  FullySpecifiedEdDSA,
   IdentityFailure,
   IdentityResult,
   HmacJwtAlgorithm,
   JwksInput,
   JwksUrl,
-  FullySpecifiedEdDSA,
   JwtAlgorithm,
   KeyInput,
   KeyLookup,
