@@ -259,6 +259,8 @@ export async function POST(request: Request): Promise<Response> {
   ])('%s needs %s, says so when it is missing, and loads both ways beside it', (entry, peer, name) => {
     expect(() => cjs(`require('${entry}')`)).toThrow(new RegExp(peer));
     expect(() => esm(`await import('${entry}')`)).toThrow(new RegExp(peer));
+    // Caught, the failed import leaves the app running (an ESM entry re-exporting CommonJS would not, on Node 20: nodejs/node#51603).
+    expect(esm(`try { await import('${entry}'); } catch {} setTimeout(() => console.log('running'), 50);`)).toBe('running');
     link(peer);
     expect(cjs(`console.log(typeof require('${entry}').${name})`)).toBe('function');
     expect(esm(`import { ${name} } from '${entry}'; console.log(typeof ${name})`)).toBe('function');
