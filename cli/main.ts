@@ -48,7 +48,7 @@ import type {
 } from '../src/index.js';
 import { SCHEME_NAMES, SCHEMES } from '../src/schemes/index.js';
 import { JWT_ALGORITHMS } from '../src/schemes/jwt/index.js';
-import { PUBLIC_KEY_ALGORITHMS } from '../src/jwks/publicKey.js';
+import { algorithmNamed, PUBLIC_KEY_ALGORITHMS } from '../src/jwks/publicKey.js';
 import type { JwtPrivateKey, PublicKeyAlgorithm } from '../src/index.js';
 import packageJson from '../package.json' with { type: 'json' };
 import { checkJwks, generateKeyPair, type JwksSource } from './keys.js';
@@ -118,18 +118,21 @@ function instant(value: string): number {
   return date;
 }
 
+// "Ed25519" (RFC 9864) is read as EdDSA here too, as the verifier reads it (src/jwks/publicKey.ts).
 function algorithm(value: string, previous: JwtAlgorithm[] = []): JwtAlgorithm[] {
-  if (!JWT_ALGORITHMS.includes(value as JwtAlgorithm)) {
+  const named = algorithmNamed(value) as JwtAlgorithm;
+  if (!JWT_ALGORITHMS.includes(named)) {
     throw new InvalidArgumentError(`expected ${JWT_ALGORITHMS.slice(0, -1).join(', ')} or ${JWT_ALGORITHMS.at(-1)}.`);
   }
-  return [...previous, value as JwtAlgorithm];
+  return [...previous, named];
 }
 
 function publicKeyAlgorithm(value: string): PublicKeyAlgorithm {
-  if (!PUBLIC_KEY_ALGORITHMS.includes(value as PublicKeyAlgorithm)) {
+  const named = algorithmNamed(value) as PublicKeyAlgorithm;
+  if (!PUBLIC_KEY_ALGORITHMS.includes(named)) {
     throw new InvalidArgumentError(`expected ${PUBLIC_KEY_ALGORITHMS.slice(0, -1).join(', ')} or ${PUBLIC_KEY_ALGORITHMS.at(-1)}.`);
   }
-  return value as PublicKeyAlgorithm;
+  return named;
 }
 
 /** Raised inside an action: said on stderr, exit code 2. */

@@ -76,6 +76,7 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
       expect(await page.locator('#identity-status').textContent()).toContain(
         'Verified contact: Ada Lovelace (externalId 1, ada@example.com)',
       );
+      expect(await page.locator('#open-tester').isVisible()).toBe(true); // a test-key proof: the tester can examine it
     },
     SLOW,
   );
@@ -173,6 +174,8 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
         await page.goto(`${site}/`);
         await page.getByRole('button', { name: 'Sign in as Grace Hopper' }).click();
         await expect.poll(() => page.locator('#proof').textContent()).toContain('"externalId": "2"');
+        // The tester examines proofs with the demo's test key only: a live-key proof is not offered to it.
+        expect(await page.locator('#open-tester').isVisible()).toBe(false);
         const proof = JSON.parse((await page.locator('#proof').textContent())!) as object;
         expect(await send('Hello, minute 0')).toBe('Hello Grace Hopper, you said: Hello, minute 0');
         expect(await status()).toMatch(/^Verified contact: Grace Hopper \(externalId 2, grace@example\.com\).*; via proof\.$/);

@@ -319,6 +319,21 @@ describe('key pairs: keygen --alg, sign --private-key, check --jwks / --public-k
     expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/already has a key with kid "k1"/) });
   });
 
+  it('takes "Ed25519" (RFC 9864) for EdDSA wherever an algorithm is named: keygen --alg, sign and check --algorithm', async () => {
+    const made = await cli(['keygen', '--alg', 'Ed25519', '--kid', 'ed', '--out', 'keys']);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.written['keys/ed.jwks.json']!.text).keys).toEqual([expect.objectContaining({ kid: 'ed', alg: 'EdDSA' })]);
+    const files = { 'key.pem': made.written['keys/ed.private.pem']!.text, 'jwks.json': made.written['keys/ed.jwks.json']!.text };
+    const at = ['--now', String(NOW_SECONDS)];
+    const signed = await cli(['sign', 'jwt', '{"externalId":"42"}', '--private-key', 'key.pem', '--algorithm', 'Ed25519', ...at], {
+      files,
+    });
+    expect(signed.code).toBe(0);
+    const token = signed.stdout.trim();
+    const checked = await cli(['check', 'jwt', token, '--jwks', 'jwks.json', '--algorithm', 'Ed25519', ...at, '--json'], { files });
+    expect(json(checked)).toMatchObject({ verified: true, keyId: 'ed' });
+  });
+
   it('keygen names the key by its algorithm and the day when no kid is given', async () => {
     expect(json(await cli(['keygen', '--alg', 'EdDSA', '--json']))).toMatchObject({
       kid: 'eddsa-2026-01-01',

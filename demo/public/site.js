@@ -180,6 +180,8 @@ function addMessage(text, kind) {
 function showProof(proof) {
   $('key-kind').textContent = proof.testMode ? 'a test key, so the widget declares testMode: true' : 'the live key';
   $('proof').textContent = JSON.stringify({ customer: proof.customer, signature: proof.signature }, null, 2);
+  // The tester examines proofs with the demo's test key only (demo/server.js): a live-key proof is not offered to it.
+  $('open-tester').parentElement.hidden = !proof.testMode;
   sessionStorage.setItem(
     'tester-proof',
     JSON.stringify({ scheme: 'signed-payload', customer: proof.customer, signature: proof.signature }),

@@ -419,6 +419,9 @@ describe('jwt: public keys (ES256, EdDSA, RS256, PS256)', () => {
     }
     expect(await codeWith([{ publicKey: named }], byJose, { algorithms: ['Ed25519'] })).toBe(`VERIFIED ${pair.kid}`);
     expect(await codeWith([{ publicKey: pair.jwk }], byJose, { algorithms: ['EdDSA'] })).toBe(`VERIFIED ${pair.kid}`);
+    const ours = signJwt({ externalId: 'u' }, pair.privateKey, { algorithm: 'Ed25519', keyId: pair.kid, now: frozenClock });
+    expect(JSON.parse(Buffer.from(ours.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'EdDSA' });
+    expect(await codeWith([{ publicKey: named }], ours)).toBe(`VERIFIED ${pair.kid}`);
     // The name changes nothing else: another key's token, a changed signature, an ES256 key, an RSA key named Ed25519.
     const otherKey = { ...keyPair('EdDSA', 'ed-other').jwk, kid: pair.kid, alg: 'Ed25519' };
     expect(await codeWith([{ publicKey: otherKey }], byJose)).toBe('INVALID_SIGNATURE');

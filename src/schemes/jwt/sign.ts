@@ -1,8 +1,8 @@
 /** The site's side of `jwt`: HS256 with the shared secret, or ES256 / EdDSA / RS256 / PS256 with the site's private key. */
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import { readPublicKey } from '../../jwks/publicKey.js';
+import { algorithmNamed, readPublicKey } from '../../jwks/publicKey.js';
 import { placeholderSignature, publicKeySignature, signatureFor } from '../../signature.js';
-import type { HmacJwtAlgorithm, JwtAlgorithm, PublicKeyAlgorithm } from '../../types.js';
+import type { FullySpecifiedEdDSA, HmacJwtAlgorithm, JwtAlgorithm, PublicKeyAlgorithm } from '../../types.js';
 import { parsedForSigning, signingKey } from '../signing.js';
 import { HASHES, HMAC_ALGORITHMS, JWT_ALGORITHMS, parseJwt } from './index.js';
 
@@ -24,7 +24,8 @@ export type JwtPrivateKey = string | KeyObject | { kty: string; d: string; [memb
  */
 export interface SignJwtOptions {
   /** HS256 (the default) with a secret; with a private key, the key's algorithm (needed for RSA: RS256 or PS256). */
-  algorithm?: JwtAlgorithm;
+  /** `Ed25519` (RFC 9864) signs as `EdDSA`, the name the header then carries. */
+  algorithm?: JwtAlgorithm | FullySpecifiedEdDSA;
   /** The kid to put in the header: the id of the public key the verifier selects. Default: a private JWK's `kid`. */
   keyId?: string;
   now?: () => number;
@@ -43,7 +44,7 @@ export interface SignJwtOptions {
  * ```
  */
 export function signJwt(claims: Record<string, unknown>, key: string | JwtPrivateKey, options: SignJwtOptions = {}): string {
-  const alg = options.algorithm;
+  const alg = algorithmNamed(options.algorithm) as JwtAlgorithm | undefined;
   if (alg !== undefined && !JWT_ALGORITHMS.includes(alg))
     throw new TypeError(`chat-identity: signJwt signs with ${JWT_ALGORITHMS.join(', ')}, not ${JSON.stringify(alg)}.`);
   const privateKey = privateKeyOf(key);
