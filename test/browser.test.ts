@@ -286,7 +286,10 @@ describe.skipIf(!available)('demo in a browser (headless chromium)', () => {
 
     beforeAll(async () => {
       const { startDemo } = await import('../demo/server.js');
-      rollout = await startDemo({ port: 0, env: {} });
+      // The server's clock stands still: the simulated hour stays the last hour however long the tests take
+      // (a minute boundary crossed between simulating and reading dropped its first minute).
+      const frozenAt = Date.now();
+      rollout = await startDemo({ port: 0, env: {}, now: () => frozenAt });
       site = `http://127.0.0.1:${rollout.port}`;
     }, SLOW);
     afterAll(async () => {
