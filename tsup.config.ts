@@ -9,12 +9,10 @@ import { defineConfig, type Options } from 'tsup';
 // that import, so they are built as ESM and CommonJS each: an ESM entry that re-exported CommonJS
 // would, on Node 20, crash the process when a missing optional peer (prom-client, passport-custom)
 // made its import fail, even inside try/catch (nodejs/node#51603).
+const forNode: Options = { target: 'node20', platform: 'node', sourcemap: true, splitting: false };
 const library: Options = {
+  ...forNode,
   dts: true,
-  target: 'node20',
-  platform: 'node',
-  sourcemap: true,
-  splitting: false,
   // Peers stay imports (fastify and hono only as types: dist/fetch.js loads nothing of Hono's); so
   // does fastify-plugin, a dependency of this package, shared with the app's other plugins.
   external: [
@@ -51,11 +49,8 @@ export default defineConfig([
   {
     // The `chat-identity` bin (package.json "bin": dist/cli.js): a program, not an entry point,
     // so ESM only and no declarations. It bundles the core it uses, diagnosis table included.
+    ...forNode,
     entry: { cli: 'cli/bin.ts' },
     format: ['esm'],
-    target: 'node20',
-    platform: 'node',
-    sourcemap: true,
-    splitting: false,
   },
 ]);
