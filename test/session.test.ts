@@ -157,6 +157,21 @@ describe('sessions: the credential', () => {
     expect(credential.length).toBeLessThan(300);
   });
 
+  it('a contact with an email, a name and two signed attributes makes a credential of about 500 characters (docs/sessions.md)', async () => {
+    const { verifier } = setup({ scheme: 'signed-payload' });
+    const contact = {
+      externalId: 'user-12345',
+      email: 'ada.lovelace@example.com',
+      name: 'Ada Lovelace',
+      plan: 'pro',
+      company: 'Analytical Engines Ltd',
+    };
+    const result = await verifier.verify({ body: signPayload(contact, LIVE_KEY, { now: () => NOW }) });
+    expect(result.verified).toBe(true);
+    expect(issuedBy(result)!.length).toBeGreaterThan(400);
+    expect(issuedBy(result)!.length).toBeLessThan(600);
+  });
+
   it('binds tenant, scheme, identity, exactly the verified fields, the site key, the proof policy and the proof time; never a secret', async () => {
     const tenant = {
       tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string,

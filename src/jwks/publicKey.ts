@@ -8,7 +8,7 @@
  *
  * Never a private key (whoever holds the chat backend's configuration could then sign any
  * identity), never a shared secret (`kty: "oct"`), never an RSA key under 2048 bits (RFC 7518 §3.3),
- * nor one whose exponent lets anyone write its signatures (e = 1).
+ * nor a key for which anyone can write signatures: an RSA exponent of 1, an Ed25519 point of small order.
  *
  * @example
  * ```ts
@@ -35,8 +35,33 @@ export function algorithmNamed(alg: unknown): unknown {
 export const MIN_RSA_BITS = 2048;
 /** Longer RSA keys are refused: OpenSSL verifies no signature of a modulus over 16,384 bits. */
 export const MAX_RSA_BITS = 16_384;
-/** An RSA exponent at or above this is refused (FIPS 186-5 §A.1.1 bounds it below 2^256): a long one slows every verify. */
-const RSA_EXPONENT_CEILING = 2n ** 256n;
+/**
+ * An RSA exponent at or above this is refused: a long one slows every verify (an exponent near 2^256
+ * made a 3072-bit key's verify ten times as costly). Go's crypto/rsa refuses them above 2^31 − 1;
+ * keys use 65537, rarely 3.
+ */
+const RSA_EXPONENT_CEILING = 2n ** 32n;
+
+/** Curve25519's prime: an Ed25519 key is the y coordinate of a point, below it, with x's sign in the top bit. */
+const P25519 = 2n ** 255n - 19n;
+/** The y of two of the four Ed25519 points of order 8 (the other two have P25519 minus it). */
+const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+/**
+ * The y coordinates of Ed25519's 8 points of small order (its cofactor is 8): the identity (1), order
+ * 2 (p − 1), order 4 (0) and order 8. OpenSSL takes any of them as a public key, and then a signature
+ * whose R is such a point and whose S is 0 verifies for one message in a few: tokens forged with no
+ * private key, against a zero-filled or placeholder key for one.
+ */
+const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set([1n, P25519 - 1n, 0n, ORDER_8_Y, P25519 - ORDER_8_Y]);
+
+/** Whether an Ed25519 public key is a point of small order, or a y not below the prime (RFC 8032 §5.1.3 decodes none). */
+function ed25519Forgeable(key: KeyObject): boolean {
+  const encoded = Buffer.from(key.export({ format: 'jwk' }).x ?? '', 'base64url');
+  if (encoded.length !== 32) return true;
+  encoded[31]! &= 0x7f; // x's sign
+  const y = BigInt(`0x${Buffer.from(encoded).reverse().toString('hex')}`);
+  return y >= P25519 || SMALL_ORDER_Y.has(y);
+}
 /** Longer kids are refused: a kid is a label, and one arrives with every token. */
 export const MAX_KID_LENGTH = 256;
 
@@ -201,7 +226,11 @@ function algorithmOf(key: KeyObject, statedName: unknown, options: ReadOptions):
   const exponent = key.asymmetricKeyDetails?.publicExponent;
   if (exponent !== undefined && (exponent < 3n || exponent % 2n === 0n || exponent >= RSA_EXPONENT_CEILING))
     return {
-      problem: `${kind} has a public exponent of ${exponent < 1n << 64n ? exponent : 'over 64 bits'}: an RSA exponent is odd, from 3 to below 2^256 (65537 as a rule)`,
+      problem: `${kind} has a public exponent of ${exponent < 1n << 64n ? exponent : 'over 64 bits'}: an RSA exponent is odd, from 3 to below 2^32 (65537 as a rule)`,
+    };
+  if (key.asymmetricKeyType === 'ed25519' && ed25519Forgeable(key))
+    return {
+      problem: `${kind} is a point of small order, for which anyone can write signatures, or not canonically encoded (a placeholder key?)`,
     };
   const pss = pssParametersBesidePs256(key);
   if (pss !== undefined)

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -507,6 +507,11 @@ describe('jwt: the key decides the algorithm', () => {
     ],
     ['an RSA key with an exponent of 2^256', () => ({ ...PAIRS.RS256.jwk, e: base64url(1n << 256n) }), /public exponent of over 64 bits/],
     [
+      'an RSA key with an exponent of 2^32 + 1 (each verify slower)',
+      () => ({ ...PAIRS.RS256.jwk, e: base64url((1n << 32n) + 1n) }),
+      /public exponent of 4294967297: an RSA exponent is odd, from 3 to below 2\^32/,
+    ],
+    [
       'an RSA key of 16,392 bits',
       () => ({ ...PAIRS.RS256.jwk, n: base64url((1n << 16_391n) + 1n) }),
       /OpenSSL verifies no RSA signature over 16384 bits/,
@@ -538,6 +543,58 @@ describe('jwt: the key decides the algorithm', () => {
     const padded = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - digestInfo.length - 3, 0xff), Buffer.from([0]), digestInfo]);
     const forged = `${input}.${padded.toString('base64url')}`;
     expect(await codeWith([{ jwks: { keys: [forgeable, PAIRS.ES256.jwk] } }], forged)).toBe('INVALID_SIGNATURE');
+  });
+
+  it('verifies an ES256 token whose s is replaced by n − s, as ECDSA does: a token has two spellings (SECURITY.md)', async () => {
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n; // P-256's group order
+    const token = tokenBy(PAIRS.ES256, { externalId: 'u' });
+    const [input, signature] = [token.slice(0, token.lastIndexOf('.')), Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url')];
+    const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+    const twin = Buffer.concat([signature.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+    expect(await codeWith([{ publicKey: PAIRS.ES256.jwk }], token)).toBe('VERIFIED es-1');
+    expect(await codeWith([{ publicKey: PAIRS.ES256.jwk }], `${input}.${twin.toString('base64url')}`)).toBe('VERIFIED es-1');
+  });
+
+  it('refuses an Ed25519 key of small order, for which anyone can write a signature, given or in a set', async () => {
+    // Ed25519's 8 points of small order, encoded as keys are (y little-endian, x's sign in the top bit);
+    // the order-8 y is the root of d·y⁴ + 2y² − 1 = 0 (the y whose double has y = 0, a point of order 4).
+    const p = 2n ** 255n - 19n;
+    const y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+    const encode = (y: bigint, xNegative: boolean) => {
+      const bytes = Buffer.from(y.toString(16).padStart(64, '0'), 'hex').reverse();
+      if (xNegative) bytes[31]! |= 0x80;
+      return bytes;
+    };
+    const smallOrder = [
+      [1n, false],
+      [p - 1n, false],
+      [0n, false],
+      [0n, true],
+      [y8, false],
+      [y8, true],
+      [p - y8, false],
+      [p - y8, true],
+    ].map(([y, negative]) => encode(y as bigint, negative as boolean));
+    const jwkOf = (x: Buffer) => ({ kty: 'OKP', crv: 'Ed25519', x: x.toString('base64url'), kid: 'tiny' });
+    for (const point of smallOrder) {
+      expect(() => publicVerifier([{ publicKey: jwkOf(point) }])).toThrow(/an Ed25519 key is a point of small order/);
+      // What it would let through: R one of those points and S = 0 verify in OpenSSL for one message in a few.
+      let forged: string | undefined;
+      for (let jti = 0; forged === undefined && jti < 64; jti++) {
+        const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const input = `${part({ alg: 'EdDSA', kid: 'tiny' })}.${part({ externalId: 'victim', iat: NOW_SECONDS, jti })}`;
+        const key = createPublicKey({ key: jwkOf(point), format: 'jwk' });
+        const signature = smallOrder
+          .map((r) => Buffer.concat([r, Buffer.alloc(32)]))
+          .find((s) => cryptoVerify(null, Buffer.from(input), key, s));
+        if (signature) forged = `${input}.${signature.toString('base64url')}`;
+      }
+      expect(forged).toBeDefined();
+      expect(await codeWith([{ jwks: { keys: [jwkOf(point), PAIRS.ES256.jwk] } }], forged!)).toBe('INVALID_SIGNATURE');
+    }
+    // A y at or above the prime is no canonical encoding (RFC 8032 §5.1.3).
+    expect(() => publicVerifier([{ publicKey: jwkOf(encode(p + 2n, false)) }])).toThrow(/point of small order.*or not canonically encoded/);
+    expect(await codeWith([{ publicKey: PAIRS.EdDSA.jwk }], tokenBy(PAIRS.EdDSA, { externalId: 'u' }))).toBe('VERIFIED ed-1');
   });
 
   describe('an RSA-PSS key (PEM, KeyObject) verifies PS256 only if its parameters allow SHA-256 and a 32-byte salt', () => {
