@@ -6,7 +6,7 @@
  * @example
  * ```sh
  * chat-identity keygen --test
- * chat-identity sign user-hash 42 --key "$CHAT_IDENTITY_SECRET"
+ * chat-identity sign user-hash 42                          # the key from $CHAT_IDENTITY_SECRET (or --key-file)
  * chat-identity sign user-hash 42 | chat-identity check user-hash
  * chat-identity check signed-payload @proof.json --json
  * chat-identity keygen --alg ES256 --kid site-2026-01        # site-2026-01.private.pem, site-2026-01.jwks.json
@@ -183,6 +183,27 @@ async function jwksKey(value: string, io: CliIO): Promise<KeyInput> {
   return { jwks: parseJsonObject(text, `JWKS in ${value}`) as { keys: [] } };
 }
 
+/**
+ * One line on stderr when a `--key` is a shared secret (not {"publicKey"} or {"jwks"}): the command
+ * line is visible to every user of the machine (ps, /proc/<pid>/cmdline) and kept in shell history.
+ * Never the secret, nor any part of it; stdout is untouched.
+ */
+function warnOfSecretOnCommandLine(keys: readonly string[] | undefined, io: CliIO): void {
+  const isSecret = (text: string) => {
+    try {
+      const key = parseKey(text, '--key');
+      return typeof key === 'string' ? key !== '' : 'secret' in key;
+    } catch {
+      return true; // unreadable: it may well be a secret
+    }
+  };
+  if (!keys?.some(isSecret)) return;
+  io.stderr(
+    'warning: --key puts a secret on the command line, where other users of this machine can read it (ps) and your shell ' +
+      `history keeps it; set ${SECRET_ENV} in the environment or use --key-file <path> instead.\n`,
+  );
+}
+
 /** The keys, newest first: --key values, the --key-file lines, --public-key files and --jwks; else the environment. */
 async function readKeys(options: KeyOptions, io: CliIO): Promise<KeyInput[]> {
   const keys = (options.key ?? []).map((text, i) => parseKey(text, `--key #${i + 1}`));
@@ -199,7 +220,7 @@ async function readKeys(options: KeyOptions, io: CliIO): Promise<KeyInput[]> {
   if (keys.length === 0) {
     for (const name of [SECRET_ENV, TEST_SECRET_ENV]) if (io.env[name]) keys.push(io.env[name]!);
   }
-  if (keys.length === 0) throw new UsageError(`no key: pass --key or --key-file, or set ${SECRET_ENV} (and ${TEST_SECRET_ENV}).`);
+  if (keys.length === 0) throw new UsageError(`no key: set ${SECRET_ENV} (and ${TEST_SECRET_ENV}), or pass --key-file or --key.`);
   return keys;
 }
 
@@ -337,15 +358,17 @@ function schemeArgument(): Argument {
 
 const CHECK_EXAMPLES = `
 Examples:
-  $ chat-identity check user-hash '{"user_id":"42","user_hash":"…"}' --key sk_test_…
-  $ chat-identity check signed-payload @proof.json --json          (keys from $${SECRET_ENV} / $${TEST_SECRET_ENV})
-  $ chat-identity check jwt eyJhbGciOi… --key-file keys.txt
+  $ chat-identity check user-hash '{"user_id":"42","user_hash":"…"}'   (keys from $${SECRET_ENV} / $${TEST_SECRET_ENV})
+  $ chat-identity check signed-payload @proof.json --json
+  $ chat-identity check jwt eyJhbGciOi… --key-file keys.txt            (one key per line, newest first)
   $ chat-identity check jwt eyJhbGciOi… --jwks https://site.example/.well-known/jwks.json
   $ chat-identity sign user-hash 42 | chat-identity check user-hash
 
 The proof is what the widget sends: {"customer":{…},"signature":"…"}; {"user_id","user_hash"};
 {"ext_user_id"|"email"|"phone","user_hash"}; the JWT (or {"token"}); {"anonymousUserId","hmac"}.
-A key may be JSON to describe it: --key '{"secret":"sk_live_…","expiresAt":"2026-01-01T00:00:00Z"}'.
+A line of the key file may be JSON to describe its key: {"secret":"sk_live_…","expiresAt":"2026-01-01T00:00:00Z"}.
+A secret given with --key is visible to other users of the machine (ps) and kept in shell history:
+use the environment or --key-file for secrets, --key for public keys.
 Exit status: 0 verified, 1 not verified, 2 usage error.`;
 
 const SIGN_EXAMPLES = `
@@ -357,8 +380,10 @@ Examples:
   $ chat-identity sign visitor-hash v_123
   $ chat-identity sign jwt '{"externalId":"42"}' --private-key site-2026-01.private.pem --kid site-2026-01
 
-Prints the fields the widget sends (for jwt, the token). The key: --key, --key-file (first line),
-or $${SECRET_ENV}, else $${TEST_SECRET_ENV}; for a public-key jwt, --private-key.`;
+Prints the fields the widget sends (for jwt, the token). The key: $${SECRET_ENV}, else
+$${TEST_SECRET_ENV}, from the environment; or --key-file (first line); for a public-key jwt,
+--private-key. --key works too, but a secret on the command line is visible to other users of the
+machine (ps) and kept in shell history.`;
 
 const KEYGEN_EXAMPLES = `
 Examples:
@@ -525,7 +550,7 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     .description("Sign an identity as the site's server does, and print what the widget sends.")
     .addArgument(schemeArgument())
     .argument('[identity]', 'the fields to sign as JSON, or a bare id; @file reads a file, - (or a pipe) stdin')
-    .option('-k, --key <secret>', 'the signing secret (first one given is used)', collect)
+    .option('-k, --key <secret>', 'the signing secret (first one given is used); visible in ps: prefer the environment', collect)
     .option('--key-file <path>', 'read the secret from the first line of this file')
     .option('--now <time>', 'sign at this time: seconds since the epoch or an ISO date', instant)
     .option(
@@ -543,6 +568,7 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
         identity: string | undefined,
         options: KeyOptions & { now?: number; algorithm?: JwtAlgorithm; json?: boolean; privateKey?: string; kid?: string },
       ) => {
+        warnOfSecretOnCommandLine(options.key, io);
         let signingKey: string | JwtPrivateKey;
         if (options.privateKey !== undefined && scheme !== 'jwt')
           throw new UsageError(`only jwt signs with a private key; ${scheme} signs with a secret.`);
@@ -571,7 +597,8 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     .argument('[proof]', 'what the widget sends, as JSON (for jwt, the token); @file reads a file, - (or a pipe) stdin')
     .option(
       '-k, --key <secret>',
-      'a signing secret, or JSON {"secret","id","test","expiresAt"} ({"publicKey"}, {"jwks"}); repeat, newest first',
+      'a signing secret, or JSON {"secret","id","test","expiresAt"} ({"publicKey"}, {"jwks"}); repeat, newest first; ' +
+        'a secret here is visible in ps: prefer the environment or --key-file',
       collect,
     )
     .option('--key-file <path>', 'read the secrets from a file, one per line, newest first')
@@ -601,6 +628,7 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
           json?: boolean;
         },
       ) => {
+        warnOfSecretOnCommandLine(options.key, io);
         const keys = await readKeys(options, io);
         const fields = proofFields(scheme, await readInput(proof, io, 'proof'));
         if (options.testMode) fields.testMode = true;

@@ -99,6 +99,8 @@ class Check {
   asked = false;
   /** Its answer, when it gave one. */
   answer: TenantKeys | undefined = undefined;
+  /** The lookup could not be asked for the tenant's mode (the client over its limit, its tenant name refused): enforced. */
+  modeUnknown = false;
   /** The key a failure's diagnosis named. */
   key: SigningKey | undefined = undefined;
   /** The diagnosed mistake's id. */
@@ -310,8 +312,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** The scheme whose keys lookup names the tenant of a request with no proof: the first, in order, with one. */
   const tenantScheme = schemes.find((scheme) => keyRing.looksUp(scheme.name))?.name;
 
-  /** The mode a request was judged by: its tenant's answer, or the option. */
-  const modeOf = (c: Check): RequiredMode => c.answer?.required ?? required;
+  /** The mode a request was judged by: its tenant's answer, or the option; enforced when the lookup could not be asked (`learnTenant`). */
+  const modeOf = (c: Check): RequiredMode => c.answer?.required ?? (c.modeUnknown ? true : required);
 
   /**
    * Asks the keys lookup for the tenant a request names when only its mode is needed: a request with
@@ -319,6 +321,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * leaves the mode as configured (and the tenant unknown). `how`: `'cached'` asks no lookup (a
    * client over its limit buys none); `'limited'` admits one not cached through the client's address
    * limit first, and a failed one counts against it (junk tenant names cannot buy lookups).
+   * A request stopped before the lookup could be asked (over its limit, its tenant name refused) is
+   * judged as enforced (`modeUnknown`): else a tenant with `required: true` under a lenient option
+   * would let through every client that first got itself limited.
    */
   async function learnTenant(
     scheme: SchemeName | undefined,
@@ -331,10 +336,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const { request } = c;
     c.lookedUp = true;
     let attempt: LimitedAttempt | undefined;
+    let asked = false;
     try {
       const tenant = read === UNREAD ? readTenant(request) : read;
       if (!keyRing.answersAtOnce(name, tenant)) {
-        if (how === 'cached') return;
+        if (how === 'cached') {
+          c.modeUnknown = true;
+          return;
+        }
         if (how === 'limited') {
           attempt = limits?.begin(request);
           attempt?.readAddress(); // before the awaits below
@@ -342,10 +351,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
           if (admitted) await admitted;
         }
       }
+      asked = true;
       const answer = keyRing.answer(name, tenant, request);
       c.answer = answer instanceof Promise ? await answer : answer;
       void attempt?.end(undefined);
     } catch (error) {
+      if (!asked) c.modeUnknown = true;
       void attempt?.end(error instanceof Rejection ? error.code : 'KEY_UNAVAILABLE');
     }
   }

@@ -178,7 +178,7 @@ export function toSigningKey(input: KeyInput, where: string): SigningKey {
   const expiresAt = readExpiresAt(spec, where);
   const bytes = Buffer.from(spec.secret, 'utf8');
   const key: { -readonly [K in keyof SigningKey]: SigningKey[K] } = {
-    test: spec.test ?? spec.secret.startsWith(TEST_KEY_PREFIX),
+    test: readTest(spec, where) ?? spec.secret.startsWith(TEST_KEY_PREFIX),
     material: createSecretKey(bytes),
     fingerprint: fingerprint(bytes),
   };
@@ -192,9 +192,14 @@ function toPublicKey(spec: PublicKeyInput, where: string): SigningKey {
   refuseUnknown(spec, PUBLIC_KEY_FIELDS, where);
   const read = readPublicKey(spec.publicKey, { alg: spec.alg, configured: 'required' });
   if ('problem' in read) throw new TypeError(`${PREFIX}${where}.publicKey cannot verify tokens: ${read.problem}.`);
-  if (spec.test !== undefined && typeof spec.test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
   const id = spec.id === undefined ? read.kid : readId(spec.id, where);
-  return publicSigningKey(read, { id, test: spec.test ?? false, expiresAt: readExpiresAt(spec, where) });
+  return publicSigningKey(read, { id, test: readTest(spec, where) ?? false, expiresAt: readExpiresAt(spec, where) });
+}
+
+/** `test`, when given, is a boolean: "false" from an environment variable would otherwise make a live key a test key. */
+function readTest(spec: SigningKeyInput | PublicKeyInput, where: string): boolean | undefined {
+  if (spec.test !== undefined && typeof spec.test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
+  return spec.test;
 }
 
 function readExpiresAt(spec: SigningKeyInput | PublicKeyInput, where: string): number | undefined {

@@ -3,6 +3,7 @@
  * proofs from an argument, a file or stdin, every signing mistake named, exit codes 0 / 1 / 2.
  */
 import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,10 @@ async function cli(
   return { code, stdout, stderr, written };
 }
 
+/** The one line `sign` and `check` print on stderr when `--key` holds a secret (a secret on the command line). */
+const ARGV_SECRET_WARNING = /^warning: --key puts a secret on the command line, .*\(ps\).*shell history.*CHAT_IDENTITY_SECRET.*--key-file/;
+const withoutArgvWarning = (stderr: string) => stderr.replace(/^warning: --key puts a secret[^\n]*\n/, '');
+
 // The CLI's JSON, read by the assertions whatever its shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = (outcome: Outcome) => JSON.parse(outcome.stdout) as Record<string, any>;
@@ -77,7 +82,8 @@ describe('chat-identity sign | check, every scheme', () => {
 
   it.each(identities)('%s: what sign prints, check verifies (exit 0)', async (scheme, identity) => {
     const signed = await cli(['sign', scheme, identity, '--key', LIVE_KEY, '--json']);
-    expect(signed).toMatchObject({ code: 0, stderr: '' });
+    expect(signed.code).toBe(0);
+    expect(withoutArgvWarning(signed.stderr)).toBe('');
     const checked = await cli(['check', scheme, signed.stdout.trim(), '--key', LIVE_KEY, '--json']);
     expect(checked.code).toBe(0);
     expect(json(checked)).toMatchObject({ verified: true, scheme, test: false });
@@ -199,7 +205,7 @@ describe('chat-identity usage', () => {
   ])('%j: what the verifier would refuse is not signed: exit 2, the reason on stderr, no stack', async (argv, message) => {
     const outcome = await cli(argv as string[]);
     expect(outcome.code).toBe(2);
-    expect(outcome.stderr).toMatch(/^error: /);
+    expect(withoutArgvWarning(outcome.stderr)).toMatch(/^error: /);
     expect(outcome.stderr).toMatch(message);
     expect(outcome.stderr).not.toMatch(/^\s+at /m);
     expect(outcome.stdout).toBe('');
@@ -229,6 +235,74 @@ describe('chat-identity usage', () => {
 
   it('--version prints the package version', async () => {
     expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+  });
+});
+
+describe('a secret on the command line (--key): one warning on stderr, never the secret, stdout unchanged', () => {
+  // Random, so that no fixed text in the CLI can hold a piece of it by chance.
+  const secret = `sk_live_${randomBytes(32).toString('hex')}`;
+  /** Every 6 characters of the secret in a row, but the `sk_live_` prefix, which names no secret. */
+  const pieces = (text: string) =>
+    Array.from({ length: text.length - 5 }, (_, i) => text.slice(i, i + 6)).filter((p) => !'sk_live_'.includes(p));
+  const env = { CHAT_IDENTITY_SECRET: secret };
+  const proof = JSON.stringify({ user_id: '42', user_hash: signUserHash('42', secret) });
+
+  it.each([
+    ['sign user-hash', ['sign', 'user-hash', '42'], {}],
+    ['sign jwt', ['sign', 'jwt', '{"externalId":"42"}', '--now', String(NOW_SECONDS)], {}],
+    ['sign signed-payload --json', ['sign', 'signed-payload', '{"externalId":"42"}', '--json', '--now', String(NOW_SECONDS)], {}],
+    ['check user-hash', ['check', 'user-hash', proof], {}],
+    ['check user-hash --json', ['check', 'user-hash', '--json'], { stdin: proof }],
+  ] as const)('%s: --key <secret> warns once on stderr; stdout is what the environment gives', async (_, argv, options) => {
+    const fromArgv = await cli([...argv, '--key', secret], options);
+    const fromEnv = await cli([...argv], { ...options, env });
+    expect(fromEnv).toMatchObject({ code: 0, stderr: '' });
+    expect(fromArgv.code).toBe(0);
+    expect(fromArgv.stdout).toBe(fromEnv.stdout);
+    expect(fromArgv.stderr).toMatch(ARGV_SECRET_WARNING);
+    expect(fromArgv.stderr.split('\n')).toEqual([expect.stringMatching(ARGV_SECRET_WARNING), '']);
+    for (const piece of pieces(secret)) expect(fromArgv.stderr).not.toContain(piece);
+  });
+
+  it('warns for a secret in JSON, a key that is not JSON; once for several keys, and before a usage error', async () => {
+    for (const keys of [
+      [JSON.stringify({ secret, id: 'current', expiresAt: '2027-01-01T00:00:00Z' })],
+      [`{${secret}`],
+      [secret, JSON.stringify({ secret: `${secret}2` }), JSON.stringify({ publicKey: keyPair('ES256', 'k').jwk })],
+    ]) {
+      const outcome = await cli(['check', 'user-hash', proof, ...keys.flatMap((key) => ['--key', key])]);
+      expect(outcome.stderr.split('\n').filter((line) => ARGV_SECRET_WARNING.test(line))).toHaveLength(1);
+      expect(outcome.stderr).toMatch(ARGV_SECRET_WARNING);
+      for (const piece of pieces(secret)) expect(outcome.stderr).not.toContain(piece);
+    }
+    const refused = await cli(['check', 'user-hash', 'not json', '--key', secret]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(ARGV_SECRET_WARNING);
+    expect(refused.stderr).toMatch(/\nerror: the proof is not JSON/);
+    expect(refused.stderr).not.toContain(secret);
+  });
+
+  it('says nothing when the key comes from the environment or a key file, or --key holds a public key', async () => {
+    const pair = keyPair('ES256', 'site-k');
+    const token = tokenBy(pair, { externalId: '42' });
+    const files = { 'keys.txt': `${secret}\n`, 'k.pem': pair.pem, 'jwks.json': JSON.stringify(jwksOf(pair)) };
+    const at = ['--now', String(NOW_SECONDS)];
+    for (const [argv, options] of [
+      [['check', 'user-hash', proof], { env }],
+      [['check', 'user-hash', proof, '--key-file', 'keys.txt'], {}],
+      [['sign', 'user-hash', '42', '--key-file', 'keys.txt'], {}],
+      [['check', 'jwt', token, '--key', JSON.stringify({ publicKey: pair.jwk }), ...at], {}],
+      [['check', 'jwt', token, '--key', JSON.stringify({ publicKey: pair.pem }), ...at], {}],
+      [['check', 'jwt', token, '--key', JSON.stringify({ jwks: jwksOf(pair) }), ...at], {}],
+      [['check', 'jwt', token, '--public-key', 'k.pem', ...at], {}],
+      [['check', 'jwt', token, '--jwks', 'jwks.json', ...at], {}],
+    ] as const) {
+      const outcome = await cli([...argv], { ...options, files });
+      expect(outcome, argv.join(' ')).toMatchObject({ code: 0, stderr: '' });
+    }
+    // A JWKS URL is no secret either (the key is refused only as unreachable here: what matters is the silence on the command line).
+    const byUrl = await cli(['check', 'jwt', token, '--key', JSON.stringify({ jwks: { url: 'https://127.0.0.1:1/jwks.json' } }), ...at]);
+    expect(byUrl.stderr).not.toMatch(ARGV_SECRET_WARNING);
   });
 });
 

@@ -132,6 +132,9 @@ describe('static keys', () => {
     ['a trailing newline', [LIVE_KEY, `${PREVIOUS_KEY}\n`], /options\.keys\[1\] starts or ends with whitespace/],
     ['a leading space', [` ${PREVIOUS_KEY}`], /options\.keys\[0\] starts or ends with whitespace/],
     ['a trailing tab in a key object', [{ secret: `${PREVIOUS_KEY}\t`, id: 'old' }], /options\.keys\[0\] starts or ends with whitespace/],
+    // A string from an environment variable: "false" is truthy, and would make a live key a test key.
+    ['a test flag that is the string "false"', [{ secret: LIVE_KEY, test: 'false' }], /options\.keys\[0\]\.test must be true or false/],
+    ['a test flag of 0 on a test key', [{ secret: TEST_KEY, test: 0 }], /options\.keys\[0\]\.test must be true or false/],
   ])('refuse %s with a TypeError that says where, never the secret', (_, keys, message) => {
     expect(typeError(() => ring({ keys: keys as never }))).toMatch(message);
   });
@@ -334,6 +337,7 @@ describe('failed lookups', () => {
     ['an empty secret', [{ secret: '' }], /\[0\] must be a non-empty secret/],
     ['a number', [42], /\[0\] must be a non-empty secret/],
     ['a bad expiresAt', [{ secret: LIVE_KEY, expiresAt: 'tomorrow' }], /\[0\]\.expiresAt/],
+    ['a test flag that is the string "false"', [{ secret: LIVE_KEY, test: 'false' }], /\[0\]\.test must be true or false/],
     ['a secret with a pasted newline', [`${PREVIOUS_KEY}\r\n`], /\[0\] starts or ends with whitespace/],
     ['a named answer with a padded secret', { tenant: 'acme', keys: [LIVE_KEY, ` ${PREVIOUS_KEY}`] }, /\.keys\[1\] starts or ends/],
     ['a named answer whose tenant is no string', { tenant: 7, keys: [LIVE_KEY] }, /non-string tenant/],

@@ -198,11 +198,16 @@ describe('the mode of a request', () => {
       expect(calls).toEqual(['globex']);
       // Junk tenants with no proof: each failed lookup counts against the address; past 3, no lookup is bought.
       calls.length = 0;
-      for (let i = 0; i < 10; i++) expect(await verifier.verify(as(`junk-${i}`, {}, '203.0.113.7'))).toEqual({ verified: false });
+      // Those past it are enforced: their tenants' modes were never learnt.
+      for (let i = 0; i < 10; i++) {
+        const result = await verifier.verify(as(`junk-${i}`, {}, '203.0.113.7'));
+        if (i < 3) expect(result).toEqual({ verified: false });
+        else expect(verifier.mustReject(result)).toBe(true);
+      }
       expect(calls).toEqual(['junk-0', 'junk-1', 'junk-2']);
     });
 
-    it('a client over its limit buys no lookup for its mode: a cached tenant keeps its mode, another gets the option', async () => {
+    it('a client over its limit buys no lookup for its mode: a cached tenant keeps its mode, another is enforced', async () => {
       const verifier = verifierWith(true, { rateLimit: { address: { points: 1, duration: 60 } } });
       await verifier.verify(as('acme', bad, '203.0.113.9'));
       calls.length = 0;
@@ -211,6 +216,26 @@ describe('the mode of a request', () => {
       const other = await verifier.verify(as('hooli', bad, '203.0.113.9'));
       expect(verifier.mustReject(other)).toBe(true);
       expect(calls).toEqual([]);
+    });
+
+    it('a request stopped before the lookup could be asked is enforced, whatever the option: a limited client gets no lenience', async () => {
+      // The option is off and globex enforces: an attacker who first gets its address limited must not
+      // reach globex's routes as an anonymous visitor, with a proof or without, under any spelling.
+      const verifier = verifierWith(false, { rateLimit: { address: { points: 2, duration: 60 } } });
+      for (let i = 0; i < 3; i++) await verifier.verify(as(`junk-${i}`, bad, '203.0.113.66'));
+      calls.length = 0;
+      const forged = await verifier.verify(as('globex', bad, '203.0.113.66'));
+      expect(forged).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+      expect(verifier.mustReject(forged)).toBe(true);
+      expect(verifier.mustReject(await verifier.verify(as('globex', {}, '203.0.113.66')))).toBe(true);
+      expect(calls).toEqual([]); // and it bought no lookup
+      // A tenant name refused unread (over 256 characters) is enforced too.
+      const long = await verifier.verify(as('g'.repeat(300), {}, '198.51.100.1'));
+      expect(verifier.mustReject(long)).toBe(true);
+      // A client within its limit gets its tenant's mode, and a lookup that fails leaves the option.
+      expect(verifier.mustReject(await verifier.verify(as('acme', bad, '198.51.100.2')))).toBe(false);
+      const failing = verifierWith(false, { keys: () => Promise.reject(new Error('database down')) });
+      expect(failing.mustReject(await failing.verify(as('globex', bad, '198.51.100.3')))).toBe(false);
     });
 
     it('a misspelt or wrong setting in an answer fails closed (KEY_UNAVAILABLE), said once', async () => {

@@ -545,6 +545,10 @@ describe('jwt: the key decides the algorithm', () => {
     expect(await codeWith([{ jwks: { keys: [forgeable, PAIRS.ES256.jwk] } }], forged)).toBe('INVALID_SIGNATURE');
   });
 
+  it('refuses a public key whose test flag is not a boolean (the string "false" from an environment variable)', () => {
+    expect(() => publicVerifier([{ publicKey: PAIRS.ES256.jwk, test: 'false' as never }])).toThrow(/keys\[0\]\.test must be true or false/);
+  });
+
   it('verifies an ES256 token whose s is replaced by n − s, as ECDSA does: a token has two spellings (SECURITY.md)', async () => {
     const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n; // P-256's group order
     const token = tokenBy(PAIRS.ES256, { externalId: 'u' });
