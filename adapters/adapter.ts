@@ -166,7 +166,16 @@ export interface NodeStyleRequest {
   /** Express: the path and query as the client sent them, whatever router the middleware is mounted on. */
   originalUrl?: string | undefined;
   url?: string | undefined;
+  /** The connection: a reset one has no address left to read. */
+  socket?: { destroyed?: boolean } | undefined;
 }
+
+/**
+ * The address of a client that reset its connection before the check read it: Node keeps no peer
+ * address for a destroyed socket, so `req.ip` is undefined; counted as one client, else a host could
+ * send each guess and reset the connection to escape the address limit.
+ */
+const CONNECTION_RESET = '(connection reset)';
 
 /**
  * A framework request with Node's fields (Express, Passport) as the plain request the core reads.
@@ -201,7 +210,8 @@ class NodeRequestView implements VerifyRequest {
     this.method = req.method;
   }
   get ip(): string | undefined {
-    return this.#req.ip;
+    const req = this.#req;
+    return req.ip ?? (req.socket?.destroyed ? CONNECTION_RESET : undefined);
   }
   get query(): VerifyRequest['query'] {
     return this.#req.query as VerifyRequest['query'];

@@ -27,7 +27,7 @@ export const DEFAULT_IPV6_SUBNET = 64;
 export function clientAddress(address: string, ipv6Subnet = DEFAULT_IPV6_SUBNET): string {
   if (IPV4.test(address)) return address; // most traffic, and already canonical (no leading zeros)
   const groups = address.includes(':') ? ipv6Groups(address) : undefined;
-  if (!groups) return address;
+  if (!groups) return withoutPort(address, ipv6Subnet) ?? address;
   if (groups[5] === 0xffff && (groups[0]! | groups[1]! | groups[2]! | groups[3]! | groups[4]!) === 0) {
     return `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
   }
@@ -40,6 +40,17 @@ export function clientAddress(address: string, ipv6Subnet = DEFAULT_IPV6_SUBNET)
 }
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** `192.0.2.9:40001` or `[2001:db8::1]:443`: some proxies (Azure's among them) write the client's port into X-Forwarded-For. */
+const WITH_PORT = /^(?:([\d.]+)|\[([\da-f:.%\w-]+)\]):\d{1,5}$/i;
+
+/** An address written with its port, as the client it stands for; undefined for anything else. */
+function withoutPort(address: string, ipv6Subnet: number): string | undefined {
+  const written = WITH_PORT.exec(address);
+  if (!written) return undefined;
+  const [, v4, v6] = written;
+  if (v4 !== undefined) return IPV4.test(v4) ? v4 : undefined;
+  return ipv6Groups(v6!) ? clientAddress(v6!, ipv6Subnet) : undefined;
+}
 const HEX_GROUP = /^[\da-f]{1,4}$/i;
 const ZONE_ID = /^%[\w.:-]+$/;
 

@@ -2,6 +2,9 @@
  * What the conformance table does not cover: delivering rejections as errors, misconfiguration
  * said once, Passport specifics, and every way tried to reach a guarded route unverified.
  */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import express, { type ErrorRequestHandler } from 'express';
@@ -610,5 +613,50 @@ describe('behind one proxy, set as docs/adapters.md says: a client cannot pick i
     expect(await statuses(await fastifyBehind(true))).toEqual(UNLIMITED);
     // A hop count trusts no proxy in Fastify 5: every client shares the proxy's address, and its limit.
     expect(await statuses(await fastifyBehind(1 as unknown as string))).toEqual([401, 401, 401, 401, 401, 429, 429]);
+  });
+});
+
+describe('a client that resets its connection after sending is still counted against the address limit', () => {
+  // Node drops a destroyed socket's peer address, so req.ip is undefined by the time the check runs
+  // (a client that sends and resets at once: the reset is simulated here, before the check, so the
+  // race is not). Such requests are counted as one client, "(connection reset)", not as no address.
+  const post = (port: number, i: number) =>
+    fetch(`http://127.0.0.1:${port}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: `user-${i}`, user_hash: '00'.repeat(32) }),
+    }).catch(() => undefined); // the connection is gone
+
+  it.each(['express', 'fastify'] as const)('%s: past the limit, they are refused before their proof is read', async (framework) => {
+    const codes: string[] = [];
+    const seen: (string | undefined)[] = [];
+    const limited = options({
+      rateLimit: { address: { points: 3, duration: 60 }, identity: false },
+      onResult: (summary) => void codes.push(summary.code),
+    });
+    let server: Server;
+    if (framework === 'express') {
+      const app = express().use(express.json());
+      app.use((req, _res, next) => void (req.socket.destroy(), next()));
+      app.use(forExpress.identityVerification(limited));
+      app.use((req, _res, next) => void (seen.push(req.ip), next()));
+      app.post('/chat', (_req, res) => res.json({}));
+      server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+    } else {
+      const app = Fastify();
+      app.addHook('onRequest', (request, _reply, done) => void (request.raw.socket.destroy(), done()));
+      await app.register(forFastify.identityVerification, limited);
+      app.addHook('preHandler', (request, _reply, done) => void (seen.push(request.ip), done()));
+      app.post('/chat', async () => ({}));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      server = app.server;
+    }
+    const { port } = server.address() as AddressInfo;
+    for (let i = 0; i < 5; i++) await post(port, i);
+    await vi.waitFor(() => expect(codes).toHaveLength(5));
+    server.close();
+    expect(seen).toEqual(Array(5).fill(undefined)); // the address was gone when the check ran
+    expect(codes).toEqual(['INVALID_SIGNATURE', 'INVALID_SIGNATURE', 'INVALID_SIGNATURE', 'RATE_LIMITED', 'RATE_LIMITED']);
   });
 });

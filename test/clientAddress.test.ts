@@ -42,10 +42,27 @@ describe('clientAddress', () => {
     expect(clientAddress('::', 64)).toBe('0:0:0:0::/64');
   });
 
+  it('reads an address written with its port (some proxies put one in X-Forwarded-For) as the client without it', () => {
+    for (let port = 40_000; port < 40_010; port++) expect(clientAddress(`203.0.113.9:${port}`)).toBe('203.0.113.9');
+    expect(clientAddress('[2001:db8::27]:443')).toBe('2001:db8:0:0::/64');
+    expect(clientAddress('[2001:DB8::28]:8443')).toBe('2001:db8:0:0::/64');
+    expect(clientAddress('[::ffff:192.0.2.9]:443')).toBe('192.0.2.9');
+    expect(clientAddress('[fe80::1%eth0]:443', 128)).toBe(clientAddress('fe80::1', 128));
+  });
+
   it('gives back whatever is not an IP address unchanged (the limits hash it)', () => {
     const forwarded = `${'198.51.100.1, '.repeat(1000)}203.0.113.7`;
     const nearMisses = ['::1.2.3.4:5', '1.2.3.4::', '1:2:3:4:5:1.2.3.4', '1:2:3:4:5:6:7::8', '2001:db8:::1', '12345::', 'fe80::1%'];
-    for (const garbage of ['', 'unknown', '192.0.2.09', '192.0.2.9:443', ...nearMisses, forwarded]) {
+    for (const garbage of [
+      '',
+      'unknown',
+      '192.0.2.09',
+      '192.0.2.09:443',
+      '[2001:db8:::1]:443',
+      '192.0.2.9:123456',
+      ...nearMisses,
+      forwarded,
+    ]) {
       expect(clientAddress(garbage), garbage.slice(0, 20)).toBe(garbage);
     }
   });
@@ -63,7 +80,11 @@ describe('clientAddress', () => {
     fc.assert(
       fc.property(spelled, (address) => {
         const read = clientAddress(address, 128);
-        if (isIP(address) === 0) expect(read).toBe(address);
+        // An address and a port (a near miss can be one) reads as the address.
+        const [, v4, v6] = /^(?:([\d.]+)|\[(.*)\]):\d{1,5}$/.exec(address) ?? [];
+        const bare = v4 ?? v6;
+        if (bare !== undefined && isIP(bare) !== 0) expect(read).toBe(clientAddress(bare, 128));
+        else if (isIP(address) === 0) expect(read).toBe(address);
         else expect(asIPv6(read), address).toBe(asIPv6(address));
       }),
       { numRuns: 5_000 },
