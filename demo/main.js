@@ -12,6 +12,17 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 try {
   const demo = await startDemo({ port, host: process.env.HOST || '127.0.0.1' });
+  // First, before the addresses: a live key signs here with no password, so whoever reaches the demo
+  // gets proofs that every backend holding that key accepts.
+  if (demo.keys.keys.some((key) => !key.test)) {
+    console.warn(
+      [
+        'WARNING: CHAT_IDENTITY_SECRET is a live key. This demo signs its sample users (externalId 1, 2, 3) with it',
+        '  for anyone who can open the page, with no password: any backend that trusts this key accepts those proofs',
+        '  as live. Use only a key no production backend trusts (or CHAT_IDENTITY_TEST_SECRET alone).',
+      ].join('\n'),
+    );
+  }
   console.log(`chat-identity demo: ${demo.url}`);
   console.log(`  example site and chat widget   ${demo.url}/`);
   console.log(`  signature tester               ${demo.url}/tester.html`);

@@ -39,6 +39,8 @@ const TENANT = 'demo';
 const MODES = [true, false, 'report'];
 const MAX_SESSIONS = 1000;
 const MAX_TESTER_KEYS = 10;
+/** The longest grace a rotation gives the old key: 30 days. */
+const MAX_GRACE_SECONDS = 30 * 86_400;
 const silent = { warn() {}, error() {} };
 
 /**
@@ -57,6 +59,20 @@ export function demoKeys(env = process.env) {
   return { keys, signingKey: keys[0], generated };
 }
 
+/**
+ * The body parser of the actions that change state (sign-in, key rotation, rollout mode, sample
+ * traffic): JSON only, else 415. A cross-site form posts text/plain or a form encoding without
+ * asking; `application/json` needs a CORS preflight, which the demo never grants.
+ */
+function jsonOnly() {
+  const parse = express.json({ limit: '1kb' });
+  return (req, res, next) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') return res.status(415).json({ error: 'send this request as application/json.' });
+    parse(req, res, next);
+  };
+}
+
 function readCookie(req, name) {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
@@ -65,18 +81,49 @@ function readCookie(req, name) {
   return undefined;
 }
 
-/** Keys pasted into the tester: secrets, or `{ secret, id?, test?, expiresAt? }` with expiresAt as ms or a date. */
+const KEY_FIELDS = {
+  secret: ['secret', 'id', 'test', 'expiresAt'],
+  publicKey: ['publicKey', 'alg', 'id', 'test', 'expiresAt'],
+  jwks: ['jwks', 'alg', 'test'],
+};
+const NO_FETCH = 'the tester fetches nothing: paste the JWKS document itself ({ "jwks": { "keys": [...] } }), not a URL to fetch it from.';
+
+/**
+ * Keys pasted into the tester: secrets, `{ secret, id?, test?, expiresAt? }` (expiresAt as ms or a
+ * date), public keys `{ publicKey, alg?, id? }` (PEM or JWK) and inline JWKS `{ jwks: { keys } }`.
+ * Only what needs no network: a key set given by URL, in any spelling the library takes (a string,
+ * `{ url }`), would have this open endpoint fetch any host for anyone, and its diagnosis echo the reply.
+ * Each key is copied field by field, so nothing the library might fetch gets through.
+ */
 function testerKeys(pasted) {
   if (!Array.isArray(pasted) || pasted.length > MAX_TESTER_KEYS)
-    throw new TypeError(`keys must be a list of at most ${MAX_TESTER_KEYS} secrets.`);
-  return pasted.map((key) => {
-    if (key && typeof key === 'object' && typeof key.expiresAt === 'string') {
-      const at = Date.parse(key.expiresAt);
-      if (Number.isNaN(at)) throw new TypeError("a key's expiresAt is not a date.");
-      return { ...key, expiresAt: at };
-    }
-    return key;
-  });
+    throw new TypeError(`keys must be a list of at most ${MAX_TESTER_KEYS} keys.`);
+  return pasted.map(testerKey);
+}
+
+function testerKey(key) {
+  if (typeof key === 'string') return key;
+  if (key === null || typeof key !== 'object' || Array.isArray(key))
+    throw new TypeError('a key is a secret, { secret }, { publicKey } or { jwks: { keys: [...] } }.');
+  const kind = Object.keys(KEY_FIELDS).find((field) => field in key);
+  if (kind === undefined)
+    throw new TypeError('url' in key ? NO_FETCH : 'a key is a secret, { secret }, { publicKey } or { jwks: { keys: [...] } }.');
+  const unknown = Object.keys(key).find((field) => !KEY_FIELDS[kind].includes(field));
+  if (unknown !== undefined) throw new TypeError(`a { ${kind} } key takes ${KEY_FIELDS[kind].join(', ')}, not ${JSON.stringify(unknown)}.`);
+  const copy = { ...key };
+  if (kind === 'jwks') {
+    const { jwks } = key;
+    if (jwks === null || typeof jwks !== 'object' || Array.isArray(jwks) || 'url' in jwks || !Array.isArray(jwks.keys))
+      throw new TypeError(NO_FETCH);
+    copy.jwks = { keys: jwks.keys };
+  }
+  if (kind === 'publicKey' && typeof key.publicKey !== 'string' && (key.publicKey === null || typeof key.publicKey !== 'object'))
+    throw new TypeError('a publicKey is PEM text or a public JWK.');
+  if (typeof key.expiresAt === 'string') {
+    copy.expiresAt = Date.parse(key.expiresAt);
+    if (Number.isNaN(copy.expiresAt)) throw new TypeError("a key's expiresAt is not a date.");
+  }
+  return copy;
 }
 
 /**
@@ -123,7 +170,7 @@ export function createDemoApp(options = {}) {
     res.json({ user: user ?? null, testMode: signingKey.test });
   });
 
-  app.post('/site/login', express.json({ limit: '1kb' }), (req, res) => {
+  app.post('/site/login', jsonOnly(), (req, res) => {
     const user = SAMPLE_USERS.find((u) => u.id === req.body?.userId);
     if (!user) return res.status(400).json({ error: 'No such user.' });
     if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value);
@@ -133,7 +180,7 @@ export function createDemoApp(options = {}) {
     res.json({ user });
   });
 
-  app.post('/site/logout', (req, res) => {
+  app.post('/site/logout', jsonOnly(), (req, res) => {
     sessions.delete(readCookie(req, SESSION_COOKIE));
     res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
     res.json({ user: null });
@@ -153,11 +200,14 @@ export function createDemoApp(options = {}) {
   });
 
   // The site rotates its key: the new one signs from now on; the old one verifies for `graceSeconds`
-  // more (the seed's 24 hours by default), and the sessions its proofs started end with it. (A demo's
-  // admin action: a real site guards it, and its chat backend reads the keys from where the site keeps them.)
-  app.post('/site/rotate-key', express.json({ limit: '1kb' }), (req, res) => {
+  // more (the seed's 24 hours by default, 30 days at most), and the sessions its proofs started end with it.
+  // (A demo's admin action, as JSON only: a real site also guards it, and its chat backend reads the keys from
+  // where the site keeps them.)
+  app.post('/site/rotate-key', jsonOnly(), (req, res) => {
     const grace = req.body?.graceSeconds ?? 86_400;
-    if (!Number.isInteger(grace) || grace < 0) return res.status(400).json({ error: 'graceSeconds must be a whole number of seconds.' });
+    // Capped: past it a date overflows (1e308 is a whole number too).
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS)
+      return res.status(400).json({ error: `graceSeconds must be a whole number of seconds, at most ${MAX_GRACE_SECONDS} (30 days).` });
     const prefix = signingKey.test ? 'sk_test_' : 'sk_live_';
     const next = {
       secret: `${prefix}${randomBytes(32).toString('hex')}`,
@@ -252,12 +302,12 @@ export function createDemoApp(options = {}) {
     const window = req.query.window === 'day' ? 'day' : 'hour';
     res.json({ mode, report: rolloutReport(stats.stats(), { window, tenant: TENANT }) });
   });
-  app.post('/api/rollout/mode', express.json({ limit: '1kb' }), (req, res) => {
+  app.post('/api/rollout/mode', jsonOnly(), (req, res) => {
     if (!MODES.includes(req.body?.mode)) return res.status(400).json({ error: "mode must be true, false or 'report'." });
     mode = req.body.mode;
     res.json({ mode });
   });
-  app.post('/api/rollout/simulate', async (_req, res, next) => {
+  app.post('/api/rollout/simulate', jsonOnly(), async (_req, res, next) => {
     try {
       res.json({ sent: await simulateHour() });
     } catch (error) {
@@ -307,6 +357,12 @@ export function createDemoApp(options = {}) {
   }
 
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url))));
+  // An error (a body that is not JSON, too large, a bug) answers JSON, never Express's HTML page with its stack trace.
+  // (Four parameters: how Express tells an error handler.)
+  app.use((error, _req, res, _next) => {
+    const status = Number.isInteger(error.status) && error.status >= 400 && error.status < 600 ? error.status : 500;
+    res.status(status).json({ error: status < 500 && error.expose ? error.message : 'Internal error.' });
+  });
   return app;
 }
 

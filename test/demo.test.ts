@@ -3,11 +3,15 @@
  * backend (Express adapter, required: true) answers a verified contact and refuses a tampered
  * proof, and the signature tester's endpoint names every signing mistake.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { LIVE_KEY, NOW, TEST_KEY } from './helpers.js';
 import { MISTAKE_CASES, secretsOf } from './mistakeCases.js';
-import { signUserHash } from '../src/index.js';
+import { startJwksServer } from './support/jwksServer.js';
+import { jwksOf, keyPair, tokenBy } from './support/keyPairs.js';
+import { signPayload, signUserHash } from '../src/index.js';
 
 // The demo imports the built adapter by the package's name; the tests use the source.
 vi.mock('chat-identity/express', async () => await import('../adapters/express.js'));
@@ -36,6 +40,35 @@ describe('demo keys', () => {
     ]);
     expect(signingKey.secret).toBe(LIVE_KEY);
   });
+});
+
+describe('demo: npm start with a live key', () => {
+  /** What `node demo/main.js` prints (stdout and stderr) up to its keys line. */
+  async function banner(env: Record<string, string>) {
+    const main = fileURLToPath(new URL('../demo/main.js', import.meta.url));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CHAT_IDENTITY_')));
+    const child = spawn(process.execPath, [main], { env: { ...clean, PORT: '0', HOST: '127.0.0.1', ...env } });
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        let out = '';
+        // The warning goes to stderr before the banner: it is in by the time the keys line is.
+        child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.stdout.on('data', (chunk: Buffer) => ((out += chunk.toString()), /keys: /.test(out) && resolve(out)));
+        child.on('exit', (code) => reject(new Error(`the demo exited (${code}) before its banner:\n${out}`)));
+      });
+    } finally {
+      child.kill();
+    }
+  }
+
+  it('warns that it signs its sample users with the live key, without a password', async () => {
+    const live = await banner({ CHAT_IDENTITY_SECRET: LIVE_KEY });
+    expect(live).toMatch(/WARNING: CHAT_IDENTITY_SECRET is a live key/);
+    expect(live).toMatch(/with no password/);
+    expect(live).toMatch(/no production backend trusts/);
+    expect(live).not.toContain(LIVE_KEY);
+    expect(await banner({ CHAT_IDENTITY_TEST_SECRET: TEST_KEY })).not.toMatch(/WARNING/);
+  }, 30_000);
 });
 
 describe('demo: the example site and its chat backend', () => {
@@ -89,7 +122,7 @@ describe('demo: the example site and its chat backend', () => {
       .expect(401)
       .expect((res) => expect(res.body).toMatchObject({ error: 'identity_unverified', code: 'MISSING_IDENTITY' }));
     await agent.post('/site/login').send({ userId: '3' }).expect(200);
-    await agent.post('/site/logout').expect(200);
+    await agent.post('/site/logout').send({}).expect(200);
     await agent.get('/site/identity').expect(401);
     await agent.post('/site/login').send({ userId: 'nobody' }).expect(400);
   });
@@ -155,15 +188,120 @@ describe('demo: the signature tester endpoint', () => {
     expect(body.mistake).toBe('previous-key-expired');
   });
 
+  it('takes public keys (PEM, JWK) and a JWKS document pasted whole: none needs the network', async () => {
+    const pair = keyPair('ES256', 'demo-es');
+    const proof = { token: tokenBy(pair, { externalId: '42' }) };
+    for (const keys of [[{ publicKey: pair.pem, alg: 'ES256', id: pair.kid }], [{ publicKey: pair.jwk }], [{ jwks: jwksOf(pair) }]]) {
+      const { body } = await request(createDemoApp({ now: frozen() }))
+        .post('/api/tester')
+        .send({ scheme: 'jwt', proof, keys })
+        .expect(200);
+      expect(body, JSON.stringify(keys)).toMatchObject({ verified: true, keys: 'pasted', contact: { externalId: '42' } });
+    }
+  });
+
+  it('fetches nothing: a key set given by URL, in any spelling, is a 400 and the server is never asked', async () => {
+    const pair = keyPair('ES256', 'demo-es');
+    const site = await startJwksServer();
+    site.serve(jwksOf(pair));
+    const proof = { token: tokenBy(pair, { externalId: '42' }) };
+    const answers: [unknown, request.Response][] = [];
+    try {
+      for (const key of [
+        { jwks: site.url },
+        { jwks: { url: site.url } },
+        { jwks: { url: site.url }, alg: 'ES256' },
+        { jwks: { url: site.url, timeout: 1000, cooldown: 0 } },
+        { jwks: { url: site.url, keys: [pair.jwk] } },
+        { jwks: { url: { href: site.url } } },
+        { jwks: [site.url] },
+        { url: site.url },
+      ]) {
+        answers.push([
+          key,
+          await request(createDemoApp({ now: frozen() }))
+            .post('/api/tester')
+            .send({ scheme: 'jwt', proof, keys: [key] }),
+        ]);
+      }
+      expect(site.paths).toEqual([]);
+      for (const [key, { status, body }] of answers) {
+        expect([status, body.error], JSON.stringify(key)).toEqual([
+          400,
+          expect.stringMatching(/the tester fetches nothing: paste the JWKS document itself/),
+        ]);
+      }
+    } finally {
+      await site.close();
+    }
+  });
+
   it.each([
     [{ scheme: 'md5', proof: {} }, /scheme must be one of/],
     [{ scheme: 'jwt', proof: 'eyJ...' }, /proof must be an object/],
     [{ scheme: 'jwt', proof: {}, keys: Array(11).fill(LIVE_KEY) }, /at most 10/],
     [{ scheme: 'jwt', proof: {}, keys: [''] }, /non-empty secret/],
     [{ scheme: 'jwt', proof: {}, keys: [{ secret: LIVE_KEY, expiresAt: 'someday' }] }, /not a date/],
+    [{ scheme: 'jwt', proof: {}, keys: [{ secret: LIVE_KEY, expiresat: 0 }] }, /takes secret, id, test, expiresAt, not "expiresat"/],
+    [{ scheme: 'jwt', proof: {}, keys: [{ publicKey: 42 }] }, /PEM text or a public JWK/],
+    [{ scheme: 'jwt', proof: {}, keys: [42] }, /a key is a secret/],
   ])('answers 400 to %j', async (payload, message) => {
     const { body } = await request(createDemoApp()).post('/api/tester').send(payload).expect(400);
     expect(body.error).toMatch(message);
+  });
+});
+
+describe("demo: the site's actions take JSON only", () => {
+  const ACTIONS = ['/site/login', '/site/logout', '/site/rotate-key', '/api/rollout/mode', '/api/rollout/simulate'];
+
+  it.each(ACTIONS)('answers 415 to %s posted as a cross-site form can (text/plain, a form encoding, no body)', async (path) => {
+    const keys = demoKeys({});
+    const app = createDemoApp({ keys, now: frozen() });
+    const agent = request.agent(app);
+    await agent.post('/site/login').send({ userId: '1' }).expect(200);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
+      const post = agent.post(path);
+      if (type) post.set('content-type', type).send(type === 'text/plain' ? '{"mode":false}' : 'mode=false&userId=1');
+      const { body } = await post.expect(415).expect('content-type', /json/);
+      expect(body.error, String(type)).toMatch(/application\/json/);
+    }
+    // Nothing changed: still signed in, same key, same mode, no traffic counted.
+    const { body: proof } = await agent.get('/site/identity').expect(200);
+    expect(proof.signature).toBe(signPayload(proof.customer, keys.signingKey.secret, { now: frozen() }).signature);
+    const { body: rollout } = await agent.get('/api/rollout').expect(200);
+    expect(rollout.mode).toBe(true);
+    expect(rollout.report.tenants).toEqual([]);
+  });
+
+  it('still takes them as application/json, with or without a charset', async () => {
+    const agent = request.agent(createDemoApp({ now: frozen() }));
+    await agent.post('/site/login').set('content-type', 'Application/JSON; charset=utf-8').send('{"userId":"1"}').expect(200);
+    await agent.post('/api/rollout/mode').send({ mode: 'report' }).expect(200, { mode: 'report' });
+    await agent.post('/site/logout').send({}).expect(200, { user: null });
+  });
+
+  it('gives a rotated key at most 30 days of grace: 1e308 is a 400 (not a 500) and rotates nothing', async () => {
+    const app = createDemoApp({ keys: demoKeys({}), now: frozen() });
+    for (const graceSeconds of [1e308, 2_592_001, -1, 1.5, '600']) {
+      const { body } = await request(app).post('/site/rotate-key').send({ graceSeconds }).expect(400);
+      expect(body.error, String(graceSeconds)).toMatch(/at most 2592000 \(30 days\)/);
+    }
+    const { body } = await request(app).post('/site/rotate-key').send({ graceSeconds: 2_592_000 }).expect(200);
+    expect(body.keys).toEqual([
+      { id: 'test-2', expiresAt: null },
+      { id: 'test', expiresAt: new Date(NOW + 2_592_000_000).toISOString() },
+    ]);
+  });
+
+  it('answers a body that is not JSON with a JSON 400, never an HTML stack trace', async () => {
+    const { body, text } = await request(createDemoApp())
+      .post('/site/rotate-key')
+      .set('content-type', 'application/json')
+      .send('{"graceSeconds":')
+      .expect(400)
+      .expect('content-type', /json/);
+    expect(body.error).toEqual(expect.any(String));
+    expect(text).not.toMatch(/<pre>|node_modules| at /);
   });
 });
 

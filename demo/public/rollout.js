@@ -169,7 +169,8 @@ for (const input of document.querySelectorAll('input[name=mode]')) {
 $('simulate').addEventListener('click', async () => {
   $('simulate').disabled = true;
   try {
-    await fetch('/api/rollout/simulate', { method: 'POST' });
+    // JSON, though there is nothing to say: the server takes actions as application/json only (no cross-site form).
+    await fetch('/api/rollout/simulate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     await refresh();
   } finally {
     $('simulate').disabled = false;
