@@ -41,6 +41,13 @@ const millionFields = Object.fromEntries(Array.from({ length: 19_000 }, (_, i) =
 const nonAscii8k = { externalId: 'x', timestamp: 'soon', bio: 'é'.repeat(8000) };
 const badHex = '0'.repeat(64);
 /**
+ * 50 attributes of slashes, in reverse order: a payload whose diagnosis (4 keys) spends its whole
+ * budget, and whose every candidate (the customer without one field, ...) is a JSON text of them all.
+ * An outside review found the checks still built such texts after the budget was spent, 2026-12-02.
+ */
+const FIFTY_ATTRIBUTES = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${49 - i}`, '/'.repeat(20)]));
+const FOUR_KEYS = [SECRET, 'sk_live_bench_previous_0001', 'sk_live_bench_previous_0002', 'sk_live_bench_previous_0003'];
+/**
  * A token of just under its 8,192-character limit, a new externalId per attacker. The id's 9 digits
  * sit at a byte offset divisible by 3, so their base64url is spliced in without encoding the rest again.
  */
@@ -197,6 +204,18 @@ const CANDIDATES = [
     'user-hash, base64 signature, diagnostics: true (a budgeted diagnosis)',
     { scheme: 'user-hash', diagnostics: true },
     attacker((n) => ({ body: { user_id: `attacker-${n}`, user_hash: Buffer.from(badHex, 'hex').toString('base64') } })),
+    'MALFORMED_IDENTITY',
+  ],
+  [
+    'diagnosed-payload-50',
+    'signed-payload of 50 attributes, base64 signature, 4 keys, diagnostics: true (a diagnosis to its budget)',
+    { scheme: 'signed-payload', keys: FOUR_KEYS, diagnostics: true },
+    attacker((n) => ({
+      body: {
+        customer: { ...FIFTY_ATTRIBUTES, externalId: `attacker-${n}`, email: `a${n}@example.com`, timestamp: nowSeconds },
+        signature: Buffer.from(badHex, 'hex').toString('base64'),
+      },
+    })),
     'MALFORMED_IDENTITY',
   ],
 ];

@@ -14,14 +14,18 @@ import { README_END, README_START, troubleshootingMarkdown } from '../cli/troubl
 import { LIVE_KEY, NOW, TEST_KEY, frozenClock } from './helpers.js';
 import { MISTAKE_CASES, secretsOf, type MistakeCase } from './mistakeCases.js';
 
-/** Counts every MAC and hash computed, and the bytes they hash, so the bounds can be checked. */
-const macs = vi.hoisted(() => ({ count: 0, bytes: 0 }));
+/**
+ * Counts every MAC and hash computed, and the bytes they hash, so the bounds can be checked; and,
+ * while `texts` is set, which texts were hashed and which customer JSON texts were built.
+ */
+const macs = vi.hoisted(() => ({ count: 0, bytes: 0, texts: undefined as { built: string[]; hashed: Set<string> } | undefined }));
 vi.mock('node:crypto', async (importOriginal) => {
   const crypto = await importOriginal<typeof import('node:crypto')>();
   const counted = <H extends { update(data: string | Buffer, encoding?: BufferEncoding): H }>(hash: H): H => {
     const update = hash.update.bind(hash);
     hash.update = (data, encoding) => (
       (macs.bytes += typeof data === 'string' ? Buffer.byteLength(data, encoding) : data.length),
+      typeof data === 'string' && macs.texts?.hashed.add(data),
       update(data, encoding)
     );
     return hash;
@@ -31,6 +35,15 @@ vi.mock('node:crypto', async (importOriginal) => {
     createHmac: (...args: Parameters<typeof crypto.createHmac>) => (macs.count++, counted(crypto.createHmac(...args))),
     createHash: (...args: Parameters<typeof crypto.createHash>) => (macs.count++, counted(crypto.createHash(...args))),
   };
+});
+vi.mock('../src/canonicalJson.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/canonicalJson.js')>();
+  const canonicalJson: typeof original.canonicalJson = (object) => {
+    const json = original.canonicalJson(object);
+    macs.texts?.built.push(json);
+    return json;
+  };
+  return { ...original, canonicalJson };
 });
 
 function optionsFor(testCase: MistakeCase, extra: Partial<VerifierOptions> = {}): VerifierOptions {
@@ -225,6 +238,37 @@ describe('diagnosis: bounded work on any input', () => {
     expect(macsWhen(10)).toBe(unhurried);
     expect(macsWhen(10.001)).toBe(5);
   });
+
+  // A text built after the budget is spent is refused unhashed: it costs for nothing.
+  const fourKeys = toSigningKeys(['sk_live_a', 'sk_live_b', 'sk_live_c', 'sk_live_d'], 'keys');
+  it.each([
+    ['MACs', manyKeys, 'é/', 0, frozenClock],
+    // One a check at most: the text that finds the bytes left too few (the check's others are about its size).
+    ['bytes', fourKeys, '/'.repeat(20), 3, frozenClock],
+    ['10 ms', fourKeys, '/'.repeat(20), 0, () => NOW + (macs.count < 60 ? 0 : 11)],
+  ] as const)(
+    'builds no more candidates once its %s are spent: a base64 signature over 50 attributes',
+    (spent, keys, value, atMost, clock) => {
+      const customer: Record<string, string | number> = {};
+      for (let i = 49; i >= 0; i--) customer[`f${i}`] = value; // unsorted, as a page may add them
+      Object.assign(customer, { externalId: 'U1', email: 'e1@x', timestamp: 1 });
+      const signature = Buffer.alloc(32, 7).toString('base64');
+      const input = inputFor({ scheme: 'signed-payload', credentials: { customer, signature, a: 1, b: 2, c: 3 }, keys, clock });
+      [macs.count, macs.bytes] = [0, 0];
+      macs.texts = { built: [], hashed: new Set() };
+      try {
+        expect(findMistake(input)?.mistake.id).toBe('signature-base64');
+        const stoppedBy = { MACs: macs.count === MAX_ATTEMPTS, bytes: macs.bytes > MAX_BYTES_HASHED / 2, '10 ms': macs.count === 60 };
+        expect(stoppedBy[spent]).toBe(true);
+        if (spent !== 'MACs') expect(macs.count).toBeLessThan(MAX_ATTEMPTS);
+        const { built, hashed } = macs.texts;
+        // Were the budget only asked before hashing: a customer JSON for each of the 53 fields, unhashed.
+        expect(built.filter((json) => !hashed.has(json)).length).toBeLessThanOrEqual(atMost);
+      } finally {
+        macs.texts = undefined;
+      }
+    },
+  );
 
   it('the bound holds for every scheme and any credentials, and diagnosis never throws', () => {
     const value = fc.oneof(

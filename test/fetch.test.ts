@@ -21,7 +21,8 @@ import {
   withSessionHeaders,
   type IdentityEnv,
 } from '../adapters/fetch.js';
-import { IdentityError, createVerifier, type VerifierOptions } from '../src/index.js';
+import { IdentityError, createVerifier, signJwt, type VerifierOptions } from '../src/index.js';
+import { LIVE_KEY } from './helpers.js';
 import { BASE_OPTIONS, INVALID, MISSING, forged, options, quiet, valid } from './support/middleware.js';
 import { SESSION_KEY } from './support/sessions.js';
 
@@ -323,5 +324,24 @@ describe("Hono's error handling", () => {
     }
     expect(logger.error).toHaveBeenCalledTimes(1);
     expect(logger.error.mock.calls[0]![0]).toMatch(/identityVerification\(options\)/);
+  });
+});
+
+describe('two Authorization headers', () => {
+  it('a Web Request joins them with a comma, which no token holds: refused as malformed, never one of them verified', async () => {
+    const verifier = createVerifier({ scheme: 'jwt', keys: [LIVE_KEY], logger: quiet() });
+    const token = signJwt({ externalId: 'alice' }, LIVE_KEY);
+    const headers = new Headers();
+    headers.append('authorization', `Bearer ${token}`);
+    headers.append('authorization', `Bearer ${signJwt({ externalId: 'mallory' }, LIVE_KEY)}`);
+    const { result } = await verifyRequest(new Request('https://chat.example/api/chat', { method: 'POST', headers }), { verifier });
+    expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    const one = await verifyRequest(
+      new Request('https://chat.example/api/chat', { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+      {
+        verifier,
+      },
+    );
+    expect(one.result).toMatchObject({ verified: true, contact: { externalId: 'alice' } });
   });
 });

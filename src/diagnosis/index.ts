@@ -51,7 +51,7 @@ export function findMistake(input: DiagnosisInput): Diagnosis | undefined {
   for (const pass of ['confirm', 'notice'] as const) {
     for (const mistake of applies) {
       if (pass === 'notice' && mistake.aboutTheTime && input.code === 'INVALID_SIGNATURE') continue;
-      probe.named = undefined;
+      probe.beginCheck();
       const found = mistake[pass]?.(probe);
       if (found) {
         const key = probe.named;

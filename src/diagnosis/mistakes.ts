@@ -489,7 +489,7 @@ export const MISTAKES: readonly Mistake[] = [
     confirm: whenProof('payload', (p, { customer }) => {
       const order = Object.keys(customer);
       if (order.join('\u0000') === sortedKeys(customer).join('\u0000')) return undefined;
-      const key = p.signedBy(asciiVariants(serialise(customer, order, COMPACT)));
+      const key = p.signedBy(() => asciiVariants(serialise(customer, order, COMPACT)));
       const keys = `${listOf(order.slice(0, 8))}${order.length > 8 ? ', ...' : ''}`;
       return key && `The signature is over the customer in the order its keys arrived (${keys}), not sorted.`;
     }),
@@ -504,12 +504,12 @@ export const MISTAKES: readonly Mistake[] = [
     confirm: whenProof('payload', (p, { customer }) => {
       const sorted = sortedKeys(customer);
       const pythonDefault = "with a space after each , and : (Python's default json.dumps separators)";
-      const attempts: Array<[string[], string]> = [
-        [asciiVariants(serialise(customer, sorted, PYTHON_SEPARATORS)).reverse(), pythonDefault],
-        [[serialise(customer, sorted, { indent: 2 })], 'pretty-printed with 2-space indentation'],
-        [[serialise(customer, sorted, { indent: 4 })], 'pretty-printed with 4-space indentation'],
+      const attempts: Array<[() => string[], string]> = [
+        [() => asciiVariants(serialise(customer, sorted, PYTHON_SEPARATORS)).reverse(), pythonDefault],
+        [() => [serialise(customer, sorted, { indent: 2 })], 'pretty-printed with 2-space indentation'],
+        [() => [serialise(customer, sorted, { indent: 4 })], 'pretty-printed with 4-space indentation'],
         [
-          asciiVariants(serialise(customer, Object.keys(customer), PYTHON_SEPARATORS)).reverse(),
+          () => asciiVariants(serialise(customer, Object.keys(customer), PYTHON_SEPARATORS)).reverse(),
           `${pythonDefault}, and with its keys unsorted`,
         ],
       ];
@@ -526,7 +526,7 @@ export const MISTAKES: readonly Mistake[] = [
       '(in Python, of json.dumps(fields), not of json.dumps of that string).',
     confirm: whenProof('payload', (p) => {
       const twice = p.signedData().slice(0, 2);
-      const key = p.signedBy(twice.map((json) => JSON.stringify(json)));
+      const key = p.signedBy(() => twice.map((json) => JSON.stringify(json)));
       return key && 'The signature is over the customer JSON encoded as a JSON string a second time (quoted, with escaped quotes).';
     }),
   },
@@ -541,7 +541,7 @@ export const MISTAKES: readonly Mistake[] = [
       if (subject?.kind === 'payload') {
         for (const field of subject.shape.identifiers.flat()) {
           const value = identifierIn(subject.customer[field]);
-          if (value !== undefined && p.signedBy([value]))
+          if (value !== undefined && p.signedBy(() => [value]))
             return `${p.signatureName} is the HMAC of customer.${field} alone, not of the customer JSON.`;
         }
         return undefined;
@@ -549,7 +549,7 @@ export const MISTAKES: readonly Mistake[] = [
       if (subject?.kind !== 'identifier') return undefined;
       const { identifiers } = subject.shape;
       for (const [field, value] of subject.others) {
-        if (value === subject.value || !p.signedBy([value])) continue;
+        if (value === subject.value || !p.signedBy(() => [value])) continue;
         // A field the verifier would hash too, had the one sent not been present: the priority was missed.
         if (!identifiers.flat().includes(field)) return `${p.signatureName} is the HMAC of ${field}, not of ${subject.field}.`;
         const priority = identifiers.map((spellings) => spellings[0]).join(' > ');
@@ -569,7 +569,7 @@ export const MISTAKES: readonly Mistake[] = [
       const subject = p.subject;
       if (subject?.kind === 'identifier') {
         for (const [variant, how] of identifierVariants(subject.value)) {
-          if (p.signedBy([variant])) {
+          if (p.signedBy(() => [variant])) {
             const sent = `the site signed ${quote(variant)}, the widget sends ${quote(subject.value)}`;
             return `${p.signatureName} matches ${subject.field} ${how}: ${sent}.`;
           }
@@ -581,7 +581,7 @@ export const MISTAKES: readonly Mistake[] = [
         const value = identifierIn(subject.customer[field]);
         if (value === undefined) continue;
         for (const [variant, how] of identifierVariants(value)) {
-          if (p.signedBy([canonicalJson(withField(without(subject.customer, field), field, variant))])) {
+          if (p.signedBy(() => [canonicalJson(withField(without(subject.customer, field), field, variant))])) {
             return `The signature matches customer.${field} ${how}: the site signed ${quote(variant)}, the widget sends ${quote(value)}.`;
           }
         }
@@ -613,7 +613,7 @@ export const MISTAKES: readonly Mistake[] = [
         if (!Object.hasOwn(customer, field)) candidates.push([field, null, `${field}: null, which the widget did not send`]);
       }
       for (const [field, value, how] of candidates) {
-        if (p.signedBy([canonicalJson(withField(customer, field, value))])) return `The signature covers customer.${how}.`;
+        if (p.signedBy(() => [canonicalJson(withField(customer, field, value))])) return `The signature covers customer.${how}.`;
       }
       return undefined;
     }),
@@ -630,7 +630,7 @@ export const MISTAKES: readonly Mistake[] = [
       const fields = Object.keys(customer).sort((a, b) => Number(shape.known.has(a)) - Number(shape.known.has(b)));
       if (fields.length < 2) return undefined;
       for (const field of fields) {
-        if (p.signedBy([canonicalJson(without(customer, field))]))
+        if (p.signedBy(() => [canonicalJson(without(customer, field))]))
           return `customer.${field} was not signed: the signature covers the other fields only.`;
       }
       return undefined;

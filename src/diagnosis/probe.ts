@@ -4,6 +4,8 @@
  * attacker-chosen input, so it computes at most MAX_ATTEMPTS MACs over at most MAX_BYTES_HASHED
  * bytes within MAX_DIAGNOSIS_MS, over inputs no larger than the schemes' own limits; and at most
  * MAX_PUBLIC_VERIFIES public-key checks (each tens of microseconds) for a token signed with one.
+ * The budget is asked before a candidate is built, not only before it is hashed (`canTry`): once
+ * it is spent, the checks stop making what a site may have signed instead.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { canonicalForms } from '../canonicalJson.js';
@@ -57,6 +59,8 @@ export class Probe {
   private attempts = 0;
   private publicVerifies = 0;
   private bytesHashed = 0;
+  /** A MAC of this check was refused for its bytes: the check's other candidates, of about its size, would be too. */
+  private outOfBytes = false;
   private readonly clock: () => number;
   private readonly startedAt: number;
   private asSentKey: SigningKey | null | undefined;
@@ -78,12 +82,34 @@ export class Probe {
     return this.subject.hash && { hmac: this.subject.hash };
   }
 
+  /** Called before each check: a byte budget too short for one check's data may still do for the next one's. */
+  beginCheck(): void {
+    this.named = undefined;
+    this.outOfBytes = false;
+  }
+
+  /**
+   * Whether the budget still allows a MAC: MACs and time are left, and this check's data has not
+   * outgrown the bytes left. The one place that says so: asked before each candidate is built
+   * (`firstProducing`, `signedBy`, the secrets tried), so a spent budget stops the building too.
+   */
+  get canTry(): boolean {
+    return this.attempts < MAX_ATTEMPTS && !this.outOfBytes && !this.outOfTime;
+  }
+
+  private get outOfTime(): boolean {
+    return this.clock() - this.startedAt > MAX_DIAGNOSIS_MS;
+  }
+
   /** Whether the secret `key` computes the proof's signature over `data`. Counts against the budget: MACs, bytes and time. */
   produces(key: KeyObject, data: string, mac: MacRecipe | undefined = this.mac): boolean {
     const signature = this.subject?.signature;
-    if (!signature || !mac || key.type !== 'secret' || this.attempts >= MAX_ATTEMPTS) return false;
+    if (!signature || !mac || key.type !== 'secret' || !this.canTry) return false;
     const bytes = Buffer.byteLength(data, 'utf8');
-    if (this.bytesHashed + bytes > MAX_BYTES_HASHED || this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    if (this.bytesHashed + bytes > MAX_BYTES_HASHED) {
+      this.outOfBytes = true;
+      return false;
+    }
     this.attempts++;
     this.bytesHashed += bytes;
     const computed = 'hmac' in mac ? hmac(mac.hmac, key, data) : plainSha256(mac.plain, key, data);
@@ -97,7 +123,7 @@ export class Probe {
   verifies(key: Tryable, data: string, alg: PublicKeyAlgorithm | undefined = key.alg): boolean {
     const signature = this.subject?.signature;
     if (!signature || !alg || key.material.type !== 'public' || this.publicVerifies >= MAX_PUBLIC_VERIFIES) return false;
-    if (this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    if (this.outOfTime) return false;
     this.publicVerifies++;
     return publicKeyVerifies(alg, key.material, data, signature.bytes);
   }
@@ -106,7 +132,7 @@ export class Probe {
   verifiesDer(key: Tryable, data: string): boolean {
     const signature = this.subject?.signature;
     if (!signature || key.alg !== 'ES256' || this.publicVerifies >= MAX_PUBLIC_VERIFIES) return false;
-    if (this.clock() - this.startedAt > MAX_DIAGNOSIS_MS) return false;
+    if (this.outOfTime) return false;
     this.publicVerifies++;
     return derSignatureVerifies(key.material, data, signature.bytes);
   }
@@ -122,9 +148,17 @@ export class Probe {
     return recipe === undefined && subject?.kind === 'token' && subject.header.alg === key.alg && this.verifies(key, data);
   }
 
-  /** The first key, data outer and keys inner as the verifier tries them, that produces the signature. */
+  /**
+   * The first key, data outer and keys inner as the verifier tries them, that produces the signature.
+   * `data` is read on only while the budget allows: a generator builds nothing once it is spent.
+   */
   firstProducing<K extends Tryable>(keys: readonly K[], data: Iterable<string>, recipe?: MacRecipe): K | undefined {
-    for (const text of data) for (const key of keys) if (this.made(key, text, recipe)) return key;
+    const texts = data[Symbol.iterator]();
+    while (this.canTry) {
+      const next = texts.next();
+      if (next.done) return undefined;
+      for (const key of keys) if (this.made(key, next.value, recipe)) return key;
+    }
     return undefined;
   }
 
@@ -191,6 +225,7 @@ export class Probe {
     if (this.asSent || data.length === 0) return undefined;
     const publicKeys = this.usable.filter((key) => key.alg !== undefined).slice(0, MAX_KEYS_VARIED);
     for (const key of publicKeys) {
+      if (!this.canTry) return undefined;
       const pem = key.material.export({ type: 'spki', format: 'pem' }).toString();
       const jwk = JSON.stringify(key.material.export({ format: 'jwk' }));
       const forms: Array<[string, string]> = [
@@ -213,13 +248,17 @@ export class Probe {
 
   /** A mangled copy of a configured secret that produced the signature, if any (see variants.ts). */
   signedWithMangledSecret(variants: readonly SecretVariant[]): { label: string; key: SigningKey } | undefined {
+    if (this.asSent || !this.canTry) return undefined;
     const mangled = this.keysToVary.flatMap((key) => derivedKeys(key, variants));
-    return this.reproduce(mangled, this.signedData().slice(0, 2));
+    return this.firstProducing(mangled, this.signedData().slice(0, 2));
   }
 
-  /** The usable key that signed `data` (the site changed what it signed), if any. */
-  signedBy(data: Iterable<string>): SigningKey | undefined {
-    return this.reproduce(this.keysToVary, data);
+  /**
+   * The usable key that signed what `build` makes (the site changed what it signed), if any.
+   * Built only while the budget allows a MAC: a spent budget builds no more candidates.
+   */
+  signedBy(build: () => Iterable<string>): SigningKey | undefined {
+    return this.asSent || !this.canTry ? undefined : this.firstProducing(this.keysToVary, build());
   }
 
   /** How a detail names the signature: its wire field, or a token's third part. */
