@@ -166,14 +166,15 @@ export interface NodeStyleRequest {
   /** Express: the path and query as the client sent them, whatever router the middleware is mounted on. */
   originalUrl?: string | undefined;
   url?: string | undefined;
-  /** The connection: a reset one has no address left to read. */
-  socket?: { destroyed?: boolean } | undefined;
+  /** The connection: one the client reset has no address left to read. */
+  socket?: { remoteAddress?: string | undefined } | undefined;
 }
 
 /**
- * The address of a client that reset its connection before the check read it: Node keeps no peer
- * address for a destroyed socket, so `req.ip` is undefined; counted as one client, else a host could
- * send each guess and reset the connection to escape the address limit.
+ * The address of a client that reset its connection before the check read it: the kernel has
+ * dropped the connection, so its peer address (and `req.ip`) is undefined, though Node may not have
+ * marked the socket destroyed yet. Counted as one client, else a host could send each guess and
+ * reset the connection to escape the address limit.
  */
 const CONNECTION_RESET = '(connection reset)';
 
@@ -211,7 +212,7 @@ class NodeRequestView implements VerifyRequest {
   }
   get ip(): string | undefined {
     const req = this.#req;
-    return req.ip ?? (req.socket?.destroyed ? CONNECTION_RESET : undefined);
+    return req.ip ?? (req.socket && req.socket.remoteAddress === undefined ? CONNECTION_RESET : undefined);
   }
   get query(): VerifyRequest['query'] {
     return this.#req.query as VerifyRequest['query'];

@@ -40,19 +40,10 @@ export function clientAddress(address: string, ipv6Subnet = DEFAULT_IPV6_SUBNET)
 }
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-/** `192.0.2.9:40001` or `[2001:db8::1]:443`: some proxies (Azure's among them) write the client's port into X-Forwarded-For. */
-const WITH_PORT = /^(?:([\d.]+)|\[([\da-f:.%\w-]+)\]):\d{1,5}$/i;
-
-/** An address written with its port, as the client it stands for; undefined for anything else. */
-function withoutPort(address: string, ipv6Subnet: number): string | undefined {
-  const written = WITH_PORT.exec(address);
-  if (!written) return undefined;
-  const [, v4, v6] = written;
-  if (v4 !== undefined) return IPV4.test(v4) ? v4 : undefined;
-  return ipv6Groups(v6!) ? clientAddress(v6!, ipv6Subnet) : undefined;
-}
 const HEX_GROUP = /^[\da-f]{1,4}$/i;
 const ZONE_ID = /^%[\w.:-]+$/;
+/** `192.0.2.9:40001` or `[2001:db8::1]:443`: some proxies (Azure's among them) write the client's port into X-Forwarded-For. */
+const WITH_PORT = /^(?:([\d.]+)|\[([\da-f:.%\w-]+)\]):\d{1,5}$/i;
 
 /** The eight 16-bit groups of an IPv6 address (zone id dropped), or undefined when it is not one. */
 function ipv6Groups(address: string): number[] | undefined {
@@ -90,4 +81,13 @@ function groupsOf(part: string, endsAddress: boolean): number[] | undefined {
     }
   }
   return groups;
+}
+
+/** An address written with its port, as the client it stands for; undefined for anything else. */
+function withoutPort(address: string, ipv6Subnet: number): string | undefined {
+  const written = WITH_PORT.exec(address);
+  if (!written) return undefined;
+  const [, v4, v6] = written;
+  if (v4 !== undefined) return IPV4.test(v4) ? v4 : undefined;
+  return ipv6Groups(v6!) ? clientAddress(v6!, ipv6Subnet) : undefined;
 }

@@ -336,7 +336,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const { request } = c;
     c.lookedUp = true;
     let attempt: LimitedAttempt | undefined;
-    let asked = false;
+    let lookupAsked = false;
     try {
       const tenant = read === UNREAD ? readTenant(request) : read;
       if (!keyRing.answersAtOnce(name, tenant)) {
@@ -351,12 +351,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
           if (admitted) await admitted;
         }
       }
-      asked = true;
+      lookupAsked = true;
       const answer = keyRing.answer(name, tenant, request);
       c.answer = answer instanceof Promise ? await answer : answer;
       void attempt?.end(undefined);
     } catch (error) {
-      if (!asked) c.modeUnknown = true;
+      if (!lookupAsked) c.modeUnknown = true;
       void attempt?.end(error instanceof Rejection ? error.code : 'KEY_UNAVAILABLE');
     }
   }

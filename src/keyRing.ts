@@ -197,7 +197,7 @@ function toPublicKey(spec: PublicKeyInput, where: string): SigningKey {
 }
 
 /** `test`, when given, is a boolean: "false" from an environment variable would otherwise make a live key a test key. */
-function readTest(spec: SigningKeyInput | PublicKeyInput, where: string): boolean | undefined {
+function readTest(spec: { test?: unknown }, where: string): boolean | undefined {
   if (spec.test !== undefined && typeof spec.test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
   return spec.test;
 }
@@ -267,12 +267,12 @@ type JwksEntry = Omit<JwksInput, 'alg'> & { alg?: PublicKeyAlgorithm | undefined
 
 function readJwksInput(entry: JwksInput, where: string): JwksEntry {
   refuseUnknown(entry, JWKS_FIELDS, where);
-  const { jwks, test } = entry;
+  const { jwks } = entry;
   const alg = algorithmNamed(entry.alg) as PublicKeyAlgorithm | undefined;
   if (alg !== undefined && !PUBLIC_KEY_ALGORITHMS.includes(alg)) {
     throw new TypeError(`${PREFIX}${where}.alg must be one of ${PUBLIC_KEY_ALGORITHMS.join(', ')}.`);
   }
-  if (test !== undefined && typeof test !== 'boolean') throw new TypeError(`${PREFIX}${where}.test must be true or false.`);
+  readTest(entry, where);
   if (jwks === null || typeof jwks !== 'object' || Array.isArray(jwks)) {
     throw new TypeError(`${PREFIX}${where}.jwks must be { url } or a JSON Web Key Set ({ keys: [...] }).`);
   }

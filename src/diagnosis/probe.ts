@@ -91,7 +91,7 @@ export class Probe {
   /**
    * Whether the budget still allows a MAC: MACs and time are left, and this check's data has not
    * outgrown the bytes left. The one place that says so: asked before each candidate is built
-   * (`firstProducing`, `signedBy`, the secrets tried), so a spent budget stops the building too.
+   * (`signedBy`, the secrets and key texts tried), so a spent budget stops the building too.
    */
   get canTry(): boolean {
     return this.attempts < MAX_ATTEMPTS && !this.outOfBytes && !this.outOfTime;
@@ -148,17 +148,9 @@ export class Probe {
     return recipe === undefined && subject?.kind === 'token' && subject.header.alg === key.alg && this.verifies(key, data);
   }
 
-  /**
-   * The first key, data outer and keys inner as the verifier tries them, that produces the signature.
-   * `data` is read on only while the budget allows: a generator builds nothing once it is spent.
-   */
+  /** The first key, data outer and keys inner as the verifier tries them, that produces the signature. */
   firstProducing<K extends Tryable>(keys: readonly K[], data: Iterable<string>, recipe?: MacRecipe): K | undefined {
-    const texts = data[Symbol.iterator]();
-    while (this.canTry) {
-      const next = texts.next();
-      if (next.done) return undefined;
-      for (const key of keys) if (this.made(key, next.value, recipe)) return key;
-    }
+    for (const text of data) for (const key of keys) if (this.made(key, text, recipe)) return key;
     return undefined;
   }
 
