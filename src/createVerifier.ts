@@ -703,12 +703,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /**
-   * A verified proof starts a session: its credential goes in the response. A bound verifier needs
+   * A verified proof starts a session (unless `issuesTo` says another site sent it): its credential goes in the response. A bound verifier needs
    * the request's DPoP proof (a present but invalid one refuses the request); a session the request
    * also carries, for someone else, is ended (the user switched accounts).
    */
   async function startSession(sessions: Sessions, result: VerifiedIdentity, siteKey: SigningKey, at: number, c: Check): Promise<void> {
     const { request, note } = c;
+    if (!sessions.issuesTo(request)) return;
     const binding = sessions.config.bind ? await sessions.bindingOf(request, at, c.stage) : undefined;
     const started = await sessions.issue(result, siteKey, at, binding);
     if (started) {

@@ -602,6 +602,18 @@ describe('sessions: ending them', () => {
     expect(codeOf(await session(issuedBy(result)!))).toBe('SESSION_EXPIRED');
   });
 
+  it('endSession(result) of a result kept from earlier ends the session for as long as any renewal of it could live', async () => {
+    const { verifier, proof, session, at } = setup();
+    const kept = await proof('u1'); // an app keeps the result, in its own session store
+    at(25 * 60);
+    const renewed = issuedBy(await session(issuedBy(kept)!))!; // the widget goes on: renewed, to live another idle window
+    expect(renewed).not.toBe(issuedBy(kept));
+    at(29 * 60);
+    expect(await verifier.endSession(kept)).toMatchObject({ ended: true });
+    at(31 * 60); // past the kept result's own end, within the renewed credential's
+    expect(codeOf(await session(renewed))).toBe('SESSION_EXPIRED');
+  });
+
   it("endSessions(tenant) ends that tenant's sessions started so far, not others', not later ones", async () => {
     const tenant = {
       tenant: (r: VerifyRequest) => r.headers?.['x-team'] as string,
@@ -631,14 +643,18 @@ describe('sessions: ending them', () => {
     expect(codeOf(await session(next))).toBe('VERIFIED');
   });
 
-  it('keeps an ended session only as long as it could have lasted', async () => {
+  it('keeps an ended session only as long as it could have lasted: an idle window from the logout, within its maxAge', async () => {
     const end = vi.fn();
     const store: SessionStore = { ...memorySessionStore(), end };
-    const { verifier, proof, at } = setup({ session: { keys: [SESSION_KEY], store } });
+    const { verifier, proof, at } = setup({ session: { keys: [SESSION_KEY], store, maxAge: 3000 } });
     const result = await proof();
     at(100);
+    // A renewal just before the logout could live an idle window (30 minutes) from it.
     await verifier.endSession(result);
-    expect(end).toHaveBeenCalledWith(claimsOf(issuedBy(result)!).j, 1700_000);
+    expect(end).toHaveBeenLastCalledWith(claimsOf(issuedBy(result)!).j, 1800_000);
+    at(2500);
+    await verifier.endSession(result);
+    expect(end).toHaveBeenLastCalledWith(claimsOf(issuedBy(result)!).j, 500_000); // the session's maxAge ends at 3000 s
   });
 
   it('in memory, an end is never shortened by a later, shorter one (a stale result ended after a fresh one)', async () => {
@@ -926,6 +942,32 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     // Renewed at 1500 s: the idle window would end at 3300 s, but the session ends at its maxAge (3000 s): 1500 s left.
     at(1500);
     expect(maxAgeOf(cookieOf(await byCookie(renewed)))).toBe('1500');
+  });
+
+  it('the cookie is not issued to a request another site sent (login CSRF): not cross-site under Strict or Lax, never to a navigation', async () => {
+    // Another page submits a form carrying its author's own valid proof: without this, the response's
+    // cookie would put the author's session in the visitor's browser, and the visitor would chat as the author.
+    const cookieFor = async (cookie: object, headers: Record<string, string>) => {
+      const { verifier } = setup({ session: { keys: [SESSION_KEY], cookie } });
+      const result = await verifier.verify({ headers, body: userHashBody('author') });
+      expect(result).toMatchObject({ verified: true, contact: { externalId: 'author' } }); // the proof itself still verifies
+      return responseHeadersOf(result)['Set-Cookie'];
+    };
+    const crossSiteFetch = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' };
+    const crossSiteForm = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' };
+    for (const sameSite of ['Strict', 'Lax']) {
+      expect(await cookieFor({ sameSite }, crossSiteForm)).toBeUndefined();
+      expect(await cookieFor({ sameSite }, crossSiteFetch)).toBeUndefined();
+      expect(await cookieFor({ sameSite }, { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' })).toMatch(/^__Host-/);
+      expect(await cookieFor({ sameSite }, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors' })).toMatch(/^__Host-/);
+      expect(await cookieFor({ sameSite }, {})).toMatch(/^__Host-/); // no browser, or one too old to say
+    }
+    // SameSite=None: a cross-site widget by design, so its fetches get the cookie; a form never does.
+    expect(await cookieFor({ sameSite: 'None' }, crossSiteFetch)).toMatch(/^__Host-/);
+    expect(await cookieFor({ sameSite: 'None' }, crossSiteForm)).toBeUndefined();
+    // In the header (no cookie), the page's own script must take the credential: another site's form cannot.
+    const { verifier } = setup();
+    expect(issuedBy(await verifier.verify({ headers: crossSiteForm, body: userHashBody('author') }))).toBeDefined();
   });
 
   it('a credential in the header wins over another valid one in the cookie', async () => {

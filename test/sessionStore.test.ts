@@ -4,7 +4,14 @@
  * input, not a bug. The clock is the verifier's `now` option, never slept on.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { createVerifier, responseHeadersOf, signUserHash, type IdentityResult, type VerifyRequest } from '../src/index.js';
+import {
+  createVerifier,
+  memorySessionStore,
+  responseHeadersOf,
+  signUserHash,
+  type IdentityResult,
+  type VerifyRequest,
+} from '../src/index.js';
 import { LIVE_KEY, NOW } from './helpers.js';
 import { SESSION_KEY, dpopKey, dpopProof } from './support/sessions.js';
 
@@ -135,5 +142,43 @@ describe('any JS value through the core is bad input, not a bug', () => {
     expect(result.verified).toBe(false);
     expect(codeOf(result)).toBe('ANONYMOUS'); // no proof and no credential: unverified, no error
     expect(logger.error.mock.calls.filter(([line]) => /internal error/.test(String(line)))).toEqual([]);
+  });
+});
+
+describe('a used DPoP proof forgotten by a full store', () => {
+  it('stays refused in the last second of its window too (its replay is kept no longer than the proof lived)', async () => {
+    let clock = NOW;
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: [LIVE_KEY],
+      now: () => clock,
+      logger: quiet(),
+      rateLimit: false,
+      session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock, maxEntries: 20 }) },
+    });
+    const on = (dpop: string, extra: VerifyRequest = {}): VerifyRequest => ({
+      method: 'POST',
+      url: URL,
+      ...extra,
+      headers: { dpop, ...extra.headers },
+    });
+    const victimKey = dpopKey();
+    const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
+    const iat = Math.floor(NOW / 1000);
+    const used = dpopProof(victimKey, { url: URL, credential: victim, iat });
+    const replay = () => verifier.verify(on(used, { headers: { 'chat-identity-session': victim } }));
+    expect(codeOf(await replay())).toBe('VERIFIED');
+    // The attacker floods the store with proofs of its own session dated half a second later than
+    // the victim's (so they outlive its record), and the victim's used proof is forgotten.
+    const attackerKey = dpopKey();
+    const attacker = issuedBy(await verifier.verify(on(dpopProof(attackerKey, { url: URL }), { body: ATTACKER_PROOF })))!;
+    // 20 entries: the two session starts, the victim's proof, then 19 more push out the first two, no more.
+    for (let i = 0; i < 19; i++) {
+      const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: iat + 0.5 });
+      expect(codeOf(await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } })))).toBe('VERIFIED');
+    }
+    // The replay, 400 ms before the proof's 60 s end: refused, as earlier in its window.
+    clock = (iat + 60) * 1000 - 400;
+    expect(codeOf(await replay())).toBe('INVALID_SIGNATURE');
   });
 });

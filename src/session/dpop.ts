@@ -51,6 +51,8 @@ interface DpopOptions {
   clockTolerance: number;
   /** The session credential presented with it, which `ath` must hash; absent when a proof of identity is presented instead. */
   credential?: string | undefined;
+  /** The thumbprint of the key the session is bound to: a proof of another key is refused before any crypto. */
+  boundTo?: string | undefined;
 }
 
 /**
@@ -70,6 +72,8 @@ export function checkDpop(value: unknown, request: VerifyRequest, options: DpopO
   if (header.typ !== 'dpop+jwt') reject('MALFORMED_IDENTITY', 'The DPoP proof header must say typ "dpop+jwt".');
   if (header.alg !== 'ES256') reject('INVALID_SIGNATURE', 'DPoP proofs are accepted signed with ES256 only.');
   const { thumbprint, jwk } = readJwk(header.jwk);
+  if (options.boundTo !== undefined && !sameKey(thumbprint, options.boundTo))
+    reject('INVALID_SIGNATURE', "The DPoP proof is made with another key than the session's.");
 
   const { method, url } = request;
   if (typeof method !== 'string' || typeof url !== 'string') {
@@ -102,12 +106,14 @@ export function checkDpop(value: unknown, request: VerifyRequest, options: DpopO
   const signed = verify('sha256', Buffer.from(`${headerPart}.${claimsPart}`, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, signature);
   if (!signed) reject('INVALID_SIGNATURE', 'The DPoP proof is not signed by the key it names.');
   // Kept past `last` (a store keeps it ttl milliseconds from its first use, the end excluded): it
-  // is never acceptable again once forgotten.
-  return { thumbprint, replay: `${thumbprint}.${jti}`, ttl: Math.max(1000, Math.floor(last - options.now) + 1) };
+  // is never acceptable again once forgotten. Every use of one proof so asks to keep it until the
+  // same moment, which the memory store relies on when it forgets a record early (a floor on the
+  // ttl would let a replay in its last moments outlive the record it replays).
+  return { thumbprint, replay: `${thumbprint}.${jti}`, ttl: Math.floor(last - options.now) + 1 };
 }
 
 /** Whether two thumbprints are the same key's, compared in constant time. */
-export function sameKey(thumbprint: string, bound: string): boolean {
+function sameKey(thumbprint: string, bound: string): boolean {
   return signaturesEqual(Buffer.from(thumbprint, 'utf8'), Buffer.from(bound, 'utf8'));
 }
 

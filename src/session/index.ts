@@ -42,7 +42,7 @@ import {
   type OpenedCredential,
   type SessionClaims,
 } from './credential.js';
-import { checkDpop, sameKey, type CheckedDpop } from './dpop.js';
+import { checkDpop, type CheckedDpop } from './dpop.js';
 import { isUsableSessionKey, refuseSiteKeys, siteKeyTag, type SessionKey } from './keys.js';
 import type { SessionConfig } from './options.js';
 import { isPromiseLike } from './store.js';
@@ -81,6 +81,8 @@ export const CHALLENGE_SCHEME = 'ChatIdentity';
 export interface SessionFacts {
   readonly id: string;
   readonly until: number;
+  /** When the session started (seconds): its renewals end by then plus `maxAge`. */
+  readonly started: number;
 }
 
 /** What went wrong with a session, for the headers: its credential is dead, or only its DPoP proof failed. */
@@ -179,6 +181,21 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     return value === undefined || value === '' || value === 'ended' ? undefined : value;
   }
 
+  /**
+   * Whether a credential may be issued in the response to `request`. With the cookie, not to a
+   * navigation (a form another page submitted: a widget's requests are fetches), nor, under
+   * SameSite Strict or Lax, to a request the browser says came from another site: else any page
+   * could put its author's session in a visitor's browser with the author's own valid proof (login
+   * CSRF), and the visitor would chat as its author. The proof still verifies the request. A
+   * client that sends no Sec-Fetch headers is no browser, or one too old to say.
+   */
+  function issuesTo(request: VerifyRequest): boolean {
+    if (!cookie) return true;
+    const headers = request.headers;
+    if (headers?.['sec-fetch-mode'] === 'navigate') return false;
+    return cookie.sameSite === 'None' || headers?.['sec-fetch-site'] !== 'cross-site';
+  }
+
   /** Until when (seconds) a session can last: its idle window from `issued`, within its hard maximum. */
   const endOf = (claims: Pick<SessionClaims, 'a'>, issued: number) => Math.min(issued + idle, claims.a + maxAge);
 
@@ -247,15 +264,14 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     if (state.ended) reject('SESSION_EXPIRED', 'The session was ended (endSession: a logout).');
     if (claims.b !== undefined) {
       stage.failure = 'dpop';
-      const dpop = checkDpop(request.headers?.dpop, request, { now, clockTolerance, credential });
-      if (!sameKey(dpop.thumbprint, claims.b)) reject('INVALID_SIGNATURE', "The DPoP proof is made with another key than the session's.");
+      const dpop = checkDpop(request.headers?.dpop, request, { now, clockTolerance, credential, boundTo: claims.b });
       await firstUse(dpop);
       stage.failure = 'credential';
     }
     if (!recalled) remember(opened.claimsPart, claims, opened.identity, ownCopy(opened.mac), key);
 
     const result = sessionResult(claims, siteKey);
-    const facts: SessionFacts = { id: claims.j, until: endOf(claims, Math.floor(seconds)) };
+    const facts: SessionFacts = { id: claims.j, until: endOf(claims, Math.floor(seconds)), started: claims.a };
     // Renewed when that moves the end by a sixth of the idle window: one HMAC, now and then.
     let renewed: string | undefined;
     const signer = signingKey(now);
@@ -357,7 +373,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
       );
     }
     remember(claimsPart, claims, result.contact[claims.k]!, mac, key);
-    const facts: SessionFacts = { id: claims.j, until: endOf(claims, seconds) };
+    const facts: SessionFacts = { id: claims.j, until: endOf(claims, seconds), started: claims.a };
     return { credential, facts };
   }
 
@@ -377,12 +393,15 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     if (same && opened.identity === result.contact[result.contact.identityKey]) return;
     const key = byId.get(claims.q);
     if (!key || !macMatches(opened, key)) return;
-    await endById({ id: claims.j, until: endOf(claims, Math.floor(now / 1000)) }, now);
+    await endById({ id: claims.j, until: endOf(claims, Math.floor(now / 1000)), started: claims.a }, now);
   }
 
   /** Ends the session of `facts`; false when the store did not answer (said once). */
   async function endById(facts: SessionFacts, now: number): Promise<boolean> {
-    const ttl = facts.until * 1000 - now;
+    // Kept as long as any renewal up to now could live: a result kept from earlier in the session
+    // knows only the end its own credential had.
+    const until = Math.max(facts.until, endOf({ a: facts.started }, Math.floor(now / 1000)));
+    const ttl = until * 1000 - now;
     if (ttl <= 0) return false;
     try {
       await store.end(facts.id, ttl);
@@ -403,7 +422,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     }
     const key = byId.get(opened.claims.q);
     if (!key || !macMatches(opened, key)) return false;
-    return endById({ id: opened.claims.j, until: endOf(opened.claims, Math.floor(now / 1000)) }, now);
+    return endById({ id: opened.claims.j, until: endOf(opened.claims, Math.floor(now / 1000)), started: opened.claims.a }, now);
   }
 
   /** Headers that carry a credential to the widget: the header, or (configured) the cookie, which expires with it. */
@@ -460,6 +479,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     endById,
     endCredential,
     issuedHeaders,
+    issuesTo,
     endedHeaders,
     refusedHeaders,
     /** Refuses, at construction, session keys that are site keys. */

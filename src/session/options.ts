@@ -38,7 +38,7 @@ export interface SessionConfig {
   /** The response header's name as sent, and lower-cased as Node reads request headers. */
   readonly header: { readonly name: string; readonly lower: string };
   /** The cookie, when the credential travels by cookie instead of a readable header. */
-  readonly cookie: { readonly name: string; readonly attributes: string } | undefined;
+  readonly cookie: { readonly name: string; readonly attributes: string; readonly sameSite: 'Strict' | 'Lax' | 'None' } | undefined;
   readonly store: SessionStore;
   readonly bind: boolean;
 }
@@ -112,5 +112,5 @@ function readCookie(cookie: SessionOptions['cookie']): SessionConfig['cookie'] {
   if (name.startsWith('__Secure-') && !secure) fail('name: a __Secure- cookie needs secure: true.');
   const scope = `; Path=${path}${domain === undefined ? '' : `; Domain=${domain}`}`;
   const attributes = `${scope}; HttpOnly${secure ? '; Secure' : ''}; SameSite=${sameSite}`;
-  return { name, attributes };
+  return { name, attributes, sameSite };
 }
