@@ -26,6 +26,13 @@ const ATTACKER_PROOF = userHashBody('attacker');
 const ATTACKER_IP = '203.0.113.66';
 /** The default in-memory session store keeps this many entries (src/session/store.ts DEFAULT_MAX_ENTRIES). */
 const STORE_ENTRIES = 10_000;
+/** A request to the chat URL carrying the DPoP proof `dpop`. */
+const on = (dpop: string, extra: VerifyRequest = {}): VerifyRequest => ({
+  method: 'POST',
+  url: URL,
+  ...extra,
+  headers: { dpop, ...extra.headers },
+});
 
 describe('the in-memory session store, flooded by an attacker with one reusable proof of its own', () => {
   // One valid user hash (they never expire) and 10,000 successful requests, each with a fresh DPoP
@@ -42,12 +49,6 @@ describe('the in-memory session store, flooded by an attacker with one reusable 
         now: () => clock,
         logger: quiet(),
         session: { keys: [SESSION_KEY], bind: 'dpop' }, // the default store: memory; default failure limits on
-      });
-      const on = (dpop: string, extra: VerifyRequest = {}): VerifyRequest => ({
-        method: 'POST',
-        url: URL,
-        ...extra,
-        headers: { dpop, ...extra.headers },
       });
 
       // The victim starts a bound session and makes one request with it.
@@ -155,12 +156,6 @@ describe('a used DPoP proof forgotten by a full store', () => {
       logger: quiet(),
       rateLimit: false,
       session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock, maxEntries: 20 }) },
-    });
-    const on = (dpop: string, extra: VerifyRequest = {}): VerifyRequest => ({
-      method: 'POST',
-      url: URL,
-      ...extra,
-      headers: { dpop, ...extra.headers },
     });
     const victimKey = dpopKey();
     const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
