@@ -167,14 +167,15 @@ export interface NodeStyleRequest {
   originalUrl?: string | undefined;
   url?: string | undefined;
   /** The connection: one the client reset has no address left to read. */
-  socket?: { remoteAddress?: string | undefined } | undefined;
+  socket?: { remoteAddress?: string | undefined; localPort?: number | undefined } | undefined;
 }
 
 /**
- * The address of a client that reset its connection before the check read it: the kernel has
+ * The address of a client that reset its TCP connection before the check read it: the kernel has
  * dropped the connection, so its peer address (and `req.ip`) is undefined, though Node may not have
  * marked the socket destroyed yet. Counted as one client, else a host could send each guess and
- * reset the connection to escape the address limit.
+ * reset the connection to escape the address limit. A Unix socket (a proxy in front) never has a
+ * peer address, nor a local port: its requests keep no address, or they would all share one limit.
  */
 const CONNECTION_RESET = '(connection reset)';
 
@@ -212,7 +213,8 @@ class NodeRequestView implements VerifyRequest {
   }
   get ip(): string | undefined {
     const req = this.#req;
-    return req.ip ?? (req.socket && req.socket.remoteAddress === undefined ? CONNECTION_RESET : undefined);
+    const socket = req.socket;
+    return req.ip ?? (socket && socket.remoteAddress === undefined && socket.localPort !== undefined ? CONNECTION_RESET : undefined);
   }
   get query(): VerifyRequest['query'] {
     return this.#req.query as VerifyRequest['query'];

@@ -3,6 +3,10 @@
  * said once, Passport specifics, and every way tried to reach a guarded route unverified.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import bodyParser from '@koa/bodyparser';
@@ -660,9 +664,39 @@ describe('a client that resets its connection after sending is still counted aga
     expect(codes).toEqual(['INVALID_SIGNATURE', 'INVALID_SIGNATURE', 'INVALID_SIGNATURE', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
   });
 
-  it('a request with a live connection and no ip (a framework that gives none) is still not counted under that key', () => {
+  it("behind a proxy on a Unix socket (no request has an address), one client's failures do not refuse the others", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-identity-'));
+    const socketPath = join(dir, 'chat.sock');
+    const app = express().use(express.json());
+    app.use(forExpress.identityVerification(options({ rateLimit: { address: { points: 3, duration: 60 }, identity: false } })));
+    app.post('/chat', (req, res) => res.json({ verified: req.identity?.verified ?? false }));
+    const server = app.listen(socketPath);
+    await once(server, 'listening');
+    const post = (body: object) =>
+      new Promise<{ verified: boolean }>((resolve, reject) => {
+        const text = JSON.stringify(body);
+        const sent = httpRequest(
+          { socketPath, path: '/chat', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': text.length } },
+          (res) => {
+            let answer = '';
+            res.on('data', (chunk) => (answer += chunk)).on('end', () => resolve(JSON.parse(answer)));
+          },
+        );
+        sent.on('error', reject).end(text);
+      });
+    try {
+      for (let i = 0; i < 4; i++) await post({ user_id: `mallory-${i}`, user_hash: '00'.repeat(32) });
+      expect(await post(valid)).toEqual({ verified: true });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a request with a live connection and no ip, or on a Unix socket (a proxy in front), is not counted under that key', () => {
     expect(toVerifyRequest({ headers: {}, socket: { remoteAddress: '192.0.2.1' } }).ip).toBeUndefined();
     expect(toVerifyRequest({ headers: {} }).ip).toBeUndefined();
-    expect(toVerifyRequest({ headers: {}, socket: {} }).ip).toBe('(connection reset)');
+    expect(toVerifyRequest({ headers: {}, socket: { localPort: 443 } }).ip).toBe('(connection reset)');
+    expect(toVerifyRequest({ headers: {}, socket: {} }).ip).toBeUndefined(); // a Unix socket: never an address
   });
 });

@@ -944,7 +944,7 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     expect(maxAgeOf(cookieOf(await byCookie(renewed)))).toBe('1500');
   });
 
-  it('the cookie is not issued to a request another site sent (login CSRF): not cross-site under Strict or Lax, never to a navigation', async () => {
+  it('the cookie is not issued to a request another site sent (login CSRF): not cross-site under Strict or Lax, never to a navigation or a no-cors request', async () => {
     // Another page submits a form carrying its author's own valid proof: without this, the response's
     // cookie would put the author's session in the visitor's browser, and the visitor would chat as the author.
     const cookieFor = async (cookie: object, headers: Record<string, string>) => {
@@ -955,6 +955,10 @@ describe('sessions through every adapter: headers, cookies, challenges', () => {
     };
     const crossSiteFetch = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' };
     const crossSiteForm = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' };
+    // A sibling subdomain's page: same-site to the browser, but a no-cors fetch or a form is no widget's request.
+    expect(await cookieFor({}, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors' })).toBeUndefined();
+    expect(await cookieFor({}, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate' })).toBeUndefined();
+    expect(await cookieFor({ sameSite: 'None' }, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).toBeUndefined();
     for (const sameSite of ['Strict', 'Lax']) {
       expect(await cookieFor({ sameSite }, crossSiteForm)).toBeUndefined();
       expect(await cookieFor({ sameSite }, crossSiteFetch)).toBeUndefined();

@@ -170,10 +170,38 @@ describe('a used DPoP proof forgotten by a full store', () => {
     // 20 entries: the two session starts, the victim's proof, then 19 more push out the first two, no more.
     for (let i = 0; i < 19; i++) {
       const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: iat + 0.5 });
-      expect(codeOf(await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } })))).toBe('VERIFIED');
+      await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } })); // the last few refused, once the victim's is dropped
     }
     // The replay, 400 ms before the proof's 60 s end: refused, as earlier in its window.
     clock = (iat + 60) * 1000 - 400;
     expect(codeOf(await replay())).toBe('INVALID_SIGNATURE');
+  });
+});
+
+describe("a used DPoP proof forgotten by a full store, its replay checked a little later on the store's clock", () => {
+  it('stays refused: the store reads its clock after the verifier, and later at the replay than at the first use', async () => {
+    let clock = NOW;
+    let storeLag = 0; // how much later than the verifier the store reads the time
+    const verifier = createVerifier({
+      scheme: 'user-hash',
+      keys: [LIVE_KEY],
+      now: () => clock,
+      logger: quiet(),
+      rateLimit: false,
+      session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock + storeLag, maxEntries: 20 }) },
+    });
+    const victimKey = dpopKey();
+    const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
+    const used = dpopProof(victimKey, { url: URL, credential: victim });
+    const replay = () => verifier.verify(on(used, { headers: { 'chat-identity-session': victim } }));
+    expect(codeOf(await replay())).toBe('VERIFIED');
+    const attackerKey = dpopKey();
+    const attacker = issuedBy(await verifier.verify(on(dpopProof(attackerKey, { url: URL }), { body: ATTACKER_PROOF })))!;
+    for (let i = 0; i < 19; i++) {
+      const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: Math.floor(NOW / 1000) + 0.5 });
+      await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } }));
+    }
+    clock = NOW + 20_000;
+    for (storeLag of [1, 10, 200]) expect(codeOf(await replay()), `${storeLag} ms`).toBe('INVALID_SIGNATURE');
   });
 });

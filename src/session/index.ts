@@ -182,17 +182,19 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
   }
 
   /**
-   * Whether a credential may be issued in the response to `request`. With the cookie, not to a
-   * navigation (a form another page submitted: a widget's requests are fetches), nor, under
-   * SameSite Strict or Lax, to a request the browser says came from another site: else any page
-   * could put its author's session in a visitor's browser with the author's own valid proof (login
-   * CSRF), and the visitor would chat as its author. The proof still verifies the request. A
-   * client that sends no Sec-Fetch headers is no browser, or one too old to say.
+   * Whether a credential may be issued in the response to `request`. With the cookie, only to a
+   * widget's own fetch (`Sec-Fetch-Mode` cors or same-origin: not a form another page submitted,
+   * nor a no-cors request a sibling subdomain's page made), and under SameSite Strict or Lax not to
+   * one the browser says came from another site: else a page could put its author's session in a
+   * visitor's browser with the author's own valid proof (login CSRF), and the visitor would chat as
+   * its author. The proof still verifies the request. A client that sends no Sec-Fetch headers is
+   * no browser, or one too old to say.
    */
   function issuesTo(request: VerifyRequest): boolean {
     if (!cookie) return true;
     const headers = request.headers;
-    if (headers?.['sec-fetch-mode'] === 'navigate') return false;
+    const mode = headers?.['sec-fetch-mode'];
+    if (mode !== undefined && mode !== 'cors' && mode !== 'same-origin') return false;
     return cookie.sameSite === 'None' || headers?.['sec-fetch-site'] !== 'cross-site';
   }
 

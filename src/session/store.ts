@@ -60,13 +60,15 @@ export interface SessionStore {
 
 /** Session ends and used DPoP proofs kept in memory, each at most (about 150 bytes an entry). */
 export const DEFAULT_MAX_ENTRIES = 10_000;
+/** How far apart (ms) a verifier's clock read and this store's, for one check, are assumed at most. */
+const CLOCK_READS_APART = 1000;
 
 /**
  * The embedded store: this process only, at most `maxEntries` logouts and as many used DPoP proofs
  * within their lifetimes. Past that it fails closed, never open: an end dropped while it still
  * mattered ends every session started so far (as `endAll` of every tenant: widgets fall back to
  * their proofs), and a used proof dropped early makes every proof that expires no later than it
- * refused as a replay. Flooding it costs everyone a fresh proof, never a replay.
+ * refused as a replay (with a second's slack). Flooding it costs everyone a fresh proof, never a replay.
  *
  * @example
  * ```ts
@@ -95,7 +97,10 @@ export function memorySessionStore(options: { now?: () => number; maxEntries?: n
       },
     });
   const ended = cache(() => droppedEnds++);
-  const used = cache((expiresAt) => (droppedProofsUntil = Math.max(droppedProofsUntil, expiresAt)));
+  // Every use of one proof asks to keep it until about the same moment (src/session/dpop.ts), but
+  // from a clock read a little before this store's: a second of slack covers the difference, so a
+  // replay of a dropped proof can never count as expiring after it.
+  const used = cache((expiresAt) => (droppedProofsUntil = Math.max(droppedProofsUntil, expiresAt + CLOCK_READS_APART)));
   const tenantKey = (tenant: string | undefined) => (tenant === undefined ? '' : `=${tenant}`);
   const generation = (tenant: string | undefined) => (generations.get(tenantKey(tenant)) ?? 0) + droppedEnds;
   const lifetime = (ttl: number) => Math.max(1, Math.ceil(ttl));
