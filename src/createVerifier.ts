@@ -703,9 +703,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /**
-   * A verified proof starts a session (unless `issuesTo` says another site sent it): its credential goes in the response. A bound verifier needs
-   * the request's DPoP proof (a present but invalid one refuses the request); a session the request
-   * also carries, for someone else, is ended (the user switched accounts).
+   * A verified proof starts a session (unless `issuesTo` says another page sent it): its credential
+   * goes in the response. A bound verifier needs the request's DPoP proof (a present but invalid one
+   * refuses the request); a session the request also carries, for someone else, is ended (the user
+   * switched accounts).
    */
   async function startSession(sessions: Sessions, result: VerifiedIdentity, siteKey: SigningKey, at: number, c: Check): Promise<void> {
     const { request, note } = c;
