@@ -125,6 +125,31 @@ export function noteAcrossVerifiers(keys: readonly Fingerprinted[], scheme: Sche
 }
 
 /**
+ * Session keys of every verifier of this process. No site key may be one, in any verifier: a site
+ * endpoint that signs what it is asked (visitor-hash signs any id) would otherwise mint sessions.
+ */
+const sessionKeysInProcess = new Map<string, true>();
+
+/** Records session keys, once a verifier has taken them. */
+export function noteSessionKeys(keys: readonly Fingerprinted[]): void {
+  for (const key of keys) remember(sessionKeysInProcess, key.fingerprint, true);
+}
+
+/** Whether a secret is a session key of some verifier of this process. */
+export const isSessionKeyInProcess = (fingerprint: string): boolean => sessionKeysInProcess.has(fingerprint);
+
+/** Static site keys of every verifier of this process, with their scheme (a lookup's answers are not known at start-up). */
+const staticSiteKeysInProcess = new Map<string, SchemeName>();
+
+/** Records a verifier's static site keys. */
+export function noteStaticSiteKeys(keys: readonly Fingerprinted[], scheme: SchemeName): void {
+  for (const key of keys) remember(staticSiteKeysInProcess, key.fingerprint, scheme);
+}
+
+/** The scheme a secret serves as a static site key in some verifier of this process, if it serves one. */
+export const siteSchemeInProcess = (fingerprint: string): SchemeName | undefined => staticSiteKeysInProcess.get(fingerprint);
+
+/**
  * Sets `key` as the newest entry of `map`, dropping the oldest beyond REMEMBERED_SECRETS. A Map keeps
  * insertion order, so this is least-recently-written eviction with nothing allocated up front (an
  * LRUCache of this size preallocates about 160 kB, for every verifier).

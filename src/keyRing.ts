@@ -29,7 +29,7 @@
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { fingerprint, noteAcrossVerifiers, SecretSchemes } from './keyFingerprint.js';
+import { fingerprint, isSessionKeyInProcess, noteAcrossVerifiers, noteStaticSiteKeys, SecretSchemes } from './keyFingerprint.js';
 import { refuseUnknown } from './config.js';
 import { describeSetAside, publicSigningKey, readKeySet, type KeySetInfo } from './jwks/keySet.js';
 import { algorithmNamed, MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS, readPublicKey } from './jwks/publicKey.js';
@@ -147,6 +147,10 @@ const PREFIX = 'chat-identity: ';
 const ONE_SCHEME_PER_SECRET =
   'A secret may serve one scheme only: the schemes all sign with HMAC-SHA256, so what a site signs for one ' +
   '(a hash of a crafted user id, any visitor id) could pass as a proof of another.';
+/** Why a site key may not be a session key (of any verifier of this process). */
+const IS_A_SESSION_KEY =
+  'is a session key of a verifier of this process: a site endpoint that signs what it is asked (visitor-hash signs any id) ' +
+  'could then mint sessions for anyone. Give sessions a key of their own (npx chat-identity keygen).';
 
 /** One configured key, a secret or a public key, as a SigningKey; `where` names it in errors for the operator (never the secret). */
 export function toSigningKey(input: KeyInput, where: string): SigningKey {
@@ -375,10 +379,12 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       if (other !== undefined && other !== scheme) {
         throw new TypeError(`${PREFIX}${where}[${list.indexOf(key)}] is also a ${other} key. ${ONE_SCHEME_PER_SECRET}`);
       }
+      if (isSessionKeyInProcess(key.fingerprint)) throw new TypeError(`${PREFIX}${where}[${list.indexOf(key)}] ${IS_A_SESSION_KEY}`);
     });
     refuseAlgorithms(options.algorithms, list, where);
     secretSchemes.hold(secrets, scheme); // for good: static keys verify as long as the verifier lives
     noteAcrossVerifiers(secrets, scheme, logger);
+    noteStaticSiteKeys(secrets, scheme);
     sayAside(list, where);
     const source: { -readonly [K in keyof KeySource]: KeySource[K] } = { tenant: undefined, keys: list };
     if (read.remote.length > 0) source.remote = read.remote.map(remoteSet);

@@ -95,6 +95,22 @@ describe('sessions: options, checked at construction', () => {
     expect(() => createVerifier({ scheme: ['user-hash', 'jwt'], keys, session })).toThrow(message);
   });
 
+  it('refuses a session key that another verifier of this process uses as a site key, whichever is made first', async () => {
+    const fresh = () => `k_${randomUUID()}_${randomUUID()}`;
+    // A site key first (a visitor-hash endpoint signs any id it is asked: it would mint sessions), then the session key.
+    const siteFirst = fresh();
+    createVerifier({ scheme: 'visitor-hash', keys: [siteFirst], logger: quiet() });
+    expect(() => createVerifier({ ...base, logger: quiet(), session: { keys: [siteFirst] } })).toThrow(
+      /session\.keys\[0\] is also a visitor-hash site key \(here or in another verifier of this process\)/,
+    );
+    // The session key first, then a verifier that would take it as a site key: statically, or from a lookup.
+    const sessionFirst = fresh();
+    createVerifier({ ...base, logger: quiet(), session: { keys: [sessionFirst] } });
+    expect(() => createVerifier({ scheme: 'visitor-hash', keys: [sessionFirst], logger: quiet() })).toThrow(
+      /keys\[0\] is a session key of a verifier of this process/,
+    );
+  });
+
   it.each([
     ['no keys', {}, /session\.keys is required/],
     ['a short key', { keys: ['short'] }, /shorter than 32 characters/],

@@ -13,7 +13,7 @@
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { refuseUnknown } from '../config.js';
-import { fingerprint } from '../keyFingerprint.js';
+import { fingerprint, noteSessionKeys, siteSchemeInProcess } from '../keyFingerprint.js';
 import type { SigningKey } from '../keyRing.js';
 import type { SessionKeyInput } from '../types.js';
 
@@ -76,18 +76,23 @@ function readKey(entry: unknown, where: string): SessionKey {
   return key;
 }
 
-/** Refuses a session key that is also a site key (`siteSchemeOf` names the scheme a fingerprint's secret serves). */
+/**
+ * Refuses a session key that is also a site key, of this verifier (`siteSchemeOf` names the scheme a
+ * fingerprint's secret serves) or of another in the process; then records the keys, so that no
+ * verifier made later takes one as a site key.
+ */
 export function refuseSiteKeys(keys: readonly SessionKey[], siteSchemeOf: (fingerprint: string) => string | undefined): void {
   for (const [i, key] of keys.entries()) {
-    const scheme = siteSchemeOf(key.fingerprint);
+    const scheme = siteSchemeOf(key.fingerprint) ?? siteSchemeInProcess(key.fingerprint);
     if (scheme !== undefined) {
       throw new TypeError(
-        `chat-identity: options.session.keys[${i}] is also a ${scheme} site key. Session keys are the server's own: a site's key ` +
+        `chat-identity: options.session.keys[${i}] is also a ${scheme} site key (here or in another verifier of this process). Session keys are the server's own: a site's key ` +
           'would let whoever holds it (the site) mint sessions for anyone, and ending its use would not end them. ' +
           'Generate one: npx chat-identity keygen.',
       );
     }
   }
+  noteSessionKeys(keys);
 }
 
 export const isUsableSessionKey = (key: SessionKey, at: number) => key.expiresAt === undefined || key.expiresAt > at;
