@@ -545,6 +545,23 @@ describe('jwt: the key decides the algorithm', () => {
     expect(await codeWith([{ jwks: { keys: [forgeable, PAIRS.ES256.jwk] } }], forged)).toBe('INVALID_SIGNATURE');
   });
 
+  it('refuses claims that are not UTF-8: two tokens over different bytes never read as one identity', async () => {
+    const verifier = createVerifier({ scheme: 'jwt', keys: [LIVE_KEY], now: frozenClock, logger: quietly, rateLimit: false });
+    const tokenOver = (claims: Buffer) => {
+      const input = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${claims.toString('base64url')}`;
+      return `${input}.${createHmac('sha256', LIVE_KEY).update(input).digest('base64url')}`;
+    };
+    const claims = (email: Buffer) =>
+      Buffer.concat([Buffer.from('{"email":"jos'), email, Buffer.from(`@example.com","iat":${NOW_SECONDS}}`)]);
+    // é in Latin-1, è in Latin-1, and a lone surrogate as WTF-8: each would decode as U+FFFD.
+    for (const bytes of [[0xe9], [0xe8], [0xed, 0xa0, 0x80]]) {
+      const result = await verifier.verify({ headers: { authorization: `Bearer ${tokenOver(claims(Buffer.from(bytes)))}` } });
+      expect(result).toMatchObject({ verified: false, error: { code: 'MALFORMED_IDENTITY' } });
+    }
+    const utf8 = await verifier.verify({ headers: { authorization: `Bearer ${tokenOver(claims(Buffer.from('é')))}` } });
+    expect(utf8).toMatchObject({ verified: true, contact: { email: 'josé@example.com' } });
+  });
+
   it('refuses a public key whose test flag is not a boolean (the string "false" from an environment variable)', () => {
     expect(() => publicVerifier([{ publicKey: PAIRS.ES256.jwk, test: 'false' as never }])).toThrow(/keys\[0\]\.test must be true or false/);
   });

@@ -16,6 +16,7 @@
  * const token = signJwt({ externalId: String(user.id), email: user.email }, secret);
  * ```
  */
+import { isUtf8 } from 'node:buffer';
 import { describe, fullySignedContact, isPlainObject, optionalString, readAttributes } from '../../contact.js';
 import { algorithmNamed, MAX_KID_LENGTH, PUBLIC_KEY_ALGORITHMS } from '../../jwks/publicKey.js';
 import { Rejection, reject } from '../../rejection.js';
@@ -279,6 +280,9 @@ function requireNumericDate(value: unknown, claim: 'iat' | 'exp' | 'nbf'): void 
 function decodeJsonPart(part: string, what: 'header' | 'payload'): Record<string, unknown> {
   const bytes = decodeBase64url(part);
   if (bytes === undefined) notBase64url(what, part);
+  // Decoding would replace what is not UTF-8 with U+FFFD: two tokens signed over different bytes
+  // would then read as one identity (RFC 7515 §5.2 asks for UTF-8).
+  if (!isUtf8(bytes)) reject('MALFORMED_IDENTITY', `The JWT ${what} is not UTF-8 text.`);
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
