@@ -146,62 +146,49 @@ describe('any JS value through the core is bad input, not a bug', () => {
   });
 });
 
+/**
+ * A bound verifier on a 20-entry memory store: the victim uses a DPoP proof (`iat` given), then an
+ * attacker floods the store with proofs of its own session dated half a second later (so they
+ * outlive the victim's record), and the victim's used proof is forgotten. Returns its replay.
+ */
+async function victimProofForgotten(clock: { at: number; storeLag: number }, iat: number) {
+  const verifier = createVerifier({
+    scheme: 'user-hash',
+    keys: [LIVE_KEY],
+    now: () => clock.at,
+    logger: quiet(),
+    rateLimit: false,
+    session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock.at + clock.storeLag, maxEntries: 20 }) },
+  });
+  const victimKey = dpopKey();
+  const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
+  const used = dpopProof(victimKey, { url: URL, credential: victim, iat });
+  const replay = () => verifier.verify(on(used, { headers: { 'chat-identity-session': victim } }));
+  expect(codeOf(await replay())).toBe('VERIFIED');
+  const attackerKey = dpopKey();
+  const attacker = issuedBy(await verifier.verify(on(dpopProof(attackerKey, { url: URL }), { body: ATTACKER_PROOF })))!;
+  // 20 entries: the two session starts, the victim's proof, then 19 more push out the first two, no more.
+  for (let i = 0; i < 19; i++) {
+    const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: iat + 0.5 });
+    await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } })); // the last few refused, once the victim's is dropped
+  }
+  return replay;
+}
+
 describe('a used DPoP proof forgotten by a full store', () => {
+  const iat = Math.floor(NOW / 1000);
+
   it('stays refused in the last second of its window too (its replay is kept no longer than the proof lived)', async () => {
-    let clock = NOW;
-    const verifier = createVerifier({
-      scheme: 'user-hash',
-      keys: [LIVE_KEY],
-      now: () => clock,
-      logger: quiet(),
-      rateLimit: false,
-      session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock, maxEntries: 20 }) },
-    });
-    const victimKey = dpopKey();
-    const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
-    const iat = Math.floor(NOW / 1000);
-    const used = dpopProof(victimKey, { url: URL, credential: victim, iat });
-    const replay = () => verifier.verify(on(used, { headers: { 'chat-identity-session': victim } }));
-    expect(codeOf(await replay())).toBe('VERIFIED');
-    // The attacker floods the store with proofs of its own session dated half a second later than
-    // the victim's (so they outlive its record), and the victim's used proof is forgotten.
-    const attackerKey = dpopKey();
-    const attacker = issuedBy(await verifier.verify(on(dpopProof(attackerKey, { url: URL }), { body: ATTACKER_PROOF })))!;
-    // 20 entries: the two session starts, the victim's proof, then 19 more push out the first two, no more.
-    for (let i = 0; i < 19; i++) {
-      const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: iat + 0.5 });
-      await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } })); // the last few refused, once the victim's is dropped
-    }
-    // The replay, 400 ms before the proof's 60 s end: refused, as earlier in its window.
-    clock = (iat + 60) * 1000 - 400;
+    const clock = { at: NOW, storeLag: 0 };
+    const replay = await victimProofForgotten(clock, iat);
+    clock.at = (iat + 60) * 1000 - 400; // 400 ms before the proof's 60 s end
     expect(codeOf(await replay())).toBe('INVALID_SIGNATURE');
   });
-});
 
-describe("a used DPoP proof forgotten by a full store, its replay checked a little later on the store's clock", () => {
-  it('stays refused: the store reads its clock after the verifier, and later at the replay than at the first use', async () => {
-    let clock = NOW;
-    let storeLag = 0; // how much later than the verifier the store reads the time
-    const verifier = createVerifier({
-      scheme: 'user-hash',
-      keys: [LIVE_KEY],
-      now: () => clock,
-      logger: quiet(),
-      rateLimit: false,
-      session: { keys: [SESSION_KEY], bind: 'dpop', store: memorySessionStore({ now: () => clock + storeLag, maxEntries: 20 }) },
-    });
-    const victimKey = dpopKey();
-    const victim = issuedBy(await verifier.verify(on(dpopProof(victimKey, { url: URL }), { body: userHashBody('victim') })))!;
-    const used = dpopProof(victimKey, { url: URL, credential: victim });
-    const replay = () => verifier.verify(on(used, { headers: { 'chat-identity-session': victim } }));
-    expect(codeOf(await replay())).toBe('VERIFIED');
-    const attackerKey = dpopKey();
-    const attacker = issuedBy(await verifier.verify(on(dpopProof(attackerKey, { url: URL }), { body: ATTACKER_PROOF })))!;
-    for (let i = 0; i < 19; i++) {
-      const proof = dpopProof(attackerKey, { url: URL, credential: attacker, iat: Math.floor(NOW / 1000) + 0.5 });
-      await verifier.verify(on(proof, { headers: { 'chat-identity-session': attacker } }));
-    }
-    clock = NOW + 20_000;
-    for (storeLag of [1, 10, 200]) expect(codeOf(await replay()), `${storeLag} ms`).toBe('INVALID_SIGNATURE');
+  it('stays refused when the store reads its clock later at the replay than at the first use', async () => {
+    const clock = { at: NOW, storeLag: 0 };
+    const replay = await victimProofForgotten(clock, iat);
+    clock.at = NOW + 20_000;
+    for (clock.storeLag of [1, 10, 200]) expect(codeOf(await replay()), `${clock.storeLag} ms`).toBe('INVALID_SIGNATURE');
   });
 });
