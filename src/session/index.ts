@@ -200,6 +200,12 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
 
   /** Until when (seconds) a session can last: its idle window from `issued`, within its hard maximum. */
   const endOf = (claims: Pick<SessionClaims, 'a'>, issued: number) => Math.min(issued + idle, claims.a + maxAge);
+  /** A session's facts for ending it, as of `seconds`. */
+  const factsOf = (claims: SessionClaims, seconds: number): SessionFacts => ({
+    id: claims.j,
+    until: endOf(claims, seconds),
+    started: claims.a,
+  });
 
   /**
    * Checks a session credential that `open` took apart; refuses with a Rejection. Steps 1 to 3 run
@@ -273,7 +279,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     if (!recalled) remember(opened.claimsPart, claims, opened.identity, ownCopy(opened.mac), key);
 
     const result = sessionResult(claims, siteKey);
-    const facts: SessionFacts = { id: claims.j, until: endOf(claims, Math.floor(seconds)), started: claims.a };
+    const facts = factsOf(claims, Math.floor(seconds));
     // Renewed when that moves the end by a sixth of the idle window: one HMAC, now and then.
     let renewed: string | undefined;
     const signer = signingKey(now);
@@ -375,7 +381,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
       );
     }
     remember(claimsPart, claims, result.contact[claims.k]!, mac, key);
-    const facts: SessionFacts = { id: claims.j, until: endOf(claims, seconds), started: claims.a };
+    const facts = factsOf(claims, seconds);
     return { credential, facts };
   }
 
@@ -395,7 +401,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     if (same && opened.identity === result.contact[result.contact.identityKey]) return;
     const key = byId.get(claims.q);
     if (!key || !macMatches(opened, key)) return;
-    await endById({ id: claims.j, until: endOf(claims, Math.floor(now / 1000)), started: claims.a }, now);
+    await endById(factsOf(claims, Math.floor(now / 1000)), now);
   }
 
   /** Ends the session of `facts`; false when the store did not answer (said once). */
@@ -424,7 +430,7 @@ export function createSessions(config: SessionConfig, dependencies: Dependencies
     }
     const key = byId.get(opened.claims.q);
     if (!key || !macMatches(opened, key)) return false;
-    return endById({ id: opened.claims.j, until: endOf(opened.claims, Math.floor(now / 1000)), started: opened.claims.a }, now);
+    return endById(factsOf(opened.claims, Math.floor(now / 1000)), now);
   }
 
   /** Headers that carry a credential to the widget: the header, or (configured) the cookie, which expires with it. */
